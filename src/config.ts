@@ -1,0 +1,231 @@
+/**
+ * The only reader of process.env. Every variable of CONTRACT section 1 is parsed once here; an invalid
+ * value yields one problem line naming the variable, and main.ts exits before listening.
+ */
+import { z } from 'zod';
+import { getCountries, type CountryCode } from 'libphonenumber-js';
+
+const CANONICAL_CALLBACK_FIELDS = ['extension', 'from', 'fromName', 'callId', 'state'] as const;
+export type CanonicalCallbackField = (typeof CANONICAL_CALLBACK_FIELDS)[number];
+export type CallbackFieldMap = Partial<Record<CanonicalCallbackField, string[]>>;
+
+const countries = new Set<string>(getCountries());
+
+const intIn = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`);
+
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ['true', 'false', '1', '0', 'yes', 'no'].includes(v), 'must be true or false')
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const httpUrl = z
+  .string()
+  .trim()
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) URL')
+  .transform((v) => v.replace(/\/+$/, ''));
+
+const redisUrl = z
+  .string()
+  .trim()
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === 'redis:' || u.protocol === 'rediss:';
+    } catch {
+      return false;
+    }
+  }, 'must be a redis:// or rediss:// URL');
+
+const callbackFields = z.string().transform((raw, ctx): CallbackFieldMap => {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be a JSON object' });
+    return z.NEVER;
+  }
+  const shape = z
+    .object(Object.fromEntries(CANONICAL_CALLBACK_FIELDS.map((f) => [f, z.union([z.string(), z.array(z.string())]).optional()])))
+    .strict();
+  const result = shape.safeParse(parsed);
+  if (!result.success) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must map ${CANONICAL_CALLBACK_FIELDS.join(', ')} to a field name or a list of names`,
+    });
+    return z.NEVER;
+  }
+  const out: CallbackFieldMap = {};
+  for (const [k, v] of Object.entries(result.data)) {
+    if (v === undefined) continue;
+    out[k as CanonicalCallbackField] = Array.isArray(v) ? v : [v];
+  }
+  return out;
+});
+
+const retrySchedule = z
+  .string()
+  .trim()
+  .refine((v) => v.split(',').every((s) => /^\d+(\.\d+)?$/.test(s.trim())), 'must be comma-separated seconds, e.g. 5,300,1800')
+  .transform((v) => v.split(',').map((s) => Number(s.trim())));
+
+const base64Key32 = z
+  .string()
+  .trim()
+  .refine((v) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(v) && Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded')
+  .transform((v) => Buffer.from(v, 'base64'));
+
+const envSchema = z.object({
+  PORT: intIn(0, 65535).default(3000),
+  HOST: z.string().trim().min(1).default('0.0.0.0'),
+  PBX_BASE_URL: httpUrl.optional(),
+  PBX_TOKEN: z.string().min(1).optional(),
+  PBX_USER_TYPE: z.string().trim().regex(/^[A-Za-z_]+$/, 'must be letters, e.g. TENANT').default('TENANT'),
+  PBX_PASSWORD_FORMAT: z.enum(['md5', 'plain'], { message: 'must be md5 or plain' }).default('md5'),
+  PBX_TIMEOUT_MS: intIn(100, 120_000).default(5000),
+  PBX_CALLBACK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  PBX_CALLBACK_FIELDS: callbackFields.optional(),
+  REDIS_URL: redisUrl.optional(),
+  ADMIN_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  CREDENTIALS_KEY: base64Key32.optional(),
+  AGENT_TOKEN_TTL_S: intIn(60, 30 * 86400).default(43200),
+  DEFAULT_COUNTRY: z
+    .string()
+    .trim()
+    .toUpperCase()
+    .refine((v) => countries.has(v), 'must be an ISO 3166 country code, e.g. IN or US')
+    .default('US'),
+  PHONEBOOK_REFRESH_S: intIn(10, 86400).default(300),
+  CRM_LINK_TEMPLATE: z
+    .string()
+    .trim()
+    .refine((v) => /^https?:\/\//.test(v), 'must start with http:// or https://')
+    .optional(),
+  WEBHOOK_ALLOW_PRIVATE: bool.default(false),
+  WEBHOOK_RETRY_SCHEDULE: retrySchedule.default([5, 300, 1800, 7200, 18000, 36000, 36000]),
+  WEBHOOK_TIMEOUT_MS: intIn(100, 120_000).default(15000),
+  UNSUBSCRIBE_GRACE_S: intIn(0, 86400).default(300),
+  RESUBSCRIBE_INTERVAL_S: intIn(10, 7 * 86400).default(3600),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+    message: 'must be one of fatal, error, warn, info, debug, trace, silent',
+  }).default('info'),
+});
+
+type Env = z.infer<typeof envSchema>;
+
+export interface PbxConfig {
+  baseUrl: string;
+  token: string;
+  userType: string;
+  passwordFormat: 'md5' | 'plain';
+  timeoutMs: number;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Demo mode: no PBX configured, the built-in simulator stands in for it. */
+  demo: boolean;
+  /** null in demo mode until main.ts points it at the in-process simulator. */
+  pbx: PbxConfig | null;
+  pbxUserType: string;
+  pbxPasswordFormat: 'md5' | 'plain';
+  pbxTimeoutMs: number;
+  callbackSecret: string | null;
+  callbackFields: CallbackFieldMap;
+  redisUrl: string | null;
+  adminApiKey: string | null;
+  sessionSecret: string | null;
+  credentialsKey: Buffer | null;
+  agentTokenTtlS: number;
+  defaultCountry: CountryCode;
+  phonebookRefreshS: number;
+  crmLinkTemplate: string | null;
+  webhookAllowPrivate: boolean;
+  webhookRetryScheduleS: number[];
+  webhookTimeoutMs: number;
+  unsubscribeGraceS: number;
+  resubscribeIntervalS: number;
+  logLevel: Env['LOG_LEVEL'];
+}
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
+
+/** Parses the environment. Blank values count as unset. Never echoes a value back (it may be a secret). */
+export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v.trim() !== '') input[key] = v;
+  }
+  const parsed = envSchema.safeParse(input);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      problems.push(`${String(issue.path[0] ?? 'environment')}: ${issue.message}`);
+    }
+    return { ok: false, problems };
+  }
+  const e = parsed.data;
+  const demo = e.PBX_BASE_URL === undefined;
+  if (!demo) {
+    if (!e.PBX_TOKEN) problems.push('PBX_TOKEN: required when PBX_BASE_URL is set');
+    if (!e.PBX_CALLBACK_SECRET) problems.push('PBX_CALLBACK_SECRET: required when PBX_BASE_URL is set');
+    if (!e.SESSION_SECRET) problems.push('SESSION_SECRET: required outside demo mode (at least 32 characters)');
+    if (!e.CREDENTIALS_KEY) problems.push('CREDENTIALS_KEY: required outside demo mode (32 bytes, base64)');
+  }
+  if (problems.length > 0) return { ok: false, problems };
+  return {
+    ok: true,
+    config: {
+      port: e.PORT,
+      host: e.HOST,
+      demo,
+      pbx:
+        demo || !e.PBX_BASE_URL || !e.PBX_TOKEN
+          ? null
+          : {
+              baseUrl: e.PBX_BASE_URL,
+              token: e.PBX_TOKEN,
+              userType: e.PBX_USER_TYPE,
+              passwordFormat: e.PBX_PASSWORD_FORMAT,
+              timeoutMs: e.PBX_TIMEOUT_MS,
+            },
+      pbxUserType: e.PBX_USER_TYPE,
+      pbxPasswordFormat: e.PBX_PASSWORD_FORMAT,
+      pbxTimeoutMs: e.PBX_TIMEOUT_MS,
+      callbackSecret: e.PBX_CALLBACK_SECRET ?? null,
+      callbackFields: e.PBX_CALLBACK_FIELDS ?? {},
+      redisUrl: e.REDIS_URL ?? null,
+      adminApiKey: e.ADMIN_API_KEY ?? null,
+      sessionSecret: e.SESSION_SECRET ?? null,
+      credentialsKey: e.CREDENTIALS_KEY ?? null,
+      agentTokenTtlS: e.AGENT_TOKEN_TTL_S,
+      defaultCountry: e.DEFAULT_COUNTRY as CountryCode,
+      phonebookRefreshS: e.PHONEBOOK_REFRESH_S,
+      crmLinkTemplate: e.CRM_LINK_TEMPLATE ?? null,
+      webhookAllowPrivate: e.WEBHOOK_ALLOW_PRIVATE,
+      webhookRetryScheduleS: e.WEBHOOK_RETRY_SCHEDULE,
+      webhookTimeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      unsubscribeGraceS: e.UNSUBSCRIBE_GRACE_S,
+      resubscribeIntervalS: e.RESUBSCRIBE_INTERVAL_S,
+      logLevel: e.LOG_LEVEL,
+    },
+  };
+}

@@ -1,0 +1,84 @@
+/**
+ * The narrow ports the core needs from the outside world. Each has a Redis and a memory implementation
+ * that pass one shared contract suite (test/integration/*-contract.test.ts).
+ */
+import type { Contact, NewCallEvent, StoredEvent } from './event.js';
+
+export interface DedupeRule {
+  /** Same key within ttlMs: the append is a duplicate and returns the first event's id. */
+  key: string;
+  ttlMs: number;
+}
+
+export interface AppendResult {
+  id: string;
+  duplicate: boolean;
+}
+
+export interface ReplayResult {
+  /** Events with an id greater than the one asked for, oldest first. */
+  events: StoredEvent[];
+  /** false when events after the asked id may have been trimmed already (the id is older than the log keeps). */
+  complete: boolean;
+}
+
+/** The ordered event log every consumer reads: one Redis Stream, or an in-memory ring. */
+export interface EventLog {
+  /** Appends atomically with its duplicate check: two concurrent appends with one dedupe key yield one event. */
+  append(event: NewCallEvent, dedupe: DedupeRule | null): Promise<AppendResult>;
+  /** Events after `afterId`, oldest first, at most `limit`. */
+  readAfter(afterId: string, limit: number): Promise<ReplayResult>;
+  /** The newest event id, or null when the log is empty. */
+  lastId(): Promise<string | null>;
+  /** Every event appended from now on, by any instance, in id order. Returns the unsubscribe function. */
+  subscribe(listener: (event: StoredEvent) => void): () => void;
+  close(): Promise<void>;
+}
+
+/** A phonebook entry as the PBX client returns it (the manual's "Phonebook ID", "First Name", … mapped). */
+export type PbxContact = Contact;
+
+export interface PbxCustomField {
+  name: string;
+  type: string;
+}
+
+export interface PbxExtension {
+  id: string;
+  /** The manual's ext_name, e.g. "102_name-102". */
+  name: string;
+  /** The extension number, read from the part of ext_name after the last '-'. */
+  number: string;
+}
+
+/** The HoduPBX calls the bridge makes. Implementations throw PbxError (src/errors.ts). */
+export interface PbxApi {
+  crmSubscribe(extension: string, webPassword: string): Promise<void>;
+  crmUnSubscribe(extension: string, webPassword: string): Promise<void>;
+  getPhoneNumber(): Promise<PbxContact[]>;
+  getPhonebookCustomFields(): Promise<PbxCustomField[]>;
+  getExtensions(): Promise<PbxExtension[]>;
+}
+
+/** A short-lived lock shared by all instances (one phonebook refresh at a time, one subscription leader). */
+export interface Lock {
+  /** Returns a token when acquired, null when someone else holds it. */
+  acquire(name: string, ttlMs: number): Promise<string | null>;
+  /** Extends a lock still held with that token; false when it was lost. */
+  extend(name: string, token: string, ttlMs: number): Promise<boolean>;
+  release(name: string, token: string): Promise<void>;
+}
+
+/** A small shared key-value store for versioned snapshots, counters and short lists. */
+export interface KeyValueStore {
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, ttlMs?: number): Promise<void>;
+  del(key: string): Promise<void>;
+  /** Increments a counter that expires ttlMs after its first increment; returns the new value. */
+  incrWithTtl(key: string, ttlMs: number): Promise<number>;
+  /** Prepends to a list and keeps only the newest maxLength items. */
+  pushCapped(key: string, value: string, maxLength: number): Promise<void>;
+  /** The list, newest first. */
+  list(key: string): Promise<string[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,84 @@
+/** Redis connections and the Redis KeyValueStore and Lock. Every key carries the instance's prefix. */
+import { randomUUID } from 'node:crypto';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { KeyValueStore, Lock } from '../core/ports.js';
+
+export const DEFAULT_KEY_PREFIX = 'hodubridge:';
+
+/**
+ * Opens a client that reconnects forever with a capped backoff, and fails commands fast while Redis is down
+ * instead of queueing them without bound.
+ */
+export function createRedisClient(url: string, name: string, extra: RedisOptions = {}): Redis {
+  return new Redis(url, {
+    connectionName: name,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: true,
+    retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), 2000),
+    ...extra,
+  });
+}
+
+export class RedisKeyValueStore implements KeyValueStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string = DEFAULT_KEY_PREFIX,
+  ) {}
+
+  async get(key: string): Promise<string | null> {
+    return this.redis.get(this.prefix + key);
+  }
+
+  async set(key: string, value: string, ttlMs?: number): Promise<void> {
+    if (ttlMs) await this.redis.set(this.prefix + key, value, 'PX', ttlMs);
+    else await this.redis.set(this.prefix + key, value);
+  }
+
+  async del(key: string): Promise<void> {
+    await this.redis.del(this.prefix + key);
+  }
+
+  async incrWithTtl(key: string, ttlMs: number): Promise<number> {
+    const k = this.prefix + key;
+    const [[incrErr, n] = [null, 0]] = (await this.redis.multi().incr(k).pexpire(k, ttlMs, 'NX').exec()) ?? [];
+    if (incrErr) throw incrErr;
+    return Number(n);
+  }
+
+  async pushCapped(key: string, value: string, maxLength: number): Promise<void> {
+    const k = this.prefix + key;
+    await this.redis.multi().lpush(k, value).ltrim(k, 0, maxLength - 1).exec();
+  }
+
+  async list(key: string): Promise<string[]> {
+    return this.redis.lrange(this.prefix + key, 0, -1);
+  }
+
+  /** The connection belongs to whoever created it (main.ts); this store only borrows it. */
+  async close(): Promise<void> {}
+}
+
+const EXTEND_SCRIPT = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+const RELEASE_SCRIPT = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+export class RedisLock implements Lock {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string = DEFAULT_KEY_PREFIX,
+  ) {}
+
+  async acquire(name: string, ttlMs: number): Promise<string | null> {
+    const token = randomUUID();
+    const ok = await this.redis.set(`${this.prefix}lock:${name}`, token, 'PX', ttlMs, 'NX');
+    return ok === 'OK' ? token : null;
+  }
+
+  async extend(name: string, token: string, ttlMs: number): Promise<boolean> {
+    const r = await this.redis.eval(EXTEND_SCRIPT, 1, `${this.prefix}lock:${name}`, token, String(ttlMs));
+    return r === 1;
+  }
+
+  async release(name: string, token: string): Promise<void> {
+    await this.redis.eval(RELEASE_SCRIPT, 1, `${this.prefix}lock:${name}`, token);
+  }
+}
