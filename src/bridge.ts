@@ -1,0 +1,238 @@
+/**
+ * Wires one bridge instance from a parsed Config: stores, PBX client (or the demo simulator), phonebook,
+ * event log, HTTP routes and the WebSocket hub. main.ts adds process concerns (env, signals, exit);
+ * tests start whole bridges in-process through this.
+ */
+import { createServer, type Server } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Redis } from 'ioredis';
+import type { Config, PbxConfig } from './config.js';
+import type { Logger } from './logger.js';
+import type { EventLog, KeyValueStore, Lock } from './core/ports.js';
+import { createCallAcceptor } from './core/call-events.js';
+import { MemoryKeyValueStore, MemoryLock } from './store/memory.js';
+import { createRedisClient, DEFAULT_KEY_PREFIX, RedisKeyValueStore, RedisLock } from './store/redis.js';
+import { MemoryEventLog } from './events/memory-event-log.js';
+import { RedisEventLog } from './events/redis-event-log.js';
+import { createPbxClient } from './pbx/client.js';
+import { PhonebookService } from './phonebook/service.js';
+import { TokenService } from './auth/tokens.js';
+import { LoginRateLimiter } from './auth/login-rate-limit.js';
+import { createApp } from './http/app.js';
+import { createCallbackRouter } from './http/callback-route.js';
+import { RecentCallbacks } from './http/recent-callbacks.js';
+import { createAgentRouter } from './http/agent-routes.js';
+import { createAdminRouter } from './http/admin-routes.js';
+import { createOpsRouter, type Readiness } from './http/ops-routes.js';
+import { createDemoRouter } from './http/demo-routes.js';
+import { createWsHub, type WsHub } from './ws/hub.js';
+import { createMetrics, type BridgeMetrics } from './metrics.js';
+import { PbxHealth } from './ops/pbx-health.js';
+import { startDemoPbx, type DemoPbx } from './demo.js';
+
+export interface BridgeOptions {
+  /** Key prefix in Redis; tests give each bridge group its own. */
+  redisPrefix?: string;
+  publicDir?: string;
+}
+
+export interface Bridge {
+  server: Server;
+  /** http://host:port the bridge listens on. */
+  url: string;
+  port: number;
+  config: Config;
+  metrics: BridgeMetrics;
+  eventLog: EventLog;
+  demo: DemoPbx | null;
+  /** Secrets generated in demo mode, for the startup log. */
+  generated: { adminApiKey?: string; callbackSecret?: string };
+  /** Stops accepting, lets in-flight requests finish, closes sockets with 1001, then every client in reverse order. */
+  close(): Promise<void>;
+}
+
+interface Stores {
+  kv: KeyValueStore;
+  lock: Lock;
+  eventLog: EventLog;
+  redis: Redis | null;
+  close(): Promise<void>;
+}
+
+async function openStores(config: Config, logger: Logger, prefix: string): Promise<Stores> {
+  if (!config.redisUrl) {
+    const eventLog = new MemoryEventLog();
+    return { kv: new MemoryKeyValueStore(), lock: new MemoryLock(), eventLog, redis: null, close: () => eventLog.close() };
+  }
+  const redis = createRedisClient(config.redisUrl, 'bridge-commands');
+  const tail = createRedisClient(config.redisUrl, 'bridge-event-tail', { maxRetriesPerRequest: null });
+  let redisDown = false;
+  redis.on('error', (err: Error) => {
+    if (!redisDown) logger.warn({ err: err.message }, 'Redis connection error');
+    redisDown = true;
+  });
+  redis.on('ready', () => {
+    if (redisDown) logger.info('Redis connection restored');
+    redisDown = false;
+  });
+  tail.on('error', () => undefined);
+  const eventLog = new RedisEventLog({ redis, subscriberRedis: tail, prefix, logger });
+  await eventLog.start();
+  return {
+    kv: new RedisKeyValueStore(redis, prefix),
+    lock: new RedisLock(redis, prefix),
+    eventLog,
+    redis,
+    async close() {
+      await eventLog.close();
+      tail.disconnect();
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
+
+export async function startBridge(config: Config, logger: Logger, options: BridgeOptions = {}): Promise<Bridge> {
+  const metrics = createMetrics();
+  const generated: Bridge['generated'] = {};
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) {
+      await close().catch((err: unknown) => logger.warn({ err }, 'error while closing'));
+    }
+  };
+
+  try {
+    // Demo mode: secrets are generated per run and the in-process simulator stands in for the PBX.
+    const callbackSecret = config.callbackSecret ?? (generated.callbackSecret = randomBytes(18).toString('base64url'));
+    const adminApiKey = config.adminApiKey ?? (config.demo ? (generated.adminApiKey = randomBytes(24).toString('base64url')) : null);
+    const sessionSecret = config.sessionSecret ?? randomBytes(32).toString('base64url');
+
+    let demo: DemoPbx | null = null;
+    let pbxConfig: PbxConfig | null = config.pbx;
+    if (config.demo) {
+      demo = await startDemoPbx(config, logger);
+      closers.push(() => demo?.close() ?? Promise.resolve());
+      pbxConfig = demo.pbxConfig;
+    }
+    if (!pbxConfig) throw new Error('PBX configuration missing');
+
+    const stores = await openStores(config, logger, options.redisPrefix ?? DEFAULT_KEY_PREFIX);
+    closers.push(() => stores.close());
+
+    const pbxHealth = new PbxHealth(logger);
+    const pbx = createPbxClient({
+      ...pbxConfig,
+      onRequest: (endpoint, outcome, durationMs) => {
+        pbxHealth.record(endpoint, outcome);
+        metrics.pbxRequests.inc({ endpoint, outcome });
+        metrics.pbxLatency.observe({ endpoint }, durationMs / 1000);
+      },
+    });
+    closers.push(() => pbx.close());
+
+    const phonebook = new PhonebookService({
+      pbx,
+      kv: stores.kv,
+      lock: stores.lock,
+      country: config.defaultCountry,
+      refreshIntervalMs: config.phonebookRefreshS * 1000,
+      logger,
+    });
+    closers.push(() => phonebook.close());
+    metrics.addGauge('bridge_phonebook_contacts', 'Contacts in the phonebook index', () => phonebook.status().contacts);
+    metrics.addGauge('bridge_phonebook_age_seconds', 'Age of the phonebook snapshot', () => phonebook.status().ageSeconds ?? -1);
+
+    const tokens = new TokenService(sessionSecret, stores.kv);
+    const recentCallbacks = new RecentCallbacks(stores.kv);
+    const accept = createCallAcceptor(stores.eventLog, phonebook, { crmLinkTemplate: config.crmLinkTemplate });
+
+    const routers = [
+      createCallbackRouter({
+        secret: callbackSecret,
+        fieldNames: config.callbackFields,
+        accept: async (cb) => {
+          const started = performance.now();
+          const result = await accept(cb);
+          metrics.callbackToPublish.observe((performance.now() - started) / 1000);
+          metrics.callbacks.inc({ result: result.duplicate ? 'duplicate' : 'accepted' });
+          if (!result.duplicate) metrics.eventsPublished.inc({ type: cb.state === 'ringing' ? 'call.ringing' : `call.${cb.state}` });
+          return result;
+        },
+        recent: recentCallbacks,
+        logger,
+      }),
+      createAgentRouter({
+        pbx,
+        tokens,
+        limiter: new LoginRateLimiter(stores.kv),
+        tokenTtlS: config.agentTokenTtlS,
+        logger,
+      }),
+      createAdminRouter({ adminApiKey, tokens, defaultTokenTtlS: config.agentTokenTtlS, phonebook, recentCallbacks }),
+      createOpsRouter({
+        registry: metrics.registry,
+        readiness: async (): Promise<Readiness> => {
+          const reasons: string[] = [];
+          let redis = 'not_configured';
+          if (stores.redis) {
+            redis = stores.redis.status === 'ready' ? 'ok' : 'unreachable';
+            if (redis !== 'ok') reasons.push('Redis is unreachable');
+          }
+          return { ready: reasons.length === 0, reasons, redis, pbx: pbxHealth.status(), phonebook: phonebook.status(), demo: config.demo };
+        },
+      }),
+    ];
+    if (demo) routers.push(createDemoRouter({ verify: tokens.verify, ringer: demo }));
+
+    const app = createApp({ logger, routers, publicDir: options.publicDir });
+    const server = createServer(app);
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
+    let hub: WsHub | null = null;
+    hub = createWsHub({ server, verifyToken: tokens.verify, eventLog: stores.eventLog, logger });
+    metrics.addGauge('bridge_ws_sockets', 'Open agent WebSockets', () => hub?.stats().sockets ?? 0);
+    metrics.addGauge('bridge_ws_frames_sent', 'Event frames sent to agents (counter)', () => hub?.stats().framesSent ?? 0);
+    metrics.addGauge('bridge_ws_frames_dropped', 'Event frames not sent (counter)', () => hub?.stats().framesDropped ?? 0);
+    metrics.addGauge('bridge_ws_slow_reader_closes', 'Sockets closed with 1013 (counter)', () => hub?.stats().slowReaderCloses ?? 0);
+
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const port = (server.address() as AddressInfo).port;
+    const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+    closers.push(async () => {
+      // Stop accepting; in-flight requests finish; WebSockets get 1001; stragglers are cut after 8 s.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await hub?.close();
+      const force = setTimeout(() => server.closeAllConnections(), 8000);
+      await closed;
+      clearTimeout(force);
+    });
+
+    if (demo) demo.setCallbackUrl(`${url}/pbx/callback/${encodeURIComponent(callbackSecret)}`);
+    await phonebook.start();
+
+    return {
+      server,
+      url,
+      port,
+      config,
+      metrics,
+      eventLog: stores.eventLog,
+      demo,
+      generated,
+      close: closeAll,
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

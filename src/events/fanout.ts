@@ -1,0 +1,55 @@
+/** Delivers stored events to a log's listeners: in order, one event at a time, each listener isolated. */
+import type { StoredEvent } from '../core/event.js';
+import type { Logger } from '../logger.js';
+
+export type EventListener = (event: StoredEvent) => void;
+
+export class Fanout {
+  private readonly listeners = new Set<EventListener>();
+  private readonly queue: StoredEvent[] = [];
+  private delivering = false;
+
+  constructor(private readonly logger: Logger) {}
+
+  get size(): number {
+    return this.listeners.size;
+  }
+
+  add(listener: EventListener): () => void {
+    // Wrapped so the same function subscribed twice gets two independent subscriptions.
+    const entry: EventListener = (event) => listener(event);
+    this.listeners.add(entry);
+    return () => {
+      this.listeners.delete(entry);
+    };
+  }
+
+  clear(): void {
+    this.listeners.clear();
+  }
+
+  /**
+   * Hands the event to every listener. A listener that appends (re-enters) only queues its event, so every
+   * listener still sees events in id order; a listener that throws is logged and the others carry on.
+   */
+  publish(event: StoredEvent): void {
+    this.queue.push(event);
+    if (this.delivering) return;
+    this.delivering = true;
+    try {
+      for (let i = 0; i < this.queue.length; i++) {
+        const next = this.queue[i] as StoredEvent;
+        for (const listener of this.listeners) {
+          try {
+            listener(next);
+          } catch (err) {
+            this.logger.error({ err, eventId: next.id }, 'event listener threw');
+          }
+        }
+      }
+    } finally {
+      this.queue.length = 0;
+      this.delivering = false;
+    }
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The in-memory event log (no REDIS_URL): a ring of the newest events with ids shaped like Redis stream ids
+ * (`0000000000012-0`), and a bounded dedupe map. One process only; nothing survives a restart.
+ */
+import { compareEventIds, parseEventId, type NewCallEvent, type StoredEvent } from '../core/event.js';
+import type { AppendResult, DedupeRule, EventLog, ReplayResult } from '../core/ports.js';
+import { pino } from 'pino';
+import type { Logger } from '../logger.js';
+import { Fanout, type EventListener } from './fanout.js';
+import { serializeEventBody, storedEvent } from './serialize.js';
+
+export interface MemoryEventLogOptions {
+  /** Where listener errors are reported. Default: a disabled logger (pass one in production). */
+  logger?: Logger;
+  /** How many of the newest events are kept for replay. Default 10,000. */
+  maxEvents?: number;
+  /** Upper bound on remembered dedupe keys; the oldest go first once expired ones are purged. Default 100,000. */
+  maxDedupeKeys?: number;
+  now?: () => number;
+}
+
+interface DedupeEntry {
+  id: string;
+  expiresAt: number;
+}
+
+const DEDUPE_SWEEP_INTERVAL_MS = 1000;
+
+export function memoryEventId(counter: number): string {
+  return `${String(counter).padStart(13, '0')}-0`;
+}
+
+export class MemoryEventLog implements EventLog {
+  private readonly maxEvents: number;
+  private readonly maxDedupeKeys: number;
+  private readonly now: () => number;
+  private readonly ring: Array<StoredEvent | undefined>;
+  /** Counter of the newest event (0: none yet). Event n lives in ring[n % maxEvents]. */
+  private lastCounter = 0;
+  private retained = 0;
+  private readonly dedupe = new Map<string, DedupeEntry>();
+  private nextSweepAt = 0;
+  private readonly fanout: Fanout;
+  private closed = false;
+
+  constructor(opts: MemoryEventLogOptions = {}) {
+    this.maxEvents = Math.max(1, Math.floor(opts.maxEvents ?? 10_000));
+    this.maxDedupeKeys = Math.max(1, Math.floor(opts.maxDedupeKeys ?? 100_000));
+    this.now = opts.now ?? Date.now;
+    this.ring = new Array<StoredEvent | undefined>(this.maxEvents);
+    this.fanout = new Fanout(opts.logger ?? pino({ enabled: false }));
+  }
+
+  async append(event: NewCallEvent, dedupe: DedupeRule | null): Promise<AppendResult> {
+    if (this.closed) throw new Error('event log is closed');
+    const now = this.now();
+    if (dedupe) {
+      const seen = this.dedupe.get(dedupe.key);
+      if (seen && seen.expiresAt > now) return { id: seen.id, duplicate: true };
+    }
+    const counter = ++this.lastCounter;
+    const stored = storedEvent(memoryEventId(counter), event.data.extension, event.type, serializeEventBody(event));
+    this.ring[counter % this.maxEvents] = stored;
+    this.retained = Math.min(this.retained + 1, this.maxEvents);
+    if (dedupe) this.remember(dedupe, stored.id, now);
+    this.fanout.publish(stored);
+    return { id: stored.id, duplicate: false };
+  }
+
+  async readAfter(afterId: string, limit: number): Promise<ReplayResult> {
+    const parsed = parseEventId(afterId);
+    // Malformed, or newer than anything this log issued (e.g. from before a restart): nothing to vouch for.
+    if (!parsed || compareEventIds(afterId, memoryEventId(this.lastCounter)) > 0) return { events: [], complete: false };
+    const firstCounter = this.lastCounter - this.retained + 1;
+    // Same rule as the Redis log: nothing trimmed yet, or the client already has the oldest event kept.
+    const complete = firstCounter === 1 || compareEventIds(afterId, memoryEventId(firstCounter)) >= 0;
+    // afterId <= lastCounter here, so its counter part is a safe integer; `n-5` still sorts before `(n+1)-0`.
+    const from = Math.max(firstCounter, Number(parsed[0]) + 1);
+    const events: StoredEvent[] = [];
+    for (let c = from; c <= this.lastCounter && events.length < limit; c++) {
+      const e = this.ring[c % this.maxEvents];
+      if (e) events.push(e);
+    }
+    return { events, complete };
+  }
+
+  async lastId(): Promise<string | null> {
+    return this.lastCounter === 0 ? null : memoryEventId(this.lastCounter);
+  }
+
+  subscribe(listener: EventListener): () => void {
+    return this.fanout.add(listener);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.fanout.clear();
+    this.dedupe.clear();
+  }
+
+  private remember(rule: DedupeRule, id: string, now: number): void {
+    // Delete first so re-insertion moves the key to the end: the map stays in insertion (oldest-first) order.
+    this.dedupe.delete(rule.key);
+    this.dedupe.set(rule.key, { id, expiresAt: now + rule.ttlMs });
+    if (now >= this.nextSweepAt || this.dedupe.size > this.maxDedupeKeys) this.sweep(now);
+  }
+
+  private sweep(now: number): void {
+    this.nextSweepAt = now + DEDUPE_SWEEP_INTERVAL_MS;
+    for (const [key, entry] of this.dedupe) if (entry.expiresAt <= now) this.dedupe.delete(key);
+    for (const key of this.dedupe.keys()) {
+      if (this.dedupe.size <= this.maxDedupeKeys) break;
+      this.dedupe.delete(key);
+    }
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * The shared event log: one Redis Stream (`<prefix>events`) every instance appends to and tails.
+ *
+ * Connections are borrowed, never owned: the caller passes `redis` (commands) and `subscriberRedis` (a
+ * dedicated connection this log blocks on with XREAD) and quits them itself, after close(). close() ends the
+ * tail loop promptly without touching either connection: it sets a stop flag and asks Redis to
+ * `CLIENT UNBLOCK` the subscriber connection (over the command connection), so it never waits out BLOCK.
+ */
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { compareEventIds, EVENT_TYPES, parseEventId, type EventType, type NewCallEvent, type StoredEvent } from '../core/event.js';
+import type { AppendResult, DedupeRule, EventLog, ReplayResult } from '../core/ports.js';
+import type { Logger } from '../logger.js';
+import { Fanout, type EventListener } from './fanout.js';
+import { serializeEventBody, storedEvent } from './serialize.js';
+import { RedisStreamTail } from './redis-stream-tail.js';
+import { readStreamInfo, type StreamInfo } from './redis-stream-info.js';
+
+export interface RedisEventLogOptions {
+  /** Command connection (shared with others). */
+  redis: Redis;
+  /** Dedicated connection for the blocking tail read; nothing else may use it. */
+  subscriberRedis: Redis;
+  prefix: string;
+  logger: Logger;
+  /** Trim target. Default 10,000. */
+  maxEvents?: number;
+  /** `approximate` (MAXLEN ~, keeps at least maxEvents, cheap; the default) or `exact` (MAXLEN =). */
+  trim?: 'approximate' | 'exact';
+  /** How long one XREAD blocks. Default 2000 ms. */
+  blockMs?: number;
+  /** Tail retry backoff while Redis is unreachable. Defaults 100 ms doubling to 5000 ms. */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+}
+
+/**
+ * KEYS[1] stream, KEYS[2] dedupe key (the stream key again when there is no rule)
+ * ARGV: maxlen, trim operator (~ or =), dedupe ttl ms (0: none), body, extension, type
+ */
+const APPEND_SCRIPT = `
+local ttl = tonumber(ARGV[3])
+if ttl > 0 then
+  local existing = redis.call('GET', KEYS[2])
+  if existing then return {existing, 1} end
+end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], ARGV[1], '*', 'e', ARGV[4], 'x', ARGV[5], 't', ARGV[6])
+if ttl > 0 then redis.call('SET', KEYS[2], id, 'PX', ttl) end
+return {id, 0}
+`;
+const APPEND_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
+
+/** Redis stream ids are two unsigned 64-bit numbers; anything bigger is an error on the server. */
+const MAX_U64 = 2n ** 64n - 1n;
+
+export class RedisEventLog implements EventLog {
+  private readonly redis: Redis;
+  private readonly streamKey: string;
+  private readonly dedupePrefix: string;
+  private readonly maxEvents: number;
+  private readonly trimOperator: '~' | '=';
+  private readonly fanout: Fanout;
+  private readonly tail: RedisStreamTail;
+
+  constructor(opts: RedisEventLogOptions) {
+    this.redis = opts.redis;
+    this.streamKey = `${opts.prefix}events`;
+    this.dedupePrefix = `${opts.prefix}dedupe:`;
+    this.maxEvents = Math.max(1, Math.floor(opts.maxEvents ?? 10_000));
+    this.trimOperator = opts.trim === 'exact' ? '=' : '~';
+    this.fanout = new Fanout(opts.logger);
+    this.tail = new RedisStreamTail({
+      redis: opts.redis,
+      subscriberRedis: opts.subscriberRedis,
+      streamKey: this.streamKey,
+      logger: opts.logger,
+      blockMs: opts.blockMs ?? 2000,
+      retryMinMs: opts.retryMinMs ?? 100,
+      retryMaxMs: opts.retryMaxMs ?? 5000,
+      onEntry: (id, fields) => {
+        const event = toStoredEvent(id, fields);
+        if (event) this.fanout.publish(event);
+        else opts.logger.warn({ eventId: id }, 'skipping a malformed event log entry');
+      },
+    });
+  }
+
+  /** Starts tailing from the stream's current end; resolves once that position is known. Idempotent. */
+  start(): Promise<void> {
+    return this.tail.start();
+  }
+
+  async append(event: NewCallEvent, dedupe: DedupeRule | null): Promise<AppendResult> {
+    const ttl = dedupe ? Math.max(1, Math.ceil(dedupe.ttlMs)) : 0;
+    const keys = [this.streamKey, dedupe ? this.dedupePrefix + dedupe.key : this.streamKey];
+    const args = [String(this.maxEvents), this.trimOperator, String(ttl), serializeEventBody(event), event.data.extension, event.type];
+    const reply = await this.evalAppend(keys, args);
+    if (!Array.isArray(reply) || typeof reply[0] !== 'string') throw new Error('unexpected reply from the append script');
+    return { id: reply[0], duplicate: reply[1] === 1 };
+  }
+
+  async readAfter(afterId: string, limit: number): Promise<ReplayResult> {
+    const parsed = parseEventId(afterId);
+    if (!parsed || parsed[0] > MAX_U64 || parsed[1] > MAX_U64) return { events: [], complete: false };
+    // One transaction, so the range and the trim watermark describe the same moment.
+    const count = Math.max(0, Math.floor(limit));
+    const tx = this.redis.multi();
+    if (count > 0) tx.xrange(this.streamKey, `(${afterId}`, '+', 'COUNT', count);
+    const results = await tx.xinfo('STREAM', this.streamKey).exec();
+    if (!results) throw new Error('event log read was aborted');
+    const rangeResult = count > 0 ? results[0] : undefined;
+    const infoResult = results[results.length - 1];
+    if (rangeResult?.[0]) throw rangeResult[0];
+    const info = readStreamInfo(infoResult);
+    const entries = (rangeResult?.[1] ?? []) as Array<[string, string[]]>;
+    const events: StoredEvent[] = [];
+    for (const [id, fields] of entries) {
+      const e = toStoredEvent(id, fields);
+      if (e) events.push(e);
+    }
+    return { events, complete: isComplete(afterId, info) };
+  }
+
+  async lastId(): Promise<string | null> {
+    const newest = await this.redis.xrevrange(this.streamKey, '+', '-', 'COUNT', 1);
+    return newest[0]?.[0] ?? null;
+  }
+
+  subscribe(listener: EventListener): () => void {
+    const unsubscribe = this.fanout.add(listener);
+    // Lazily, for callers that did not await start(); failures are retried and logged by the tail itself.
+    void this.tail.start();
+    return unsubscribe;
+  }
+
+  /** Stops the tail loop and drops listeners. Leaves both connections open: they belong to the caller. */
+  async close(): Promise<void> {
+    this.fanout.clear();
+    await this.tail.stop();
+  }
+
+  private async evalAppend(keys: string[], args: string[]): Promise<unknown> {
+    try {
+      return await this.redis.evalsha(APPEND_SHA, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return this.redis.eval(APPEND_SCRIPT, keys.length, ...keys, ...args);
+    }
+  }
+}
+
+/**
+ * Whether nothing after `afterId` was trimmed. Redis does not record a trim watermark (max-deleted-entry-id
+ * only follows XDEL), so: complete when nothing was ever trimmed, or when the client already has the oldest
+ * entry still kept. An id that was itself trimmed counts as older than what the log keeps.
+ */
+export function isComplete(afterId: string, info: StreamInfo): boolean {
+  // An id newer than anything the stream generated (e.g. from before a FLUSHALL) is not ours to vouch for.
+  if (compareEventIds(afterId, info.lastGeneratedId) > 0) return false;
+  const trimmed = info.entriesAdded === null || info.entriesAdded > info.length;
+  if (!trimmed) return true;
+  if (info.firstEntryId === null) return compareEventIds(afterId, info.lastGeneratedId) >= 0;
+  return compareEventIds(afterId, info.firstEntryId) >= 0;
+}
+
+const EVENT_TYPE_SET: ReadonlySet<string> = new Set(EVENT_TYPES);
+
+/** Stream fields: `e` envelope JSON without id, `x` extension, `t` type. */
+export function toStoredEvent(id: string, fields: string[]): StoredEvent | null {
+  let body: string | undefined;
+  let extension: string | undefined;
+  let type: string | undefined;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const value = fields[i + 1];
+    if (fields[i] === 'e') body = value;
+    else if (fields[i] === 'x') extension = value;
+    else if (fields[i] === 't') type = value;
+  }
+  if (!body?.startsWith('{') || extension === undefined || type === undefined || !EVENT_TYPE_SET.has(type)) return null;
+  return storedEvent(id, extension, type as EventType, body);
+}

@@ -1,0 +1,84 @@
+/** POST /api/agents/login and /logout (CONTRACT 4): the PBX itself checks the extension's web password. */
+import { Router, json } from 'express';
+import { z } from 'zod';
+import type { AgentClaims } from '../core/agent.js';
+import type { PbxApi } from '../core/ports.js';
+import { PbxError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { TokenService } from '../auth/tokens.js';
+import { LoginRateLimiter } from '../auth/login-rate-limit.js';
+import { agentClaims, requireAgentToken } from './auth-middleware.js';
+import { parseInput, sendError } from './errors.js';
+
+export const extensionNumber = z
+  .string({ message: 'must be a string' })
+  .trim()
+  .regex(/^[0-9*#+]{1,32}$/, 'must be an extension number (digits, at most 32)');
+
+const loginBody = z.object({
+  extension: extensionNumber,
+  password: z.string({ message: 'is required' }).min(1, 'is required').max(256, 'is too long'),
+});
+
+/** Manual: crmSubscribe answers 406 "Not Acceptable" naming the bad parameter (wrong extension or password). */
+function isCredentialRefusal(err: PbxError): boolean {
+  return err.isRejection && (err.pbxStatus === 406 || err.pbxStatus === 401 || err.pbxStatus === 403);
+}
+
+export interface AgentSessionHooks {
+  /** Called after the PBX accepted the credentials (the subscription manager keeps them). */
+  onLogin?(claims: AgentClaims, password: string): Promise<void>;
+  onLogout?(claims: AgentClaims): Promise<void>;
+}
+
+export function createAgentRouter(deps: {
+  pbx: PbxApi;
+  tokens: TokenService;
+  limiter: LoginRateLimiter;
+  tokenTtlS: number;
+  logger: Logger;
+  hooks?: AgentSessionHooks;
+}): Router {
+  const router = Router();
+  router.use(json({ limit: '16kb' }));
+
+  router.post('/api/agents/login', async (req, res) => {
+    const { extension, password } = parseInput(loginBody, req.body);
+    const address = req.ip ?? 'unknown';
+    if (await deps.limiter.isBlocked(extension, address)) {
+      res.setHeader('Retry-After', String(LoginRateLimiter.retryAfterSeconds));
+      sendError(res, 429, 'too_many_attempts', 'Too many failed sign-in attempts; try again in a minute.');
+      return;
+    }
+    try {
+      await deps.pbx.crmSubscribe(extension, password);
+    } catch (err) {
+      if (err instanceof PbxError && isCredentialRefusal(err)) {
+        await deps.limiter.recordFailure(extension, address);
+        deps.logger.info({ extension, pbxStatus: err.pbxStatus }, 'agent sign-in refused by the PBX');
+        res.status(401).json({ error: 'invalid_credentials', message: 'The PBX refused this extension and password.' });
+        return;
+      }
+      if (err instanceof PbxError) {
+        deps.logger.warn({ extension, code: err.code, pbxStatus: err.pbxStatus, err: err.message }, 'agent sign-in: PBX unavailable');
+        res.status(503).json({ error: 'pbx_unavailable', message: 'The PBX cannot be reached right now; try again shortly.' });
+        return;
+      }
+      throw err;
+    }
+    const issued = await deps.tokens.issue(extension, 'agent', deps.tokenTtlS);
+    await deps.hooks?.onLogin?.(issued.claims, password);
+    deps.logger.info({ extension }, 'agent signed in');
+    res.json({ token: issued.token, extension, expiresAt: issued.expiresAt });
+  });
+
+  router.post('/api/agents/logout', requireAgentToken(deps.tokens.verify), async (_req, res) => {
+    const claims = agentClaims(res);
+    await deps.tokens.revoke(claims);
+    await deps.hooks?.onLogout?.(claims);
+    deps.logger.info({ extension: claims.extension }, 'agent signed out');
+    res.status(204).end();
+  });
+
+  return router;
+}

@@ -1,0 +1,29 @@
+/** createApp(deps): every route and middleware; never listens (main.ts / bridge.ts do). */
+import { fileURLToPath } from 'node:url';
+import express, { type Express, type Router } from 'express';
+import { errorHandler, sendError } from './errors.js';
+import type { Logger } from '../logger.js';
+
+export interface AppDeps {
+  logger: Logger;
+  /** Routers in the order they are mounted: callback, agents, admin, ops, demo, … */
+  routers: Router[];
+  publicDir?: string;
+  trustProxy?: boolean;
+}
+
+export const DEFAULT_PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', deps.trustProxy ?? false);
+  app.set('etag', false);
+  for (const router of deps.routers) app.use(router);
+  app.use(express.static(deps.publicDir ?? DEFAULT_PUBLIC_DIR, { index: 'index.html', maxAge: 0 }));
+  app.use((req, res) => {
+    sendError(res, 404, 'not_found', `No route for ${req.method} ${req.path}`);
+  });
+  app.use(errorHandler(deps.logger));
+  return app;
+}

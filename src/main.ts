@@ -1,0 +1,62 @@
+/** Composition root: reads the environment, starts one bridge, and owns signals and the exit code. */
+import { loadConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { startBridge } from './bridge.js';
+
+const SHUTDOWN_DEADLINE_MS = 10_000;
+
+async function main(): Promise<void> {
+  const result = loadConfig(process.env);
+  if (!result.ok) {
+    for (const line of result.problems) console.error(`config: ${line}`);
+    process.exit(2);
+  }
+  const config = result.config;
+  const logger = createLogger(config.logLevel);
+
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
+
+  const bridge = await startBridge(config, logger);
+  logger.info(
+    { url: bridge.url, mode: config.demo ? 'demo' : 'pbx', state: config.redisUrl ? 'redis' : 'memory' },
+    `bridge listening on ${config.host}:${bridge.port}`,
+  );
+  if (bridge.demo) {
+    // The contract asks for the demo credentials in the log: they are per-run demo values, not real secrets.
+    const ext = bridge.demo.agentCredentials;
+    logger.info(
+      `demo mode: open http://localhost:${bridge.port}/ and sign in with extension ${ext.extension}, password ${ext.password}` +
+        ` (other demo extensions: ${bridge.demo.otherExtensions}); admin API key for this run: ${bridge.generated.adminApiKey ?? 'from ADMIN_API_KEY'}`,
+    );
+  }
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const deadline = setTimeout(() => {
+      logger.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS);
+    deadline.unref();
+    bridge
+      .close()
+      .then(() => {
+        logger.info('shut down cleanly');
+        logger.flush();
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        logger.error({ err }, 'error during shutdown');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  console.error('bridge failed to start:', err instanceof Error ? err.message : err);
+  process.exit(1);
+});

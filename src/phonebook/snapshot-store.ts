@@ -1,0 +1,128 @@
+/**
+ * The phonebook snapshot shared by all instances, kept in the KeyValueStore.
+ *
+ * 100,000 contacts are ~30 MB of JSON: one JSON.parse of that blocks the event loop for a few hundred ms, so
+ * the contacts are stored in chunks of CHUNK_SIZE, each parsed on its own with a yield in between. A small
+ * manifest names the version; instances poll only the manifest.
+ *
+ * Chunks live in two slots ('a', 'b'): a writer fills the slot the manifest does not point at, then flips the
+ * manifest, so readers never see a half-written snapshot and a crashed writer leaves nothing behind but a slot
+ * that the next write overwrites. Every chunk carries its version; a reader that meets a chunk of another
+ * version (a second write reused the slot while it was reading) gives up and reads the manifest again.
+ */
+import type { KeyValueStore, PbxContact, PbxCustomField, PbxExtension } from '../core/ports.js';
+
+export interface PhonebookSnapshot {
+  version: string;
+  /** When the PBX was read, in ms since the epoch. */
+  fetchedAtMs: number;
+  contacts: PbxContact[];
+  extensions: PbxExtension[];
+  customFields: PbxCustomField[];
+}
+
+export interface SnapshotManifest {
+  format: 1;
+  version: string;
+  fetchedAtMs: number;
+  slot: 'a' | 'b';
+  chunks: number;
+  contacts: number;
+  /** Chunks each slot holds, so the next writer can delete what its smaller snapshot does not overwrite. */
+  slotChunks: { a: number; b: number };
+}
+
+interface ChunkBody {
+  v: string;
+  contacts: PbxContact[];
+}
+
+interface MetaBody {
+  v: string;
+  extensions: PbxExtension[];
+  customFields: PbxCustomField[];
+}
+
+export const CHUNK_SIZE = 1000;
+const MANIFEST_KEY = 'phonebook:manifest';
+const metaKey = (slot: string): string => `phonebook:${slot}:meta`;
+const chunkKey = (slot: string, i: number): string => `phonebook:${slot}:chunk:${i}`;
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+export class SnapshotStore {
+  constructor(private readonly kv: KeyValueStore) {}
+
+  async readManifest(): Promise<SnapshotManifest | null> {
+    const raw = await this.kv.get(MANIFEST_KEY);
+    if (raw === null) return null;
+    try {
+      const m = JSON.parse(raw) as Partial<SnapshotManifest>;
+      if (m.format !== 1 || typeof m.version !== 'string' || (m.slot !== 'a' && m.slot !== 'b')) return null;
+      if (typeof m.chunks !== 'number' || typeof m.fetchedAtMs !== 'number') return null;
+      return m as SnapshotManifest;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The snapshot the manifest names, or null when it changed under us (read the manifest again). */
+  async read(manifest: SnapshotManifest): Promise<PhonebookSnapshot | null> {
+    const meta = await this.getJson<MetaBody>(metaKey(manifest.slot));
+    if (!meta || meta.v !== manifest.version) return null;
+    const contacts: PbxContact[] = [];
+    for (let i = 0; i < manifest.chunks; i++) {
+      const chunk = await this.getJson<ChunkBody>(chunkKey(manifest.slot, i));
+      if (!chunk || chunk.v !== manifest.version) return null;
+      for (const c of chunk.contacts) contacts.push(c);
+      await yieldToEventLoop();
+    }
+    return {
+      version: manifest.version,
+      fetchedAtMs: manifest.fetchedAtMs,
+      contacts,
+      extensions: meta.extensions,
+      customFields: meta.customFields,
+    };
+  }
+
+  /** Writes the snapshot into the free slot, then publishes it. Returns the manifest written. */
+  async write(snapshot: PhonebookSnapshot): Promise<SnapshotManifest> {
+    const previous = await this.readManifest();
+    const slot = previous?.slot === 'a' ? 'b' : 'a';
+    const chunks = Math.ceil(snapshot.contacts.length / CHUNK_SIZE);
+    const meta: MetaBody = { v: snapshot.version, extensions: snapshot.extensions, customFields: snapshot.customFields };
+    await this.kv.set(metaKey(slot), JSON.stringify(meta));
+    for (let i = 0; i < chunks; i++) {
+      const body: ChunkBody = { v: snapshot.version, contacts: snapshot.contacts.slice(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE) };
+      await this.kv.set(chunkKey(slot, i), JSON.stringify(body));
+      await yieldToEventLoop();
+    }
+    const slotChunks = { a: previous?.slotChunks?.a ?? 0, b: previous?.slotChunks?.b ?? 0 };
+    const leftOver = slotChunks[slot];
+    slotChunks[slot] = chunks;
+    const manifest: SnapshotManifest = {
+      format: 1,
+      version: snapshot.version,
+      fetchedAtMs: snapshot.fetchedAtMs,
+      slot,
+      chunks,
+      contacts: snapshot.contacts.length,
+      slotChunks,
+    };
+    await this.kv.set(MANIFEST_KEY, JSON.stringify(manifest));
+    // What an earlier, larger snapshot left in this slot past the new last chunk.
+    for (let i = chunks; i < leftOver; i++) await this.kv.del(chunkKey(slot, i));
+    return manifest;
+  }
+
+  private async getJson<T>(key: string): Promise<T | null> {
+    const raw = await this.kv.get(key);
+    if (raw === null) return null;
+    try {
+      return JSON.parse(raw) as T;
+    } catch {
+      return null;
+    }
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * The HoduPBX Tenant API as the manual describes it, for the endpoints the bridge uses. Mounted at
+ * `/hodupbx_api/v1.4/api`. Status codes per the manual's tables:
+ * - crmSubscribe / crmUnSubscribe: 406 "Not Acceptable" naming the bad parameter (token_id,
+ *   extension_number or extension_password), 424 "Method Failed".
+ * - getPhoneNumber / getExtension: 602 No Token, 604 Invalid User Type, 603 Authentication Failed,
+ *   601 Data Not Found. getPhonebookCustomfield: 602, 603, 601 (it has no userType).
+ * - anything else (unknown path or method): 424 "Method Failed".
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { ApiEndpoint, RawEntry, SimulatorState } from './state.js';
+
+export interface FaultTimers {
+  /** Delays `fn` and keeps the timer so close() can cancel it. */
+  later(fn: () => void, ms: number): void;
+}
+
+const GARBAGE_PAGE = '<html><head><title>Error</title></head><body><b>Fatal error</b>: Allowed memory size exhausted</body></html>';
+
+function md5(text: string): string {
+  return createHash('md5').update(text, 'utf8').digest('hex');
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The manual says bodies are raw JSON; a form body is read too, and anything unreadable counts as empty. */
+function readBody(req: Request): Record<string, unknown> {
+  const raw: unknown = req.body;
+  if (typeof raw !== 'string' || raw.trim() === '') return {};
+  if (req.is('application/x-www-form-urlencoded')) return Object.fromEntries(new URLSearchParams(raw));
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+function asText(value: unknown): string | null {
+  if (typeof value === 'string' && value !== '') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return null;
+}
+
+function endpointOf(method: string, path: string): ApiEndpoint | 'unknown' {
+  if (method !== 'POST') return 'unknown';
+  const m = /^\/info\/(?:([^/]+)\/)?([^/]+)\/?$/.exec(path);
+  if (!m) return 'unknown';
+  const [, userType, name] = m;
+  const withUserType = name === 'getPhoneNumber' || name === 'getExtension';
+  const withoutUserType = name === 'crmSubscribe' || name === 'crmUnSubscribe' || name === 'getPhonebookCustomfield';
+  if (withUserType && userType !== undefined) return name;
+  if (withoutUserType && userType === undefined) return name;
+  return 'unknown';
+}
+
+export function createManualApi(state: SimulatorState, timers: FaultTimers): Router {
+  const router = express.Router();
+  router.use(express.text({ type: () => true, limit: '1mb' }));
+
+  const fail = (res: Response, code: number, message: string): void => {
+    if (state.errorStyle === 'http') res.status(code).json({ status: 'FAILED', message });
+    else res.status(200).json({ status: 'FAILED', status_code: code, message });
+  };
+  const succeed = (res: Response, body: Record<string, unknown>): void => {
+    res.status(200).json({ status: 'SUCCESS', ...body });
+  };
+
+  // Count every request, then apply the configured fault before any endpoint answers.
+  router.use((req: Request, res: Response, next: NextFunction) => {
+    const endpoint = endpointOf(req.method, req.path);
+    state.counts.set(endpoint, (state.counts.get(endpoint) ?? 0) + 1);
+    const fault = state.fault;
+    if (fault.mode === 'none' || (fault.endpoints && !fault.endpoints.includes(endpoint))) {
+      next();
+      return;
+    }
+    switch (fault.mode) {
+      case 'down':
+        if (fault.httpStatus) res.status(fault.httpStatus).type('html').send(`<html><body>${fault.httpStatus} Service Unavailable</body></html>`);
+        else req.socket.destroy();
+        return;
+      case 'garbage':
+        res.status(200).type('html').send(GARBAGE_PAGE);
+        return;
+      case 'slow':
+        timers.later(next, fault.delayMs ?? 1000);
+        return;
+    }
+  });
+
+  /** The list endpoints' token checks in the manual's order: 602 missing, (604 user type), 603 wrong. */
+  const authorizeList = (req: Request, res: Response, checkUserType: boolean): boolean => {
+    const token = asText(readBody(req).token_id);
+    if (token === null) {
+      fail(res, 602, 'No Token');
+      return false;
+    }
+    if (checkUserType && req.params.userType !== state.userType) {
+      fail(res, 604, `Invalid User Type. Allowed Type is: '${state.userType}'.`);
+      return false;
+    }
+    if (!sameSecret(token, state.token)) {
+      fail(res, 603, 'Authentication Failed');
+      return false;
+    }
+    return true;
+  };
+
+  /** crmSubscribe / crmUnSubscribe: every bad parameter is a 406 whose message names it. */
+  const checkExtensionCredentials = (req: Request, res: Response): string | null => {
+    const body = readBody(req);
+    const token = asText(body.token_id);
+    if (token === null || !sameSecret(token, state.token)) {
+      fail(res, 406, 'Invalid token_id');
+      return null;
+    }
+    const extension = asText(body.extension_number);
+    const webPassword = extension === null ? undefined : state.extensions.get(extension);
+    if (extension === null || webPassword === undefined) {
+      fail(res, 406, 'Invalid extension_number');
+      return null;
+    }
+    const given = asText(body.extension_password);
+    const expected = state.passwordFormat === 'md5' ? md5(webPassword) : webPassword;
+    if (given === null || !sameSecret(given, expected)) {
+      fail(res, 406, 'Invalid extension_password');
+      return null;
+    }
+    return extension;
+  };
+
+  router.post('/info/crmSubscribe', (req, res) => {
+    const extension = checkExtensionCredentials(req, res);
+    if (extension === null) return;
+    state.subscriptions.add(extension);
+    succeed(res, { message: 'Extension Subscribed Successfully.' });
+  });
+
+  router.post('/info/crmUnSubscribe', (req, res) => {
+    const extension = checkExtensionCredentials(req, res);
+    if (extension === null) return;
+    state.subscriptions.delete(extension);
+    succeed(res, { message: 'Extension UnSubscribed Successfully.' });
+  });
+
+  const sendList = (res: Response, message: string, countKey: 'Count' | 'count', data: readonly unknown[]): void => {
+    if (data.length === 0) fail(res, 601, 'Data Not Found');
+    else succeed(res, { message, [countKey]: data.length, data });
+  };
+
+  router.post('/info/:userType/getPhoneNumber', (req, res) => {
+    if (!authorizeList(req, res, true)) return;
+    sendList(res, 'Phonebook Details:', 'Count', state.contacts);
+  });
+
+  router.post('/info/getPhonebookCustomfield', (req, res) => {
+    if (!authorizeList(req, res, false)) return;
+    sendList(res, 'Phonebook Custom Field Details:', 'Count', state.customFields);
+  });
+
+  router.post('/info/:userType/getExtension', (req, res) => {
+    if (!authorizeList(req, res, true)) return;
+    const numbers = [...state.extensions.keys()].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+    const data: RawEntry[] = numbers.map((number, i) => ({
+      ext_id: String(480 + i),
+      ext_name: `${state.extensionNames[number] ?? number}-${number}`,
+    }));
+    sendList(res, 'Extension Details.', 'count', data);
+  });
+
+  router.use((_req, res) => fail(res, 424, 'Method Failed'));
+  return router;
+}

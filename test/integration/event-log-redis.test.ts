@@ -1,0 +1,114 @@
+/** What only the Redis event log has: approximate trimming, a tail loop that survives outages, prompt close. */
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { pino } from 'pino';
+import type { NewCallEvent, StoredEvent } from '../../src/core/event.js';
+import { RedisEventLog, type RedisEventLogOptions } from '../../src/events/redis-event-log.js';
+import { createRedisClient } from '../../src/store/redis.js';
+import { startRedisServer, uniquePrefix } from '../helpers/redis-server.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+function client(url: string, name: string): Redis {
+  const c = createRedisClient(url, name);
+  c.on('error', () => undefined);
+  cleanups.push(() => c.disconnect());
+  return c;
+}
+
+async function openLog(url: string, extra: Partial<RedisEventLogOptions> = {}): Promise<RedisEventLog> {
+  const log = new RedisEventLog({
+    redis: client(url, 'test-events'),
+    subscriberRedis: client(url, 'test-events-tail'),
+    prefix: uniquePrefix('events-redis'),
+    logger: pino({ level: 'silent' }),
+    ...extra,
+  });
+  cleanups.push(() => log.close());
+  await log.start();
+  return log;
+}
+
+function newEvent(extension = '122'): NewCallEvent {
+  return {
+    type: 'call.ringing',
+    timestamp: new Date().toISOString(),
+    data: {
+      extension,
+      call: { id: null, from: '+15550100', fromRaw: '5550100', fromName: null, to: extension, direction: 'inbound' },
+      contact: null,
+      otherContacts: [],
+      links: {},
+    },
+  };
+}
+
+async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('redis event log', () => {
+  it('when trimming is approximate, then an old id is not complete and the oldest kept id replays without gaps', async () => {
+    const log = await openLog(inject('redisUrl'), { maxEvents: 50 });
+    const ids: string[] = [];
+    for (let i = 0; i < 300; i++) ids.push((await log.append(newEvent(), null)).id);
+    expect((await log.readAfter(ids[0] as string, 1000)).complete).toBe(false);
+    const kept = (await log.readAfter('0-0', 1000)).events.map((e) => e.id);
+    expect(kept.length).toBeGreaterThanOrEqual(50);
+    expect(kept).toEqual(ids.slice(ids.length - kept.length));
+    const fromOldest = await log.readAfter(kept[0] as string, 1000);
+    expect(fromOldest.complete).toBe(true);
+    expect(fromOldest.events.map((e) => e.id)).toEqual(kept.slice(1));
+  });
+
+  it('when close is called during a long blocking read, then it returns promptly and leaves the connections open', async () => {
+    const url = inject('redisUrl');
+    const subscriberRedis = client(url, 'test-events-tail');
+    const log = await openLog(url, { subscriberRedis, blockMs: 10_000 });
+    log.subscribe(() => undefined);
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    await log.close();
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(await subscriberRedis.ping()).toBe('PONG');
+  });
+
+  it('when Redis goes away and comes back, then the tail logs the outage once, backs off, and resumes without losing events', async () => {
+    const server = await startRedisServer();
+    cleanups.push(() => server.stop());
+    const lines: Array<{ level: number; msg: string }> = [];
+    const logger = pino({ level: 'info' }, { write: (s: string) => lines.push(JSON.parse(s) as { level: number; msg: string }) });
+    const log = await openLog(server.url, { logger, retryMinMs: 50, retryMaxMs: 400, blockMs: 500 });
+    const got: StoredEvent[] = [];
+    log.subscribe((e) => got.push(e));
+    const first = await log.append(newEvent(), null);
+    await until(() => got.length === 1);
+
+    await server.stop();
+    await new Promise((r) => setTimeout(r, 1500));
+    await server.restart();
+
+    let second: string | null = null;
+    for (let i = 0; i < 100 && second === null; i++) {
+      second = await log.append(newEvent(), null).then(
+        (r) => r.id,
+        async () => {
+          await new Promise((r) => setTimeout(r, 100));
+          return null;
+        },
+      );
+    }
+    await until(() => got.length === 2, 15_000);
+    expect(got.map((e) => e.id)).toEqual([first.id, second]);
+    const outageLogs = lines.filter((l) => l.msg.includes('cannot read from Redis'));
+    expect(outageLogs).toHaveLength(1);
+    expect(lines.filter((l) => l.msg.includes('reads from Redis again'))).toHaveLength(1);
+  });
+});
