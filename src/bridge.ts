@@ -7,6 +7,8 @@ import { createServer, type Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
+import type { Router } from 'express';
+import type { AgentClaims } from './core/agent.js';
 import type { Config, PbxConfig } from './config.js';
 import type { Logger } from './logger.js';
 import type { EventLog, KeyValueStore, Lock } from './core/ports.js';
@@ -22,7 +24,7 @@ import { LoginRateLimiter } from './auth/login-rate-limit.js';
 import { createApp } from './http/app.js';
 import { createCallbackRouter } from './http/callback-route.js';
 import { RecentCallbacks } from './http/recent-callbacks.js';
-import { createAgentRouter } from './http/agent-routes.js';
+import { createAgentRouter, type AgentSessionHooks } from './http/agent-routes.js';
 import { createAdminRouter } from './http/admin-routes.js';
 import { createOpsRouter, type Readiness } from './http/ops-routes.js';
 import { createDemoRouter } from './http/demo-routes.js';
@@ -62,7 +64,7 @@ interface Stores {
 
 async function openStores(config: Config, logger: Logger, prefix: string): Promise<Stores> {
   if (!config.redisUrl) {
-    const eventLog = new MemoryEventLog();
+    const eventLog = new MemoryEventLog({ logger });
     return { kv: new MemoryKeyValueStore(), lock: new MemoryLock(), eventLog, redis: null, close: () => eventLog.close() };
   }
   const redis = createRedisClient(config.redisUrl, 'bridge-commands');
@@ -147,6 +149,15 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
     const recentCallbacks = new RecentCallbacks(stores.kv);
     const accept = createCallAcceptor(stores.eventLog, phonebook, { crmLinkTemplate: config.crmLinkTemplate });
 
+    // Feature modules add their routers here, and hook into agent sessions (sign-in, sockets).
+    const featureRouters: Router[] = [];
+    const agentHooks: AgentSessionHooks = {};
+    const socketHooks: { onAgentConnected?: (c: AgentClaims) => void; onAgentDisconnected?: (c: AgentClaims) => void } = {};
+
+    // ── feature wiring: subscription manager (issue 4) ──
+
+    // ── feature wiring: CRM webhooks (issue 5) ──
+
     const routers = [
       createCallbackRouter({
         secret: callbackSecret,
@@ -168,6 +179,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
         limiter: new LoginRateLimiter(stores.kv),
         tokenTtlS: config.agentTokenTtlS,
         logger,
+        hooks: agentHooks,
       }),
       createAdminRouter({ adminApiKey, tokens, defaultTokenTtlS: config.agentTokenTtlS, phonebook, recentCallbacks }),
       createOpsRouter({
@@ -183,6 +195,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
         },
       }),
     ];
+    routers.push(...featureRouters);
     if (demo) routers.push(createDemoRouter({ verify: tokens.verify, ringer: demo }));
 
     const app = createApp({ logger, routers, publicDir: options.publicDir });
@@ -190,7 +203,14 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
     let hub: WsHub | null = null;
-    hub = createWsHub({ server, verifyToken: tokens.verify, eventLog: stores.eventLog, logger });
+    hub = createWsHub({
+      server,
+      verifyToken: tokens.verify,
+      eventLog: stores.eventLog,
+      logger,
+      onAgentConnected: (c) => socketHooks.onAgentConnected?.(c),
+      onAgentDisconnected: (c) => socketHooks.onAgentDisconnected?.(c),
+    });
     metrics.addGauge('bridge_ws_sockets', 'Open agent WebSockets', () => hub?.stats().sockets ?? 0);
     metrics.addGauge('bridge_ws_frames_sent', 'Event frames sent to agents (counter)', () => hub?.stats().framesSent ?? 0);
     metrics.addGauge('bridge_ws_frames_dropped', 'Event frames not sent (counter)', () => hub?.stats().framesDropped ?? 0);
