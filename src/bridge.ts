@@ -198,7 +198,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
     routers.push(...featureRouters);
     if (demo) routers.push(createDemoRouter({ verify: tokens.verify, ringer: demo }));
 
-    const app = createApp({ logger, routers, publicDir: options.publicDir });
+    const app = createApp({ logger, routers, publicDir: options.publicDir, trustProxy: config.trustProxy });
     const server = createServer(app);
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;

@@ -92,6 +92,7 @@ const base64Key32 = z
 
 const envSchema = z.object({
   PORT: intIn(0, 65535).default(3000),
+  TRUST_PROXY: bool.default(false),
   HOST: z.string().trim().min(1).default('0.0.0.0'),
   PBX_BASE_URL: httpUrl.optional(),
   PBX_TOKEN: z.string().min(1).optional(),
@@ -140,6 +141,8 @@ export interface PbxConfig {
 export interface Config {
   port: number;
   host: string;
+  /** Behind a load balancer: take the client address from X-Forwarded-For (rate limits are per address). */
+  trustProxy: boolean;
   /** Demo mode: no PBX configured, the built-in simulator stands in for it. */
   demo: boolean;
   /** null in demo mode until main.ts points it at the in-process simulator. */
@@ -196,6 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
     config: {
       port: e.PORT,
       host: e.HOST,
+      trustProxy: e.TRUST_PROXY,
       demo,
       pbx:
         demo || !e.PBX_BASE_URL || !e.PBX_TOKEN
