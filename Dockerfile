@@ -1,5 +1,7 @@
 # syntax=docker/dockerfile:1
-# Build stage: full dev dependencies, TypeScript compiled to dist/.
+# The HoduPBX CRM bridge. Build: docker build -t hodupbx-crm-bridge .   Run: see docker-compose.yml.
+
+# ---- build stage: every dependency, TypeScript compiled to dist/ ----------------------------------------
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -8,7 +10,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
-# Runtime stage: production dependencies only, non-root, node as PID 1's direct child of tini-less exec form.
+# ---- runtime stage: production dependencies only, compiled code, the static agent page ------------------
 FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production PORT=3000 HOST=0.0.0.0
 WORKDIR /app
@@ -16,10 +18,12 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY public ./public
+# The files stay owned by root and read-only to the process; it runs as the image's unprivileged "node" user.
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# Exec form: SIGTERM reaches node directly, which closes sockets with 1001 and exits within 10 s.
+# Exec form, no shell and no npm in between: node is PID 1 and gets SIGTERM itself, closes sockets with
+# 1001 and exits within 10 s (docker-compose.yml gives it 12 s before SIGKILL).
 STOPSIGNAL SIGTERM
 CMD ["node", "dist/main.js"]

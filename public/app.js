@@ -1,15 +1,26 @@
 // The agent screen-pop page. Everything from the PBX or the phonebook is put in the page as text
-// (textContent), never as HTML.
+// (textContent, attributes set one by one), never as HTML.
 import { connect, tokenExpiry } from '/client.js';
+import { formatNumber } from '/format.js';
 
-const MAX_CARDS = 4;
-const MAX_RECENT = 20;
+const MAX_CARDS = 3;
+const MAX_RECENT = 15;
+/** A ringing call that heard nothing more after this long has stopped ringing, as far as the page can tell. */
+const RING_TIMEOUT_MS = 45_000;
+/** Events replayed after a long absence are listed under recent calls, not popped. */
+const STALE_AFTER_MS = 5 * 60_000;
+const EXPIRED_MESSAGE = 'Your session has expired. Please sign in again.';
+
 const $ = (id) => document.getElementById(id);
 const store = window.sessionStorage;
+const baseTitle = document.title;
 
 let conn = null;
 let flashTimer = null;
-const baseTitle = document.title;
+let flashText = '';
+let demoMode = false;
+
+// ---- connection state ---------------------------------------------------------------------------------
 
 function setStatus(text, cls) {
   const el = $('status');
@@ -22,142 +33,20 @@ function showLogin(message) {
   conn = null;
   store.removeItem('token');
   store.removeItem('extension');
+  store.removeItem('lastEventId');
+  stopFlash();
+  $('cards').querySelectorAll('.card').forEach((c) => c.remove());
+  $('recent').replaceChildren();
+  updateEmpty();
   $('live-view').hidden = true;
   $('login-view').hidden = false;
   $('logout').hidden = true;
   $('notify').hidden = true;
   $('who').textContent = '';
-  $('login-note').textContent = message ?? '';
+  $('login-note').textContent = message ?? (demoMode ? 'Demo mode: the sign-in details are printed in the bridge log.' : '');
+  $('login-note').classList.toggle('warning', Boolean(message) && message === EXPIRED_MESSAGE);
   setStatus('signed out', 'signed-out');
-}
-
-/** "+919824740472" -> "+91 98247 40472"-ish grouping for people; the raw number stays in the title attribute. */
-function formatNumber(n) {
-  if (!n) return '';
-  const m = /^\+(1)(\d{3})(\d{3})(\d{4})$/.exec(n);
-  if (m) return `+1 (${m[2]}) ${m[3]}-${m[4]}`;
-  const intl = /^\+(\d{1,3})(\d+)$/.exec(n);
-  if (intl) return `+${intl[1]} ${intl[2].replace(/(\d{5})(?=\d)/g, '$1 ')}`;
-  return n;
-}
-
-function flashTitle(text) {
-  clearInterval(flashTimer);
-  let on = false;
-  let n = 0;
-  flashTimer = setInterval(() => {
-    on = !on;
-    document.title = on ? `☎ ${text}` : baseTitle;
-    if (++n > 20) stopFlash();
-  }, 700);
-}
-function stopFlash() {
-  clearInterval(flashTimer);
-  document.title = baseTitle;
-}
-
-function notify(title, body) {
-  if (!('Notification' in window) || Notification.permission !== 'granted' || document.hasFocus()) return;
-  try {
-    new Notification(title, { body, tag: 'screen-pop' });
-  } catch {
-    // Some browsers only allow notifications from a service worker; the card is enough.
-  }
-}
-
-function fillContact(card, contact, event) {
-  const call = event.data.call;
-  const name = contact?.displayName || [contact?.firstName, contact?.lastName].filter(Boolean).join(' ');
-  card.classList.toggle('unknown', !contact);
-  card.querySelector('.name').textContent = contact ? name || 'Unnamed contact' : call.fromName ? `Unknown caller (${call.fromName})` : 'Unknown caller';
-  const company = contact?.customFields?.Company;
-  card.querySelector('.company').textContent = company ?? '';
-  const dl = card.querySelector('.fields');
-  dl.replaceChildren();
-  const rows = contact
-    ? [
-        ['Email', contact.email],
-        ['Phone', contact.phoneNumber],
-        ['Cell', contact.cellNumber],
-        ...Object.entries(contact.customFields ?? {}).filter(([k]) => k !== 'Company'),
-      ]
-    : [];
-  for (const [k, v] of rows) {
-    if (!v) continue;
-    const dt = document.createElement('dt');
-    dt.textContent = k;
-    const dd = document.createElement('dd');
-    dd.textContent = String(v);
-    dl.append(dt, dd);
-  }
-}
-
-function addCard(event) {
-  const { call, contact, otherContacts, links } = event.data;
-  const card = $('card-template').content.firstElementChild.cloneNode(true);
-  card.dataset.eventId = event.id;
-  if (call.id) card.dataset.callId = call.id;
-  card.querySelector('.state').textContent = `${event.type.replace('call.', '')} · ext ${event.data.extension}${call.direction === 'internal' ? ' · internal' : ''}`;
-  const number = card.querySelector('.number');
-  number.textContent = formatNumber(call.from);
-  number.title = call.fromRaw;
-  fillContact(card, contact, event);
-  if (otherContacts.length > 0) {
-    const others = card.querySelector('.others');
-    others.hidden = false;
-    const ul = others.querySelector('ul');
-    for (const other of otherContacts) {
-      const li = document.createElement('li');
-      li.textContent = other.displayName;
-      ul.append(li);
-    }
-  }
-  if (links?.crm) {
-    const a = card.querySelector('.crm');
-    a.href = links.crm;
-    a.hidden = false;
-  }
-  card.querySelector('.dismiss').addEventListener('click', () => {
-    card.remove();
-    updateEmpty();
-    stopFlash();
-  });
-  const cards = $('cards');
-  cards.prepend(card);
-  const all = cards.querySelectorAll('.card');
-  for (let i = MAX_CARDS; i < all.length; i++) all[i].remove();
-  updateEmpty();
-}
-
-function updateEmpty() {
-  $('no-calls').hidden = $('cards').querySelector('.card') !== null;
-}
-
-function addRecent(event) {
-  const { call, contact } = event.data;
-  const li = document.createElement('li');
-  const time = new Date(event.timestamp).toLocaleTimeString();
-  li.textContent = `${time} · ${contact?.displayName ?? 'Unknown caller'} · ${formatNumber(call.from)} · ${event.type.replace('call.', '')}`;
-  $('recent').prepend(li);
-  while ($('recent').children.length > MAX_RECENT) $('recent').lastElementChild.remove();
-}
-
-function onEvent(event) {
-  store.setItem('lastEventId', event.id);
-  addRecent(event);
-  if (event.type === 'call.ringing') {
-    addCard(event);
-    const who = event.data.contact?.displayName ?? formatNumber(event.data.call.from);
-    flashTitle(who);
-    notify(`Incoming call: ${who}`, event.data.contact?.customFields?.Company ?? formatNumber(event.data.call.from));
-  } else {
-    // answered / ended: the ringing card for that call is no longer news.
-    for (const card of $('cards').querySelectorAll('.card')) {
-      if (event.data.call.id && card.dataset.callId === event.data.call.id) card.remove();
-    }
-    stopFlash();
-    updateEmpty();
-  }
+  $('extension').focus();
 }
 
 function startLive(token, extension) {
@@ -165,28 +54,294 @@ function startLive(token, extension) {
   $('live-view').hidden = false;
   $('logout').hidden = false;
   $('notify').hidden = !('Notification' in window) || Notification.permission !== 'default';
-  $('who').textContent = `Extension ${extension}`;
+  $('who').textContent = extension ? `Extension ${extension}` : '';
+  updateEmpty();
   conn = connect({
     token,
     lastEventId: store.getItem('lastEventId'),
     onEvent,
     onStatus: (status) => {
-      if (status === 'expired') {
-        showLogin('Your session has expired. Please sign in again.');
-        return;
-      }
-      if (status === 'connected') setStatus('connected', 'connected');
-      else if (status === 'connecting' || status === 'reconnecting') setStatus('reconnecting…', 'reconnecting');
+      if (status === 'expired') showLogin(EXPIRED_MESSAGE);
+      else if (status === 'connected') setStatus('connected', 'connected');
+      else if (status === 'connecting') setStatus('connecting…', 'reconnecting');
+      else if (status === 'reconnecting') setStatus('reconnecting…', 'reconnecting');
     },
   });
 }
 
+// ---- title flashing and desktop notifications -----------------------------------------------------------
+
+function ringingCards() {
+  return $('cards').querySelectorAll('.card.ringing');
+}
+
+function startFlash(text) {
+  flashText = text;
+  if (flashTimer) return;
+  let on = false;
+  flashTimer = setInterval(() => {
+    if (ringingCards().length === 0) return stopFlash();
+    on = !on;
+    document.title = on ? `☎ ${flashText}` : baseTitle;
+  }, 800);
+}
+
+function stopFlash() {
+  clearInterval(flashTimer);
+  flashTimer = null;
+  document.title = baseTitle;
+}
+
+function notify(title, body) {
+  if (!('Notification' in window) || Notification.permission !== 'granted') return;
+  if (document.visibilityState === 'visible' && document.hasFocus()) return; // the card is enough
+  try {
+    const n = new Notification(title, { body, tag: 'screen-pop' });
+    n.onclick = () => {
+      window.focus();
+      n.close();
+    };
+  } catch {
+    // Some browsers only show notifications from a service worker; the card and the title still work.
+  }
+}
+
+// ---- cards --------------------------------------------------------------------------------------------
+
+function contactName(contact) {
+  if (!contact) return '';
+  const name = contact.displayName || [contact.firstName, contact.lastName].filter(Boolean).join(' ');
+  return name || 'Unnamed contact';
+}
+
+/** The CRM link is used only when it is an absolute http(s) URL: never a `javascript:` or other scheme in an href. */
+function safeHttpUrl(value) {
+  if (typeof value !== 'string') return null;
+  try {
+    const u = new URL(value);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u.href : null;
+  } catch {
+    return null;
+  }
+}
+
+const STATE_LABELS = {
+  'call.ringing': 'Ringing',
+  'call.answered': 'Answered',
+  'call.ended': 'Ended',
+  'call.missed': 'Missed',
+  'call.completed': 'Completed',
+};
+const stateLabel = (type) => STATE_LABELS[type] ?? String(type).replace(/^call\./, '');
+
+function timeOf(event) {
+  const d = new Date(event.timestamp);
+  return Number.isNaN(d.getTime()) ? '' : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+function callKey(event) {
+  const call = event.data?.call;
+  return call?.id ? `call:${call.id}` : `event:${event.id}`;
+}
+
+function findCard(key) {
+  for (const card of $('cards').querySelectorAll('.card')) if (card.dataset.key === key) return card;
+  return null;
+}
+
+/** Shows one contact on the card: the best match in full, or one picked from the other contacts (name only). */
+function renderContact(card, event, candidates, chosen) {
+  const { call } = event.data;
+  const pick = candidates[chosen] ?? null;
+  const contact = pick?.full ?? null;
+  card.classList.toggle('unknown', candidates.length === 0);
+  const name = card.querySelector('.name');
+  name.textContent = !pick ? 'Unknown caller' : contact ? contactName(contact) : pick.displayName || 'Unnamed contact';
+  // The PBX's caller ID name, when it says something the phonebook does not.
+  const callerId = card.querySelector('.caller-id');
+  const showCallerId = Boolean(call.fromName) && !pick;
+  callerId.hidden = !showCallerId;
+  callerId.textContent = showCallerId ? `Caller ID: ${call.fromName}` : '';
+
+  const company = contact?.customFields?.Company;
+  card.querySelector('.company').textContent = company ? String(company) : '';
+  card.querySelector('.company').hidden = !company;
+
+  const dl = card.querySelector('.fields');
+  dl.replaceChildren();
+  const rows = contact
+    ? [
+        ['Email', contact.email],
+        ['Phone', contact.phoneNumber],
+        ['Cell', contact.cellNumber],
+        ['Extension', contact.extension],
+        ...Object.entries(contact.customFields ?? {}).filter(([k]) => k !== 'Company'),
+      ]
+    : [];
+  for (const [k, v] of rows) {
+    if (v === undefined || v === null || v === '') continue;
+    const dt = document.createElement('dt');
+    dt.textContent = k;
+    const dd = document.createElement('dd');
+    dd.textContent = String(v);
+    dl.append(dt, dd);
+  }
+  dl.hidden = dl.childElementCount === 0;
+
+  const note = card.querySelector('.chosen-note');
+  note.hidden = !(pick && !contact);
+  note.textContent = pick && !contact ? `Chosen from ${candidates.length} contacts with this number · phonebook ID ${pick.phonebookId}` : '';
+
+  const others = card.querySelector('.others');
+  const ul = others.querySelector('ul');
+  ul.replaceChildren();
+  candidates.forEach((candidate, i) => {
+    if (i === chosen) return;
+    const li = document.createElement('li');
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'other';
+    button.textContent = candidate.displayName || 'Unnamed contact';
+    button.title = i === 0 ? 'Best match: show in full' : 'Show this contact instead';
+    button.addEventListener('click', () => renderContact(card, event, candidates, i));
+    li.append(button);
+    ul.append(li);
+  });
+  others.hidden = ul.childElementCount === 0;
+}
+
+function setCardState(card, event) {
+  const ringing = event.type === 'call.ringing';
+  card.classList.toggle('ringing', ringing);
+  card.classList.toggle('done', !ringing && event.type !== 'call.answered');
+  const state = card.querySelector('.state');
+  state.textContent = stateLabel(event.type);
+  state.dataset.state = event.type;
+  clearTimeout(Number(card.dataset.ringTimer || 0));
+  if (ringing) {
+    card.dataset.ringTimer = String(
+      setTimeout(() => {
+        card.classList.remove('ringing');
+        if (ringingCards().length === 0) stopFlash();
+      }, RING_TIMEOUT_MS),
+    );
+  }
+}
+
+function addCard(event) {
+  const { call, contact, otherContacts, links } = event.data;
+  const card = $('card-template').content.firstElementChild.cloneNode(true);
+  card.dataset.key = callKey(event);
+  card.dataset.eventId = event.id;
+  const meta = [timeOf(event), `ext ${event.data.extension}`];
+  if (call.direction === 'internal') meta.push('internal');
+  card.querySelector('.meta').textContent = meta.filter(Boolean).join(' · ');
+  const number = card.querySelector('.number');
+  number.textContent = formatNumber(call.from) || 'No number';
+  if (call.fromRaw && call.fromRaw !== call.from) number.title = `As received: ${call.fromRaw}`;
+
+  const candidates = [];
+  if (contact) candidates.push({ phonebookId: contact.phonebookId, displayName: contactName(contact), full: contact });
+  for (const other of Array.isArray(otherContacts) ? otherContacts : []) {
+    candidates.push({ phonebookId: other.phonebookId, displayName: other.displayName, full: null });
+  }
+  renderContact(card, event, candidates, 0);
+
+  const crm = safeHttpUrl(links?.crm);
+  if (crm) {
+    const a = card.querySelector('.crm');
+    a.href = crm;
+    a.hidden = false;
+  }
+  setCardState(card, event);
+  card.querySelector('.dismiss').addEventListener('click', () => removeCard(card));
+
+  const cards = $('cards');
+  cards.prepend(card);
+  const all = cards.querySelectorAll('.card');
+  for (let i = MAX_CARDS; i < all.length; i++) removeCard(all[i]);
+  updateEmpty();
+}
+
+function removeCard(card) {
+  clearTimeout(Number(card.dataset.ringTimer || 0));
+  card.remove();
+  updateEmpty();
+  if (ringingCards().length === 0) stopFlash();
+}
+
+function updateEmpty() {
+  $('no-calls').hidden = $('cards').querySelector('.card') !== null;
+  $('no-recent').hidden = $('recent').childElementCount > 0;
+}
+
+// ---- recent calls -------------------------------------------------------------------------------------
+
+function recordRecent(event, { stale = false } = {}) {
+  const { call, contact } = event.data;
+  const key = callKey(event);
+  let li = [...$('recent').children].find((el) => el.dataset.key === key);
+  if (!li) {
+    li = document.createElement('li');
+    li.dataset.key = key;
+    const time = document.createElement('time');
+    time.textContent = timeOf(event);
+    if (event.timestamp) time.dateTime = event.timestamp;
+    const who = document.createElement('span');
+    who.className = 'who';
+    who.textContent = contact ? contactName(contact) : 'Unknown caller';
+    const number = document.createElement('span');
+    number.className = 'num';
+    number.textContent = formatNumber(call.from);
+    const state = document.createElement('span');
+    state.className = 'badge';
+    li.append(time, who, number, state);
+    $('recent').prepend(li);
+    while ($('recent').children.length > MAX_RECENT) $('recent').lastElementChild.remove();
+  }
+  const badge = li.querySelector('.badge');
+  badge.textContent = stale ? `${stateLabel(event.type)} · while you were away` : stateLabel(event.type);
+  badge.dataset.state = event.type;
+  updateEmpty();
+}
+
+// ---- events -------------------------------------------------------------------------------------------
+
+function onEvent(event) {
+  store.setItem('lastEventId', event.id);
+  if (!event.data?.call) return;
+  const age = Date.now() - Date.parse(event.timestamp);
+  const stale = Number.isFinite(age) && age > STALE_AFTER_MS;
+  recordRecent(event, { stale });
+  const key = callKey(event);
+  const existing = findCard(key);
+  if (event.type === 'call.ringing') {
+    if (stale) return;
+    if (existing) {
+      setCardState(existing, event); // the same call ringing again: no second card
+      return;
+    }
+    addCard(event);
+    const who = event.data.contact ? contactName(event.data.contact) : formatNumber(event.data.call.from) || 'Unknown caller';
+    startFlash(who);
+    const company = event.data.contact?.customFields?.Company;
+    notify(`Incoming call: ${who}`, [company, formatNumber(event.data.call.from)].filter(Boolean).join(' · '));
+    return;
+  }
+  // answered / ended / missed / completed: the card stays (it is still useful) but no longer rings.
+  if (existing) setCardState(existing, event);
+  if (ringingCards().length === 0) stopFlash();
+}
+
+// ---- controls -----------------------------------------------------------------------------------------
+
 $('login-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   $('login-error').textContent = '';
-  $('login-note').textContent = '';
   const extension = $('extension').value.trim();
   const password = $('password').value;
+  const submit = $('login-submit');
+  submit.disabled = true;
   let res;
   try {
     res = await fetch('/api/agents/login', {
@@ -197,6 +352,8 @@ $('login-form').addEventListener('submit', async (e) => {
   } catch {
     $('login-error').textContent = 'The bridge cannot be reached. Check your connection.';
     return;
+  } finally {
+    submit.disabled = false;
   }
   const body = await res.json().catch(() => ({}));
   if (!res.ok) {
@@ -204,10 +361,12 @@ $('login-form').addEventListener('submit', async (e) => {
       res.status === 401 ? 'Wrong extension or password.'
       : res.status === 429 ? 'Too many attempts. Wait a minute and try again.'
       : res.status === 503 ? 'The phone system cannot be reached right now. Try again shortly.'
-      : body.message ?? 'Sign-in failed.';
+      : res.status === 400 ? 'Enter an extension number and its web password.'
+      : 'Sign-in failed. Try again.';
     return;
   }
   $('password').value = '';
+  $('login-note').textContent = '';
   store.setItem('token', body.token);
   store.setItem('extension', body.extension);
   store.removeItem('lastEventId');
@@ -221,20 +380,45 @@ $('logout').addEventListener('click', async () => {
 });
 
 $('notify').addEventListener('click', async () => {
-  await Notification.requestPermission();
-  $('notify').hidden = Notification.permission !== 'default';
+  // Asked on this click only, never on load.
+  try {
+    await Notification.requestPermission();
+  } finally {
+    $('notify').hidden = Notification.permission !== 'default';
+  }
 });
 
 $('simulate').addEventListener('click', async () => {
   const token = store.getItem('token');
-  const res = await fetch('/api/demo/ring', { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: '{}' });
-  if (res.status === 401) showLogin('Your session has expired. Please sign in again.');
+  const button = $('simulate');
+  const note = $('demo-note');
+  button.disabled = true;
+  try {
+    const res = await fetch('/api/demo/ring', {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: '{}',
+    });
+    if (res.status === 401) return showLogin(EXPIRED_MESSAGE);
+    const body = await res.json().catch(() => ({}));
+    note.textContent = res.ok && body.delivered
+      ? `Ringing your extension from ${body.from}.`
+      : `The simulator could not ring your extension${body.reason ? ` (${body.reason})` : ''}.`;
+  } catch {
+    note.textContent = 'The bridge cannot be reached.';
+  } finally {
+    button.disabled = false;
+  }
 });
+
+// ---- start --------------------------------------------------------------------------------------------
 
 fetch('/api/demo')
   .then((r) => {
-    if (r.ok) {
-      $('demo').hidden = false;
+    if (!r.ok) return;
+    demoMode = true;
+    $('demo').hidden = false;
+    if (!$('login-view').hidden && !$('login-note').textContent) {
       $('login-note').textContent = 'Demo mode: the sign-in details are printed in the bridge log.';
     }
   })
@@ -243,4 +427,4 @@ fetch('/api/demo')
 const saved = store.getItem('token');
 const exp = saved ? tokenExpiry(saved) : null;
 if (saved && exp && exp > Date.now()) startLive(saved, store.getItem('extension') ?? '');
-else showLogin(saved ? 'Your session has expired. Please sign in again.' : '');
+else showLogin(saved ? EXPIRED_MESSAGE : undefined);

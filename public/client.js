@@ -1,27 +1,52 @@
-// Embeddable screen-pop client (ES module). The agent page uses it too.
+// Embeddable screen-pop client (ES module, no dependencies). The agent page uses it too.
 //
 //   import { connect } from 'https://bridge.example.com/client.js';
-//   const conn = connect({ url: 'https://bridge.example.com', token, onEvent, onStatus });
+//   const conn = connect({ token, onEvent: (event) => showPopup(event), onStatus: (s) => console.log(s) });
 //
-// It reconnects by itself with backoff and resumes with lastEventId, so nothing is missed across a
-// network blip or a bridge restart, and it drops any event it has already delivered, so nothing pops twice.
+// `url` defaults to the bridge this file was loaded from. The client reconnects by itself with backoff and
+// resumes with lastEventId, so nothing is missed across a network blip or a bridge restart, and it drops
+// any event it has already delivered, so nothing pops twice.
+//
+// Statuses: 'connecting' (first attempt), 'connected' (the bridge said ready), 'reconnecting' (waiting to
+// try again), 'expired' (the token ran out: get a new one and call connect again), 'closed' (close() was
+// called). 'expired' and 'closed' are final.
 
-/** Compares two event ids ("<ms>-<seq>"). */
+const PING_INTERVAL_MS = 25_000;
+const PONG_TIMEOUT_MS = 10_000;
+const MAX_BACKOFF_MS = 10_000;
+
+function parseId(id) {
+  const m = typeof id === 'string' ? /^(\d{1,20})-(\d{1,20})$/.exec(id) : null;
+  return m ? [BigInt(m[1]), BigInt(m[2])] : null;
+}
+
+/** Compares two event ids ("<ms or counter>-<seq>"); malformed ids sort first. */
 export function compareEventIds(a, b) {
-  const [am, as] = a.split('-').map((p) => BigInt(p));
-  const [bm, bs] = b.split('-').map((p) => BigInt(p));
-  if (am !== bm) return am < bm ? -1 : 1;
-  if (as !== bs) return as < bs ? -1 : 1;
+  const pa = parseId(a);
+  const pb = parseId(b);
+  if (!pa || !pb) return pa ? 1 : pb ? -1 : 0;
+  if (pa[0] !== pb[0]) return pa[0] < pb[0] ? -1 : 1;
+  if (pa[1] !== pb[1]) return pa[1] < pb[1] ? -1 : 1;
   return 0;
 }
 
 /** Expiry (ms since epoch) read from a JWT's payload, or null. The bridge checks the signature; this only reads. */
 export function tokenExpiry(token) {
   try {
-    const payload = JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+    const part = String(token).split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const payload = JSON.parse(atob(part + '='.repeat((4 - (part.length % 4)) % 4)));
     return typeof payload.exp === 'number' ? payload.exp * 1000 : null;
   } catch {
     return null;
+  }
+}
+
+/** The bridge this module was served by: a CRM page importing it cross-origin need not repeat the URL. */
+function defaultBase() {
+  try {
+    return new URL(import.meta.url).origin;
+  } catch {
+    return globalThis.location?.origin;
   }
 }
 
@@ -38,63 +63,152 @@ function socketUrl(base, token, lastEventId) {
  *           onEvent: (event: object) => void,
  *           onStatus?: (status: 'connecting'|'connected'|'reconnecting'|'expired'|'closed', detail?: object) => void,
  *           WebSocketImpl?: typeof WebSocket }} options
+ * @returns {{ readonly lastEventId: string | null, readonly status: string, close(): void }}
  */
 export function connect(options) {
   const { token, onEvent } = options;
+  if (typeof token !== 'string' || token === '') throw new TypeError('connect: token is required');
+  if (typeof onEvent !== 'function') throw new TypeError('connect: onEvent must be a function');
   const onStatus = options.onStatus ?? (() => {});
-  const base = options.url ?? globalThis.location?.origin;
+  const base = options.url ?? defaultBase();
   const WS = options.WebSocketImpl ?? globalThis.WebSocket;
   let lastEventId = options.lastEventId ?? null;
+  let status = 'connecting';
   let socket = null;
   let attempt = 0;
-  let timer = null;
+  let retryTimer = null;
+  let pingTimer = null;
+  let pongTimer = null;
   let stopped = false;
+
+  const setStatus = (next, detail) => {
+    status = next;
+    try {
+      onStatus(next, detail);
+    } catch (err) {
+      // A throwing callback must not break the connection logic.
+      setTimeout(() => {
+        throw err;
+      });
+    }
+  };
 
   const expired = () => {
     const exp = tokenExpiry(token);
     return exp !== null && exp <= Date.now();
   };
 
+  const clearTimers = () => {
+    clearTimeout(retryTimer);
+    clearInterval(pingTimer);
+    clearTimeout(pongTimer);
+    retryTimer = pingTimer = pongTimer = null;
+  };
+
+  function finish(final) {
+    stopped = true;
+    clearTimers();
+    removeListeners();
+    setStatus(final);
+  }
+
   function open() {
+    retryTimer = null;
     if (stopped) return;
-    if (expired()) {
-      stopped = true;
-      onStatus('expired');
-      return;
+    if (expired()) return finish('expired');
+    if (attempt > 0) setStatus('reconnecting', { attempt });
+    else setStatus('connecting', { attempt });
+    let ws;
+    try {
+      ws = new WS(socketUrl(base, token, lastEventId));
+    } catch {
+      return scheduleRetry(1006);
     }
-    onStatus(attempt === 0 ? 'connecting' : 'reconnecting', { attempt });
-    socket = new WS(socketUrl(base, token, lastEventId));
-    socket.onmessage = (msg) => {
+    socket = ws;
+    ws.onmessage = (msg) => {
+      if (socket !== ws) return;
+      clearTimeout(pongTimer); // any frame proves the connection is alive
+      pongTimer = null;
       let frame;
       try {
         frame = JSON.parse(msg.data);
       } catch {
         return;
       }
+      if (!frame || typeof frame !== 'object') return;
+      if (frame.type === 'pong') return;
       if (frame.type === 'ready') {
         attempt = 0;
-        onStatus('connected', { resumed: frame.resumed, extension: frame.extension });
+        // The bridge could not vouch for the events after our id (it restarted without its log, or the id is
+        // too old): ids may have started over, so they are no longer a guide to what we have seen.
+        if (!frame.resumed) lastEventId = null;
+        startPinging(ws);
+        setStatus('connected', { resumed: frame.resumed === true, extension: frame.extension });
         return;
       }
       if (typeof frame.id !== 'string') return;
-      if (lastEventId && compareEventIds(frame.id, lastEventId) <= 0) return; // seen already
+      if (lastEventId && compareEventIds(frame.id, lastEventId) <= 0) return; // delivered already
       lastEventId = frame.id;
-      onEvent(frame);
+      try {
+        onEvent(frame);
+      } catch (err) {
+        setTimeout(() => {
+          throw err;
+        });
+      }
     };
-    socket.onclose = (ev) => {
+    ws.onclose = (ev) => {
+      if (socket !== ws) return;
       socket = null;
       if (stopped) return;
-      if (ev.code === 4001 || expired()) {
-        stopped = true;
-        onStatus('expired');
-        return;
-      }
-      attempt += 1;
-      // Exponential backoff with jitter, 0.5 s up to 10 s: a restarting bridge is not stampeded.
-      const delay = Math.min(10_000, 500 * 2 ** Math.min(attempt - 1, 5)) * (0.75 + Math.random() * 0.5);
-      onStatus('reconnecting', { attempt, delay, code: ev.code });
-      timer = setTimeout(open, delay);
+      if (ev.code === 4001 || expired()) return finish('expired');
+      scheduleRetry(ev.code);
     };
+  }
+
+  /** App-level ping: a connection that died without a close (sleep, Wi-Fi change) is noticed within ~35 s. */
+  function startPinging(ws) {
+    clearInterval(pingTimer);
+    pingTimer = setInterval(() => {
+      if (socket !== ws || ws.readyState !== 1) return;
+      ws.send('{"type":"ping"}');
+      if (!pongTimer) pongTimer = setTimeout(() => dropSocket(ws), PONG_TIMEOUT_MS);
+    }, PING_INTERVAL_MS);
+  }
+
+  function dropSocket(ws) {
+    if (socket !== ws) return;
+    socket = null;
+    try {
+      ws.close(4000, 'no answer');
+    } catch {
+      // already closing
+    }
+    if (!stopped) scheduleRetry(1006);
+  }
+
+  function scheduleRetry(code) {
+    clearTimers();
+    attempt += 1;
+    // Exponential backoff with jitter, 0.5 s up to 10 s: a restarting bridge is not stampeded.
+    const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(attempt - 1, 5)) * (0.75 + Math.random() * 0.5);
+    setStatus('reconnecting', { attempt, delay, code });
+    retryTimer = setTimeout(open, delay);
+  }
+
+  // Back online, or the tab is looked at again: try now rather than wait out the backoff.
+  const retryNow = () => {
+    if (stopped || socket || !retryTimer) return;
+    if (globalThis.document?.visibilityState === 'hidden') return;
+    clearTimeout(retryTimer);
+    open();
+  };
+  const target = globalThis.window;
+  target?.addEventListener?.('online', retryNow);
+  globalThis.document?.addEventListener?.('visibilitychange', retryNow);
+  function removeListeners() {
+    target?.removeEventListener?.('online', retryNow);
+    globalThis.document?.removeEventListener?.('visibilitychange', retryNow);
   }
 
   open();
@@ -102,11 +216,19 @@ export function connect(options) {
     get lastEventId() {
       return lastEventId;
     },
+    get status() {
+      return status;
+    },
     close() {
-      stopped = true;
-      clearTimeout(timer);
-      socket?.close(1000);
-      onStatus('closed');
+      if (stopped) return;
+      const ws = socket;
+      socket = null;
+      finish('closed');
+      try {
+        ws?.close(1000);
+      } catch {
+        // already closed
+      }
     },
   };
 }

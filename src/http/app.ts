@@ -20,6 +20,12 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', deps.trustProxy ?? false);
   app.set('etag', false);
   for (const router of deps.routers) app.use(router);
+  // The embeddable client is an ES module a CRM page imports from another origin: module loads are CORS requests.
+  app.use('/client.js', (_req, res, next) => {
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
+    next();
+  });
   app.use(express.static(deps.publicDir ?? DEFAULT_PUBLIC_DIR, { index: 'index.html', maxAge: 0 }));
   app.use((req, res) => {
     sendError(res, 404, 'not_found', `No route for ${req.method} ${req.path}`);

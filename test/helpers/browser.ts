@@ -1,0 +1,67 @@
+/**
+ * Headless Chromium for the browser tests: Debian's `chromium` driven by playwright-core (never a downloaded
+ * browser). CHROMIUM_PATH overrides where it is. Launch once per test file and open a fresh context per test.
+ */
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { pino } from 'pino';
+import { loadConfig, type Config } from '../../src/config.js';
+import type { Logger } from '../../src/logger.js';
+
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+
+export function chromiumPath(): string {
+  const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter(
+    (p): p is string => typeof p === 'string' && p !== '',
+  );
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) throw new Error(`Chromium not found (looked at ${candidates.join(', ')}); install Debian's chromium or set CHROMIUM_PATH`);
+  return found;
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS, timeout: 30_000 });
+}
+
+/** A fresh context (own sessionStorage, cookies) and page; page errors are collected for assertions. */
+export async function openPage(browser: Browser, opts: { viewport?: { width: number; height: number } } = {}): Promise<{
+  context: BrowserContext;
+  page: Page;
+  errors: string[];
+}> {
+  const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1100, height: 800 } });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  return { context, page, errors };
+}
+
+/** Config for an in-process bridge on a free loopback port: demo mode unless PBX_BASE_URL is given. */
+export function testConfig(env: Record<string, string> = {}): Config {
+  const result = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env });
+  if (!result.ok) throw new Error(`bad test config: ${result.problems.join('; ')}`);
+  return result.config;
+}
+
+export function silentLogger(): Logger {
+  return pino({ enabled: false });
+}
+
+/** Signs in through the page's form. */
+export async function signIn(page: Page, extension: string, password: string): Promise<void> {
+  await page.fill('#extension', extension);
+  await page.fill('#password', password);
+  await page.click('#login-submit');
+}
+
+/** expect.poll's default (1 s) is too short for a browser on a loaded two-core CI machine. */
+export const POLL = { timeout: 8000, interval: 50 } as const;
