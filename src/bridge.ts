@@ -3,7 +3,7 @@
  * event log, HTTP routes and the WebSocket hub. main.ts adds process concerns (env, signals, exit);
  * tests start whole bridges in-process through this.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
@@ -17,6 +17,7 @@ import { MemoryKeyValueStore, MemoryLock } from './store/memory.js';
 import { createRedisClient, DEFAULT_KEY_PREFIX, RedisKeyValueStore, RedisLock } from './store/redis.js';
 import { MemoryEventLog } from './events/memory-event-log.js';
 import { RedisEventLog } from './events/redis-event-log.js';
+import { ResilientEventLog } from './events/resilient-event-log.js';
 import { createPbxClient } from './pbx/client.js';
 import { PhonebookService } from './phonebook/service.js';
 import { TokenService } from './auth/tokens.js';
@@ -28,10 +29,14 @@ import { createAgentRouter, type AgentSessionHooks } from './http/agent-routes.j
 import { createAdminRouter } from './http/admin-routes.js';
 import { createOpsRouter, type Readiness } from './http/ops-routes.js';
 import { createDemoRouter } from './http/demo-routes.js';
+import { createExtensionRouter } from './http/extension-routes.js';
+import { startSubscriptions } from './subscriptions/index.js';
 import { createWsHub, type WsHub } from './ws/hub.js';
 import { createMetrics, type BridgeMetrics } from './metrics.js';
 import { PbxHealth } from './ops/pbx-health.js';
 import { startDemoPbx, type DemoPbx } from './demo.js';
+import { startWebhookService } from './crm-webhooks/service.js';
+import { createWebhookRouter } from './http/webhook-routes.js';
 
 export interface BridgeOptions {
   /** Key prefix in Redis; tests give each bridge group its own. */
@@ -59,13 +64,15 @@ interface Stores {
   lock: Lock;
   eventLog: EventLog;
   redis: Redis | null;
+  /** The Redis event log with its outage mode; null in memory mode. */
+  resilient: ResilientEventLog | null;
   close(): Promise<void>;
 }
 
 async function openStores(config: Config, logger: Logger, prefix: string): Promise<Stores> {
   if (!config.redisUrl) {
     const eventLog = new MemoryEventLog({ logger });
-    return { kv: new MemoryKeyValueStore(), lock: new MemoryLock(), eventLog, redis: null, close: () => eventLog.close() };
+    return { kv: new MemoryKeyValueStore(), lock: new MemoryLock(), eventLog, redis: null, resilient: null, close: () => eventLog.close() };
   }
   const redis = createRedisClient(config.redisUrl, 'bridge-commands');
   const tail = createRedisClient(config.redisUrl, 'bridge-event-tail', { maxRetriesPerRequest: null });
@@ -79,15 +86,19 @@ async function openStores(config: Config, logger: Logger, prefix: string): Promi
     redisDown = false;
   });
   tail.on('error', () => undefined);
-  const eventLog = new RedisEventLog({ redis, subscriberRedis: tail, prefix, logger });
+  const shared = new RedisEventLog({ redis, subscriberRedis: tail, prefix, logger });
+  // While Redis is unreachable it accepts events locally and shares them when Redis is back (docs/operations.md).
+  const eventLog = new ResilientEventLog({ inner: shared, redis, logger });
   await eventLog.start();
   return {
     kv: new RedisKeyValueStore(redis, prefix),
     lock: new RedisLock(redis, prefix),
     eventLog,
     redis,
+    resilient: eventLog,
     async close() {
       await eventLog.close();
+      await shared.close();
       tail.disconnect();
       await redis.quit().catch(() => redis.disconnect());
     },
@@ -147,7 +158,15 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
 
     const tokens = new TokenService(sessionSecret, stores.kv);
     const recentCallbacks = new RecentCallbacks(stores.kv);
-    const accept = createCallAcceptor(stores.eventLog, phonebook, { crmLinkTemplate: config.crmLinkTemplate });
+    const countedDirectory = {
+      lookup: (raw: string) => {
+        const match = phonebook.lookup(raw);
+        metrics.phonebookLookups.inc({ result: match.contact ? 'hit' : 'miss' });
+        return match;
+      },
+      isExtension: (number: string) => phonebook.isExtension(number),
+    };
+    const accept = createCallAcceptor(stores.eventLog, countedDirectory, { crmLinkTemplate: config.crmLinkTemplate });
 
     // Feature modules add their routers here, and hook into agent sessions (sign-in, sockets).
     const featureRouters: Router[] = [];
@@ -155,8 +174,48 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
     const socketHooks: { onAgentConnected?: (c: AgentClaims) => void; onAgentDisconnected?: (c: AgentClaims) => void } = {};
 
     // ── feature wiring: subscription manager (issue 4) ──
+    // Demo mode has no CREDENTIALS_KEY: a random key per run (passwords stored by an earlier run then read as
+    // undecryptable and show up as `failed` until the extension is registered or signed in again).
+    const subscriptions = await startSubscriptions({
+      pbx,
+      lock: stores.lock,
+      redis:
+        stores.redis && config.redisUrl
+          ? { client: stores.redis, url: config.redisUrl, prefix: options.redisPrefix ?? DEFAULT_KEY_PREFIX }
+          : null,
+      credentialsKey: config.credentialsKey ?? randomBytes(32),
+      graceS: config.unsubscribeGraceS,
+      resubscribeIntervalS: config.resubscribeIntervalS,
+      logger,
+    });
+    closers.push(() => subscriptions.close());
+    agentHooks.onLogin = (claims, password) => subscriptions.agentSignedIn(claims, password);
+    agentHooks.onLogout = (claims) => subscriptions.agentSignedOut(claims);
+    socketHooks.onAgentConnected = (claims) => subscriptions.socketOpened(claims);
+    socketHooks.onAgentDisconnected = (claims) => subscriptions.socketClosed(claims);
+    featureRouters.push(createExtensionRouter({ adminApiKey, subscriptions }));
+    metrics.addGauge('bridge_subscriptions_leader', '1 when this instance leads subscriptions', () => (subscriptions.status().leader ? 1 : 0));
+    metrics.addGauge('bridge_subscriptions_desired', 'Extensions that should be subscribed', () => subscriptions.status().desired);
+    for (const state of ['subscribed', 'pending', 'failed', 'unsubscribed'] as const) {
+      metrics.addGauge(`bridge_subscriptions_${state}`, `Known extensions in state ${state}`, () => subscriptions.status().byState[state]);
+    }
 
     // ── feature wiring: CRM webhooks (issue 5) ──
+    const webhooks = await startWebhookService({
+      logger,
+      eventLog: stores.eventLog,
+      kv: stores.kv,
+      lock: stores.lock,
+      redis: stores.redis,
+      redisUrl: config.redisUrl,
+      prefix: options.redisPrefix ?? DEFAULT_KEY_PREFIX,
+      allowPrivate: config.webhookAllowPrivate,
+      retryScheduleS: config.webhookRetryScheduleS,
+      timeoutMs: config.webhookTimeoutMs,
+      registry: metrics.registry,
+    });
+    closers.push(() => webhooks.close());
+    featureRouters.push(createWebhookRouter({ adminApiKey, webhooks }));
 
     const routers = [
       createCallbackRouter({
@@ -176,7 +235,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
       createAgentRouter({
         pbx,
         tokens,
-        limiter: new LoginRateLimiter(stores.kv),
+        limiter: new LoginRateLimiter(stores.kv, logger),
         tokenTtlS: config.agentTokenTtlS,
         logger,
         hooks: agentHooks,
@@ -191,7 +250,24 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
             redis = stores.redis.status === 'ready' ? 'ok' : 'unreachable';
             if (redis !== 'ok') reasons.push('Redis is unreachable');
           }
-          return { ready: reasons.length === 0, reasons, redis, pbx: pbxHealth.status(), phonebook: phonebook.status(), demo: config.demo };
+          const log = stores.resilient?.stats();
+          const eventLog = log ? log.mode : 'memory';
+          if (log && log.mode === 'degraded') {
+            reasons.push(
+              `event log degraded since ${log.degradedSince ?? 'now'}: callbacks reach this instance's agents only` +
+                (log.buffered > 0 ? `; ${log.buffered} events wait to be shared` : ''),
+            );
+          }
+          return {
+            ready: reasons.length === 0,
+            reasons,
+            redis,
+            eventLog,
+            ...(log ? { eventLogBuffered: log.buffered } : {}),
+            pbx: pbxHealth.status(),
+            phonebook: phonebook.status(),
+            demo: config.demo,
+          };
         },
       }),
     ];
@@ -212,9 +288,23 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
       onAgentDisconnected: (c) => socketHooks.onAgentDisconnected?.(c),
     });
     metrics.addGauge('bridge_ws_sockets', 'Open agent WebSockets', () => hub?.stats().sockets ?? 0);
-    metrics.addGauge('bridge_ws_frames_sent', 'Event frames sent to agents (counter)', () => hub?.stats().framesSent ?? 0);
-    metrics.addGauge('bridge_ws_frames_dropped', 'Event frames not sent (counter)', () => hub?.stats().framesDropped ?? 0);
-    metrics.addGauge('bridge_ws_slow_reader_closes', 'Sockets closed with 1013 (counter)', () => hub?.stats().slowReaderCloses ?? 0);
+    metrics.addCounter('bridge_ws_frames_sent_total', 'Frames sent to agent WebSockets', () => hub?.stats().framesSent ?? 0);
+    metrics.addCounter('bridge_ws_frames_dropped_total', 'Frames not sent (socket closing, or backlog over the limit)', () => hub?.stats().framesDropped ?? 0);
+    metrics.addCounter('bridge_ws_slow_reader_closes_total', 'Sockets closed with 1013 because they read too slowly', () => hub?.stats().slowReaderCloses ?? 0);
+    if (stores.redis) {
+      const redisClient = stores.redis;
+      const resilient = stores.resilient;
+      metrics.addGauge('bridge_redis_up', '1 while the Redis command connection is ready', () => (redisClient.status === 'ready' ? 1 : 0));
+      if (resilient) {
+        metrics.addGauge('bridge_event_log_degraded', '1 while the event log runs without Redis (local delivery only)', () => (resilient.mode() === 'degraded' ? 1 : 0));
+        metrics.addGauge('bridge_event_log_buffered', 'Events accepted during a Redis outage, not yet in the shared log', () => resilient.stats().buffered);
+        metrics.addCounter('bridge_events_degraded_total', 'Events accepted while Redis was unreachable (delivered locally, shared later)', () => resilient.stats().degradedEvents);
+        metrics.addCounter('bridge_events_degraded_refused_total', 'Callbacks refused (503) because the outage buffer was full', () => resilient.stats().refused);
+        metrics.addLabelledCounter('bridge_events_degraded_shared_total', 'Events from an outage written to the shared log, by outcome (kept, renumbered, duplicate)', ['outcome'], () =>
+          Object.entries(resilient.stats().flushed).map(([outcome, value]) => ({ labels: { outcome }, value })),
+        );
+      }
+    }
 
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -229,12 +319,19 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
 
     closers.push(async () => {
       // Stop accepting; in-flight requests finish; WebSockets get 1001; stragglers are cut after 8 s.
+      // Requests already on a kept-alive connection are still answered, with `Connection: close`, so a busy
+      // client (the PBX under load) cannot hold the server open by sending the next request on the same socket.
+      server.on('request', (_req, res: ServerResponse) => {
+        if (!res.headersSent) res.setHeader('Connection', 'close');
+      });
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      const idleSweep = setInterval(() => server.closeIdleConnections(), 100);
       await hub?.close();
       const force = setTimeout(() => server.closeAllConnections(), 8000);
       await closed;
       clearTimeout(force);
+      clearInterval(idleSweep);
     });
 
     if (demo) demo.setCallbackUrl(`${url}/pbx/callback/${encodeURIComponent(callbackSecret)}`);

@@ -8,8 +8,16 @@ export interface BridgeMetrics {
   callbackToPublish: Histogram;
   pbxRequests: Counter<'endpoint' | 'outcome'>;
   pbxLatency: Histogram<'endpoint'>;
+  /** Phonebook lookups on the callback path, by result (hit: a contact matched, miss: none). */
+  phonebookLookups: Counter<'result'>;
   /** Gauges read at scrape time from whoever owns the figure. */
   addGauge(name: string, help: string, read: () => number): void;
+  /**
+   * Counters read at scrape time from a running total someone else keeps (it only grows): name them `…_total`.
+   * With labels, `read` answers one total per label set.
+   */
+  addCounter(name: string, help: string, read: () => number): void;
+  addLabelledCounter<L extends string>(name: string, help: string, labelNames: L[], read: () => Array<{ labels: Record<L, string>; value: number }>): void;
 }
 
 export function createMetrics(): BridgeMetrics {
@@ -48,6 +56,35 @@ export function createMetrics(): BridgeMetrics {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
+    phonebookLookups: new Counter({
+      name: 'bridge_phonebook_lookups_total',
+      help: 'Caller lookups in the phonebook index on the callback path, by result (hit, miss)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    addCounter(name, help, read) {
+      new Counter({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    },
+    addLabelledCounter(name, help, labelNames, read) {
+      new Counter({
+        name,
+        help,
+        labelNames,
+        registers: [registry],
+        collect() {
+          this.reset();
+          for (const { labels, value } of read()) this.inc(labels, value);
+        },
+      });
+    },
     addGauge(name, help, read) {
       new Gauge({
         name,

@@ -82,12 +82,21 @@ interface FieldValue {
 
 type FieldTable = Record<CanonicalCallbackField, string[]>;
 
+/** Tables built per (never mutated) site field map: fieldTable() is read on every callback. */
+const fieldTables = new WeakMap<CallbackFieldMap, FieldTable>();
+
 /**
  * Site names first, then the built-in aliases, all in normalized form. A name the site assigned to one
  * field is taken out of the other fields' built-in aliases (a site mapping `number` to `extension`
  * means `number` is not the caller there).
  */
 function fieldTable(extraNames: CallbackFieldMap): FieldTable {
+  let table = fieldTables.get(extraNames);
+  if (!table) fieldTables.set(extraNames, (table = buildFieldTable(extraNames)));
+  return table;
+}
+
+function buildFieldTable(extraNames: CallbackFieldMap): FieldTable {
   const claimed = new Map<string, CanonicalCallbackField>();
   for (const field of CANONICAL_ORDER) {
     for (const name of extraNames[field] ?? []) {
@@ -283,8 +292,12 @@ export function redactText(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const secret of secrets) {
     if (secret === '') continue;
-    for (const form of new Set([secret, encodeURIComponent(secret)])) out = out.split(form).join(REDACTED);
+    if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+    const encoded = encodeURIComponent(secret);
+    if (encoded !== secret && out.includes(encoded)) out = out.split(encoded).join(REDACTED);
   }
+  // The pattern below needs a ':' or '=': most values (numbers, names, ids) have neither.
+  if (!out.includes(':') && !out.includes('=')) return out;
   return out.replace(
     /((?:secret|passw\w*|pwd|token|auth\w*|api[-_]?key|signature)["']?\s*[:=]\s*["']?)([^"'&\s,;}]+)/gi,
     (_m, prefix: string) => `${prefix}${REDACTED}`,

@@ -36,7 +36,7 @@ export interface RedisEventLogOptions {
 
 /**
  * KEYS[1] stream, KEYS[2] dedupe key (the stream key again when there is no rule)
- * ARGV: maxlen, trim operator (~ or =), dedupe ttl ms (0: none), body, extension, type
+ * ARGV: maxlen, trim operator (~ or =), dedupe ttl ms (0: none), body, extension, type, origin tag ('' for none)
  */
 const APPEND_SCRIPT = `
 local ttl = tonumber(ARGV[3])
@@ -44,11 +44,62 @@ if ttl > 0 then
   local existing = redis.call('GET', KEYS[2])
   if existing then return {existing, 1} end
 end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], ARGV[1], '*', 'e', ARGV[4], 'x', ARGV[5], 't', ARGV[6])
+local id
+if ARGV[7] ~= nil and ARGV[7] ~= '' then
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], ARGV[1], '*', 'e', ARGV[4], 'x', ARGV[5], 't', ARGV[6], 'o', ARGV[7])
+else
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], ARGV[1], '*', 'e', ARGV[4], 'x', ARGV[5], 't', ARGV[6])
+end
 if ttl > 0 then redis.call('SET', KEYS[2], id, 'PX', ttl) end
 return {id, 0}
 `;
 const APPEND_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
+
+/**
+ * Appends events accepted during a Redis outage, in order, each under a new stream id (`*`: above everything
+ * any instance has read, so every tail and every resume sees them).
+ * KEYS[1] stream, KEYS[1 + i] entry i's dedupe key (the stream key again when it has none)
+ * ARGV: maxlen, trim operator, then per entry: dedupe ttl ms (0: none), body, extension, type, origin tag.
+ * Per entry it answers {id, outcome}: 'shared' (added under that id) or 'duplicate' (its dedupe key was taken
+ * already: the event itself, or the same callback accepted by another instance, is in the stream under that id).
+ */
+const APPEND_BUFFERED_SCRIPT = `
+local out = {}
+local n = (#ARGV - 2) / 5
+for i = 0, n - 1 do
+  local b = 2 + i * 5
+  local ttl = tonumber(ARGV[b + 1])
+  local dkey = KEYS[2 + i]
+  local existing = false
+  if ttl > 0 then existing = redis.call('GET', dkey) end
+  if existing then
+    out[#out + 1] = existing
+    out[#out + 1] = 'duplicate'
+  else
+    local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], ARGV[1], '*', 'e', ARGV[b + 2], 'x', ARGV[b + 3], 't', ARGV[b + 4], 'o', ARGV[b + 5])
+    if ttl > 0 then redis.call('SET', dkey, id, 'PX', ttl) end
+    out[#out + 1] = id
+    out[#out + 1] = 'shared'
+  end
+end
+return out
+`;
+const APPEND_BUFFERED_SHA = createHash('sha1').update(APPEND_BUFFERED_SCRIPT).digest('hex');
+
+/** One event accepted during an outage, as the resilient log hands it back to the stream. */
+export interface BufferedAppend {
+  /** The provisional id it was delivered under during the outage (for logs only: the stream gives it a new one). */
+  id: string;
+  body: string;
+  extension: string;
+  type: EventType;
+  dedupeKey: string | null;
+  /** What is left of its duplicate window; <= 0: no dedupe key is written. */
+  dedupeTtlMs: number;
+  origin: string;
+}
+
+export type BufferedOutcome = 'shared' | 'duplicate';
 
 /** Redis stream ids are two unsigned 64-bit numbers; anything bigger is an error on the server. */
 const MAX_U64 = 2n ** 64n - 1n;
@@ -90,13 +141,41 @@ export class RedisEventLog implements EventLog {
     return this.tail.start();
   }
 
-  async append(event: NewCallEvent, dedupe: DedupeRule | null): Promise<AppendResult> {
+  append(event: NewCallEvent, dedupe: DedupeRule | null): Promise<AppendResult> {
+    return this.appendTagged(event, dedupe, '');
+  }
+
+  /** append() that also stores `origin` (field `o`) with the entry, so the appending instance can recognise it when its tail reads it. */
+  async appendTagged(event: NewCallEvent, dedupe: DedupeRule | null, origin: string): Promise<AppendResult> {
     const ttl = dedupe ? Math.max(1, Math.ceil(dedupe.ttlMs)) : 0;
     const keys = [this.streamKey, dedupe ? this.dedupePrefix + dedupe.key : this.streamKey];
-    const args = [String(this.maxEvents), this.trimOperator, String(ttl), serializeEventBody(event), event.data.extension, event.type];
-    const reply = await this.evalAppend(keys, args);
+    const args = [String(this.maxEvents), this.trimOperator, String(ttl), serializeEventBody(event), event.data.extension, event.type, origin];
+    const reply = await this.evalScript(APPEND_SHA, APPEND_SCRIPT, keys, args);
     if (!Array.isArray(reply) || typeof reply[0] !== 'string') throw new Error('unexpected reply from the append script');
     return { id: reply[0], duplicate: reply[1] === 1 };
+  }
+
+  /** Appends events accepted during an outage in one atomic step, in order, under new ids (see the script). */
+  async appendBuffered(entries: BufferedAppend[]): Promise<Array<{ id: string; outcome: BufferedOutcome }>> {
+    if (entries.length === 0) return [];
+    const keys = [this.streamKey, ...entries.map((e) => (e.dedupeKey && e.dedupeTtlMs > 0 ? this.dedupePrefix + e.dedupeKey : this.streamKey))];
+    const args = [String(this.maxEvents), this.trimOperator];
+    for (const e of entries) {
+      const ttl = e.dedupeKey && e.dedupeTtlMs > 0 ? Math.max(1, Math.ceil(e.dedupeTtlMs)) : 0;
+      args.push(String(ttl), e.body, e.extension, e.type, e.origin);
+    }
+    const reply = await this.evalScript(APPEND_BUFFERED_SHA, APPEND_BUFFERED_SCRIPT, keys, args);
+    if (!Array.isArray(reply) || reply.length !== entries.length * 2) throw new Error('unexpected reply from the buffered append script');
+    const out: Array<{ id: string; outcome: BufferedOutcome }> = [];
+    for (let i = 0; i < reply.length; i += 2) {
+      const id: unknown = reply[i];
+      const outcome: unknown = reply[i + 1];
+      if (typeof id !== 'string' || (outcome !== 'shared' && outcome !== 'duplicate')) {
+        throw new Error('unexpected reply from the buffered append script');
+      }
+      out.push({ id, outcome });
+    }
+    return out;
   }
 
   async readAfter(afterId: string, limit: number): Promise<ReplayResult> {
@@ -139,12 +218,12 @@ export class RedisEventLog implements EventLog {
     await this.tail.stop();
   }
 
-  private async evalAppend(keys: string[], args: string[]): Promise<unknown> {
+  private async evalScript(sha: string, script: string, keys: string[], args: string[]): Promise<unknown> {
     try {
-      return await this.redis.evalsha(APPEND_SHA, keys.length, ...keys, ...args);
+      return await this.redis.evalsha(sha, keys.length, ...keys, ...args);
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return this.redis.eval(APPEND_SCRIPT, keys.length, ...keys, ...args);
+      return this.redis.eval(script, keys.length, ...keys, ...args);
     }
   }
 }
@@ -165,17 +244,21 @@ export function isComplete(afterId: string, info: StreamInfo): boolean {
 
 const EVENT_TYPE_SET: ReadonlySet<string> = new Set(EVENT_TYPES);
 
-/** Stream fields: `e` envelope JSON without id, `x` extension, `t` type. */
+/** Stream fields: `e` envelope JSON without id, `x` extension, `t` type, optional `o` origin tag. */
 export function toStoredEvent(id: string, fields: string[]): StoredEvent | null {
   let body: string | undefined;
   let extension: string | undefined;
   let type: string | undefined;
+  let origin: string | undefined;
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const value = fields[i + 1];
     if (fields[i] === 'e') body = value;
     else if (fields[i] === 'x') extension = value;
     else if (fields[i] === 't') type = value;
+    else if (fields[i] === 'o') origin = value;
   }
   if (!body?.startsWith('{') || extension === undefined || type === undefined || !EVENT_TYPE_SET.has(type)) return null;
-  return storedEvent(id, extension, type as EventType, body);
+  const event = storedEvent(id, extension, type as EventType, body);
+  if (origin) event.origin = origin;
+  return event;
 }

@@ -77,7 +77,8 @@ export function createCallbackRouter(deps: CallbackRouterDeps): Router {
   const finish = (req: Request, res: Response, answer: Answer, extra: { code?: CallbackErrorCode | 'UNAVAILABLE' } = {}) => {
     const ctx = contextOf(req);
     res.status(answer.status).set('Cache-Control', 'no-store').json(answer.body);
-    const secrets = [deps.secret, ...ctx.presented.filter((s) => s.length >= MIN_PRESENTED_SECRET_TO_REDACT)];
+    // The right secret presented is the configured one: redacting it twice would double the record's cost.
+    const secrets = [deps.secret, ...ctx.presented.filter((s) => s.length >= MIN_PRESENTED_SECRET_TO_REDACT && s !== deps.secret)];
     const path = recordPath(req);
     const latencyMs = Math.round((performance.now() - ctx.started) * 10) / 10;
     deps.recent.record(buildRecord(req, ctx, answer, path, secrets));

@@ -46,6 +46,8 @@ export interface Simulator extends SimulatorControls {
   setFault(fault: SimulatorFault): void;
   setContacts(contacts: readonly RawEntry[]): void;
   setCallbackUrl(url: string | null): void;
+  /** Changes (or adds) an extension's web password, as when someone changes it on the PBX; reset() keeps it. */
+  setExtensionPassword(extension: string, webPassword: string): void;
   /** No subscriptions, no counts, no fault, the initial phonebook (the callback URL stays). */
   reset(): void;
   /** Stops listening, drops open connections, cancels delayed answers. */
@@ -101,6 +103,9 @@ export function createSimulator(opts: SimulatorOptions = {}): Simulator {
     },
     setCallbackUrl(url) {
       state.callbackUrl = url;
+    },
+    setExtensionPassword(extension, webPassword) {
+      state.extensions.set(extension, webPassword);
     },
     reset() {
       resetState(state);

@@ -63,7 +63,8 @@ export interface SimulatorState {
   readonly userType: string;
   errorStyle: ErrorStyle;
   readonly passwordFormat: PasswordFormat;
-  readonly extensions: ReadonlyMap<string, string>;
+  /** Extension number -> web password; setExtensionPassword() changes it, as an operator would on the PBX. */
+  readonly extensions: Map<string, string>;
   readonly extensionNames: Readonly<Record<string, string>>;
   contacts: readonly RawEntry[];
   readonly customFields: readonly RawEntry[];

@@ -24,6 +24,8 @@ export interface WsHubOptions {
   logger: Logger;
   /** A socket with more than this queued and unsent is closed with 1013. Default 1 MiB. */
   maxBufferedBytes?: number;
+  /** Live events held for one resuming socket while its replay is read; past it the socket is closed with 1013. Default 10,000. */
+  maxHeldEvents?: number;
   /** Ping interval; a socket that did not pong since the last ping is terminated. Default 30 s. */
   heartbeatIntervalMs?: number;
   /** Events read per replay page. Default 10,000. */
@@ -85,6 +87,7 @@ class Hub implements WsHub {
   private readonly replayLimit: number;
   private readonly closeGraceMs: number;
   private readonly replayDrainTimeoutMs: number;
+  private readonly maxHeldEvents: number;
   private readonly now: () => number;
   private readonly logger: Logger;
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
@@ -101,6 +104,7 @@ class Hub implements WsHub {
     this.replayLimit = Math.max(1, opts.replayLimit ?? 10_000);
     this.closeGraceMs = opts.closeGraceMs ?? 2000;
     this.replayDrainTimeoutMs = opts.replayDrainTimeoutMs ?? 5000;
+    this.maxHeldEvents = Math.max(1, opts.maxHeldEvents ?? 10_000);
     this.now = opts.now ?? Date.now;
     this.logger = opts.logger;
     this.unsubscribe = opts.eventLog.subscribe((event) => this.route(event));
@@ -265,9 +269,14 @@ class Hub implements WsHub {
   // ---- events -------------------------------------------------------------------------------------------
 
   private route(event: StoredEvent): void {
+    // Sent to this instance's sockets when it was accepted during a Redis outage; now only read back from the stream.
+    if (event.echo) return;
     this.rooms.forEachRecipient(event.extension, (client) => {
-      if (client.held) client.held.push(event);
-      else this.deliverLive(client, event);
+      if (!client.held) return this.deliverLive(client, event);
+      if (client.held.length < this.maxHeldEvents) return void client.held.push(event);
+      // A replay that cannot keep up (or a log read that hangs) must not hold events without bound.
+      this.counters.framesDropped++;
+      this.closeSlowReader(client);
     });
   }
 

@@ -1,0 +1,188 @@
+/**
+ * Turns events in the log into delivery jobs, exactly once per (event, endpoint), crash-safe.
+ *
+ * One instance at a time is the dispatcher (a lock, renewed while held; another instance takes over when it
+ * lapses). It keeps a cursor — the id of the last event it has enqueued deliveries for — in the shared
+ * key-value store, and reads the log from there (`readAfter`), so an event appended by an instance that died
+ * before anyone enqueued for it is picked up by whoever dispatches next, after a restart as well. For each
+ * event it creates the delivery records and adds the jobs, then advances the cursor. If it dies between the
+ * two, the next dispatcher repeats the batch: records are created only if absent and job ids are
+ * deterministic, so the repeat adds nothing.
+ *
+ * Every instance's log subscription only wakes the dispatcher; events are never enqueued from it directly.
+ */
+import type { EventLog, KeyValueStore, Lock } from '../core/ports.js';
+import type { StoredEvent } from '../core/event.js';
+import type { Logger } from '../logger.js';
+import { deliveryIdFor, type DeliveryJob, type DeliveryQueue, type DeliveryRecord, type DeliveryStore, type EndpointStore, type WebhookEndpoint } from './types.js';
+
+export const CURSOR_KEY = 'webhooks:cursor';
+export const DISPATCH_LOCK = 'webhooks:dispatcher';
+
+export interface DispatcherOptions {
+  eventLog: EventLog;
+  kv: KeyValueStore;
+  lock: Lock;
+  endpoints: EndpointStore;
+  deliveries: DeliveryStore;
+  queue: DeliveryQueue;
+  logger: Logger;
+  /** Lock lifetime; a dead dispatcher is replaced within this. Default 10,000 ms. */
+  lockTtlMs?: number;
+  /** Events read per batch. Default 200. */
+  batchSize?: number;
+}
+
+export class WebhookDispatcher {
+  private token: string | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private draining: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+  private readonly lockTtlMs: number;
+  private readonly batchSize: number;
+
+  constructor(private readonly opts: DispatcherOptions) {
+    this.lockTtlMs = opts.lockTtlMs ?? 10_000;
+    this.batchSize = opts.batchSize ?? 200;
+  }
+
+  async start(): Promise<void> {
+    this.unsubscribe = this.opts.eventLog.subscribe(() => this.kick());
+    await this.tick();
+    // The first catch-up (and, on a first start, the cursor) is in place before start() resolves.
+    await this.idle();
+    this.timer = setInterval(() => void this.tick(), Math.max(100, Math.floor(this.lockTtlMs / 3)));
+  }
+
+  /** Whether this instance is the dispatcher now. */
+  get leading(): boolean {
+    return this.token !== null;
+  }
+
+  /** Acquires or renews the lock, then catches up (also covers a missed wake-up). */
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      if (this.token) {
+        const kept = await this.opts.lock.extend(DISPATCH_LOCK, this.token, this.lockTtlMs);
+        if (!kept) {
+          this.opts.logger.info('lost the webhook dispatcher lock');
+          this.token = null;
+        }
+      }
+      if (!this.token) {
+        this.token = await this.opts.lock.acquire(DISPATCH_LOCK, this.lockTtlMs);
+        if (this.token) this.opts.logger.debug('this instance dispatches webhooks');
+      }
+    } catch (err) {
+      this.opts.logger.warn({ err }, 'webhook dispatcher lock failed');
+      return;
+    }
+    this.kick();
+  }
+
+  /** Drains the log from the cursor when this instance dispatches; coalesces wake-ups. */
+  kick(): void {
+    if (!this.token || this.stopped) return;
+    if (this.draining) {
+      this.again = true;
+      return;
+    }
+    this.draining = (async () => {
+      do {
+        this.again = false;
+        try {
+          await this.drain();
+        } catch (err) {
+          this.opts.logger.warn({ err }, 'webhook dispatch failed; will retry');
+        }
+      } while (this.again && this.token && !this.stopped);
+      this.draining = null;
+    })();
+  }
+
+  /** Resolves when the dispatcher has caught up with the log (for tests and benchmarks). */
+  async idle(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  private async cursor(): Promise<string> {
+    const saved = await this.opts.kv.get(CURSOR_KEY);
+    if (saved) return saved;
+    // First start: deliver what is appended from now on.
+    const start = (await this.opts.eventLog.lastId()) ?? '0-0';
+    await this.opts.kv.set(CURSOR_KEY, start);
+    return start;
+  }
+
+  private async drain(): Promise<void> {
+    let cursor = await this.cursor();
+    for (;;) {
+      if (!this.token || this.stopped) return;
+      const { events, complete } = await this.opts.eventLog.readAfter(cursor, this.batchSize);
+      if (!complete) {
+        this.opts.logger.warn({ cursor }, 'webhook dispatcher fell behind the event log; some events were trimmed before delivery');
+      }
+      if (events.length === 0) {
+        if (!complete) {
+          const last = await this.opts.eventLog.lastId();
+          if (last) await this.opts.kv.set(CURSOR_KEY, last);
+        }
+        return;
+      }
+      const endpoints = (await this.opts.endpoints.list()).filter((e) => e.status === 'active');
+      if (endpoints.length > 0) await this.enqueueFor(events, endpoints);
+      cursor = (events[events.length - 1] as StoredEvent).id;
+      await this.opts.kv.set(CURSOR_KEY, cursor);
+      if (events.length < this.batchSize) return;
+    }
+  }
+
+  private async enqueueFor(events: StoredEvent[], endpoints: WebhookEndpoint[]): Promise<void> {
+    const now = new Date().toISOString();
+    const pairs: Array<{ event: StoredEvent; endpoint: WebhookEndpoint }> = [];
+    for (const event of events) {
+      for (const endpoint of endpoints) {
+        if (endpoint.events === null || endpoint.events.includes(event.type)) pairs.push({ event, endpoint });
+      }
+    }
+    const jobs = await Promise.all(
+      pairs.map(async ({ event, endpoint }): Promise<DeliveryJob | null> => {
+        const id = deliveryIdFor(event.id, endpoint.id);
+        const record: DeliveryRecord = {
+          id,
+          endpointId: endpoint.id,
+          eventId: event.id,
+          eventType: event.type,
+          status: 'pending',
+          attempts: [],
+          lastStatusCode: null,
+          lastError: null,
+          nextAttemptAt: now,
+          manualRetries: 0,
+          createdAt: now,
+          updatedAt: now,
+          body: event.json,
+        };
+        const existing = await this.opts.deliveries.createIfAbsent(record);
+        // Already delivered or given up on (a repeated batch): nothing to add.
+        if (existing && existing.status !== 'pending') return null;
+        return { jobId: id, deliveryId: id, endpointId: endpoint.id, eventId: event.id, body: event.json, attempt: 0 };
+      }),
+    );
+    await this.opts.queue.enqueue(jobs.filter((j): j is DeliveryJob => j !== null));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    if (this.timer) clearInterval(this.timer);
+    await this.idle();
+    if (this.token) {
+      await this.opts.lock.release(DISPATCH_LOCK, this.token).catch(() => undefined);
+      this.token = null;
+    }
+  }
+}

@@ -1,0 +1,204 @@
+/**
+ * SSRF guard for webhook URLs. Addresses that are loopback, private, link-local (cloud metadata), CGNAT,
+ * unspecified, multicast or reserved are refused, as are IPv6 forms that embed such an IPv4 address
+ * (IPv4-mapped, IPv4-compatible, NAT64, 6to4). Checked twice: when an endpoint is registered (the name is
+ * resolved) and on every connection (the connector filters what DNS answers then), so a name that later
+ * resolves elsewhere (DNS rebinding) cannot reach an internal address.
+ *
+ * IP spellings: the WHATWG URL parser already normalizes `2130706433`, `0x7f000001`, `0177.0.0.1` and `127.1`
+ * to `127.0.0.1`, and `[::ffff:127.0.0.1]` to `[::ffff:7f00:1]`, so only canonical forms reach the checks.
+ */
+import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOptions } from 'node:dns';
+import { buildConnector } from 'undici';
+
+const V4_BLOCKED: Array<[string, number]> = [
+  ['0.0.0.0', 8], // "this network", includes the unspecified address
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10], // CGNAT
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16], // link-local, cloud metadata (169.254.169.254)
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24], // IETF protocol assignments
+  ['192.0.2.0', 24], // documentation
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15], // benchmarking
+  ['198.51.100.0', 24], // documentation
+  ['203.0.113.0', 24], // documentation
+  ['224.0.0.0', 4], // multicast
+  ['240.0.0.0', 4], // reserved, includes 255.255.255.255
+];
+
+const V6_BLOCKED: Array<[string, number]> = [
+  ['::', 96], // unspecified, loopback and the deprecated IPv4-compatible form
+  ['::ffff:0:0', 96], // IPv4-mapped: judged by the embedded address below, blocked here as a backstop
+  ['64:ff9b:1::', 48], // local-use NAT64
+  ['100::', 64], // discard
+  ['2001:db8::', 32], // documentation
+  ['fc00::', 7], // unique local
+  ['fe80::', 10], // link-local
+  ['fec0::', 10], // site-local (deprecated)
+  ['ff00::', 8], // multicast
+];
+
+const v4List = new BlockList();
+for (const [net, prefix] of V4_BLOCKED) v4List.addSubnet(net, prefix, 'ipv4');
+const v6List = new BlockList();
+for (const [net, prefix] of V6_BLOCKED) v6List.addSubnet(net, prefix, 'ipv6');
+
+/** Expands an IPv6 address to its eight 16-bit groups; null when it is not one. */
+function ipv6Groups(address: string): number[] | null {
+  if (isIP(address) !== 6) return null;
+  let text = address.toLowerCase();
+  const zone = text.indexOf('%');
+  if (zone >= 0) text = text.slice(0, zone);
+  // A trailing dotted quad becomes two groups.
+  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (dotted?.[1]) {
+    const o = dotted[1].split('.').map(Number);
+    text = text.slice(0, -dotted[1].length) + `${(((o[0] ?? 0) << 8) | (o[1] ?? 0)).toString(16)}:${(((o[2] ?? 0) << 8) | (o[3] ?? 0)).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const fill = tail === undefined ? [] : new Array<string>(8 - h.length - t.length).fill('0');
+  const groups = [...h, ...fill, ...t].map((g) => parseInt(g, 16));
+  return groups.length === 8 && groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : null;
+}
+
+function v4FromGroups(hi: number, lo: number): string {
+  return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
+}
+
+/** The IPv4 address an IPv6 address carries (mapped, compatible, NAT64 64:ff9b::/96, 6to4 2002::/16), if any. */
+export function embeddedIpv4(address: string): { v4: string; mapped: boolean; compatible: boolean } | null {
+  const g = ipv6Groups(address);
+  if (!g) return null;
+  const [g0, g1 = 0, g2 = 0, g3, g4, g5, g6 = 0, g7 = 0] = g;
+  const zeroHead = g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0;
+  if (zeroHead && g5 === 0xffff) return { v4: v4FromGroups(g6, g7), mapped: true, compatible: false };
+  if (zeroHead && g5 === 0) return { v4: v4FromGroups(g6, g7), mapped: false, compatible: true };
+  if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0) return { v4: v4FromGroups(g6, g7), mapped: false, compatible: false };
+  if (g0 === 0x2002) return { v4: v4FromGroups(g1, g2), mapped: false, compatible: false };
+  return null;
+}
+
+const GENERIC = 'a loopback, private, link-local or reserved address';
+
+/** Why an IP address may not be a webhook target, or null when it may. Non-IP input is refused. */
+export function blockedAddressReason(address: string): string | null {
+  const bare = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
+  const family = isIP(bare);
+  if (family === 4) return v4List.check(bare, 'ipv4') ? `${bare} is ${GENERIC}` : null;
+  if (family === 6) {
+    const embedded = embeddedIpv4(bare);
+    if (embedded && !embedded.compatible && v4List.check(embedded.v4, 'ipv4')) return `${bare} is ${GENERIC} (it embeds ${embedded.v4})`;
+    // An IPv4-mapped address reaches exactly its IPv4 address, which passed above.
+    if (embedded?.mapped) return null;
+    return v6List.check(bare, 'ipv6') ? `${bare} is ${GENERIC}` : null;
+  }
+  return `${address} is not an IP address`;
+}
+
+export function isBlockedAddress(address: string): boolean {
+  return blockedAddressReason(address) !== null;
+}
+
+/** Resolves a host name to all its addresses. Replaceable in tests (e.g. to simulate DNS rebinding). */
+export type Resolver = (hostname: string) => Promise<LookupAddress[]>;
+
+export const systemResolver: Resolver = (hostname) =>
+  new Promise((resolve, reject) => {
+    const opts: LookupAllOptions = { all: true, verbatim: true };
+    dnsLookup(hostname, opts, (err, addresses) => (err ? reject(err) : resolve(addresses)));
+  });
+
+/** The host of a parsed URL without IPv6 brackets. */
+export function urlHost(url: URL): string {
+  const h = url.hostname;
+  return h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
+}
+
+export type UrlCheck = { ok: true; url: string } | { ok: false; reason: 'invalid' | 'blocked' | 'unresolvable'; message: string };
+
+/** Validates a webhook URL at registration: http(s), no credentials, and (unless allowPrivate) only public addresses. */
+export async function checkWebhookUrl(raw: string, opts: { allowPrivate: boolean; resolve?: Resolver }): Promise<UrlCheck> {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return { ok: false, reason: 'invalid', message: 'must be an absolute http(s) URL' };
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { ok: false, reason: 'invalid', message: 'must use http or https' };
+  if (url.username || url.password) return { ok: false, reason: 'invalid', message: 'must not contain credentials' };
+  if (url.hash) return { ok: false, reason: 'invalid', message: 'must not contain a #fragment' };
+  if (opts.allowPrivate) return { ok: true, url: url.href };
+  const host = urlHost(url);
+  if (isIP(host)) {
+    const why = blockedAddressReason(host);
+    return why ? { ok: false, reason: 'blocked', message: `not allowed: ${why} (set WEBHOOK_ALLOW_PRIVATE=true to allow it)` } : { ok: true, url: url.href };
+  }
+  let addresses: LookupAddress[];
+  try {
+    addresses = await (opts.resolve ?? systemResolver)(host);
+  } catch {
+    return { ok: false, reason: 'unresolvable', message: `the host ${host} could not be resolved` };
+  }
+  if (addresses.length === 0) return { ok: false, reason: 'unresolvable', message: `the host ${host} has no addresses` };
+  for (const a of addresses) {
+    const why = blockedAddressReason(a.address);
+    if (why) return { ok: false, reason: 'blocked', message: `not allowed: ${host} resolves to a non-public address: ${why} (set WEBHOOK_ALLOW_PRIVATE=true to allow it)` };
+  }
+  return { ok: true, url: url.href };
+}
+
+export class BlockedAddressError extends Error {
+  readonly code = 'WEBHOOK_ERR_BLOCKED_ADDRESS';
+  constructor(message: string) {
+    super(message);
+    this.name = 'BlockedAddressError';
+  }
+}
+
+/**
+ * A net/tls `lookup` that resolves as usual and drops non-public addresses; fails when none is left.
+ * Node calls it with `all: true` when it races address families (autoSelectFamily), else for one address.
+ */
+export function guardedLookup(resolve: Resolver = systemResolver): LookupFunction {
+  return (hostname: string, options: LookupOptions, callback) => {
+    resolve(hostname).then(
+      (addresses) => {
+        const wanted = options.family === 4 || options.family === 6 ? addresses.filter((a) => a.family === options.family) : addresses;
+        const allowed = wanted.filter((a) => !isBlockedAddress(a.address));
+        if (allowed.length === 0) {
+          callback(new BlockedAddressError(`${hostname} resolves only to non-public addresses`), '', 0);
+          return;
+        }
+        const first = allowed[0] as LookupAddress;
+        if (options.all) callback(null, allowed);
+        else callback(null, first.address, first.family);
+      },
+      (err: unknown) => callback(err as NodeJS.ErrnoException, '', 0),
+    );
+  };
+}
+
+/**
+ * An undici connector that refuses IP-literal hosts in blocked ranges (net.connect skips `lookup` for
+ * those) and resolves names through guardedLookup. With allowPrivate it is undici's default connector.
+ */
+export function guardedConnector(opts: { allowPrivate: boolean; connectTimeoutMs: number; resolve?: Resolver }): buildConnector.connector {
+  if (opts.allowPrivate) return buildConnector({ timeout: opts.connectTimeoutMs });
+  const inner = buildConnector({ timeout: opts.connectTimeoutMs, lookup: guardedLookup(opts.resolve) });
+  return (options, callback) => {
+    const host = options.hostname.startsWith('[') ? options.hostname.slice(1, -1) : options.hostname;
+    if (isIP(host)) {
+      const why = blockedAddressReason(host);
+      if (why) {
+        callback(new BlockedAddressError(`connection refused: ${why}`), null);
+        return;
+      }
+    }
+    inner(options, callback);
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * Runs a whole bridge as a child process (`node --import tsx src/main.ts`), the way operators run it, so tests
+ * and the soak script can SIGKILL or SIGTERM it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './redis-server.js';
+import { SECRETS } from './bridge-harness.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface BridgeProcess {
+  url: string;
+  port: number;
+  child: ChildProcess;
+  /** Everything it printed (pino JSON lines on stdout, anything on stderr). */
+  output: string[];
+  /** Resolves with the exit code (null when killed by a signal) and signal. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** Starts a bridge process against `pbxApi` (e.g. the harness simulator) and waits until /healthz answers. */
+export async function spawnBridge(opts: { pbxApi: string; redisUrl: string; env?: Record<string, string>; startTimeoutMs?: number }): Promise<BridgeProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      PBX_BASE_URL: opts.pbxApi,
+      PBX_TOKEN: SECRETS.pbxToken,
+      PBX_CALLBACK_SECRET: SECRETS.callbackSecret,
+      SESSION_SECRET: SECRETS.sessionSecret,
+      CREDENTIALS_KEY: SECRETS.credentialsKey,
+      ADMIN_API_KEY: SECRETS.adminApiKey,
+      REDIS_URL: opts.redisUrl,
+      LOG_LEVEL: 'info',
+      ...opts.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const collect = (chunk: Buffer) => {
+    output.push(...String(chunk).split('\n').filter(Boolean));
+    if (output.length > 5000) output.splice(0, output.length - 5000);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const proc: BridgeProcess = {
+    url,
+    port,
+    child,
+    output,
+    exited,
+    kill: (signal) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+  };
+  const until = Date.now() + (opts.startTimeoutMs ?? 30_000);
+  let gone = false;
+  void exited.then(() => (gone = true));
+  for (;;) {
+    if (gone) throw new Error(`bridge process exited during start:\n${output.slice(-20).join('\n')}`);
+    try {
+      const res = await fetch(`${url}/healthz`);
+      if (res.ok) return proc;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > until) {
+      proc.kill('SIGKILL');
+      throw new Error(`bridge process did not start in time:\n${output.slice(-20).join('\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** SIGKILLs it (if still running) and waits for the exit: for teardown. */
+export async function stopBridge(p: BridgeProcess): Promise<void> {
+  p.kill('SIGKILL');
+  await p.exited;
+}
