@@ -76,7 +76,8 @@ describe('redis event log', () => {
     await new Promise((r) => setTimeout(r, 100));
     const started = Date.now();
     await log.close();
-    expect(Date.now() - started).toBeLessThan(1000);
+    // Far less than the 10 s block: close() unblocks the read instead of waiting it out.
+    expect(Date.now() - started).toBeLessThan(5000);
     expect(await subscriberRedis.ping()).toBe('PONG');
   });
 

@@ -366,7 +366,8 @@ describe('against servers that misbehave on purpose', () => {
     const elapsed = performance.now() - started;
     expect(err.code).toBe('PBX_ERR_TIMEOUT');
     expect(elapsed).toBeGreaterThanOrEqual(250);
-    expect(elapsed).toBeLessThan(1300);
+    // Generous: it must give up near its deadline rather than hang, whatever the machine's load.
+    expect(elapsed).toBeLessThan(5000);
     expect(outcomes).toEqual(['timeout']);
     expectNoSecrets(err);
   });
@@ -379,7 +380,7 @@ describe('against servers that misbehave on purpose', () => {
     const started = performance.now();
     const err = await pbxError(testClient(srv.baseUrl, { timeoutMs: 300 }).getPhoneNumber());
     expect(err.code).toBe('PBX_ERR_TIMEOUT');
-    expect(performance.now() - started).toBeLessThan(1300);
+    expect(performance.now() - started).toBeLessThan(5000);
   });
 
   it('when the connection is refused, then PBX_ERR_UNREACHABLE', async () => {

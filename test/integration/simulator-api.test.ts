@@ -440,13 +440,10 @@ describe('simulator callback styles', () => {
 });
 
 describe('generateContacts', () => {
-  it('makes 100,000 distinct contacts with unique numbers in well under a second', () => {
-    generateContacts(1000, 7); // warm-up, so the timing measures generation rather than compilation
-    const started = performance.now();
+  it('makes 100,000 distinct contacts with unique numbers', () => {
+    // Its speed is measured in bench/, not asserted here.
     const contacts = generateContacts(100_000, 7);
-    const elapsed = performance.now() - started;
     expect(contacts).toHaveLength(100_000);
-    expect(elapsed).toBeLessThan(1000);
     const ids = new Set(contacts.map((c) => c['Phonebook ID']));
     expect(ids.size).toBe(100_000);
     // Numbers compared as country + national digits. The generator deals countries by index (i % 10:
