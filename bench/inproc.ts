@@ -1,0 +1,130 @@
+/**
+ * In-process figures (run as a child of bench/run.ts, or alone): phonebook lookup time with a large
+ * phonebook, and the longest event-loop block during a full phonebook refresh (PBX read + index build +
+ * snapshot write), with a per-phase breakdown. The PBX is the simulator in another process (SIM_API_URL),
+ * so its JSON serialization is not counted against the bridge.
+ *
+ * Prints one JSON line on stdout. Env: SIM_API_URL (required), CONTACTS (default 100000), LOOKUPS (2000),
+ * REFRESHES (2: the first with a cold JIT, the next as a scheduled refresh meets it).
+ */
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { createPbxClient } from '../src/pbx/client.js';
+import { PhonebookService } from '../src/phonebook/service.js';
+import { PhonebookIndex } from '../src/phonebook/index.js';
+import { SnapshotStore } from '../src/phonebook/snapshot-store.js';
+import { MemoryKeyValueStore, MemoryLock } from '../src/store/memory.js';
+import { createLogger } from '../src/logger.js';
+import { generateContacts } from '../src/simulator/seed.js';
+import { rng, round, summarize } from './lib/stats.js';
+
+const apiUrl = process.env.SIM_API_URL;
+if (!apiUrl) throw new Error('SIM_API_URL is required');
+const COUNT = Number(process.env.CONTACTS ?? 100_000);
+const LOOKUPS = Number(process.env.LOOKUPS ?? 2000);
+const REFRESHES = Math.max(1, Number(process.env.REFRESHES ?? 2));
+const COUNTRY = 'IN';
+
+interface Probed<T> {
+  result: T;
+  ms: number;
+  /** Longest gap between two 1 ms timer ticks, minus the 1 ms: the longest stretch the loop could not run. */
+  maxBlockMs: number;
+  /** monitorEventLoopDelay (1 ms resolution) max and p99 over the same span. */
+  delayMaxMs: number;
+  delayP99Ms: number;
+}
+
+async function probed<T>(work: () => Promise<T>): Promise<Probed<T>> {
+  let last = performance.now();
+  let maxGap = 0;
+  const probe = setInterval(() => {
+    const now = performance.now();
+    maxGap = Math.max(maxGap, now - last);
+    last = now;
+  }, 1);
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  const started = performance.now();
+  const result = await work();
+  const ms = performance.now() - started;
+  // One more tick so a block at the very end is seen.
+  await new Promise((r) => setTimeout(r, 2));
+  h.disable();
+  clearInterval(probe);
+  return {
+    result,
+    ms: Math.round(ms),
+    maxBlockMs: round(Math.max(0, maxGap - 1), 1),
+    delayMaxMs: round(h.max / 1e6, 1),
+    delayP99Ms: round(h.percentile(99) / 1e6, 1),
+  };
+}
+
+const strip = <T>(p: Probed<T>) => ({ ms: p.ms, maxBlockMs: p.maxBlockMs, delayMaxMs: p.delayMaxMs, delayP99Ms: p.delayP99Ms });
+
+async function main(): Promise<void> {
+  const logger = createLogger('silent');
+  const pbx = createPbxClient({ baseUrl: apiUrl as string, token: 'demo-token-0000', userType: 'TENANT', passwordFormat: 'md5', timeoutMs: 120_000 });
+  const service = new PhonebookService({
+    pbx,
+    kv: new MemoryKeyValueStore(),
+    lock: new MemoryLock(),
+    country: COUNTRY,
+    refreshIntervalMs: 3_600_000,
+    logger,
+  });
+
+  // Full refreshes as the service runs them (forced): the target is on the worst one.
+  const refreshes: Probed<unknown>[] = [];
+  for (let i = 0; i < REFRESHES; i++) refreshes.push(await probed(() => service.refresh()));
+  const loaded = service.status().contacts;
+
+  // The phases of one refresh, separately.
+  const fetch = await probed(() => pbx.getPhoneNumber());
+  const contacts = fetch.result;
+  const extensions = await pbx.getExtensions();
+  const customFields = await pbx.getPhonebookCustomFields();
+  const build = await probed(() => PhonebookIndex.build(contacts, extensions, customFields, COUNTRY));
+  const store = new SnapshotStore(new MemoryKeyValueStore());
+  const snapshot = { version: 'bench', fetchedAtMs: Date.now(), contacts, extensions, customFields };
+  const write = await probed(() => store.write(snapshot));
+  const read = await probed(() => store.read(write.result));
+
+  // Lookups of numbers as the PBX would send them (the phonebook's own raw forms, and +91 forms).
+  const raw = generateContacts(COUNT);
+  const r = rng(11);
+  const numbers: string[] = [];
+  for (let i = 0; i < LOOKUPS; i++) {
+    const c = raw[Math.floor(r() * raw.length)];
+    if (c) numbers.push(i % 2 === 0 ? c['Phone Number'] : c['Cell Number']);
+  }
+  const index = build.result;
+  for (let i = 0; i < 3; i++) for (const n of numbers) index.lookup(n); // warm up
+  const times: number[] = [];
+  let hits = 0;
+  for (let round2 = 0; round2 < 3; round2++) {
+    for (const n of numbers) {
+      const t = performance.now();
+      const m = service.lookup(n);
+      times.push((performance.now() - t) * 1000);
+      if (m.contact) hits++;
+    }
+  }
+  const lookupUs = summarize(times);
+
+  await service.close();
+  await pbx.close();
+  const worst = refreshes.reduce((a, b) => (b.maxBlockMs > a.maxBlockMs ? b : a));
+  process.stdout.write(
+    `${JSON.stringify({
+      contacts: COUNT,
+      loaded,
+      keys: index.keyCount,
+      refresh: { worstMaxBlockMs: worst.maxBlockMs, runs: refreshes.map(strip) },
+      phases: { pbxFetchAndParse: strip(fetch), indexBuild: strip(build), snapshotWrite: strip(write), snapshotRead: strip(read) },
+      lookupUs: { ...lookupUs, hitRate: round(hits / times.length, 3) },
+    })}\n`,
+  );
+}
+
+await main();

@@ -1,0 +1,125 @@
+/** Child processes under test: spawn, wait until ready, CPU time from /proc, stop. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+
+export interface ServerProcess {
+  name: string;
+  pid: number;
+  url: string;
+  child: ChildProcess;
+  /** The last lines the process wrote to stderr (for error reports). */
+  stderrTail(): string;
+  /** Stops it with SIGTERM (SIGKILL after graceMs) and waits for the exit. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface SpawnOptions {
+  name: string;
+  args: string[];
+  env: Record<string, string>;
+  url: string;
+  cwd: string;
+}
+
+/** Every server child still running: killed if the harness itself dies (e.g. its stdout pipe closes). */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+/** Spawns `node <args>`; stdout goes to /dev/null (pino's JSON is written and discarded, as in production). */
+export function spawnServer(opts: SpawnOptions): ServerProcess {
+  const child = spawn(process.execPath, opts.args, {
+    cwd: opts.cwd,
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let tail = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    tail = (tail + chunk).slice(-4000);
+  });
+  child.on('error', () => undefined);
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return {
+    name: opts.name,
+    pid: child.pid ?? -1,
+    url: opts.url,
+    child,
+    stderrTail: () => tail,
+    async stop(graceMs = 10_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Polls `check` every 100 ms until it returns true; throws with the server's stderr after timeoutMs. */
+export async function waitFor(server: ServerProcess, what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (server.child.exitCode !== null) throw new Error(`${server.name} exited (${server.child.exitCode}) while waiting for ${what}:\n${server.stderrTail()}`);
+    try {
+      if (await check()) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > until) throw new Error(`${server.name}: timed out waiting for ${what}:\n${server.stderrTail()}`);
+    await sleep(100);
+  }
+}
+
+export async function getJson(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: unknown }> {
+  const res = await request(url, { headers });
+  const text = await res.body.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return { status: res.statusCode, body };
+}
+
+/** User + system CPU time of a process in ms, from /proc (Linux); NaN elsewhere. */
+export function cpuTimeMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // After "pid (comm) ": state is field 3, so utime (14) and stime (15) are at indexes 11 and 12.
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return NaN;
+  }
+}
+
+/** Resident set size of a process in bytes, from /proc; NaN elsewhere. */
+export function rssBytes(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const m = /VmRSS:\s+(\d+) kB/.exec(status);
+    return m ? Number(m[1]) * 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Reads the values of a Prometheus text exposition (no labels needed here: first sample of each name wins). */
+export function parsePrometheus(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (!m || m[1] === undefined || m[3] === undefined) continue;
+    if (!out.has(m[1])) out.set(m[1], Number(m[3]));
+  }
+  return out;
+}

@@ -1,0 +1,159 @@
+/** Starting the servers under test (baseline relay, bridge) and reading their own figures. */
+import { randomBytes } from 'node:crypto';
+import { request } from 'undici';
+import { freePort } from '../../test/helpers/redis-server.js';
+import { getJson, parsePrometheus, rssBytes, spawnServer, waitFor, type ServerProcess } from './procs.js';
+import type { AgentSpec, TargetSpec } from './loadgen.js';
+
+export const CALLBACK_SECRET = 'bench-callback-secret-0000';
+export const ADMIN_API_KEY = 'bench-admin-key-000000000000';
+
+/** What the harness reads from a server around each step. */
+export interface ServerSample {
+  rssBytes: number;
+  heapUsedBytes: number;
+  /** Event-loop delay since the previous sample (the histograms reset on read). */
+  lagP99Ms: number;
+  lagMaxMs: number;
+}
+
+export interface Target {
+  name: string;
+  kind: 'baseline' | 'bridge';
+  server: ServerProcess;
+  spec: TargetSpec;
+  /** Load agents (and idle agents) on these extensions. */
+  agentSpecs(extensions: readonly string[]): Promise<AgentSpec[]>;
+  sample(): Promise<ServerSample>;
+  stop(): Promise<void>;
+}
+
+const root = new URL('../../', import.meta.url).pathname;
+
+const serverArgs = (script: string, extra: string[]): string[] => [
+  '--expose-gc',
+  ...extra,
+  '--import',
+  'tsx',
+  '--import',
+  './bench/gc-on-signal.ts',
+  script,
+];
+
+export async function startBaseline(): Promise<Target> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const server = spawnServer({ name: 'baseline', cwd: root, args: serverArgs('bench/baseline-relay.ts', []), env: { PORT: String(port), HOST: '127.0.0.1' }, url });
+  await waitFor(server, 'readyz', 30_000, async () => (await getJson(`${url}/readyz`)).status === 200);
+  return {
+    name: 'baseline',
+    kind: 'baseline',
+    server,
+    spec: { origin: url, callbackHeaders: {}, checkEnrichment: false },
+    agentSpecs: async (extensions) =>
+      extensions.map((extension) => ({ extension, url: `ws://127.0.0.1:${port}/ws?extension=${extension}`, waitForFirstFrame: false })),
+    async sample() {
+      const { body } = await getJson(`${url}/stats`);
+      const s = body as { rssBytes: number; heapUsedBytes: number; lagP99Ms: number; lagMaxMs: number };
+      return { rssBytes: s.rssBytes, heapUsedBytes: s.heapUsedBytes, lagP99Ms: s.lagP99Ms, lagMaxMs: s.lagMaxMs };
+    },
+    stop: () => server.stop(),
+  };
+}
+
+export interface BridgeStartOptions {
+  name: string;
+  simApiUrl: string;
+  contacts: number;
+  redisUrl?: string;
+  /** Extra node flags, e.g. --cpu-prof. */
+  nodeArgs?: string[];
+}
+
+export async function startBridge(opts: BridgeStartOptions): Promise<Target> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const env: Record<string, string> = {
+    NODE_ENV: 'production',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    PBX_BASE_URL: opts.simApiUrl,
+    PBX_TOKEN: 'demo-token-0000',
+    PBX_TIMEOUT_MS: '120000',
+    PBX_CALLBACK_SECRET: CALLBACK_SECRET,
+    SESSION_SECRET: randomBytes(32).toString('base64url'),
+    CREDENTIALS_KEY: randomBytes(32).toString('base64'),
+    ADMIN_API_KEY,
+    DEFAULT_COUNTRY: 'IN',
+    PHONEBOOK_REFRESH_S: '86400',
+    LOG_LEVEL: 'info',
+    REDIS_URL: opts.redisUrl ?? '',
+  };
+  const server = spawnServer({ name: opts.name, cwd: root, args: serverArgs('src/main.ts', opts.nodeArgs ?? []), env, url });
+  await waitFor(server, `readyz with ${opts.contacts} contacts`, 180_000, async () => {
+    const { status, body } = await getJson(`${url}/readyz`);
+    const contacts = (body as { phonebook?: { contacts?: number } }).phonebook?.contacts;
+    return status === 200 && contacts === opts.contacts;
+  });
+  const admin = { authorization: `Bearer ${ADMIN_API_KEY}`, 'content-type': 'application/json' };
+  return {
+    name: opts.name,
+    kind: 'bridge',
+    server,
+    spec: { origin: url, callbackHeaders: { 'x-callback-secret': CALLBACK_SECRET }, checkEnrichment: true },
+    async agentSpecs(extensions) {
+      const tokens = await mapLimit(extensions, 20, async (extension) => {
+        const res = await request(`${url}/api/tokens`, {
+          method: 'POST',
+          headers: admin,
+          body: JSON.stringify({ extension, role: 'agent', ttlSeconds: 3600 }),
+        });
+        const body = (await res.body.json()) as { token?: string };
+        if (res.statusCode !== 200 || !body.token) throw new Error(`POST /api/tokens answered ${res.statusCode}`);
+        return body.token;
+      });
+      return extensions.map((extension, i) => ({
+        extension,
+        url: `ws://127.0.0.1:${port}/ws?token=${encodeURIComponent(tokens[i] ?? '')}`,
+        waitForFirstFrame: true,
+      }));
+    },
+    async sample() {
+      const res = await request(`${url}/metrics`);
+      const m = parsePrometheus(await res.body.text());
+      return {
+        rssBytes: m.get('bridge_process_resident_memory_bytes') ?? rssBytes(server.pid),
+        heapUsedBytes: m.get('bridge_nodejs_heap_size_used_bytes') ?? NaN,
+        lagP99Ms: (m.get('bridge_nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000,
+        lagMaxMs: (m.get('bridge_nodejs_eventloop_lag_max_seconds') ?? NaN) * 1000,
+      };
+    },
+    stop: () => server.stop(),
+  };
+}
+
+/** POST /api/phonebook/refresh on a bridge; resolves with the answer and how long it took. */
+export async function refreshPhonebook(target: Target): Promise<{ status: number; ms: number; body: unknown }> {
+  const started = performance.now();
+  const res = await request(`${target.spec.origin}/api/phonebook/refresh`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_API_KEY}` },
+    headersTimeout: 300_000,
+    bodyTimeout: 300_000,
+  });
+  const body = (await res.body.json()) as unknown;
+  return { status: res.statusCode, ms: Math.round(performance.now() - started), body };
+}
+
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

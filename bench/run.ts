@@ -1,0 +1,697 @@
+/**
+ * `npm run bench`: the baseline relay and the bridge (memory and Redis mode) under the same open-loop load, in
+ * one run on one machine, plus the bridge's in-process figures. Prints one table and writes the raw results
+ * (with the machine's description) to bench/results/.
+ *
+ *   npm run bench                  full run (about 4 minutes on a 2-core machine)
+ *   npm run bench -- --quick       smoke run: every piece for about a second, tiny phonebook (BENCH_QUICK=1 too)
+ *
+ * Env: BENCH_RESULTS_DIR (default bench/results), BENCH_ONLY=baseline,memory,redis,issue2 to run a subset.
+ * See docs/performance.md for what each figure means.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { createSimulator } from '../src/simulator/simulator.js';
+import { generateContacts, type PhonebookEntry } from '../src/simulator/seed.js';
+import { startRedisServer, type RedisServerHandle } from '../test/helpers/redis-server.js';
+import { LoadGenerator, closeSockets, connectMany, type StepRaw } from './lib/loadgen.js';
+import { cpuTimeMs, rssBytes } from './lib/procs.js';
+import { rng, round } from './lib/stats.js';
+import { refreshPhonebook, startBaseline, startBridge, type ServerSample, type Target } from './lib/targets.js';
+
+const QUICK = process.env.BENCH_QUICK === '1' || process.argv.includes('--quick');
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'baseline,memory,redis,issue2,inproc').split(',').map((s) => s.trim()));
+
+const P = QUICK
+  ? {
+      contactsBig: 3000,
+      contactsSmall: 1000,
+      agentsBig: 40,
+      agentsSmall: 20,
+      idleAgents: 100,
+      warmupMs: 300,
+      stepMs: 1000,
+      fixedMs: 1000,
+      ladder: [250, 1000],
+      saturationMs: 1000,
+      moderateMs: 1000,
+      drainMs: 1500,
+      pauseMs: 100,
+      lookups: 300,
+    }
+  : {
+      contactsBig: 100_000,
+      contactsSmall: 10_000,
+      agentsBig: 1000,
+      agentsSmall: 500,
+      idleAgents: 2000,
+      warmupMs: 2000,
+      stepMs: 5000,
+      fixedMs: 8000,
+      ladder: [250, 500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 5000],
+      saturationMs: 3000,
+      moderateMs: 5000,
+      drainMs: 3000,
+      pauseMs: 1000,
+      lookups: 2000,
+    };
+
+const FIXED_RATE = 1000;
+const MODERATE_RATE = 500;
+const P99_LIMIT_MS = 50;
+const SATURATION_CONCURRENCY = 64;
+const started = new Date();
+const root = new URL('../', import.meta.url).pathname;
+
+// ---- types of the results file ----------------------------------------------------------------------------
+
+interface Step extends StepRaw {
+  pass: boolean;
+  failReason: string | null;
+  server: {
+    cpuPct: number;
+    /** Server CPU time per accepted callback: what the load costs, much less blurred by other jobs than latency. */
+    cpuMsPerCallback: number;
+    redisCpuMsPerCallback: number | null;
+    redisCpuPct: number | null;
+    rssMB: number;
+    heapMB: number;
+    lagP99Ms: number;
+    lagMaxMs: number;
+  };
+  generatorCpuPct: number;
+}
+
+interface TargetRun {
+  name: string;
+  contacts: number;
+  agents: number;
+  steps: Step[];
+  maxSustained: number | null;
+  /** True when the highest ladder step passed too (the figure is then a lower bound). */
+  maxIsLowerBound: boolean;
+  at1000: Step | null;
+  atModerate: Step | null;
+  saturation: Step | null;
+  idle: IdleMemory | null;
+  refresh: { status: number; ms: number; lagMaxMs: number; lagP99Ms: number } | null;
+  error: string | null;
+}
+
+interface IdleMemory {
+  agents: number;
+  rssBeforeMB: number;
+  rssAfterMB: number;
+  heapBeforeMB: number;
+  heapAfterMB: number;
+  rssPerAgentKB: number;
+  heapPerAgentKB: number;
+}
+
+// ---- helpers ------------------------------------------------------------------------------------------------
+
+const log = (msg: string): void => {
+  process.stderr.write(`[bench ${((Date.now() - started.getTime()) / 1000).toFixed(0).padStart(3)}s] ${msg}\n`);
+};
+
+const mb = (bytes: number): number => round(bytes / 2 ** 20, 1);
+
+function callersFrom(contacts: readonly PhonebookEntry[], count: number): string[] {
+  const r = rng(7);
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const c = contacts[Math.floor(r() * contacts.length)];
+    if (c) out.push(i % 2 === 0 ? c['Phone Number'] : c['Cell Number']);
+  }
+  return out;
+}
+
+const extensionsFor = (count: number, base: number): string[] => Array.from({ length: count }, (_, i) => String(base + i));
+
+/** Asks the server for a full GC (the gc-on-signal preload) and waits a little for it to run. */
+async function gcServer(target: Target): Promise<void> {
+  // Twice, with pauses: the first collection's freed pages are returned to the OS with some delay.
+  for (let i = 0; i < 2; i++) {
+    target.server.child.kill('SIGUSR2');
+    await sleep(QUICK ? 150 : 500);
+  }
+}
+
+async function measureIdleMemory(target: Target, count: number): Promise<IdleMemory> {
+  const specs = await target.agentSpecs(extensionsFor(count, 50_000));
+  await gcServer(target);
+  const before = await target.sample();
+  const rssBefore = rssBytes(target.server.pid);
+  const sockets = await connectMany(specs, 50);
+  await sleep(500);
+  await gcServer(target);
+  const after = await target.sample();
+  const rssAfter = rssBytes(target.server.pid);
+  await closeSockets(sockets);
+  await sleep(300);
+  return {
+    agents: count,
+    rssBeforeMB: mb(rssBefore),
+    rssAfterMB: mb(rssAfter),
+    heapBeforeMB: mb(before.heapUsedBytes),
+    heapAfterMB: mb(after.heapUsedBytes),
+    rssPerAgentKB: round((rssAfter - rssBefore) / count / 1024, 1),
+    heapPerAgentKB: round((after.heapUsedBytes - before.heapUsedBytes) / count / 1024, 1),
+  };
+}
+
+/** Runs one measured step with the server's CPU, memory and event-loop lag around it. */
+async function measured(target: Target, redisPid: number | null, run: () => Promise<StepRaw>): Promise<Step> {
+  await target.sample(); // resets the server's event-loop histogram
+  const cpu0 = cpuTimeMs(target.server.pid);
+  const rcpu0 = redisPid === null ? NaN : cpuTimeMs(redisPid);
+  const gen0 = process.cpuUsage();
+  const t0 = performance.now();
+  const raw = await run();
+  const wall = performance.now() - t0;
+  const gen = process.cpuUsage(gen0);
+  const cpu = cpuTimeMs(target.server.pid) - cpu0;
+  const rcpu = redisPid === null ? NaN : cpuTimeMs(redisPid) - rcpu0;
+  const s: ServerSample = await target.sample();
+  const reasons: string[] = [];
+  if (raw.frame.count === 0) reasons.push('no frames');
+  if (raw.frame.p99 > P99_LIMIT_MS) reasons.push(`p99 ${raw.frame.p99} ms > ${P99_LIMIT_MS}`);
+  if (raw.errors > 0) reasons.push(`${raw.errors} errors (${raw.firstError ?? ''})`);
+  if (raw.missing > 0) reasons.push(`${raw.missing} frames not in within ${P.drainMs} ms of the last send`);
+  if (raw.misrouted > 0) reasons.push(`${raw.misrouted} misrouted`);
+  if (raw.duplicates > 0) reasons.push(`${raw.duplicates} duplicated`);
+  return {
+    ...raw,
+    pass: reasons.length === 0,
+    failReason: reasons.length === 0 ? null : reasons.join('; '),
+    server: {
+      cpuPct: round((cpu / wall) * 100, 0),
+      cpuMsPerCallback: round(cpu / Math.max(1, raw.accepted), 3),
+      redisCpuMsPerCallback: redisPid === null ? null : round(rcpu / Math.max(1, raw.accepted), 3),
+      redisCpuPct: redisPid === null ? null : round((rcpu / wall) * 100, 0),
+      rssMB: mb(s.rssBytes),
+      heapMB: mb(s.heapUsedBytes),
+      lagP99Ms: round(s.lagP99Ms, 1),
+      lagMaxMs: round(s.lagMaxMs, 1),
+    },
+    generatorCpuPct: round(((gen.user + gen.system) / 1000 / wall) * 100, 0),
+  };
+}
+
+function describeStep(s: Step): string {
+  const what = s.mode === 'open' ? `${s.rate}/s` : `closed x${s.concurrency ?? s.rate}`;
+  return (
+    `${what.padEnd(10)} ${s.pass ? 'ok  ' : 'FAIL'} acc/s=${s.acceptedPerS} p50=${s.frame.p50} p95=${s.frame.p95} p99=${s.frame.p99} max=${s.frame.max} ` +
+    `srvCPU=${s.server.cpuPct}%${s.server.redisCpuPct === null ? '' : ` redisCPU=${s.server.redisCpuPct}%`} genCPU=${s.generatorCpuPct}% lagP99=${s.server.lagP99Ms} ` +
+    `rss=${s.server.rssMB}MB${s.failReason ? ` [${s.failReason}]` : ''}${s.unenriched ? ` unenriched=${s.unenriched}` : ''}`
+  );
+}
+
+interface Scenario {
+  contacts: number;
+  agents: number;
+  callers: string[];
+  ladder: boolean;
+  moderate: boolean;
+  idleAgents: number;
+  refresh: boolean;
+  redisPid: number | null;
+}
+
+/** One server under test with its load generator and results, while a phase runs. */
+interface Live {
+  target: Target;
+  sc: Scenario;
+  gen: LoadGenerator;
+  run: TargetRun;
+}
+
+function emptyRun(name: string, sc: Scenario): TargetRun {
+  return {
+    name,
+    contacts: sc.contacts,
+    agents: sc.agents,
+    steps: [],
+    maxSustained: null,
+    maxIsLowerBound: false,
+    at1000: null,
+    atModerate: null,
+    saturation: null,
+    idle: null,
+    refresh: null,
+    error: null,
+  };
+}
+
+/** Idle-agent memory (when asked), then the load agents, then a warm-up that is not recorded. */
+async function prepare(target: Target, sc: Scenario): Promise<Live> {
+  const run = emptyRun(target.name, sc);
+  if (sc.idleAgents > 0) {
+    run.idle = await measureIdleMemory(target, sc.idleAgents);
+    log(`${target.name}: ${sc.idleAgents} idle agents: RSS +${run.idle.rssPerAgentKB} KB/agent, heap +${run.idle.heapPerAgentKB} KB/agent`);
+  }
+  const gen = new LoadGenerator(target.spec, sc.callers, SATURATION_CONCURRENCY);
+  await gen.connectAgents(await target.agentSpecs(extensionsFor(sc.agents, 2000)));
+  log(`${target.name}: ${sc.agents} agents connected`);
+  return { target, sc, gen, run };
+}
+
+async function warmUp(lives: readonly Live[]): Promise<void> {
+  for (const l of lives) await l.gen.runOpenLoop(300, P.warmupMs, P.drainMs);
+  await sleep(P.pauseMs);
+}
+
+async function step(l: Live, rate: number, ms: number): Promise<Step> {
+  const s = await measured(l.target, l.sc.redisPid, () => l.gen.runOpenLoop(rate, ms, P.drainMs));
+  l.run.steps.push(s);
+  log(`${l.target.name.padEnd(17)} ${describeStep(s)}`);
+  await sleep(P.pauseMs);
+  return s;
+}
+
+/**
+ * The rate ladder, interleaved: at each rate every target still in the race runs its step, one after the
+ * other, so load from other jobs on the machine falls on all of them alike. A target leaves the ladder at
+ * its first failing step.
+ */
+async function ladder(lives: readonly Live[]): Promise<void> {
+  const racing = new Set(lives.filter((l) => l.sc.ladder));
+  for (const rate of P.ladder) {
+    if (racing.size === 0) break;
+    for (const l of [...racing]) {
+      const s = await step(l, rate, rate === FIXED_RATE ? P.fixedMs : P.stepMs);
+      if (rate === FIXED_RATE) l.run.at1000 = s;
+      if (s.pass) l.run.maxSustained = rate;
+      else racing.delete(l);
+    }
+  }
+  for (const l of lives) {
+    if (!l.sc.ladder) continue;
+    l.run.maxIsLowerBound = racing.has(l);
+    // The ladder stopped below 1,000/s: measure 1,000/s anyway, it is a figure of its own.
+    if (!l.run.at1000) l.run.at1000 = await step(l, FIXED_RATE, P.fixedMs);
+  }
+}
+
+async function saturate(l: Live): Promise<void> {
+  const sat = await measured(l.target, l.sc.redisPid, () => l.gen.runClosedLoop(SATURATION_CONCURRENCY, P.saturationMs, P.drainMs));
+  l.run.saturation = sat;
+  l.run.steps.push(sat);
+  log(`${l.target.name.padEnd(17)} ${describeStep(sat)}`);
+  await sleep(P.pauseMs);
+}
+
+async function refreshUnderWatch(l: Live): Promise<void> {
+  await l.target.sample();
+  const r = await refreshPhonebook(l.target);
+  await sleep(200);
+  const s = await l.target.sample();
+  l.run.refresh = { status: r.status, ms: r.ms, lagMaxMs: round(s.lagMaxMs, 1), lagP99Ms: round(s.lagP99Ms, 1) };
+  log(`${l.target.name}: phonebook refresh over HTTP took ${r.ms} ms; event-loop delay max ${l.run.refresh.lagMaxMs} ms`);
+}
+
+/** Starts every target of a phase at once, runs the phase's steps interleaved, stops them all. */
+async function runPhase(
+  entries: Array<{ start: () => Promise<Target>; sc: Scenario }>,
+  body: (lives: Live[]) => Promise<void>,
+): Promise<Array<TargetRun | null>> {
+  const started = await Promise.allSettled(entries.map((e) => e.start()));
+  const lives: Array<Live | null> = [];
+  try {
+    for (const [i, st] of started.entries()) {
+      const entry = entries[i];
+      if (st.status === 'rejected' || !entry) {
+        log(`could not start: ${st.status === 'rejected' ? String(st.reason instanceof Error ? st.reason.message : st.reason) : '?'}`);
+        lives.push(null);
+        continue;
+      }
+      log(`${st.value.name}: started (pid ${st.value.server.pid})`);
+      try {
+        lives.push(await prepare(st.value, entry.sc));
+      } catch (err) {
+        log(`${st.value.name}: could not prepare: ${err instanceof Error ? err.message : String(err)}`);
+        lives.push(null);
+      }
+    }
+    const ok = lives.filter((l): l is Live => l !== null);
+    try {
+      await body(ok);
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      log(`ERROR ${msg}`);
+      for (const l of ok) l.run.error ??= msg;
+    }
+    return lives.map((l) => l?.run ?? null);
+  } finally {
+    for (const l of lives) await l?.gen.close().catch(() => undefined);
+    await Promise.all(started.map((st) => (st.status === 'fulfilled' ? st.value.stop() : Promise.resolve())));
+  }
+}
+
+async function runInproc(simApiUrl: string, contacts: number): Promise<Record<string, unknown> | null> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/inproc.ts'], {
+      cwd: root,
+      env: { ...process.env, SIM_API_URL: simApiUrl, CONTACTS: String(contacts), LOOKUPS: String(P.lookups), REFRESHES: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (err = (err + c).slice(-2000)));
+    child.on('exit', (code) => {
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as Record<string, unknown>);
+      } catch {
+        log(`inproc failed (exit ${code}): ${err}`);
+        resolve(null);
+      }
+    });
+  });
+}
+
+function machine(): Record<string, unknown> {
+  let uptime = '';
+  try {
+    uptime = execFileSync('uptime', { encoding: 'utf8' }).trim();
+  } catch {
+    uptime = `loadavg ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`;
+  }
+  return {
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    memoryGB: round(os.totalmem() / 2 ** 30, 1),
+    node: process.version,
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    date: new Date().toISOString(),
+    uptime,
+    loadavg: os.loadavg().map((l) => round(l, 2)),
+  };
+}
+
+// ---- the table ------------------------------------------------------------------------------------------
+
+type Cell = string | number | null | undefined;
+
+function fmt(v: Cell): string {
+  if (v === null || v === undefined || (typeof v === 'number' && !Number.isFinite(v))) return '-';
+  return String(v);
+}
+
+function ratio(a: number | null | undefined, b: number | null | undefined): number | null {
+  if (a === null || a === undefined || b === null || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b === 0) return null;
+  return round(a / b, 2);
+}
+
+function verdict(ok: boolean | null): string {
+  return ok === null ? 'n/a' : ok ? 'PASS' : 'MISS';
+}
+
+interface Verdicts {
+  [name: string]: { value: number | null; target: string; result: string };
+}
+
+function renderTable(results: {
+  baseline: TargetRun | null;
+  memory: TargetRun | null;
+  redis: TargetRun | null;
+  issue2Memory: TargetRun | null;
+  issue2Redis: TargetRun | null;
+  inproc: Record<string, unknown> | null;
+}): { text: string; verdicts: Verdicts } {
+  const { baseline: b, memory: m, redis: r } = results;
+  const rows: Cell[][] = [];
+  const verdicts: Verdicts = {};
+  const header: Cell[] = ['figure', 'baseline', 'bridge mem', 'mem/base', 'target', 'result', 'bridge redis', 'redis/base', 'target', 'result'];
+  const sep = (title: string): void => {
+    rows.push([`-- ${title}`]);
+  };
+  const maxFmt = (t: TargetRun | null): Cell => (t?.maxSustained == null ? (t ? '<250' : null) : `${t.maxIsLowerBound ? '>=' : ''}${t.maxSustained}`);
+
+  sep(`issue 7: ${fmt(b?.agents ?? m?.agents)} agents, ${fmt(m?.contacts)}-contact phonebook, open loop, latency callback->socket`);
+  // A baseline that sustains no more than the first step says the machine was too busy to rank anything.
+  const baselineUsable = (b?.maxSustained ?? 0) > (P.ladder[0] ?? 0);
+  const thrM = baselineUsable ? ratio(m?.maxSustained ?? 0, b?.maxSustained) : null;
+  const thrR = baselineUsable ? ratio(r?.maxSustained ?? 0, b?.maxSustained) : null;
+  verdicts['throughput memory >= 70% of baseline'] = { value: thrM, target: '>=0.70', result: verdict(thrM === null ? null : thrM >= 0.7) };
+  verdicts['throughput redis >= 50% of baseline'] = { value: thrR, target: '>=0.50', result: verdict(thrR === null ? null : thrR >= 0.5) };
+  rows.push([
+    `max sustained callbacks/s (p99<=${P99_LIMIT_MS}ms)`,
+    maxFmt(b),
+    maxFmt(m),
+    thrM,
+    '>=0.70',
+    verdicts['throughput memory >= 70% of baseline'].result,
+    maxFmt(r),
+    thrR,
+    '>=0.50',
+    verdicts['throughput redis >= 50% of baseline'].result,
+  ]);
+  for (const p of ['p50', 'p95', 'p99'] as const) {
+    const bv = b?.at1000?.frame[p];
+    const mv = m?.at1000?.frame[p];
+    const rv = r?.at1000?.frame[p];
+    const rm = ratio(mv, bv);
+    const rr = ratio(rv, bv);
+    if (p === 'p99') {
+      verdicts['p99 @1000/s memory <= 1.5x baseline'] = { value: rm, target: '<=1.5', result: verdict(rm === null ? null : rm <= 1.5) };
+      verdicts['p99 @1000/s redis <= 2x baseline'] = { value: rr, target: '<=2.0', result: verdict(rr === null ? null : rr <= 2) };
+      rows.push([`${p} ms @${FIXED_RATE}/s`, bv, mv, rm, '<=1.5', verdicts['p99 @1000/s memory <= 1.5x baseline'].result, rv, rr, '<=2.0', verdicts['p99 @1000/s redis <= 2x baseline'].result]);
+    } else rows.push([`${p} ms @${FIXED_RATE}/s`, bv, mv, rm, '', '', rv, rr, '', '']);
+  }
+  rows.push([`max ms @${FIXED_RATE}/s`, b?.at1000?.frame.max, m?.at1000?.frame.max, ratio(m?.at1000?.frame.max, b?.at1000?.frame.max), '', '', r?.at1000?.frame.max, ratio(r?.at1000?.frame.max, b?.at1000?.frame.max), '', '']);
+  rows.push([`HTTP answer p99 ms @${FIXED_RATE}/s`, b?.at1000?.ack.p99, m?.at1000?.ack.p99, ratio(m?.at1000?.ack.p99, b?.at1000?.ack.p99), '', '', r?.at1000?.ack.p99, ratio(r?.at1000?.ack.p99, b?.at1000?.ack.p99), '', '']);
+  rows.push([`server CPU % @${FIXED_RATE}/s`, b?.at1000?.server.cpuPct, m?.at1000?.server.cpuPct, ratio(m?.at1000?.server.cpuPct, b?.at1000?.server.cpuPct), '', '', `${fmt(r?.at1000?.server.cpuPct)} (+redis ${fmt(r?.at1000?.server.redisCpuPct)})`, ratio(r?.at1000?.server.cpuPct, b?.at1000?.server.cpuPct), '', '']);
+  const cpuB = b?.at1000?.server.cpuMsPerCallback;
+  const cpuM = m?.at1000?.server.cpuMsPerCallback;
+  const cpuR = r?.at1000?.server.cpuMsPerCallback;
+  const cpuRr = r?.at1000?.server.redisCpuMsPerCallback;
+  rows.push([`server CPU ms per callback @${FIXED_RATE}/s`, cpuB, cpuM, ratio(cpuM, cpuB), '', '', `${fmt(cpuR)} (+redis ${fmt(cpuRr)})`, ratio(cpuR, cpuB), '', '']);
+  rows.push([`generator CPU % @${FIXED_RATE}/s`, b?.at1000?.generatorCpuPct, m?.at1000?.generatorCpuPct, '', '', '', r?.at1000?.generatorCpuPct, '', '', '']);
+  rows.push([`server RSS MB @${FIXED_RATE}/s`, b?.at1000?.server.rssMB, m?.at1000?.server.rssMB, ratio(m?.at1000?.server.rssMB, b?.at1000?.server.rssMB), '', '', r?.at1000?.server.rssMB, ratio(r?.at1000?.server.rssMB, b?.at1000?.server.rssMB), '', '']);
+  rows.push([`event-loop lag p99 / max ms @${FIXED_RATE}/s`, lagCell(b), lagCell(m), '', '', '', lagCell(r), '', '', '']);
+  rows.push([
+    `saturation accepted/s (closed loop, ${SATURATION_CONCURRENCY} in flight)`,
+    b?.saturation?.acceptedPerS,
+    m?.saturation?.acceptedPerS,
+    ratio(m?.saturation?.acceptedPerS, b?.saturation?.acceptedPerS),
+    '',
+    '',
+    r?.saturation?.acceptedPerS,
+    ratio(r?.saturation?.acceptedPerS, b?.saturation?.acceptedPerS),
+    '',
+    '',
+  ]);
+
+  const sB = b?.saturation?.server.cpuMsPerCallback;
+  const sM = m?.saturation?.server.cpuMsPerCallback;
+  const sR = r?.saturation?.server.cpuMsPerCallback;
+  rows.push(['server CPU ms per callback (saturation)', sB, sM, ratio(sM, sB), '', '', `${fmt(sR)} (+redis ${fmt(r?.saturation?.server.redisCpuMsPerCallback)})`, ratio(sR, sB), '', '']);
+
+  const i2m = results.issue2Memory;
+  const i2r = results.issue2Redis;
+  sep(`issue 2: ${fmt(i2m?.agents ?? i2r?.agents)} agents, ${fmt(i2m?.contacts ?? i2r?.contacts)}-contact phonebook`);
+  rows.push([`callbacks accepted/s (closed loop, ${SATURATION_CONCURRENCY} in flight)`, '', i2m?.saturation?.acceptedPerS, '', '', '', i2r?.saturation?.acceptedPerS, '', '', '']);
+  for (const p of ['p50', 'p95', 'p99'] as const) {
+    rows.push([`${p} ms @${MODERATE_RATE}/s`, '', i2m?.atModerate?.frame[p], '', '', '', i2r?.atModerate?.frame[p], '', '', '']);
+  }
+
+  sep('absolute, in-process');
+  const inproc = results.inproc as
+    | { contacts: number; lookupUs: { p50: number; p99: number }; refresh: { worstMaxBlockMs: number }; phases: Record<string, { maxBlockMs: number }> }
+    | null;
+  const lookupMs = inproc ? round(inproc.lookupUs.p50 / 1000, 4) : null;
+  verdicts['phonebook lookup median < 0.1 ms'] = { value: lookupMs, target: '<0.1', result: verdict(lookupMs === null ? null : lookupMs < 0.1) };
+  rows.push([`phonebook lookup median ms (${fmt(inproc?.contacts)} contacts)`, '', lookupMs, '', '<0.1', verdicts['phonebook lookup median < 0.1 ms'].result, '', '', '', '']);
+  const block = inproc ? inproc.refresh.worstMaxBlockMs : null;
+  verdicts['refresh max event-loop block < 50 ms'] = { value: block, target: '<50', result: verdict(block === null ? null : block < 50) };
+  rows.push([`max loop block ms, full refresh (${fmt(inproc?.contacts)})`, '', block, '', '<50', verdicts['refresh max event-loop block < 50 ms'].result, '', '', '', '']);
+  if (inproc) {
+    const ph = inproc.phases;
+    rows.push([
+      '  of which: PBX read+parse / index build / snapshot write',
+      '',
+      `${fmt(ph.pbxFetchAndParse?.maxBlockMs)} / ${fmt(ph.indexBuild?.maxBlockMs)} / ${fmt(ph.snapshotWrite?.maxBlockMs)}`,
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+    ]);
+  }
+  rows.push(['  bridge-observed: loop delay max ms during refresh', '', m?.refresh?.lagMaxMs, '', '', '', r?.refresh?.lagMaxMs, '', '', '']);
+  const idle = results.issue2Memory?.idle ?? results.memory?.idle ?? null;
+  const bIdle = results.baseline?.idle ?? null;
+  const perAgent = idle?.rssPerAgentKB ?? null;
+  // A negative delta means the server released more than the sockets took (GC noise): no verdict from that.
+  verdicts['memory per idle agent < 50 KB'] = { value: perAgent, target: '<50', result: verdict(perAgent === null || perAgent < 0 ? null : perAgent < 50) };
+  rows.push([
+    `KB per idle agent, RSS (${fmt(idle?.agents)} agents)`,
+    bIdle?.rssPerAgentKB,
+    perAgent,
+    ratio(perAgent, bIdle?.rssPerAgentKB),
+    '<50',
+    verdicts['memory per idle agent < 50 KB'].result,
+    '',
+    '',
+    '',
+    '',
+  ]);
+  rows.push(['  KB per idle agent, heap after GC', bIdle?.heapPerAgentKB, idle?.heapPerAgentKB, '', '', '', '', '', '', '']);
+
+  const widths = header.map((h, i) => Math.max(fmt(h).length, ...rows.filter((row) => row.length > 1).map((row) => fmt(row[i]).length)));
+  const line = (cells: Cell[]): string => cells.map((c, i) => fmt(c).padEnd(widths[i] ?? 0)).join(' | ');
+  const rule = widths.map((w) => '-'.repeat(w)).join('-+-');
+  const out = [line(header), rule];
+  for (const row of rows) out.push(row.length === 1 ? fmt(row[0]) : line(row));
+  return { text: out.join('\n'), verdicts };
+}
+
+function lagCell(t: TargetRun | null): string {
+  return t?.at1000 ? `${fmt(t.at1000.server.lagP99Ms)} / ${fmt(t.at1000.server.lagMaxMs)}` : '-';
+}
+
+// ---- main -------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const machineStart = machine();
+  log(`${QUICK ? 'QUICK' : 'FULL'} run on ${String(machineStart.cpuModel)} x${String(machineStart.cores)}; ${String(machineStart.uptime)}`);
+  const bigContacts = generateContacts(P.contactsBig);
+  const smallContacts = generateContacts(P.contactsSmall);
+  const sim = createSimulator({ contacts: bigContacts });
+  const simAddr = await sim.listen();
+  let redis: RedisServerHandle | null = null;
+
+  const results: Parameters<typeof renderTable>[0] = { baseline: null, memory: null, redis: null, issue2Memory: null, issue2Redis: null, inproc: null };
+  const bigCallers = callersFrom(bigContacts, 20_000);
+  const smallCallers = callersFrom(smallContacts, 20_000);
+
+  try {
+    if (ONLY.has('inproc')) {
+      log(`in-process: phonebook lookup and refresh with ${P.contactsBig} contacts`);
+      results.inproc = await runInproc(simAddr.apiBaseUrl, P.contactsBig);
+    }
+    if (ONLY.has('redis') || ONLY.has('issue2')) {
+      const handle = await startRedisServer();
+      redis = handle;
+      process.once('exit', () => handle.process.kill('SIGKILL'));
+    }
+    const redisPid = redis?.process.pid ?? null;
+    const redisUrl = redis?.url;
+    const flush = async (): Promise<void> => {
+      if (!redis) return;
+      const client = new Redis(redis.url);
+      await client.flushall();
+      client.disconnect();
+    };
+
+    // Issue 7: baseline, bridge (memory), bridge (Redis), side by side, 100,000 contacts, 1,000 agents.
+    const big = { contacts: P.contactsBig, agents: P.agentsBig, callers: bigCallers, ladder: true, moderate: false };
+    const phase7: Array<{ key: 'baseline' | 'memory' | 'redis'; start: () => Promise<Target>; sc: Scenario }> = [];
+    if (ONLY.has('baseline')) phase7.push({ key: 'baseline', start: startBaseline, sc: { ...big, idleAgents: P.idleAgents, refresh: false, redisPid: null } });
+    if (ONLY.has('memory')) {
+      phase7.push({
+        key: 'memory',
+        start: () => startBridge({ name: 'bridge-memory', simApiUrl: simAddr.apiBaseUrl, contacts: P.contactsBig }),
+        // Idle-agent memory is measured on the 10,000-contact bridge (less heap to blur it), except in quick mode.
+        sc: { ...big, idleAgents: QUICK ? P.idleAgents : 0, refresh: true, redisPid: null },
+      });
+    }
+    if (ONLY.has('redis') && redisUrl) {
+      await flush();
+      phase7.push({
+        key: 'redis',
+        start: () => startBridge({ name: 'bridge-redis', simApiUrl: simAddr.apiBaseUrl, contacts: P.contactsBig, redisUrl }),
+        sc: { ...big, idleAgents: 0, refresh: true, redisPid },
+      });
+    }
+    if (phase7.length > 0) {
+      const runs = await runPhase(phase7, async (lives) => {
+        await warmUp(lives);
+        await ladder(lives);
+        for (const l of lives) await saturate(l);
+        for (const l of lives) if (l.sc.refresh) await refreshUnderWatch(l);
+        // Quick mode has no issue-2 phase of its own (it saves two server start-ups): the same bridges stand in.
+        if (QUICK) for (const l of lives) if (l.target.kind === 'bridge') l.run.atModerate = await step(l, MODERATE_RATE, P.moderateMs);
+      });
+      phase7.forEach((p, i) => (results[p.key] = runs[i] ?? null));
+      if (QUICK) {
+        results.issue2Memory = results.memory;
+        results.issue2Redis = results.redis;
+      }
+    }
+
+    // Issue 2: bridge (memory, Redis), 10,000 contacts, 500 agents: accepted/s and latency at a moderate rate.
+    if (ONLY.has('issue2') && !QUICK) {
+      sim.setContacts(smallContacts);
+      await flush();
+      const small = { contacts: P.contactsSmall, agents: P.agentsSmall, callers: smallCallers, ladder: false, moderate: true, idleAgents: 0, refresh: false };
+      const phase2: Array<{ key: 'issue2Memory' | 'issue2Redis'; start: () => Promise<Target>; sc: Scenario }> = [
+        {
+          key: 'issue2Memory',
+          start: () => startBridge({ name: 'bridge-memory-10k', simApiUrl: simAddr.apiBaseUrl, contacts: P.contactsSmall }),
+          sc: { ...small, idleAgents: P.idleAgents, redisPid: null },
+        },
+      ];
+      if (redisUrl) {
+        phase2.push({
+          key: 'issue2Redis',
+          start: () => startBridge({ name: 'bridge-redis-10k', simApiUrl: simAddr.apiBaseUrl, contacts: P.contactsSmall, redisUrl }),
+          sc: { ...small, redisPid },
+        });
+      }
+      const runs = await runPhase(phase2, async (lives) => {
+        await warmUp(lives);
+        for (const l of lives) l.run.atModerate = await step(l, MODERATE_RATE, P.moderateMs);
+        for (const l of lives) await saturate(l);
+      });
+      phase2.forEach((p, i) => (results[p.key] = runs[i] ?? null));
+    }
+  } finally {
+    await redis?.stop().catch(() => undefined);
+    await sim.close();
+  }
+
+  const { text, verdicts } = renderTable(results);
+  const machineEnd = machine();
+  const elapsedS = Math.round((Date.now() - started.getTime()) / 1000);
+  const file = {
+    kind: QUICK ? 'quick' : 'full',
+    startedAt: started.toISOString(),
+    elapsedS,
+    machine: { ...machineStart, loadavgAtEnd: machineEnd.loadavg, uptimeAtEnd: machineEnd.uptime },
+    parameters: { ...P, fixedRate: FIXED_RATE, moderateRate: MODERATE_RATE, p99LimitMs: P99_LIMIT_MS, saturationConcurrency: SATURATION_CONCURRENCY },
+    verdicts,
+    results,
+    table: text,
+  };
+  const dir = process.env.BENCH_RESULTS_DIR ?? join(root, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const name = QUICK ? 'quick-latest.json' : `bench-${started.toISOString().replace(/[:.]/g, '-')}.json`;
+  const path = join(dir, name);
+  writeFileSync(path, `${JSON.stringify(file, null, 2)}\n`);
+
+  console.log('');
+  console.log(
+    `HoduPBX CRM bridge benchmark (${QUICK ? 'QUICK smoke run: figures meaningless' : 'full'}) - ${String(machineStart.cpuModel)}, ${String(machineStart.cores)} cores, ` +
+      `${String(machineStart.memoryGB)} GB, Node ${process.version}, ${started.toISOString()}`,
+  );
+  console.log(`load: start [${(machineStart.loadavg as number[]).join(' ')}] end [${(machineEnd.loadavg as number[]).join(' ')}] (1/5/15-min load average; other jobs share the machine)`);
+  console.log(text);
+  console.log(`elapsed ${elapsedS} s; raw results: ${path}`);
+}
+
+main().then(
+  // Pools with keep-alive sockets would hold the process open for a while; the run is over.
+  () => process.exit(process.exitCode ?? 0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
