@@ -194,6 +194,18 @@ export function connect(options) {
     const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(attempt - 1, 5)) * (0.75 + Math.random() * 0.5);
     setStatus('reconnecting', { attempt, delay, code });
     retryTimer = setTimeout(open, delay);
+    // A refused handshake looks like a network failure to a browser: after two, ask whether the token
+    // itself is still good (revoked at sign-out elsewhere, or signed by another deployment's secret).
+    if (attempt === 2 || attempt % 5 === 0) void checkSession();
+  }
+
+  async function checkSession() {
+    try {
+      const res = await fetch(new URL('/api/agents/session', base), { headers: { Authorization: `Bearer ${token}` } });
+      if (res.status === 401 && !stopped) finish('expired');
+    } catch {
+      // The bridge is unreachable: keep retrying.
+    }
   }
 
   // Back online, or the tab is looked at again: try now rather than wait out the backoff.

@@ -1,5 +1,5 @@
 /** POST /api/agents/login and /logout (CONTRACT 4): the PBX itself checks the extension's web password. */
-import { Router, json } from 'express';
+import { Router, json, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { AgentClaims } from '../core/agent.js';
 import type { PbxApi } from '../core/ports.js';
@@ -70,6 +70,24 @@ export function createAgentRouter(deps: {
     await deps.hooks?.onLogin?.(issued.claims, password);
     deps.logger.info({ extension }, 'agent signed in');
     res.json({ token: issued.token, extension, expiresAt: issued.expiresAt });
+  });
+
+  // Lets a client tell a revoked or foreign token from a network failure: a browser cannot see the HTTP 401
+  // of a refused WebSocket handshake. Open to other origins (bearer token, no cookies) for embedded clients.
+  const allowCrossOrigin: RequestHandler = (req, res, next) => {
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader('Access-Control-Allow-Headers', 'Authorization');
+    res.setHeader('Access-Control-Allow-Methods', 'GET');
+    if (req.method === 'OPTIONS') {
+      res.status(204).end();
+      return;
+    }
+    next();
+  };
+  router.options('/api/agents/session', allowCrossOrigin);
+  router.get('/api/agents/session', allowCrossOrigin, requireAgentToken(deps.tokens.verify), (_req, res) => {
+    const claims = agentClaims(res);
+    res.json({ extension: claims.extension, role: claims.role, expiresAt: new Date(claims.exp * 1000).toISOString() });
   });
 
   router.post('/api/agents/logout', requireAgentToken(deps.tokens.verify), async (_req, res) => {

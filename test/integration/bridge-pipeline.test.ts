@@ -162,9 +162,14 @@ describe.each(modes)('the bridge in %s mode', (mode, env) => {
   it('when a token is missing, forged or revoked by logout, then the upgrade is refused with 401', async () => {
     await expect(openAgentSocket(bridge.url, 'forged.token.value')).rejects.toThrow('401');
     const t = await login(bridge.url, '104', DEMO_EXTENSIONS['104'] ?? '');
+    const session = await fetch(`${bridge.url}/api/agents/session`, { headers: { authorization: `Bearer ${t}` } });
+    expect(session.status).toBe(200);
+    expect(await session.json()).toMatchObject({ extension: '104', role: 'agent' });
     const out = await fetch(`${bridge.url}/api/agents/logout`, { method: 'POST', headers: { authorization: `Bearer ${t}` } });
     expect(out.status).toBe(204);
     await expect(openAgentSocket(bridge.url, t)).rejects.toThrow('401');
+    const after = await fetch(`${bridge.url}/api/agents/session`, { headers: { authorization: `Bearer ${t}` } });
+    expect(after.status).toBe(401);
   });
 
   it('when the admin API is called without the key, then it is 401; with it, lookup and recent callbacks work without secrets', async () => {
