@@ -3,70 +3,14 @@
  * receiver (an http.Server on 127.0.0.1) gets the signed envelope. Signatures are checked with the reference
  * `standardwebhooks` package, never with the bridge's own signing code.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
 import { admin, createHarness, postJson, SECRETS, type Harness } from '../helpers/bridge-harness.js';
+import { startReceiver, type Answer, type Hit, type Receiver } from '../helpers/webhook-receiver.js';
 import { uniquePrefix } from '../helpers/redis-server.js';
 
-interface Hit {
-  id: string;
-  timestamp: string;
-  signature: string;
-  body: string;
-  at: number;
-  /** 1-based count of hits for this webhook-id so far, this one included. */
-  n: number;
-}
-type Answer = { status: number; headers?: Record<string, string>; body?: string } | 'hang';
-
-interface Receiver {
-  url: string;
-  hits: Hit[];
-  hitsFor(id: string): Hit[];
-  answer: (hit: Hit) => Answer;
-  close(): Promise<void>;
-}
-
-async function startReceiver(answer: (hit: Hit) => Answer = () => ({ status: 200 })): Promise<Receiver> {
-  const hits: Hit[] = [];
-  const r: Receiver = {
-    url: '',
-    hits,
-    hitsFor: (id) => hits.filter((h) => h.id === id),
-    answer,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((res) => server.close(() => res()));
-    },
-  };
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const id = String(req.headers['webhook-id']);
-      const hit: Hit = {
-        id,
-        timestamp: String(req.headers['webhook-timestamp']),
-        signature: String(req.headers['webhook-signature']),
-        body: Buffer.concat(chunks).toString('utf8'),
-        at: Date.now(),
-        n: hits.filter((h) => h.id === id).length + 1,
-      };
-      hits.push(hit);
-      const a = r.answer(hit);
-      if (a === 'hang') return;
-      res.writeHead(a.status, a.headers ?? {});
-      res.end(a.body ?? '');
-    });
-  });
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', () => res()));
-  r.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-  return r;
-}
 
 async function eventually<T>(read: () => T | Promise<T>, ok: (v: T) => boolean, timeoutMs = 5000): Promise<T> {
   const until = Date.now() + timeoutMs;

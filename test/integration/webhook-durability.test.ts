@@ -3,8 +3,6 @@
  * during attempts, two instances side by side, and a dead endpoint next to a healthy one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,53 +17,11 @@ import { RedisEventLog } from '../../src/events/redis-event-log.js';
 import { RedisEndpointStore } from '../../src/crm-webhooks/stores.js';
 import { generateSecret } from '../../src/crm-webhooks/signing.js';
 import { admin, createHarness, postJson, SECRETS, type Harness } from '../helpers/bridge-harness.js';
+import { startReceiver, type Hit, type Receiver } from '../helpers/webhook-receiver.js';
 import { startRedisServer, uniquePrefix, type RedisServerHandle } from '../helpers/redis-server.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-interface Hit {
-  id: string;
-  timestamp: string;
-  signature: string;
-  body: string;
-  at: number;
-  n: number;
-}
-type Answer = { status: number } | 'hang';
-
-async function startReceiver(answer: (hit: Hit) => Answer) {
-  const hits: Hit[] = [];
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const id = String(req.headers['webhook-id']);
-      const hit: Hit = {
-        id,
-        timestamp: String(req.headers['webhook-timestamp']),
-        signature: String(req.headers['webhook-signature']),
-        body: Buffer.concat(chunks).toString('utf8'),
-        at: Date.now(),
-        n: hits.filter((h) => h.id === id).length + 1,
-      };
-      hits.push(hit);
-      const a = answer(hit);
-      if (a === 'hang') return;
-      res.writeHead(a.status).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-    hits,
-    hitsFor: (id: string) => hits.filter((h) => h.id === id),
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
-type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 
 async function eventually<T>(read: () => T | Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
   const until = Date.now() + timeoutMs;
