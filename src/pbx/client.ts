@@ -11,8 +11,9 @@ import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
 import type { PbxApi, PbxContact, PbxCustomField, PbxExtension } from '../core/ports.js';
 import { PbxError, type PbxErrorCode } from '../errors.js';
-import { DATA_NOT_FOUND, readPbxAnswer, type JsonObject } from './answer.js';
+import { DATA_NOT_FOUND, isJsonObject, readPbxAnswer, type JsonObject, type PbxAnswer } from './answer.js';
 import { encodeExtensionPassword, redactSecrets, type PasswordFormat } from './credentials.js';
+import { parseElementsSliced, readAndScan, type ByteChunks, type ListBodyScanner } from './json-slices.js';
 import { listEntries, mapContact, mapCustomField, mapExtension } from './mapping.js';
 
 export type PbxRequestOutcome = 'ok' | 'rejected' | 'timeout' | 'unreachable' | 'bad_response';
@@ -32,6 +33,13 @@ export interface PbxClientOptions {
 }
 
 export type PbxClient = PbxApi & { close(): Promise<void> };
+
+/**
+ * List answers at least this large are read in slices (scan for the `data` array, parse and map its
+ * entries a few hundred at a time, yielding in between): 100,000 contacts are ~30 MB, and one
+ * `JSON.parse` of that blocks the event loop for most of a second. Smaller ones are parsed in one go.
+ */
+export const SLICED_LIST_MIN_BYTES = 1024 * 1024;
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 
@@ -82,14 +90,20 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
   }
 
   /**
-   * POSTs `{token_id, ...fields}` and hands the JSON body of a SUCCESS answer to `read`. A 601
+   * POSTs `{token_id, ...fields}` and hands the JSON body of a SUCCESS answer to `read`. With `readScanned`,
+   * the body is scanned while it arrives (json-slices.ts) and `readScanned` gives the answer itself. A 601
    * "Data Not Found" answer gives `whenDataNotFound()` instead, when one is given.
    */
   async function post<T>(
     endpoint: string,
     path: string,
     fields: Record<string, string>,
-    options: { read: (body: JsonObject) => T; whenDataNotFound?: () => T; secrets?: readonly string[] },
+    options: {
+      read: (body: JsonObject) => T;
+      readScanned?: (statusCode: number, body: ScannedBody, redact: (message: string) => string) => Promise<PbxAnswer | { ok: true; value: T }>;
+      whenDataNotFound?: () => T;
+      secrets?: readonly string[];
+    },
   ): Promise<T> {
     const secrets = [token, ...(options.secrets ?? [])];
     const started = performance.now();
@@ -97,7 +111,7 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
     try {
       const signal = AbortSignal.timeout(timeoutMs);
       let statusCode: number;
-      let text: string;
+      let body: string | ScannedBody;
       try {
         const res = await request(`${baseUrl}${path}`, {
           method: 'POST',
@@ -107,12 +121,18 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
           body: JSON.stringify({ token_id: token, ...fields }),
         });
         statusCode = res.statusCode;
-        text = await res.body.text();
+        body = options.readScanned ? await readAndScan(res.body) : await res.body.text();
       } catch (err) {
         throw transportError(endpoint, err, signal.aborted, timeoutMs);
       }
-      const answer = readPbxAnswer(endpoint, statusCode, text, (m) => redactSecrets(m, secrets));
-      if (answer.ok) return options.read(answer.body);
+      const redact = (m: string): string => redactSecrets(m, secrets);
+      const answer =
+        typeof body === 'string'
+          ? readPbxAnswer(endpoint, statusCode, body, redact)
+          : options.readScanned
+            ? await options.readScanned(statusCode, body, redact)
+            : readPbxAnswer(endpoint, statusCode, utf8Text(body.bytes), redact);
+      if (answer.ok) return 'value' in answer ? answer.value : options.read(answer.body);
       if (options.whenDataNotFound && answer.error.pbxStatus === DATA_NOT_FOUND) return options.whenDataNotFound();
       throw answer.error;
     } catch (err) {
@@ -123,9 +143,13 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
     }
   }
 
-  /** The list endpoints: `data` mapped entry by entry; 601 "Data Not Found" is an empty list. */
+  /**
+   * The list endpoints: `data` mapped entry by entry; 601 "Data Not Found" is an empty list. Large answers
+   * are read in slices (SLICED_LIST_MIN_BYTES) with the same outcome as one parse of the whole text: any
+   * answer that is not a SUCCESS with a `data` array, or that the slices cannot read, is parsed whole.
+   */
   function fetchList<T>(endpoint: string, path: string, map: (entry: JsonObject) => T): Promise<T[]> {
-    return post(endpoint, path, {}, {
+    return post<T[]>(endpoint, path, {}, {
       whenDataNotFound: () => [],
       read: (body) => {
         const entries = listEntries(body.data);
@@ -133,6 +157,20 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
           throw new PbxError('PBX_ERR_BAD_RESPONSE', endpoint, `PBX ${endpoint} answered with a "data" that is not a list`);
         }
         return entries.map(map);
+      },
+      readScanned: async (statusCode, { bytes, scanner }, redact) => {
+        const whole = (): PbxAnswer => readPbxAnswer(endpoint, statusCode, utf8Text(bytes), redact);
+        if (bytes.length < SLICED_LIST_MIN_BYTES) return whole();
+        const layout = scanner.finish();
+        if (layout === null) return whole();
+        const envelope = readPbxAnswer(endpoint, statusCode, layout.envelope, redact);
+        // Refusals and odd answers: whatever the whole text says (they are not the large case).
+        if (!envelope.ok) return whole();
+        const items: T[] = [];
+        const read = await parseElementsSliced(bytes, layout, (values) => {
+          for (const value of values) if (isJsonObject(value)) items.push(map(value));
+        });
+        return read ? { ok: true, value: items } : whole();
       },
     });
   }
@@ -157,4 +195,17 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
     getExtensions: (): Promise<PbxExtension[]> => fetchList('getExtension', `/info/${userType}/getExtension`, mapExtension),
     close: () => agent.close(),
   };
+}
+
+/** A body read by `readAndScan`: its chunks, and the scan of them. */
+interface ScannedBody {
+  bytes: ByteChunks;
+  scanner: ListBodyScanner;
+}
+
+/** The body as text, as undici's `body.text()` gives it (UTF-8, a leading BOM dropped). */
+function utf8Text(chunks: ByteChunks): string {
+  const bytes = chunks.join();
+  const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  return bytes.toString('utf8', bom);
 }

@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
-import { createPbxClient, type PbxClient, type PbxClientOptions, type PbxRequestOutcome } from '../../src/pbx/client.js';
+import { createPbxClient, SLICED_LIST_MIN_BYTES, type PbxClient, type PbxClientOptions, type PbxRequestOutcome } from '../../src/pbx/client.js';
+import { mapContact } from '../../src/pbx/mapping.js';
 import { PbxError } from '../../src/errors.js';
 import { createSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/simulator.js';
 import { DEMO_CONTACTS, DEMO_EXTENSIONS } from '../../src/simulator/seed.js';
@@ -505,4 +506,76 @@ describe('against servers that misbehave on purpose', () => {
       { id: '9', name: '118', number: '118' },
     ]);
   });
+
+  describe('large answers (read in slices while they arrive)', () => {
+    /** n phonebook entries with awkward but valid content. */
+    function bigPhonebook(n: number): Record<string, unknown>[] {
+      return Array.from({ length: n }, (_, i) => ({
+        'Phonebook ID': String(i + 1),
+        'First Name': i % 7 === 0 ? 'Zoë "Z" {Ångström}' : `First${i}`,
+        'Last Name': i % 11 === 0 ? 'back\\slash ], [' : '日本',
+        'Display Name': '',
+        Extension: i % 13 === 0 ? 101 : '',
+        'Phone Number': `+91 98${String(i).padStart(8, '0')}`,
+        'Cell Number': i % 5 === 0 ? null : `0${7000000000 + i}`,
+        'Email ID': `user${i}@example.com`,
+        'Phone Group': '1',
+        'Custom Details': i % 3 === 0 ? [] : { Company: 'Ecosmob, "Inc"', City: 'Abd 😀', 'Office No': `98799${i}` },
+      }));
+    }
+
+    function serveText(status: number, text: string): (req: IncomingMessage, res: ServerResponse) => void {
+      return (_req, res) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        // Several writes, as a PBX streaming its answer would.
+        const bytes = Buffer.from(text);
+        for (let at = 0; at < bytes.length; at += 100_000) res.write(bytes.subarray(at, at + 100_000));
+        res.end();
+      };
+    }
+
+    it('map exactly as one parse of the whole text would: data before status, trailing commas, unicode', async () => {
+      const entries = bigPhonebook(6000);
+      const dataJson = JSON.stringify(entries, null, 1)
+        // The manual's trailing commas, inside entries and after the last one.
+        .replace(/"Office No": ("[^"]*")/g, '"Office No": $1,')
+        .replace(/\}\n\]$/, '},\n]');
+      const text = `\uFEFF{"data": ${dataJson},\n "status": "SUCCESS", "message": "Phonebook Details:", "Count": ${entries.length},}`;
+      expect(Buffer.byteLength(text)).toBeGreaterThan(SLICED_LIST_MIN_BYTES);
+      const srv = await misbehavingServer(serveText(200, text));
+      const got = await testClient(srv.baseUrl).getPhoneNumber();
+      expect(got).toEqual(entries.map(mapContact));
+      expect(got[7]).toMatchObject({ firstName: 'Zoë "Z" {Ångström}', customFields: { City: 'Abd 😀' } });
+    });
+
+    it('a large refusal is still a refusal with the PBX code and no secret; a large broken body is PBX_ERR_BAD_RESPONSE', async () => {
+      const data = JSON.stringify(bigPhonebook(5000));
+      const refusal = `{"status":"FAILED","status_code":603,"message":"Authentication Failed for ${TOKEN}","data":${data}}`;
+      const srv = await misbehavingServer(serveText(200, refusal));
+      const pbx = testClient(srv.baseUrl);
+      const err = await pbxError(pbx.getPhoneNumber());
+      expect(err).toMatchObject({ code: 'PBX_ERR_REJECTED', pbxStatus: 603 });
+      expectNoSecrets(err);
+
+      const broken = `{"status":"SUCCESS","data":${data.replace('"Phonebook ID":"4000"', '"Phonebook ID":4000x')}}`;
+      const srv2 = await misbehavingServer(serveText(200, broken));
+      expect(await pbxError(testClient(srv2.baseUrl).getPhoneNumber())).toMatchObject({ code: 'PBX_ERR_BAD_RESPONSE', pbxStatus: null });
+
+      const notFound = `{"status":"FAILED","status_code":601,"message":"Data Not Found","padding":"${'x'.repeat(SLICED_LIST_MIN_BYTES)}"}`;
+      const srv3 = await misbehavingServer(serveText(200, notFound));
+      expect(await testClient(srv3.baseUrl).getPhoneNumber()).toEqual([]);
+
+      const page = `<html><body>${'<p>502 Bad Gateway</p>'.repeat(60_000)}</body></html>`;
+      const srv4 = await misbehavingServer(serveText(502, page));
+      expect(await pbxError(testClient(srv4.baseUrl).getPhoneNumber())).toMatchObject({ code: 'PBX_ERR_BAD_RESPONSE', pbxStatus: 502 });
+    });
+
+    it('a large "data" that is a keyed object (PHP) is read whole, as before', async () => {
+      const entries = bigPhonebook(5000);
+      const keyed = Object.fromEntries(entries.map((e, i) => [String(i * 2), e]));
+      const srv = await misbehavingServer(serveText(200, JSON.stringify({ status: 'SUCCESS', data: keyed })));
+      expect(await testClient(srv.baseUrl).getPhoneNumber()).toEqual(entries.map(mapContact));
+    });
+  });
 });
+
