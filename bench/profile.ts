@@ -195,14 +195,20 @@ async function main(): Promise<void> {
     await gen.runOpenLoop(300, 2000);
     await sleep(500);
     const cpu0 = cpuTimeMs(target.server.pid);
+    const redisPid = redis?.process.pid ?? null;
+    const rcpu0 = redisPid === null ? 0 : cpuTimeMs(redisPid);
     const fromUs = Number(process.hrtime.bigint() / 1000n);
     const t0 = performance.now();
     const step = await gen.runOpenLoop(rate, seconds * 1000);
     const toUs = Number(process.hrtime.bigint() / 1000n);
-    const cpuPct = round(((cpuTimeMs(target.server.pid) - cpu0) / (performance.now() - t0)) * 100, 0);
+    const cpuMs = cpuTimeMs(target.server.pid) - cpu0;
+    const cpuPct = round((cpuMs / (performance.now() - t0)) * 100, 0);
+    const cpuMsPerCallback = step.accepted > 0 ? round(cpuMs / step.accepted, 3) : null;
+    const redisCpuMsPerCallback = redisPid === null || step.accepted === 0 ? null : round((cpuTimeMs(redisPid) - rcpu0) / step.accepted, 3);
     console.log(
       `load: ${rate}/s for ${seconds} s, ${mode} mode: accepted ${step.accepted}, frames ${step.framesReceived}, ` +
-        `p50 ${step.frame.p50} p95 ${step.frame.p95} p99 ${step.frame.p99} ms, server CPU ${cpuPct}%`,
+        `p50 ${step.frame.p50} p95 ${step.frame.p95} p99 ${step.frame.p99} ms, server CPU ${cpuPct}%, ` +
+        `server CPU ms per callback ${cpuMsPerCallback ?? '-'}${redisCpuMsPerCallback === null ? '' : ` (+redis-server ${redisCpuMsPerCallback})`}`,
     );
     await gen.close();
     gen = null;
@@ -217,7 +223,7 @@ async function main(): Promise<void> {
     const out = join(outDir, `profile-${mode}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     writeFileSync(
       out,
-      `${JSON.stringify({ mode, rate, seconds, contacts: contactsCount, agents, load: step, serverCpuPct: cpuPct, loadavg: os.loadavg(), profile: path, summary }, null, 2)}\n`,
+      `${JSON.stringify({ mode, rate, seconds, contacts: contactsCount, agents, load: step, serverCpuPct: cpuPct, cpuMsPerCallback, redisCpuMsPerCallback, loadavg: os.loadavg(), profile: path, summary }, null, 2)}\n`,
     );
     console.log(`\nraw profile: ${path}\nsummary: ${out}`);
   } finally {

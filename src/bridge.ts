@@ -74,7 +74,8 @@ async function openStores(config: Config, logger: Logger, prefix: string): Promi
     const eventLog = new MemoryEventLog({ logger });
     return { kv: new MemoryKeyValueStore(), lock: new MemoryLock(), eventLog, redis: null, resilient: null, close: () => eventLog.close() };
   }
-  const redis = createRedisClient(config.redisUrl, 'bridge-commands');
+  // Commands issued in the same tick (appends, records, counters of concurrent callbacks) share one write.
+  const redis = createRedisClient(config.redisUrl, 'bridge-commands', { enableAutoPipelining: true });
   const tail = createRedisClient(config.redisUrl, 'bridge-event-tail', { maxRetriesPerRequest: null });
   let redisDown = false;
   redis.on('error', (err: Error) => {
@@ -157,7 +158,11 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
     metrics.addGauge('bridge_phonebook_age_seconds', 'Age of the phonebook snapshot', () => phonebook.status().ageSeconds ?? -1);
 
     const tokens = new TokenService(sessionSecret, stores.kv);
-    const recentCallbacks = new RecentCallbacks(stores.kv);
+    // With Redis other instances list this instance's callbacks too: written at most 250 ms late. In memory
+    // only this instance reads them, so they are built when listed.
+    const recentCallbacks = new RecentCallbacks(stores.kv, 50, { flushMs: stores.redis ? 250 : null });
+    // Closed after the HTTP server (closers run in reverse) and before the stores: writes what waits.
+    closers.push(() => recentCallbacks.close());
     const countedDirectory = {
       lookup: (raw: string) => {
         const match = phonebook.lookup(raw);

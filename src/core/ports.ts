@@ -76,8 +76,11 @@ export interface KeyValueStore {
   del(key: string): Promise<void>;
   /** Increments a counter that expires ttlMs after its first increment; returns the new value. */
   incrWithTtl(key: string, ttlMs: number): Promise<number>;
-  /** Prepends to a list and keeps only the newest maxLength items. */
-  pushCapped(key: string, value: string, maxLength: number): Promise<void>;
+  /**
+   * Prepends to a list and keeps only the newest maxLength items. Several values (oldest first) go in one
+   * write; the last one ends up first in the list.
+   */
+  pushCapped(key: string, value: string | readonly string[], maxLength: number): Promise<void>;
   /** The list, newest first. */
   list(key: string): Promise<string[]>;
   close(): Promise<void>;

@@ -18,6 +18,8 @@ import { deliveryIdFor, type DeliveryJob, type DeliveryQueue, type DeliveryRecor
 
 export const CURSOR_KEY = 'webhooks:cursor';
 export const DISPATCH_LOCK = 'webhooks:dispatcher';
+/** While no endpoint is active, how long the dispatcher goes without looking again (its own changes excepted). */
+export const NO_ENDPOINT_RECHECK_MS = 1000;
 
 export interface DispatcherOptions {
   eventLog: EventLog;
@@ -40,6 +42,11 @@ export class WebhookDispatcher {
   private draining: Promise<void> | null = null;
   private again = false;
   private stopped = false;
+  /** Until then no endpoint is active (as far as this instance knows): a wake-up costs no Redis round trip. */
+  private noEndpointsUntil = 0;
+  /** Counts this instance's endpoint changes, so that a look begun before one cannot hide it. */
+  private endpointChanges = 0;
+  private recheckTimer: NodeJS.Timeout | null = null;
   private readonly lockTtlMs: number;
   private readonly batchSize: number;
 
@@ -103,6 +110,16 @@ export class WebhookDispatcher {
     })();
   }
 
+  /**
+   * An endpoint was created, enabled or removed through this instance: look at the endpoints again now
+   * (other instances' changes are seen within NO_ENDPOINT_RECHECK_MS).
+   */
+  endpointsChanged(): void {
+    this.endpointChanges++;
+    this.noEndpointsUntil = 0;
+    this.kick();
+  }
+
   /** Resolves when the dispatcher has caught up with the log (for tests and benchmarks). */
   async idle(): Promise<void> {
     while (this.draining) await this.draining;
@@ -118,6 +135,25 @@ export class WebhookDispatcher {
   }
 
   private async drain(): Promise<void> {
+    if (Date.now() < this.noEndpointsUntil) {
+      this.scheduleRecheck();
+      return;
+    }
+    if (this.noEndpointsUntil !== 0) {
+      // No endpoint at the last look: skip to the end of the log without reading it. The log's end is read
+      // before the endpoints, so every event skipped was accepted before any endpoint now active was created.
+      const changesBefore = this.endpointChanges;
+      const last = await this.opts.eventLog.lastId();
+      if (!this.token || this.stopped) return;
+      if (!(await this.hasActiveEndpoint())) {
+        if (last) await this.opts.kv.set(CURSOR_KEY, last);
+        if (changesBefore === this.endpointChanges) this.noEndpointsUntil = Date.now() + NO_ENDPOINT_RECHECK_MS;
+        return;
+      }
+      // An endpoint appeared: it gets the events from the cursor on (at most one recheck interval before it existed).
+      this.noEndpointsUntil = 0;
+    }
+    const changes = this.endpointChanges;
     let cursor = await this.cursor();
     for (;;) {
       if (!this.token || this.stopped) return;
@@ -136,8 +172,23 @@ export class WebhookDispatcher {
       if (endpoints.length > 0) await this.enqueueFor(events, endpoints);
       cursor = (events[events.length - 1] as StoredEvent).id;
       await this.opts.kv.set(CURSOR_KEY, cursor);
+      if (endpoints.length === 0 && changes === this.endpointChanges) this.noEndpointsUntil = Date.now() + NO_ENDPOINT_RECHECK_MS;
       if (events.length < this.batchSize) return;
     }
+  }
+
+  private async hasActiveEndpoint(): Promise<boolean> {
+    return (await this.opts.endpoints.list()).some((e) => e.status === 'active');
+  }
+
+  /** Events that arrive while no endpoint is known only wake the dispatcher again when the recheck is due. */
+  private scheduleRecheck(): void {
+    if (this.recheckTimer || this.stopped) return;
+    this.recheckTimer = setTimeout(() => {
+      this.recheckTimer = null;
+      this.kick();
+    }, Math.max(0, this.noEndpointsUntil - Date.now()) + 5);
+    this.recheckTimer.unref();
   }
 
   private async enqueueFor(events: StoredEvent[], endpoints: WebhookEndpoint[]): Promise<void> {
@@ -179,6 +230,7 @@ export class WebhookDispatcher {
     this.stopped = true;
     this.unsubscribe?.();
     if (this.timer) clearInterval(this.timer);
+    if (this.recheckTimer) clearTimeout(this.recheckTimer);
     await this.idle();
     if (this.token) {
       await this.opts.lock.release(DISPATCH_LOCK, this.token).catch(() => undefined);

@@ -180,6 +180,7 @@ export async function startWebhookService(opts: WebhookServiceOptions): Promise<
         createdAt: new Date().toISOString(),
       };
       await endpoints.create(endpoint);
+      dispatcher.endpointsChanged();
       log.info({ endpointId: endpoint.id, events: endpoint.events }, 'webhook endpoint registered');
       return { ok: true, id: endpoint.id, secret: endpoint.secret, endpoint: publicEndpoint(endpoint) };
     },
@@ -195,6 +196,7 @@ export async function startWebhookService(opts: WebhookServiceOptions): Promise<
 
     async deleteEndpoint(id) {
       const deleted = await endpoints.delete(id);
+      if (deleted) dispatcher.endpointsChanged();
       if (deleted) log.info({ endpointId: id }, 'webhook endpoint removed');
       return deleted;
     },
@@ -204,6 +206,7 @@ export async function startWebhookService(opts: WebhookServiceOptions): Promise<
       if (!e) return null;
       const enabled = { ...e, status: 'active' as const, disabledReason: null, disabledAt: null };
       await endpoints.update(enabled);
+      dispatcher.endpointsChanged();
       return publicEndpoint(enabled);
     },
 

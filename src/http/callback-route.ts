@@ -2,7 +2,8 @@
  * The PBX's ringing callback (CONTRACT 3): authenticate, read the body within 64 KiB, normalize, hand
  * to `accept`, answer in the contract's shapes, and keep a redacted record of every request.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { CallbackFieldMap } from '../config.js';
@@ -55,6 +56,8 @@ interface CallbackContext {
   fields: Record<string, unknown> | null;
   rawBody: Buffer | null;
   normalized: NormalizedCallback | null;
+  /** req.query, read once: express parses the query string again on every access. */
+  query: Record<string, unknown> | null;
 }
 
 export function createCallbackRouter(deps: CallbackRouterDeps): Router {
@@ -67,10 +70,14 @@ export function createCallbackRouter(deps: CallbackRouterDeps): Router {
   const contextOf = (req: Request): CallbackContext => {
     let ctx = contexts.get(req);
     if (!ctx) {
-      ctx = { started: performance.now(), arrivedAt: Date.now(), secretFrom: [], presented: [], fields: null, rawBody: null, normalized: null };
+      ctx = { started: performance.now(), arrivedAt: Date.now(), secretFrom: [], presented: [], fields: null, rawBody: null, normalized: null, query: null };
       contexts.set(req, ctx);
     }
     return ctx;
+  };
+  const queryOf = (req: Request): Record<string, unknown> => {
+    const ctx = contextOf(req);
+    return (ctx.query ??= queryRecord(req));
   };
 
   /** Sends the answer, keeps the redacted record, logs. The one exit of every request. */
@@ -81,7 +88,10 @@ export function createCallbackRouter(deps: CallbackRouterDeps): Router {
     const secrets = [deps.secret, ...ctx.presented.filter((s) => s.length >= MIN_PRESENTED_SECRET_TO_REDACT && s !== deps.secret)];
     const path = recordPath(req);
     const latencyMs = Math.round((performance.now() - ctx.started) * 10) / 10;
-    deps.recent.record(buildRecord(req, ctx, answer, path, secrets));
+    // Only the raw parts are captured now (the router resets req.baseUrl/params later); the redacted record is
+    // built when the recent-callbacks ring is flushed, and not at all if newer callbacks push it out first.
+    const raw: RawRecord = { method: req.method, path, query: queryOf(req), headers: req.headers, secrets };
+    deps.recent.record(() => buildRecord(raw, ctx, answer));
     if (answer.status === 200) {
       logger.info(
         { eventId: answer.body.eventId, extension: ctx.normalized?.extension, duplicate: answer.body.duplicate === true, latencyMs },
@@ -105,7 +115,7 @@ export function createCallbackRouter(deps: CallbackRouterDeps): Router {
     const candidates: Array<[SecretSource, string]> = [];
     const fromPath = req.params['secret'];
     if (typeof fromPath === 'string') candidates.push(['path', fromPath]);
-    for (const v of asStrings(queryRecord(req)['secret'])) candidates.push(['query', v]);
+    for (const v of asStrings(queryOf(req)['secret'])) candidates.push(['query', v]);
     const fromHeader = req.get('x-callback-secret');
     if (fromHeader !== undefined) candidates.push(['header', fromHeader]);
 
@@ -130,7 +140,7 @@ export function createCallbackRouter(deps: CallbackRouterDeps): Router {
     let cb: NormalizedCallback;
     try {
       const body = parseBody(req.get('content-type'), ctx.rawBody);
-      const fields: Record<string, unknown> = { ...queryFields(req), ...body };
+      const fields: Record<string, unknown> = { ...queryFields(queryOf(req)), ...body };
       ctx.fields = fields;
       cb = normalizeCallback(fields, deps.fieldNames);
       ctx.normalized = cb;
@@ -237,8 +247,8 @@ function queryRecord(req: Request): Record<string, unknown> {
 }
 
 /** The query's fields, without the secret: it is never a field. */
-function queryFields(req: Request): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(queryRecord(req)).filter(([name]) => name.toLowerCase() !== 'secret'));
+function queryFields(query: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(query).filter(([name]) => name.toLowerCase() !== 'secret'));
 }
 
 function asStrings(value: unknown): string[] {
@@ -248,7 +258,8 @@ function asStrings(value: unknown): string[] {
 }
 
 function sha256(value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest();
+  // One-shot hashing (node >= 20.12): no Hash object per presented secret.
+  return hash('sha256', value, 'buffer');
 }
 
 function bodyErrorType(err: unknown): string | null {
@@ -263,14 +274,25 @@ function recordPath(req: Request): string {
   return `${req.baseUrl}/pbx/callback${typeof req.params['secret'] === 'string' ? `/${REDACTED}` : ''}`;
 }
 
-function buildRecord(req: Request, ctx: CallbackContext, answer: Answer, path: string, secrets: string[]): RecentCallbackEntry {
+/** What the record needs from the request, captured when it is answered. */
+interface RawRecord {
+  method: string;
+  path: string;
+  query: Record<string, unknown>;
+  headers: IncomingHttpHeaders;
+  /** The configured secret and any long enough presented one: cut out of everything recorded. */
+  secrets: string[];
+}
+
+function buildRecord(req: RawRecord, ctx: CallbackContext, answer: Answer): RecentCallbackEntry {
+  const { path, secrets } = req;
   const query: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(queryRecord(req))) {
+  for (const [name, value] of Object.entries(req.query)) {
     query[name] = name.toLowerCase() === 'secret' ? REDACTED : value;
   }
   const headers: Record<string, string> = {};
-  for (const name of ['content-type', 'content-length', 'user-agent']) {
-    const value = req.get(name);
+  for (const name of ['content-type', 'content-length', 'user-agent'] as const) {
+    const value = req.headers[name];
     if (value !== undefined) headers[name] = redactText(value, secrets).slice(0, 256);
   }
   // The raw text only when it could not be read into fields (malformed JSON, other content types);

@@ -1,6 +1,6 @@
 /**
  * The last callbacks as received, for operators (`GET /api/callbacks/recent`). Kept in the shared
- * key-value store so every instance's callbacks show up; entries arrive here already redacted.
+ * key-value store so every instance's callbacks show up; entries are redacted before they are stored.
  */
 import type { NormalizedCallback } from '../core/callback.js';
 import type { KeyValueStore } from '../core/ports.js';
@@ -36,21 +36,94 @@ export interface RecentCallbackEntry {
   };
 }
 
+/** Builds one entry, redacted, when it is about to be written (see RecentCallbacks.record). */
+export type RecentCallbackThunk = () => RecentCallbackEntry;
+
+export interface RecentCallbacksOptions {
+  /**
+   * How long a recorded callback may wait before it is written to the store. Default 250 ms. null: only
+   * when listed or closed (for a store no other instance reads, where writing ahead buys nothing).
+   */
+  flushMs?: number | null;
+  onError?: (err: unknown) => void;
+}
+
+/**
+ * Recording is cheap on the callback's path: an entry is kept as a thunk in a small local ring (the newest
+ * `max`), and only what is still among the newest `max` when the ring is flushed (at most every `flushMs`,
+ * and before every `list()`) is redacted, serialized and written, in one pipelined write. Entries pushed out
+ * of the ring before a flush never cost a redaction. Secrets live only in the thunks' closures in memory;
+ * what is stored and returned is always the redacted entry.
+ */
 export class RecentCallbacks {
   private readonly kv: KeyValueStore;
   private readonly max: number;
+  private readonly flushMs: number | null;
   private readonly onError: (err: unknown) => void;
+  /** Oldest first, at most `max`. */
+  private pending: RecentCallbackThunk[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  /** The last flush in the chain: flushes run one after the other, so the list keeps arrival order. */
+  private flushing: Promise<void> | null = null;
+  private closed = false;
 
-  constructor(kv: KeyValueStore, max = 50, onError: (err: unknown) => void = () => {}) {
+  constructor(kv: KeyValueStore, max = 50, opts: RecentCallbacksOptions | ((err: unknown) => void) = {}) {
     this.kv = kv;
     this.max = max;
-    this.onError = onError;
+    const o = typeof opts === 'function' ? { onError: opts } : opts;
+    this.flushMs = o.flushMs === undefined ? 250 : o.flushMs;
+    this.onError = o.onError ?? (() => {});
   }
 
-  /** Fire-and-forget: never throws and never makes the callback wait for the store. */
-  record(entry: RecentCallbackEntry): void {
+  /**
+   * Fire-and-forget: never throws and never makes the callback wait for the store. Pass a thunk to have the
+   * (redacting) construction deferred to the flush, and skipped entirely if newer callbacks push it out first.
+   */
+  record(entry: RecentCallbackEntry | RecentCallbackThunk): void {
+    this.pending.push(typeof entry === 'function' ? entry : () => entry);
+    if (this.pending.length > this.max) this.pending.shift();
+    if (this.closed) {
+      void this.flush();
+      return;
+    }
+    if (this.timer === null && this.flushMs !== null) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        void this.flush();
+      }, this.flushMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Writes what is waiting; resolves when it (and any earlier flush) is in the store. Never rejects. */
+  flush(): Promise<void> {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    const previous = this.flushing ?? Promise.resolve();
+    const current = previous.then(() => this.write());
+    this.flushing = current;
+    void current.then(() => {
+      if (this.flushing === current) this.flushing = null;
+    });
+    return current;
+  }
+
+  private async write(): Promise<void> {
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    const values: string[] = [];
+    for (const make of batch) {
+      try {
+        values.push(JSON.stringify(make()));
+      } catch (err) {
+        this.report(err);
+      }
+    }
     try {
-      this.kv.pushCapped(RECENT_CALLBACKS_KEY, JSON.stringify(entry), this.max).catch((err: unknown) => this.report(err));
+      await this.kv.pushCapped(RECENT_CALLBACKS_KEY, values, this.max);
     } catch (err) {
       this.report(err);
     }
@@ -64,8 +137,9 @@ export class RecentCallbacks {
     }
   }
 
-  /** Newest first; entries that no longer parse are skipped. */
+  /** Newest first; entries that no longer parse are skipped. This instance's waiting entries are written first. */
   async list(): Promise<RecentCallbackEntry[]> {
+    await this.flush();
     const raw = await this.kv.list(RECENT_CALLBACKS_KEY);
     const out: RecentCallbackEntry[] = [];
     for (const item of raw.slice(0, this.max)) {
@@ -76,5 +150,11 @@ export class RecentCallbacks {
       }
     }
     return out;
+  }
+
+  /** Writes what is waiting and stops the timer; later records are written right away. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
   }
 }

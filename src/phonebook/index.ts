@@ -28,6 +28,10 @@ export const MAX_OTHER_CONTACTS = 5;
 const DEFAULT_SLICE_MS = 5;
 /** How often (in contacts) the build looks at the clock. */
 const CLOCK_CHECK_EVERY = 16;
+/** Distinct caller strings whose lookup result an index keeps (the oldest goes first when full). */
+export const LOOKUP_CACHE_SIZE = 10_000;
+/** Longer caller strings (no real number is) are looked up every time, so the cache stays small. */
+const MAX_CACHED_RAW_LENGTH = 64;
 /** An exact (E.164 or short-number) match beats a last-digits match whatever the field. */
 const TAIL_PENALTY = 8;
 
@@ -36,6 +40,13 @@ type Refs = number | number[];
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export class PhonebookIndex {
+  /**
+   * Raw caller string -> result. Parsing the number (libphonenumber) is most of a lookup's cost and the same
+   * callers ring again and again. The index never changes once built, so entries never go stale; a refresh
+   * builds a new index, with an empty cache.
+   */
+  private readonly cache = new Map<string, PhonebookMatch>();
+
   private constructor(
     private readonly country: CountryCode,
     private readonly contacts: readonly Contact[],
@@ -116,6 +127,21 @@ export class PhonebookIndex {
    * phonebookId.
    */
   lookup(raw: string): PhonebookMatch {
+    let match = this.cache.get(raw);
+    if (match === undefined) {
+      match = this.lookupUncached(raw);
+      if (raw.length > MAX_CACHED_RAW_LENGTH) return match;
+      if (this.cache.size >= LOOKUP_CACHE_SIZE) {
+        const oldest = this.cache.keys().next();
+        if (oldest.done !== true) this.cache.delete(oldest.value);
+      }
+      this.cache.set(raw, match);
+    }
+    // A copy per caller: the cached result itself is never handed out.
+    return { from: match.from, contact: match.contact, otherContacts: match.otherContacts.slice() };
+  }
+
+  private lookupUncached(raw: string): PhonebookMatch {
     const { plus, digits } = extractDigits(raw);
     // An extension of the tenant stays as dialled: "1001103" must not turn into some country's E.164.
     const isExt = !plus && digits !== '' && this.extensions.has(digits);

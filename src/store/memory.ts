@@ -49,9 +49,10 @@ export class MemoryKeyValueStore implements KeyValueStore {
     return n;
   }
 
-  async pushCapped(key: string, value: string, maxLength: number): Promise<void> {
+  async pushCapped(key: string, value: string | readonly string[], maxLength: number): Promise<void> {
     const list = this.lists.get(key) ?? [];
-    list.unshift(value);
+    if (typeof value === 'string') list.unshift(value);
+    else for (const v of value) list.unshift(v);
     if (list.length > maxLength) list.length = maxLength;
     this.lists.set(key, list);
   }

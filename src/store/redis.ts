@@ -45,9 +45,11 @@ export class RedisKeyValueStore implements KeyValueStore {
     return Number(n);
   }
 
-  async pushCapped(key: string, value: string, maxLength: number): Promise<void> {
+  async pushCapped(key: string, value: string | readonly string[], maxLength: number): Promise<void> {
+    const values = typeof value === 'string' ? [value] : value;
+    if (values.length === 0) return;
     const k = this.prefix + key;
-    await this.redis.multi().lpush(k, value).ltrim(k, 0, maxLength - 1).exec();
+    await this.redis.multi().lpush(k, ...values).ltrim(k, 0, maxLength - 1).exec();
   }
 
   async list(key: string): Promise<string[]> {
