@@ -125,6 +125,8 @@ export class ResilientEventLog implements EventLog {
   private flushCommand: Promise<unknown> | null = null;
   private flushErrorLogged = false;
   private retryTimer: NodeJS.Timeout | null = null;
+  /** When Redis last answered an append (ms), to tell a busy Redis from a gone one. */
+  private lastAnswerAt: number | null = null;
   private closed = false;
   private readonly counters = { degradedEvents: 0, refused: 0, flushed: { shared: 0, duplicate: 0 } };
 
@@ -185,7 +187,8 @@ export class ResilientEventLog implements EventLog {
     if (this.mode() === 'shared' && this.redis.status === 'ready') {
       const sent = this.inner.appendTagged(event, dedupe, origin);
       try {
-        const result = await withTimeout(sent, this.o.appendTimeoutMs);
+        const result = await this.awaitAppend(sent);
+        this.lastAnswerAt = this.now();
         this.observe(result.id);
         if (dedupe) this.remember(dedupe.key, result.id, this.now() + dedupe.ttlMs);
         return result;
@@ -314,6 +317,27 @@ export class ResilientEventLog implements EventLog {
     const [lastMs, lastSeq] = this.last;
     this.last = [lastMs, lastSeq + 1n];
     return `${this.last[0]}-${this.last[1]}`;
+  }
+
+  /**
+   * Waits for an append's answer. A slow answer while other appends are still being answered is load (a busy
+   * process or a busy Redis), not an outage, and going local then would only add work: keep waiting, one
+   * timeout at a time, for as long as Redis keeps answering something. A frozen or lost Redis answers
+   * nothing, and the TimeoutError (or the connection error) propagates.
+   */
+  private async awaitAppend(sent: Promise<AppendResult>): Promise<AppendResult> {
+    for (;;) {
+      try {
+        return await withTimeout(sent, this.o.appendTimeoutMs);
+      } catch (err) {
+        if (!(err instanceof TimeoutError) || this.redis.status !== 'ready' || !this.answeredWithin(this.o.appendTimeoutMs)) throw err;
+      }
+    }
+  }
+
+  /** True when some append was answered by Redis within the last `ms`. */
+  private answeredWithin(ms: number): boolean {
+    return this.lastAnswerAt !== null && this.now() - this.lastAnswerAt < ms;
   }
 
   private observe(id: string): void {
