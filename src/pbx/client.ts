@@ -145,7 +145,7 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
 
   /**
    * The list endpoints: `data` mapped entry by entry; 601 "Data Not Found" is an empty list. Large answers
-   * are read in slices (SLICED_LIST_MIN_BYTES) with the same outcome as one parse of the whole text: any
+   * are read in slices (SLICED_LIST_MIN_BYTES) with the same outcome as one parse of the whole text; an
    * answer that is not a SUCCESS with a `data` array, or that the slices cannot read, is parsed whole.
    */
   function fetchList<T>(endpoint: string, path: string, map: (entry: JsonObject) => T): Promise<T[]> {

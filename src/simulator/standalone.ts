@@ -7,6 +7,10 @@ import { parseArgs } from 'node:util';
 import { DEMO_EXTENSIONS, DEMO_TOKEN, generateContacts } from './seed.js';
 import { createSimulator, type CallbackStyle, type ErrorStyle, type PasswordFormat, type SimulatorOptions } from './simulator.js';
 
+/** This program's own terminal output (it has no logger: it is the simulator's command line). */
+const print = (line: string): void => void process.stdout.write(`${line}\n`);
+const printErr = (line: string): void => void process.stderr.write(`${line}\n`);
+
 const USAGE =
   'usage: simulator [--port 8090] [--host 127.0.0.1] [--callback-url URL] [--token TOKEN] [--error-style body|http] ' +
   '[--password-format md5|plain] [--callback-style json|form|query] [--contacts N]';
@@ -60,23 +64,23 @@ async function main(): Promise<void> {
   try {
     cli = parseCli(process.argv.slice(2));
   } catch (err) {
-    console.error(err instanceof Error ? err.message : String(err));
-    console.error(USAGE);
+    printErr(err instanceof Error ? err.message : String(err));
+    printErr(USAGE);
     process.exitCode = 2;
     return;
   }
   const sim = createSimulator(cli.options);
   const address = await sim.listen(cli.port, cli.host);
   const o = cli.options;
-  console.log(`HoduPBX simulator listening on ${address.url}`);
-  console.log(`  API root (PBX_BASE_URL): ${address.apiBaseUrl}`);
-  console.log(`  token_id: ${o.token ?? DEMO_TOKEN}   userType: TENANT`);
-  console.log(`  errors as: ${o.errorStyle ?? 'body'}   extension_password: ${o.passwordFormat ?? 'md5'}`);
-  console.log(`  callbacks: ${o.callbackUrl ?? '(none yet: POST /_sim/callback-url {"url": …})'} as ${o.callbackStyle ?? 'json'}`);
-  console.log(`  phonebook: ${o.contacts ? `${o.contacts.length} generated contacts` : 'demo contacts'}`);
-  console.log('  demo extensions (number: web password):');
-  for (const [number, password] of Object.entries(DEMO_EXTENSIONS)) console.log(`    ${number}: ${password}`);
-  console.log(`  ring: curl -X POST ${address.url}/_sim/ring -H 'content-type: application/json' -d '{"extension":"101","from":"09824740472","fromName":"NISHA"}'`);
+  print(`HoduPBX simulator listening on ${address.url}`);
+  print(`  API root (PBX_BASE_URL): ${address.apiBaseUrl}`);
+  print(`  token_id: ${o.token ?? DEMO_TOKEN}   userType: TENANT`);
+  print(`  errors as: ${o.errorStyle ?? 'body'}   extension_password: ${o.passwordFormat ?? 'md5'}`);
+  print(`  callbacks: ${o.callbackUrl ?? '(none yet: POST /_sim/callback-url {"url": …})'} as ${o.callbackStyle ?? 'json'}`);
+  print(`  phonebook: ${o.contacts ? `${o.contacts.length} generated contacts` : 'demo contacts'}`);
+  print('  demo extensions (number: web password):');
+  for (const [number, password] of Object.entries(DEMO_EXTENSIONS)) print(`    ${number}: ${password}`);
+  print(`  ring: curl -X POST ${address.url}/_sim/ring -H 'content-type: application/json' -d '{"extension":"101","from":"09824740472","fromName":"NISHA"}'`);
 }
 
 void main();
