@@ -1,26 +1,20 @@
 /** Bearer-key check for the admin API, and bearer-token check for agent routes. */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { SecretDigest } from '../auth/secret-digest.js';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AgentClaims, TokenVerifier } from '../core/agent.js';
 import { bearerToken } from '../auth/tokens.js';
 import { sendError } from './errors.js';
 
-/** Constant-time comparison that does not leak the length either. */
-export function secretsEqual(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
-}
-
 /** Without a configured key the admin API does not exist (404), as the contract says. */
 export function requireAdminKey(adminApiKey: string | null): RequestHandler {
+  const expected = adminApiKey ? new SecretDigest(adminApiKey) : null;
   return (req: Request, res: Response, next: NextFunction) => {
-    if (!adminApiKey) {
+    if (!expected) {
       sendError(res, 404, 'not_found', 'The admin API is disabled: set ADMIN_API_KEY.');
       return;
     }
     const given = bearerToken(req.headers.authorization);
-    if (!given || !secretsEqual(given, adminApiKey)) {
+    if (!given || !expected.matches(given)) {
       sendError(res, 401, 'unauthorized', 'A valid admin key is required: Authorization: Bearer <ADMIN_API_KEY>.');
       return;
     }

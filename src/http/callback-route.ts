@@ -2,7 +2,7 @@
  * The PBX's ringing callback (CONTRACT 3): authenticate, read the body within 64 KiB, normalize, hand
  * to `accept`, answer in the contract's shapes, and keep a redacted record of every request.
  */
-import { hash, timingSafeEqual } from 'node:crypto';
+import { SecretDigest } from '../auth/secret-digest.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
@@ -63,7 +63,7 @@ interface CallbackContext {
 export function createCallbackRouter(deps: CallbackRouterDeps): Router {
   if (deps.secret === '') throw new Error('createCallbackRouter: the callback secret must not be empty');
   const logger = deps.logger.child({ component: 'pbx-callback' });
-  const expectedDigest = sha256(deps.secret);
+  const expectedSecret = new SecretDigest(deps.secret);
   const contexts = new WeakMap<Request, CallbackContext>();
   const router = express.Router();
 
@@ -121,10 +121,7 @@ export function createCallbackRouter(deps: CallbackRouterDeps): Router {
 
     ctx.secretFrom = [...new Set(candidates.map(([source]) => source))];
     ctx.presented = candidates.map(([, value]) => value);
-    // Every candidate is compared (no early exit), each over fixed-length digests.
-    let ok = false;
-    for (const [, value] of candidates) ok = timingSafeEqual(sha256(value), expectedDigest) || ok;
-    if (!ok) {
+    if (!expectedSecret.matchesAny(ctx.presented)) {
       fail(req, res, 401, MESSAGES.unauthorized, 'CALLBACK_ERR_UNAUTHORIZED');
       return;
     }
@@ -255,11 +252,6 @@ function asStrings(value: unknown): string[] {
   if (typeof value === 'string') return [value];
   if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string');
   return [];
-}
-
-function sha256(value: string): Buffer {
-  // One-shot hashing (node >= 20.12): no Hash object per presented secret.
-  return hash('sha256', value, 'buffer');
 }
 
 function bodyErrorType(err: unknown): string | null {
