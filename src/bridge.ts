@@ -13,6 +13,7 @@ import type { Config, PbxConfig } from './config.js';
 import type { Logger } from './logger.js';
 import type { EventLog, KeyValueStore, Lock } from './core/ports.js';
 import { createCallAcceptor } from './core/call-events.js';
+import { eventTypeForState } from './core/event.js';
 import { MemoryKeyValueStore, MemoryLock } from './store/memory.js';
 import { createRedisClient, DEFAULT_KEY_PREFIX, RedisKeyValueStore, RedisLock } from './store/redis.js';
 import { MemoryEventLog } from './events/memory-event-log.js';
@@ -231,7 +232,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
           const result = await accept(cb);
           metrics.callbackToPublish.observe((performance.now() - started) / 1000);
           metrics.callbacks.inc({ result: result.duplicate ? 'duplicate' : 'accepted' });
-          if (!result.duplicate) metrics.eventsPublished.inc({ type: cb.state === 'ringing' ? 'call.ringing' : `call.${cb.state}` });
+          if (!result.duplicate) metrics.eventsPublished.inc({ type: eventTypeForState(cb.state) });
           return result;
         },
         recent: recentCallbacks,
