@@ -66,11 +66,4 @@ export function openAgentSocket(baseUrl: string, token: string, lastEventId?: st
   });
 }
 
-/** Polls `check` until it returns true or the deadline passes. */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { eventually } from './wait.js';

@@ -7,6 +7,7 @@ import type { EventLog } from '../../src/core/ports.js';
 import { MemoryEventLog } from '../../src/events/memory-event-log.js';
 import { RedisEventLog } from '../../src/events/redis-event-log.js';
 import { createRedisClient } from '../../src/store/redis.js';
+import { eventually } from '../helpers/wait.js';
 import { uniquePrefix } from '../helpers/redis-server.js';
 
 const logger = pino({ level: 'silent' });
@@ -83,13 +84,6 @@ function collect(log: EventLog): StoredEvent[] {
   return got;
 }
 
-async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -132,7 +126,7 @@ describe.each(implementations)('%s event log', (name, make) => {
     expect(again).toEqual({ id: first.id, duplicate: true });
     expect(concurrent.every((r) => r.duplicate && r.id === first.id)).toBe(true);
     const marker = await log.append(newEvent(), null);
-    await until(() => got.some((e) => e.id === marker.id));
+    await eventually(() => got.some((e) => e.id === marker.id));
     expect(got.map((e) => e.id)).toEqual([first.id, marker.id]);
   });
 
@@ -200,7 +194,7 @@ describe.each(implementations)('%s event log', (name, make) => {
     });
     cleanups.push(unsubscribe);
     const ids = (await Promise.all(Array.from({ length: 50 }, (_, i) => log.append(newEvent(String(100 + (i % 3))), null)))).map((r) => r.id);
-    await until(() => a.length >= 50 && b.length >= 50);
+    await eventually(() => a.length >= 50 && b.length >= 50);
     await sleep(50);
     expect(a.map((e) => e.id)).toEqual(ids);
     expect(b.map((e) => e.id)).toEqual(ids);
@@ -218,7 +212,7 @@ describe.each(implementations)('%s event log', (name, make) => {
     );
     const seen = collect(log);
     await log.append(newEvent(), null);
-    await until(() => seen.length >= 2);
+    await eventually(() => seen.length >= 2);
     expect(isAscending(seen.map((e) => e.id))).toBe(true);
   });
 
@@ -229,7 +223,7 @@ describe.each(implementations)('%s event log', (name, make) => {
     const there = collect(other);
     const ids: string[] = [];
     for (let i = 0; i < 40; i++) ids.push((await (i % 2 ? other : log).append(newEvent(), null)).id);
-    await until(() => here.length >= 40 && there.length >= 40);
+    await eventually(() => here.length >= 40 && there.length >= 40);
     await sleep(50);
     expect(here.map((e) => e.id)).toEqual(ids);
     expect(there.map((e) => e.id)).toEqual(ids);

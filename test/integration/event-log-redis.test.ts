@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import type { NewCallEvent, StoredEvent } from '../../src/core/event.js';
 import { RedisEventLog, type RedisEventLogOptions } from '../../src/events/redis-event-log.js';
 import { createRedisClient } from '../../src/store/redis.js';
+import { eventually } from '../helpers/wait.js';
 import { startRedisServer, uniquePrefix } from '../helpers/redis-server.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -46,13 +47,8 @@ function newEvent(extension = '122'): NewCallEvent {
   };
 }
 
-async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** The tail's backoff after an outage takes seconds. */
+const until = (check: () => boolean, timeoutMs = 10_000) => eventually(check, timeoutMs);
 
 describe('redis event log', () => {
   it('when trimming is approximate, then an old id is not complete and the oldest kept id replays without gaps', async () => {

@@ -9,18 +9,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
 import { admin, createHarness, postJson, SECRETS, type Harness } from '../helpers/bridge-harness.js';
 import { startReceiver, type Answer, type Hit, type Receiver } from '../helpers/webhook-receiver.js';
+import { eventuallyValue } from '../helpers/wait.js';
 import { uniquePrefix } from '../helpers/redis-server.js';
 
 
-async function eventually<T>(read: () => T | Promise<T>, ok: (v: T) => boolean, timeoutMs = 5000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (ok(v)) return v;
-    if (Date.now() > until) throw new Error(`condition not met in ${timeoutMs} ms; last value: ${JSON.stringify(v)?.slice(0, 500)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function getJson(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(url, { headers: admin });
@@ -121,8 +113,8 @@ describe.each(modes)('CRM webhooks in %s mode', (mode, env) => {
     await register({ url: endedOnly.url, events: ['call.ended'] });
 
     const eventId = await ring();
-    const [hit] = await eventually(() => all.hitsFor(eventId), (x) => x.length === 1);
-    await eventually(() => ringingOnly.hitsFor(eventId), (x) => x.length === 1);
+    const [hit] = await eventuallyValue(() => all.hitsFor(eventId), (x) => x.length === 1);
+    await eventuallyValue(() => ringingOnly.hitsFor(eventId), (x) => x.length === 1);
     const verified = new Webhook(a.secret).verify(hit!.body, {
       'webhook-id': hit!.id,
       'webhook-timestamp': hit!.timestamp,
@@ -138,8 +130,8 @@ describe.each(modes)('CRM webhooks in %s mode', (mode, env) => {
 
     // A hang-up event reaches the "all" and "ended" endpoints, not the ringing-only one.
     const ended = await ring({ event: 'hangup' });
-    await eventually(() => endedOnly.hitsFor(ended), (x) => x.length === 1);
-    await eventually(() => all.hitsFor(ended), (x) => x.length === 1);
+    await eventuallyValue(() => endedOnly.hitsFor(ended), (x) => x.length === 1);
+    await eventuallyValue(() => all.hitsFor(ended), (x) => x.length === 1);
     await new Promise((r) => setTimeout(r, 100));
     expect(ringingOnly.hitsFor(ended)).toHaveLength(0);
     expect(endedOnly.hitsFor(eventId)).toHaveLength(0);
@@ -152,8 +144,8 @@ describe.each(modes)('CRM webhooks in %s mode', (mode, env) => {
     const r = await receiver(() => ({ status: 500, body: 'database is down' }));
     const ep = await register({ url: r.url });
     const eventId = await ring();
-    const hits = await eventually(() => r.hitsFor(eventId), (x) => x.length === 3);
-    const failed = await eventually(() => deliveries(ep.id, 'failed'), (x) => x.some((d) => d.eventId === eventId));
+    const hits = await eventuallyValue(() => r.hitsFor(eventId), (x) => x.length === 3);
+    const failed = await eventuallyValue(() => deliveries(ep.id, 'failed'), (x) => x.some((d) => d.eventId === eventId));
     const d = failed.find((x) => x.eventId === eventId)!;
     expect(d.attempts).toHaveLength(3);
     expect(d.lastStatusCode).toBe(500);
@@ -175,8 +167,8 @@ describe.each(modes)('CRM webhooks in %s mode', (mode, env) => {
     r.answer = () => ({ status: 204 });
     const retry = await postJson(`${bridge.url}/api/webhooks/${ep.id}/deliveries/${d.id}/retry`, {}, admin);
     expect(retry.status).toBe(202);
-    await eventually(() => r.hitsFor(eventId), (x) => x.length === 4);
-    await eventually(() => deliveries(ep.id, 'succeeded'), (x) => x.some((y) => y.id === d.id));
+    await eventuallyValue(() => r.hitsFor(eventId), (x) => x.length === 4);
+    await eventuallyValue(() => deliveries(ep.id, 'succeeded'), (x) => x.some((y) => y.id === d.id));
     const twice = await postJson(`${bridge.url}/api/webhooks/${ep.id}/deliveries/${d.id}/retry`, {}, admin);
     expect(twice.status).toBe(409);
     const missing = await postJson(`${bridge.url}/api/webhooks/${ep.id}/deliveries/nope/retry`, {}, admin);
@@ -187,7 +179,7 @@ describe.each(modes)('CRM webhooks in %s mode', (mode, env) => {
     const r = await receiver((hit) => (hit.n === 1 ? { status: 503, headers: { 'retry-after': '1' } } : { status: 200 }));
     await register({ url: r.url });
     const eventId = await ring();
-    const hits = await eventually(() => r.hitsFor(eventId), (x) => x.length === 2, 4000);
+    const hits = await eventuallyValue(() => r.hitsFor(eventId), (x) => x.length === 2, 4000);
     expect(hits[1]!.at - hits[0]!.at).toBeGreaterThanOrEqual(950);
   });
 
@@ -195,7 +187,7 @@ describe.each(modes)('CRM webhooks in %s mode', (mode, env) => {
     const r = await receiver(() => ({ status: 410 }));
     const ep = await register({ url: r.url });
     const first = await ring();
-    await eventually(() => deliveries(ep.id, 'failed'), (x) => x.some((d) => d.eventId === first));
+    await eventuallyValue(() => deliveries(ep.id, 'failed'), (x) => x.some((d) => d.eventId === first));
     const list = await getJson(`${bridge.url}/api/webhooks`);
     expect((list.body.webhooks as Array<Record<string, unknown>>).find((w) => w.id === ep.id)).toMatchObject({ status: 'disabled' });
     const second = await ring();
@@ -209,7 +201,7 @@ describe.each(modes)('CRM webhooks in %s mode', (mode, env) => {
     const r = await receiver(() => ({ status: 307, headers: { location: target.url } }));
     const ep = await register({ url: r.url });
     const eventId = await ring();
-    const failed = await eventually(() => deliveries(ep.id, 'failed'), (x) => x.some((d) => d.eventId === eventId));
+    const failed = await eventuallyValue(() => deliveries(ep.id, 'failed'), (x) => x.some((d) => d.eventId === eventId));
     expect(failed[0]!.lastStatusCode).toBe(307);
     expect(failed[0]!.lastError).toContain('redirect');
     expect(r.hitsFor(eventId)).toHaveLength(3);
@@ -220,9 +212,9 @@ describe.each(modes)('CRM webhooks in %s mode', (mode, env) => {
     const r = await receiver((hit) => (hit.n === 1 ? 'hang' : { status: 200 }));
     const ep = await register({ url: r.url });
     const eventId = await ring();
-    const hits = await eventually(() => r.hitsFor(eventId), (x) => x.length === 2, 4000);
+    const hits = await eventuallyValue(() => r.hitsFor(eventId), (x) => x.length === 2, 4000);
     expect(hits[1]!.at - hits[0]!.at).toBeGreaterThanOrEqual(450);
-    const ok = await eventually(() => deliveries(ep.id, 'succeeded'), (x) => x.some((d) => d.eventId === eventId));
+    const ok = await eventuallyValue(() => deliveries(ep.id, 'succeeded'), (x) => x.some((d) => d.eventId === eventId));
     const d = ok.find((x) => x.eventId === eventId)!;
     expect(d.attempts[0]).toMatchObject({ statusCode: null, error: expect.stringContaining('timed out') });
     expect(d.attempts[1]).toMatchObject({ statusCode: 200, error: null });

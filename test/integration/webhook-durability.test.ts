@@ -18,20 +18,14 @@ import { RedisEndpointStore } from '../../src/crm-webhooks/stores.js';
 import { generateSecret } from '../../src/crm-webhooks/signing.js';
 import { admin, createHarness, postJson, SECRETS, type Harness } from '../helpers/bridge-harness.js';
 import { startReceiver, type Hit, type Receiver } from '../helpers/webhook-receiver.js';
+import { eventuallyValue } from '../helpers/wait.js';
 import { startRedisServer, uniquePrefix, type RedisServerHandle } from '../helpers/redis-server.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 
-async function eventually<T>(read: () => T | Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (ok(v)) return v;
-    if (Date.now() > until) throw new Error(`condition not met in ${timeoutMs} ms; last value: ${JSON.stringify(v)?.slice(0, 500)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** Process starts and BullMQ's stalled-job checks take seconds here. */
+const eventually = <T,>(read: () => T | Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000) => eventuallyValue(read, ok, timeoutMs);
 
 function verify(secret: string, hit: Hit): unknown {
   return new Webhook(secret).verify(hit.body, { 'webhook-id': hit.id, 'webhook-timestamp': hit.timestamp, 'webhook-signature': hit.signature });

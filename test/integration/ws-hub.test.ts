@@ -13,6 +13,7 @@ import { MemoryEventLog } from '../../src/events/memory-event-log.js';
 import { RedisEventLog } from '../../src/events/redis-event-log.js';
 import { createRedisClient } from '../../src/store/redis.js';
 import { createWsHub, type WsHub, type WsHubOptions } from '../../src/ws/hub.js';
+import { eventually } from '../helpers/wait.js';
 import { uniquePrefix } from '../helpers/redis-server.js';
 
 const logger = pino({ level: 'silent' });
@@ -88,13 +89,6 @@ async function connect(port: number, query: string, headers: Record<string, stri
   return { ws, frames, closed };
 }
 
-async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function callEvent(extension: string, fromName: string | null = null): NewCallEvent {
@@ -216,7 +210,7 @@ describe('websocket hub: handshake', () => {
     const byQuery = await connect(port, `token=${token('122')}`);
     const byHeader = await connect(port, '', { Authorization: `Bearer ${token('123')}` });
     const supervisor = await connect(port, `token=${token('100', 'supervisor')}`);
-    await until(() => byQuery.frames.length > 0 && byHeader.frames.length > 0 && supervisor.frames.length > 0);
+    await eventually(() => byQuery.frames.length > 0 && byHeader.frames.length > 0 && supervisor.frames.length > 0);
     expect(byQuery.frames[0]).toBe('{"type":"ready","extension":"122","resumed":false}');
     expect(byHeader.frames[0]).toBe('{"type":"ready","extension":"123","resumed":false}');
     expect(supervisor.frames[0]).toBe('{"type":"ready","extension":"*","resumed":false}');
@@ -243,11 +237,11 @@ describe('websocket hub: routing', () => {
     const a122 = await connect(port, `token=${token('122')}`);
     const a123 = await connect(port, `token=${token('123')}`);
     const sup = await connect(port, `token=${token('122', 'supervisor')}`);
-    await until(() => a122.frames.length + a123.frames.length + sup.frames.length === 3);
+    await eventually(() => a122.frames.length + a123.frames.length + sup.frames.length === 3);
     const e1 = await log.append(callEvent('122'), null);
     const e2 = await log.append(callEvent('123'), null);
     const e3 = await log.append(callEvent('124'), null);
-    await until(() => sup.frames.length === 4);
+    await eventually(() => sup.frames.length === 4);
     await sleep(50);
     expect(eventIds(a122.frames)).toEqual([e1.id]);
     expect(eventIds(a123.frames)).toEqual([e2.id]);
@@ -266,11 +260,11 @@ describe('websocket hub: routing', () => {
       connect(port, `token=${token('2', 'supervisor')}`),
       connect(port, `token=${token('3', 'supervisor')}`),
     ]);
-    await until(() => clients.every((c) => c.frames.length === 1));
+    await eventually(() => clients.every((c) => c.frames.length === 1));
     const stringify = vi.spyOn(JSON, 'stringify');
     try {
       await log.append(callEvent('122'), null);
-      await until(() => clients.every((c) => c.frames.length === 2));
+      await eventually(() => clients.every((c) => c.frames.length === 2));
       // The log serializes the body once at append (and quotes the id); sending to five sockets adds nothing.
       expect(stringify.mock.calls.filter(([value]) => typeof value === 'object')).toHaveLength(1);
       expect(stringify.mock.calls.length).toBeLessThan(clients.length);
@@ -287,11 +281,11 @@ describe('websocket hub: routing', () => {
     agent.ws.send('not json');
     agent.ws.send(Buffer.from([1, 2, 3]));
     agent.ws.send('{"type":"ping"}');
-    await until(() => agent.frames.includes('{"type":"pong"}'));
+    await eventually(() => agent.frames.includes('{"type":"pong"}'));
     rude.ws.send('x'.repeat(10_000));
     expect((await rude.closed).code).toBe(1009);
     const e = await log.append(callEvent('122'), null);
-    await until(() => agent.frames.some((f) => idOf(f) === e.id));
+    await eventually(() => agent.frames.some((f) => idOf(f) === e.id));
   });
 });
 
@@ -305,7 +299,7 @@ describe.each([
     const agent = token('122');
     const first = await connect(port, `token=${agent}`);
     const e1 = await log.append(callEvent('122'), null);
-    await until(() => first.frames.length === 2);
+    await eventually(() => first.frames.length === 2);
     first.ws.close();
     await first.closed;
 
@@ -313,12 +307,12 @@ describe.each([
     await log.append(callEvent('123'), null);
     const e4 = await log.append(callEvent('122'), null);
     const again = await connect(port, `token=${agent}&lastEventId=${e1.id}`);
-    await until(() => again.frames.length === 3);
+    await eventually(() => again.frames.length === 3);
     expect(JSON.parse(again.frames[0] as string)).toEqual({ type: 'ready', extension: '122', resumed: true });
     expect(eventIds(again.frames)).toEqual([e2.id, e4.id]);
 
     const e5 = await log.append(callEvent('122'), null);
-    await until(() => again.frames.length === 4);
+    await eventually(() => again.frames.length === 4);
     await sleep(100);
     expect(eventIds(again.frames)).toEqual([e2.id, e4.id, e5.id]);
   });
@@ -334,10 +328,10 @@ describe.each([
         if (i % 5 === 0) await sleep(1);
       }
     })();
-    await until(() => appended.length >= 30);
+    await eventually(() => appended.length >= 30);
     const sup = await connect(port, `token=${token('1', 'supervisor')}&lastEventId=${base.id}`);
     await producer;
-    await until(() => sup.frames.length === 151);
+    await eventually(() => sup.frames.length === 151);
     await sleep(100);
     expect(JSON.parse(sup.frames[0] as string)).toMatchObject({ type: 'ready', resumed: true });
     expect(eventIds(sup.frames)).toEqual(appended);
@@ -349,11 +343,11 @@ describe.each([
     await log.append(callEvent('122'), null);
     const malformed = await connect(port, `token=${token('122')}&lastEventId=yesterday`);
     const unknown = await connect(port, `token=${token('122')}&lastEventId=99999999999999-0`);
-    await until(() => malformed.frames.length === 1 && unknown.frames.length === 1);
+    await eventually(() => malformed.frames.length === 1 && unknown.frames.length === 1);
     expect(JSON.parse(malformed.frames[0] as string)).toEqual({ type: 'ready', extension: '122', resumed: false });
     expect(JSON.parse(unknown.frames[0] as string)).toEqual({ type: 'ready', extension: '122', resumed: false });
     const live = await log.append(callEvent('122'), null);
-    await until(() => malformed.frames.length === 2 && unknown.frames.length === 2);
+    await eventually(() => malformed.frames.length === 2 && unknown.frames.length === 2);
     expect(eventIds(malformed.frames)).toEqual([live.id]);
     expect(eventIds(unknown.frames)).toEqual([live.id]);
   });
@@ -366,10 +360,10 @@ describe('websocket hub: resume beyond the kept window', () => {
     const old = await log.append(callEvent('122'), null);
     for (let i = 0; i < 20; i++) await log.append(callEvent('122'), null);
     const agent = await connect(port, `token=${token('122')}&lastEventId=${old.id}`);
-    await until(() => agent.frames.length === 1);
+    await eventually(() => agent.frames.length === 1);
     expect(JSON.parse(agent.frames[0] as string)).toEqual({ type: 'ready', extension: '122', resumed: false });
     const live = await log.append(callEvent('122'), null);
-    await until(() => agent.frames.length === 2);
+    await eventually(() => agent.frames.length === 2);
     expect(eventIds(agent.frames)).toEqual([live.id]);
   });
 });
@@ -384,7 +378,7 @@ describe('websocket hub: large replays', () => {
     for (let i = 0; i < 3000; i++) ids.push((await log.append(callEvent('122', padding), null)).id);
     const agent = await connect(port, `token=${token('122')}&lastEventId=${base.id}`);
     const live = await log.append(callEvent('122'), null);
-    await until(() => agent.frames.length === 3002, 15_000);
+    await eventually(() => agent.frames.length === 3002, 15_000);
     expect(JSON.parse(agent.frames[0] as string)).toMatchObject({ resumed: true });
     expect(eventIds(agent.frames)).toEqual([...ids, live.id]);
     expect(hub.stats().slowReaderCloses).toBe(0);
@@ -408,7 +402,7 @@ describe('websocket hub: closing sockets', () => {
 
     socket.on('data', (chunk: Buffer) => reader.push(chunk));
     socket.resume();
-    await until(() => reader.frames.some((f) => f.opcode === 0x8), 15_000);
+    await eventually(() => reader.frames.some((f) => f.opcode === 0x8), 15_000);
     const close = reader.frames.find((f) => f.opcode === 0x8)?.payload as Buffer;
     expect(close.readUInt16BE(0)).toBe(1013);
     expect(close.subarray(2).toString()).toBe('client reads too slowly');
@@ -422,10 +416,10 @@ describe('websocket hub: closing sockets', () => {
     const big = 'x'.repeat(64 * 1024);
     for (let i = 0; i < 1500; i++) await log.append(callEvent('122', big), null);
     const { socket, reader } = await rawConnect(port, `token=${token('122')}&lastEventId=${base.id}`);
-    await until(() => hub.stats().slowReaderCloses === 1, 10_000);
+    await eventually(() => hub.stats().slowReaderCloses === 1, 10_000);
     socket.on('data', (chunk: Buffer) => reader.push(chunk));
     socket.resume();
-    await until(() => reader.frames.some((f) => f.opcode === 0x8), 15_000);
+    await eventually(() => reader.frames.some((f) => f.opcode === 0x8), 15_000);
     const close = reader.frames.find((f) => f.opcode === 0x8)?.payload as Buffer;
     expect(close.readUInt16BE(0)).toBe(1013);
     expect(reader.frames.filter((f) => f.opcode === 0x1).length).toBeLessThan(1501);
@@ -451,7 +445,7 @@ describe('websocket hub: closing sockets', () => {
     expect(code).toBe(4001);
     expect(reason).toBe('token expired');
     expect(Date.now()).toBeGreaterThanOrEqual(soon * 1000 - 5);
-    await until(() => hub.stats().sockets === 0);
+    await eventually(() => hub.stats().sockets === 0);
   });
 
   it('when the hub closes, then every client gets 1001, callbacks balance, and new upgrades are refused', async () => {
@@ -463,7 +457,7 @@ describe('websocket hub: closing sockets', () => {
     });
     const a = await connect(port, `token=${token('122')}`);
     const b = await connect(port, `token=${token('123', 'supervisor')}`);
-    await until(() => connected.length === 2);
+    await eventually(() => connected.length === 2);
     await hub.close();
     expect(await a.closed).toEqual({ code: 1001, reason: 'server shutting down' });
     expect(await b.closed).toEqual({ code: 1001, reason: 'server shutting down' });
