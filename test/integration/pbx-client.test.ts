@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { startRecordingServer, type RecordedRequest } from '../helpers/recording-server.js';
 import { createPbxClient, SLICED_LIST_MIN_BYTES, type PbxClient, type PbxClientOptions, type PbxRequestOutcome } from '../../src/pbx/client.js';
 import { mapContact } from '../../src/pbx/mapping.js';
 import { PbxError } from '../../src/errors.js';
@@ -52,38 +53,11 @@ async function simulatorWithClient(
   return { sim, pbx, apiBaseUrl };
 }
 
-interface Recorded {
-  method: string;
-  url: string;
-  contentType: string | undefined;
-  body: string;
-}
 
-/**
- * A real server on 127.0.0.1:0 that answers with `respond` (which may also never answer), recording each
- * request. Closed when the current test finishes.
- */
-async function misbehavingServer(respond: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ baseUrl: string; requests: Recorded[] }> {
-  const requests: Recorded[] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (body += chunk));
-    req.on('end', () => {
-      requests.push({ method: req.method ?? '', url: req.url ?? '', contentType: req.headers['content-type'], body });
-      respond(req, res);
-    });
-  });
-  onTestFinished(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { baseUrl: `http://127.0.0.1:${port}/hodupbx_api/v1.4/api`, requests };
+/** A real server that answers with `respond` (which may also never answer), recording each request. */
+async function misbehavingServer(respond: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ baseUrl: string; requests: RecordedRequest[] }> {
+  const { origin, requests } = await startRecordingServer(respond);
+  return { baseUrl: `${origin}/hodupbx_api/v1.4/api`, requests };
 }
 
 function answerJson(status: number, body: unknown): (req: IncomingMessage, res: ServerResponse) => void {

@@ -3,9 +3,9 @@
  * the manual, not the bridge: they never import src/pbx.
  */
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { startRecordingServer, type RecordedRequest } from '../helpers/recording-server.js';
 import { Agent, request } from 'undici';
 import { createSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/simulator.js';
 import { DEMO_CONTACTS, DEMO_EXTENSIONS, DEMO_TOKEN, generateContacts } from '../../src/simulator/seed.js';
@@ -47,36 +47,14 @@ async function startSimulator(opts?: SimulatorOptions): Promise<{ sim: Simulator
   return { sim, api: apiBaseUrl, origin: url };
 }
 
-interface ReceivedCallback {
-  method: string;
-  url: string;
-  contentType: string | undefined;
-  body: string;
-}
 
 /** A real http.Server standing in for the bridge's callback endpoint. */
-async function startCallbackReceiver(status = 200): Promise<{ url: string; received: ReceivedCallback[]; server: Server }> {
-  const received: ReceivedCallback[] = [];
-  const server = createServer((req: IncomingMessage, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => (body += chunk));
-    req.on('end', () => {
-      received.push({ method: req.method ?? '', url: req.url ?? '', contentType: req.headers['content-type'], body });
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: status === 200 ? 'SUCCESS' : 'FAILED', eventId: '1-0' }));
-    });
+async function startCallbackReceiver(status = 200): Promise<{ url: string; received: RecordedRequest[]; server: Server }> {
+  const { origin, requests, server } = await startRecordingServer((_req, res) => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ status: status === 200 ? 'SUCCESS' : 'FAILED', eventId: '1-0' }));
   });
-  onTestFinished(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/pbx/callback?secret=s3cret`, received, server };
+  return { url: `${origin}/pbx/callback?secret=s3cret`, received: requests, server };
 }
 
 describe('simulator, default settings (errors in an HTTP 200 body, MD5 passwords)', () => {
