@@ -65,8 +65,6 @@ export interface StoredEvent {
    * past it). The hub skips it: its agents already have it.
    */
   echo?: true;
-  /** Delivered by this instance during a Redis outage and not yet in the shared log; its id may still change. */
-  provisional?: true;
 }
 
 export function eventTypeForState(state: CallState): EventType {

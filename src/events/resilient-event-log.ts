@@ -7,8 +7,8 @@
  *
  * Degraded mode (Redis unreachable, or an append got no answer within appendTimeoutMs):
  * - an append is accepted locally: it gets an id in the stream-id format that is above every id this instance
- *   has seen or issued (`<max(lastMs, now)>-<seq>`), goes to this instance's listeners at once (marked
- *   `provisional`), and waits in a bounded buffer; a full buffer refuses appends (the callback answers 503,
+ *   has seen or issued (`<max(lastMs, now)>-<seq>`), goes to this instance's listeners at once (its id
+ *   is provisional: the stream gives it a new one later), and waits in a bounded buffer; a full buffer refuses appends (the callback answers 503,
  *   the PBX may retry) instead of dropping accepted events;
  * - duplicates are caught by a local map that also remembers this instance's recent shared appends;
  * - readAfter serves a bounded ring of the recent events this instance saw or accepted;
@@ -272,7 +272,7 @@ export class ResilientEventLog implements EventLog {
     }
     const id = this.nextLocalId();
     const body = serializeEventBody(event);
-    const stored: StoredEvent = { ...storedEvent(id, event.data.extension, event.type, body), provisional: true };
+    const stored: StoredEvent = storedEvent(id, event.data.extension, event.type, body);
     this.buffer.push({
       id,
       body,
