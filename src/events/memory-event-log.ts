@@ -2,6 +2,7 @@
  * The in-memory event log (no REDIS_URL): a ring of the newest events with ids shaped like Redis stream ids
  * (`0000000000012-0`), and a bounded dedupe map. One process only; nothing survives a restart.
  */
+import { LocalDedupe } from './local-dedupe.js';
 import { compareEventIds, parseEventId, type NewCallEvent, type StoredEvent } from '../core/event.js';
 import type { AppendResult, DedupeRule, EventLog, ReplayResult } from '../core/ports.js';
 import { pino } from 'pino';
@@ -19,12 +20,6 @@ export interface MemoryEventLogOptions {
   now?: () => number;
 }
 
-interface DedupeEntry {
-  id: string;
-  expiresAt: number;
-}
-
-const DEDUPE_SWEEP_INTERVAL_MS = 1000;
 
 export function memoryEventId(counter: number): string {
   return `${String(counter).padStart(13, '0')}-0`;
@@ -32,21 +27,19 @@ export function memoryEventId(counter: number): string {
 
 export class MemoryEventLog implements EventLog {
   private readonly maxEvents: number;
-  private readonly maxDedupeKeys: number;
   private readonly now: () => number;
   private readonly ring: Array<StoredEvent | undefined>;
   /** Counter of the newest event (0: none yet). Event n lives in ring[n % maxEvents]. */
   private lastCounter = 0;
   private retained = 0;
-  private readonly dedupe = new Map<string, DedupeEntry>();
-  private nextSweepAt = 0;
+  private readonly dedupe: LocalDedupe;
   private readonly fanout: Fanout;
   private closed = false;
 
   constructor(opts: MemoryEventLogOptions = {}) {
     this.maxEvents = Math.max(1, Math.floor(opts.maxEvents ?? 10_000));
-    this.maxDedupeKeys = Math.max(1, Math.floor(opts.maxDedupeKeys ?? 100_000));
     this.now = opts.now ?? Date.now;
+    this.dedupe = new LocalDedupe(Math.max(1, Math.floor(opts.maxDedupeKeys ?? 100_000)), this.now);
     this.ring = new Array<StoredEvent | undefined>(this.maxEvents);
     this.fanout = new Fanout(opts.logger ?? pino({ enabled: false }));
   }
@@ -55,14 +48,14 @@ export class MemoryEventLog implements EventLog {
     if (this.closed) throw new Error('event log is closed');
     const now = this.now();
     if (dedupe) {
-      const seen = this.dedupe.get(dedupe.key);
-      if (seen && seen.expiresAt > now) return { id: seen.id, duplicate: true };
+      const seen = this.dedupe.seen(dedupe.key);
+      if (seen !== null) return { id: seen, duplicate: true };
     }
     const counter = ++this.lastCounter;
     const stored = storedEvent(memoryEventId(counter), event.data.extension, event.type, serializeEventBody(event));
     this.ring[counter % this.maxEvents] = stored;
     this.retained = Math.min(this.retained + 1, this.maxEvents);
-    if (dedupe) this.remember(dedupe, stored.id, now);
+    if (dedupe) this.dedupe.remember(dedupe.key, stored.id, now + dedupe.ttlMs);
     this.fanout.publish(stored);
     return { id: stored.id, duplicate: false };
   }
@@ -96,21 +89,5 @@ export class MemoryEventLog implements EventLog {
     this.closed = true;
     this.fanout.clear();
     this.dedupe.clear();
-  }
-
-  private remember(rule: DedupeRule, id: string, now: number): void {
-    // Delete first so re-insertion moves the key to the end: the map stays in insertion (oldest-first) order.
-    this.dedupe.delete(rule.key);
-    this.dedupe.set(rule.key, { id, expiresAt: now + rule.ttlMs });
-    if (now >= this.nextSweepAt || this.dedupe.size > this.maxDedupeKeys) this.sweep(now);
-  }
-
-  private sweep(now: number): void {
-    this.nextSweepAt = now + DEDUPE_SWEEP_INTERVAL_MS;
-    for (const [key, entry] of this.dedupe) if (entry.expiresAt <= now) this.dedupe.delete(key);
-    for (const key of this.dedupe.keys()) {
-      if (this.dedupe.size <= this.maxDedupeKeys) break;
-      this.dedupe.delete(key);
-    }
   }
 }

@@ -19,6 +19,7 @@
  * When this instance's tail reads one of its own buffered events back it marks it `echo`: its listeners already
  * had it, and the hub does not send it again.
  */
+import { LocalDedupe } from './local-dedupe.js';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { compareEventIds, parseEventId, type NewCallEvent, type StoredEvent } from '../core/event.js';
@@ -78,10 +79,6 @@ interface Buffered extends BufferedAppend {
   dedupeUntil: number;
 }
 
-interface DedupeEntry {
-  id: string;
-  expiresAt: number;
-}
 
 class TimeoutError extends Error {}
 
@@ -114,7 +111,7 @@ export class ResilientEventLog implements EventLog {
   /** Origin tag -> provisional id, of events handed to listeners locally whose shared copy has not been read back yet. */
   private readonly pendingEcho = new Map<string, string>();
   private readonly lateAppends = new Set<Promise<unknown>>();
-  private readonly dedupe = new Map<string, DedupeEntry>();
+  private readonly dedupe: LocalDedupe;
   private recent: StoredEvent[] = [];
   /** Events at or below this id may be missing from `recent`. */
   private recentFloor = '0-0';
@@ -145,6 +142,7 @@ export class ResilientEventLog implements EventLog {
       retryIntervalMs: Math.max(10, opts.retryIntervalMs ?? DEFAULTS.retryIntervalMs),
     };
     this.now = opts.now ?? Date.now;
+    this.dedupe = new LocalDedupe(this.o.maxDedupeKeys, this.now);
     this.fanout = new Fanout(this.logger);
     this.unsubscribeInner = this.inner.subscribe((event) => this.onShared(event));
     this.redis.on('close', this.onConnectionLost);
@@ -190,7 +188,7 @@ export class ResilientEventLog implements EventLog {
         const result = await this.awaitAppend(sent);
         this.lastAnswerAt = this.now();
         this.observe(result.id);
-        if (dedupe) this.remember(dedupe.key, result.id, this.now() + dedupe.ttlMs);
+        if (dedupe) this.dedupe.remember(dedupe.key, result.id, this.now() + dedupe.ttlMs);
         return result;
       } catch (err) {
         if (!isUnavailable(err)) throw err;
@@ -263,8 +261,8 @@ export class ResilientEventLog implements EventLog {
   private appendLocal(event: NewCallEvent, dedupe: DedupeRule | null, origin: string): AppendResult {
     const now = this.now();
     if (dedupe) {
-      const seen = this.dedupe.get(dedupe.key);
-      if (seen && seen.expiresAt > now) return { id: seen.id, duplicate: true };
+      const seen = this.dedupe.seen(dedupe.key);
+      if (seen !== null) return { id: seen, duplicate: true };
     }
     if (this.buffer.length >= this.o.maxBuffered) {
       this.counters.refused++;
@@ -289,7 +287,7 @@ export class ResilientEventLog implements EventLog {
       if (this.pendingEcho.size <= this.o.maxBuffered * 2) break;
       this.pendingEcho.delete(tag);
     }
-    if (dedupe) this.remember(dedupe.key, id, now + dedupe.ttlMs);
+    if (dedupe) this.dedupe.remember(dedupe.key, id, now + dedupe.ttlMs);
     this.counters.degradedEvents++;
     this.keepRecent(stored);
     this.fanout.publish(stored);
@@ -350,19 +348,6 @@ export class ResilientEventLog implements EventLog {
     if (this.recent.length >= this.o.recentEvents * 2) {
       const dropped = this.recent.splice(0, this.recent.length - this.o.recentEvents);
       for (const e of dropped) if (compareEventIds(e.id, this.recentFloor) > 0) this.recentFloor = e.id;
-    }
-  }
-
-  private remember(key: string, id: string, expiresAt: number): void {
-    this.dedupe.delete(key);
-    this.dedupe.set(key, { id, expiresAt });
-    if (this.dedupe.size > this.o.maxDedupeKeys) {
-      const now = this.now();
-      for (const [k, e] of this.dedupe) if (e.expiresAt <= now) this.dedupe.delete(k);
-      for (const k of this.dedupe.keys()) {
-        if (this.dedupe.size <= this.o.maxDedupeKeys) break;
-        this.dedupe.delete(k);
-      }
     }
   }
 
