@@ -26,30 +26,22 @@ const bool = z
   .refine((v) => ['true', 'false', '1', '0', 'yes', 'no'].includes(v), 'must be true or false')
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-const httpUrl = z
-  .string()
-  .trim()
-  .refine((v) => {
-    try {
-      const u = new URL(v);
-      return u.protocol === 'http:' || u.protocol === 'https:';
-    } catch {
-      return false;
-    }
-  }, 'must be an http(s) URL')
-  .transform((v) => v.replace(/\/+$/, ''));
+/** A string that parses as a URL with one of these protocols. */
+const urlWith = (protocols: readonly string[], message: string) =>
+  z
+    .string()
+    .trim()
+    .refine((v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    }, message);
 
-const redisUrl = z
-  .string()
-  .trim()
-  .refine((v) => {
-    try {
-      const u = new URL(v);
-      return u.protocol === 'redis:' || u.protocol === 'rediss:';
-    } catch {
-      return false;
-    }
-  }, 'must be a redis:// or rediss:// URL');
+const httpUrl = urlWith(['http:', 'https:'], 'must be an http(s) URL').transform((v) => v.replace(/\/+$/, ''));
+
+const redisUrl = urlWith(['redis:', 'rediss:'], 'must be a redis:// or rediss:// URL');
 
 const callbackFields = z.string().transform((raw, ctx): CallbackFieldMap => {
   let parsed: unknown;
