@@ -106,11 +106,7 @@ export class DeliveryEngine {
 
     if (result.ok) {
       this.opts.hooks?.onAttempt?.('succeeded', result.durationMs);
-      await this.finish(job, (r) => {
-        r.status = 'succeeded';
-        r.nextAttemptAt = null;
-      }, attempt);
-      return { kind: 'done' };
+      return this.settle(job, 'succeeded', attempt);
     }
 
     if (result.statusCode === 410) {
@@ -118,22 +114,14 @@ export class DeliveryEngine {
       const now = new Date(this.now()).toISOString();
       await endpoints.update({ ...endpoint, status: 'disabled', disabledReason: 'the endpoint answered 410 Gone', disabledAt: now });
       logger.warn({ endpointId: endpoint.id, eventId: job.eventId }, 'webhook endpoint answered 410 Gone; disabled it');
-      await this.finish(job, (r) => {
-        r.status = 'failed';
-        r.nextAttemptAt = null;
-      }, attempt);
-      return { kind: 'done' };
+      return this.settle(job, 'failed', attempt);
     }
 
     const delay = nextDelayMs(this.opts.policy, attemptsMade, result.retryAfterMs);
     if (delay === null) {
       this.opts.hooks?.onAttempt?.('exhausted', result.durationMs);
       logger.warn({ endpointId: endpoint.id, eventId: job.eventId, attempts: attemptsMade, error: result.error }, 'webhook delivery failed; no retries left');
-      await this.finish(job, (r) => {
-        r.status = 'failed';
-        r.nextAttemptAt = null;
-      }, attempt);
-      return { kind: 'done' };
+      return this.settle(job, 'failed', attempt);
     }
     this.opts.hooks?.onAttempt?.('failed', result.durationMs);
     const at = this.now() + delay;
@@ -146,6 +134,15 @@ export class DeliveryEngine {
   }
 
   /** Applies an attempt and a status change to the delivery's record, if it is still kept. */
+  /** A delivery with no attempt left to make: record the last attempt and the final status. */
+  private async settle(job: DeliveryJob, status: 'succeeded' | 'failed', attempt: DeliveryAttempt): Promise<{ kind: 'done' }> {
+    await this.finish(job, (r) => {
+      r.status = status;
+      r.nextAttemptAt = null;
+    }, attempt);
+    return { kind: 'done' };
+  }
+
   private async finish(job: DeliveryJob, change: (r: DeliveryRecord) => void, attempt?: DeliveryAttempt): Promise<void> {
     const record = await this.opts.deliveries.get(job.endpointId, job.deliveryId);
     if (!record) return;
