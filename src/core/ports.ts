@@ -85,3 +85,66 @@ export interface KeyValueStore {
   list(key: string): Promise<string[]>;
   close(): Promise<void>;
 }
+
+/**
+ * The PBX calls the call tracker makes (docs/calls.md). Rows carry what the manual shows and, when present,
+ * the extra fields integrators report; `-`, `N/A` and empty strings are read as null.
+ */
+export interface PbxActiveCall {
+  /** caller_number */
+  callerNumber: string;
+  /** callee_number: an extension, or a ring group's / queue's number on some PBXs */
+  calleeNumber: string;
+  /** start_time as written, in the PBX's local time ("YYYY-MM-DD HH:mm:ss"), or null */
+  startTime: string | null;
+  /** Every field of the row as the PBX wrote it, for operators. */
+  raw: Record<string, string>;
+}
+
+export interface PbxCallLogQuery {
+  /** YYYY-MM-DD in the PBX's local time */
+  startDate: string;
+  endDate: string;
+  /** An extension or external number (optional in the manual). */
+  number?: string;
+}
+
+export interface PbxCallLogRow {
+  /** start_date / end_date as written, PBX local time */
+  startDate: string | null;
+  endDate: string | null;
+  caller: string | null;
+  callee: string | null;
+  forward: string | null;
+  /** The extra fields integrators report; null when the row does not carry them. */
+  callId: string | null;
+  uniqueToken: string | null;
+  direction: string | null;
+  callerName: string | null;
+  calleeName: string | null;
+  did: string | null;
+  answerTime: string | null;
+  callStatus: string | null;
+  hangupBy: string | null;
+  recordingPath: string | null;
+  raw: Record<string, string>;
+}
+
+/** A ring group or a queue (getRingGroup / getQueue), so a pop can say "via Sales (5000)". */
+export interface PbxCallGroup {
+  kind: 'ring_group' | 'queue';
+  id: string;
+  name: string;
+  number: string;
+}
+
+export interface PbxCallApi {
+  activeCalls(): Promise<PbxActiveCall[]>;
+  /** The manual's 411 "No Call Log Details Found" is an empty list. */
+  callLog(query: PbxCallLogQuery): Promise<PbxCallLogRow[]>;
+  /** null while the PBX answers 406 "No Recording Found" (not yet). */
+  recordingPath(callId: string): Promise<string | null>;
+  /** 601 "Data Not Found" is an empty list. */
+  getRingGroups(): Promise<PbxCallGroup[]>;
+  getQueues(): Promise<PbxCallGroup[]>;
+}
