@@ -75,6 +75,8 @@ export class LoadGenerator {
   private target = new Int32Array(0);
   private seen = new Uint8Array(0);
   private frameLat: number[] = [];
+  /** The last step's latency per callback, by send order (NaN: no frame). */
+  private latBySeq = new Float64Array(0);
   private counts = { framesReceived: 0, duplicates: 0, misrouted: 0, unenriched: 0 };
   private callerIndex = 0;
 
@@ -165,6 +167,7 @@ export class LoadGenerator {
     this.target = new Int32Array(n).fill(-1);
     this.seen = new Uint8Array(n);
     this.frameLat = [];
+    this.latBySeq = new Float64Array(n).fill(NaN);
     this.counts = { framesReceived: 0, duplicates: 0, misrouted: 0, unenriched: 0 };
     return { step: this.step, sent: 0, settled: 0, accepted: 0, errors: 0, firstError: null, ack: [] };
   }
@@ -229,7 +232,14 @@ export class LoadGenerator {
     this.counts.framesReceived++;
     if (this.target[seq] !== agentIndex) this.counts.misrouted++;
     if (this.spec.checkEnrichment && data.indexOf(CONTACT_NULL) >= 0) this.counts.unenriched++;
-    this.frameLat.push(now - (this.scheduled[seq] ?? now));
+    const latency = now - (this.scheduled[seq] ?? now);
+    this.frameLat.push(latency);
+    this.latBySeq[seq] = latency;
+  }
+
+  /** Callback-to-socket latency of the last step's callbacks number `from` to `to` (send order), received ones only. */
+  latencyOfRange(from: number, to: number): Summary {
+    return summarize(this.latBySeq.subarray(from, to).filter((v) => !Number.isNaN(v)));
   }
 
   /** Waits for every answer and every frame, at most drainMs for frames (and 30 s for answers). */

@@ -2,7 +2,7 @@
  * The in-memory event log (no REDIS_URL): a ring of the newest events with ids shaped like Redis stream ids
  * (`0000000000012-0`), and a bounded dedupe map. One process only; nothing survives a restart.
  */
-import { LocalDedupe } from './local-dedupe.js';
+import { ExpiringMap } from '../store/expiring-map.js';
 import { compareEventIds, parseEventId, type NewCallEvent, type StoredEvent } from '../core/event.js';
 import type { AppendResult, DedupeRule, EventLog, ReplayResult } from '../core/ports.js';
 import { pino } from 'pino';
@@ -15,7 +15,7 @@ export interface MemoryEventLogOptions {
   logger?: Logger;
   /** How many of the newest events are kept for replay. Default 10,000. */
   maxEvents?: number;
-  /** Upper bound on remembered dedupe keys; the oldest go first once expired ones are purged. Default 100,000. */
+  /** Upper bound on remembered dedupe keys; past it the oldest go first. Default 100,000. */
   maxDedupeKeys?: number;
   now?: () => number;
 }
@@ -32,30 +32,30 @@ export class MemoryEventLog implements EventLog {
   /** Counter of the newest event (0: none yet). Event n lives in ring[n % maxEvents]. */
   private lastCounter = 0;
   private retained = 0;
-  private readonly dedupe: LocalDedupe;
+  /** Dedupe key -> the first event's id, while the key's window lasts. */
+  private readonly dedupe: ExpiringMap<string>;
   private readonly fanout: Fanout;
   private closed = false;
 
   constructor(opts: MemoryEventLogOptions = {}) {
     this.maxEvents = Math.max(1, Math.floor(opts.maxEvents ?? 10_000));
     this.now = opts.now ?? Date.now;
-    this.dedupe = new LocalDedupe(Math.max(1, Math.floor(opts.maxDedupeKeys ?? 100_000)), this.now);
+    this.dedupe = new ExpiringMap<string>({ maxKeys: opts.maxDedupeKeys ?? 100_000, now: this.now });
     this.ring = new Array<StoredEvent | undefined>(this.maxEvents);
     this.fanout = new Fanout(opts.logger ?? pino({ enabled: false }));
   }
 
   async append(event: NewCallEvent, dedupe: DedupeRule | null): Promise<AppendResult> {
     if (this.closed) throw new Error('event log is closed');
-    const now = this.now();
     if (dedupe) {
-      const seen = this.dedupe.seen(dedupe.key);
-      if (seen !== null) return { id: seen, duplicate: true };
+      const seen = this.dedupe.get(dedupe.key);
+      if (seen !== undefined) return { id: seen, duplicate: true };
     }
     const counter = ++this.lastCounter;
     const stored = storedEvent(memoryEventId(counter), event.data.extension, event.type, serializeEventBody(event));
     this.ring[counter % this.maxEvents] = stored;
     this.retained = Math.min(this.retained + 1, this.maxEvents);
-    if (dedupe) this.dedupe.remember(dedupe.key, stored.id, now + dedupe.ttlMs);
+    if (dedupe) this.dedupe.set(dedupe.key, stored.id, dedupe.ttlMs);
     this.fanout.publish(stored);
     return { id: stored.id, duplicate: false };
   }

@@ -19,7 +19,7 @@
  * When this instance's tail reads one of its own buffered events back it marks it `echo`: its listeners already
  * had it, and the hub does not send it again.
  */
-import { LocalDedupe } from './local-dedupe.js';
+import { ExpiringMap } from '../store/expiring-map.js';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { compareEventIds, parseEventId, type NewCallEvent, type StoredEvent } from '../core/event.js';
@@ -111,7 +111,7 @@ export class ResilientEventLog implements EventLog {
   /** Origin tag -> provisional id, of events handed to listeners locally whose shared copy has not been read back yet. */
   private readonly pendingEcho = new Map<string, string>();
   private readonly lateAppends = new Set<Promise<unknown>>();
-  private readonly dedupe: LocalDedupe;
+  private readonly dedupe: ExpiringMap<string>;
   private recent: StoredEvent[] = [];
   /** Events at or below this id may be missing from `recent`. */
   private recentFloor = '0-0';
@@ -142,7 +142,7 @@ export class ResilientEventLog implements EventLog {
       retryIntervalMs: Math.max(10, opts.retryIntervalMs ?? DEFAULTS.retryIntervalMs),
     };
     this.now = opts.now ?? Date.now;
-    this.dedupe = new LocalDedupe(this.o.maxDedupeKeys, this.now);
+    this.dedupe = new ExpiringMap<string>({ maxKeys: this.o.maxDedupeKeys, now: this.now });
     this.fanout = new Fanout(this.logger);
     this.unsubscribeInner = this.inner.subscribe((event) => this.onShared(event));
     this.redis.on('close', this.onConnectionLost);
@@ -188,7 +188,7 @@ export class ResilientEventLog implements EventLog {
         const result = await this.awaitAppend(sent);
         this.lastAnswerAt = this.now();
         this.observe(result.id);
-        if (dedupe) this.dedupe.remember(dedupe.key, result.id, this.now() + dedupe.ttlMs);
+        if (dedupe) this.dedupe.set(dedupe.key, result.id, dedupe.ttlMs);
         return result;
       } catch (err) {
         if (!isUnavailable(err)) throw err;
@@ -261,8 +261,8 @@ export class ResilientEventLog implements EventLog {
   private appendLocal(event: NewCallEvent, dedupe: DedupeRule | null, origin: string): AppendResult {
     const now = this.now();
     if (dedupe) {
-      const seen = this.dedupe.seen(dedupe.key);
-      if (seen !== null) return { id: seen, duplicate: true };
+      const seen = this.dedupe.get(dedupe.key);
+      if (seen !== undefined) return { id: seen, duplicate: true };
     }
     if (this.buffer.length >= this.o.maxBuffered) {
       this.counters.refused++;
@@ -287,7 +287,7 @@ export class ResilientEventLog implements EventLog {
       if (this.pendingEcho.size <= this.o.maxBuffered * 2) break;
       this.pendingEcho.delete(tag);
     }
-    if (dedupe) this.dedupe.remember(dedupe.key, id, now + dedupe.ttlMs);
+    if (dedupe) this.dedupe.set(dedupe.key, id, dedupe.ttlMs);
     this.counters.degradedEvents++;
     this.keepRecent(stored);
     this.fanout.publish(stored);

@@ -1,60 +1,73 @@
 /** In-memory KeyValueStore and Lock: one instance, nothing survives a restart. */
 import { randomUUID } from 'node:crypto';
 import type { KeyValueStore, Lock } from '../core/ports.js';
+import { ExpiringMap } from './expiring-map.js';
 
-interface Entry {
-  value: string;
-  expiresAt: number | null;
+/** Keys written without a time to live are the bridge's own state; keys with one may be chosen by callers. */
+const DEFAULT_MAX_EXPIRING_KEYS = 100_000;
+
+export interface MemoryKeyValueStoreOptions {
+  now?: () => number;
+  /**
+   * Upper bound on keys with a time to live (rate-limit counters keyed by extensions and addresses that
+   * anyone can send, revocations). Past it the oldest such key is forgotten first. Default 100,000.
+   */
+  maxExpiringKeys?: number;
 }
 
 export class MemoryKeyValueStore implements KeyValueStore {
-  private readonly values = new Map<string, Entry>();
+  /** Keys without a time to live: snapshots, cursors. Written by the bridge itself, so not capped. */
+  private readonly lasting = new Map<string, string>();
+  /** Keys with one: swept once a second and bounded (src/store/expiring-map.ts). */
+  private readonly expiring: ExpiringMap<string>;
   private readonly lists = new Map<string, string[]>();
-  private readonly now: () => number;
 
-  constructor(now: () => number = Date.now) {
-    this.now = now;
+  constructor(opts: MemoryKeyValueStoreOptions = {}) {
+    this.expiring = new ExpiringMap<string>({ maxKeys: opts.maxExpiringKeys ?? DEFAULT_MAX_EXPIRING_KEYS, now: opts.now ?? Date.now });
   }
 
-  private live(key: string): Entry | undefined {
-    const e = this.values.get(key);
-    if (e && e.expiresAt !== null && e.expiresAt <= this.now()) {
-      this.values.delete(key);
-      return undefined;
-    }
-    return e;
+  /** How many keys (of both kinds) are held, for tests and metrics. */
+  get size(): number {
+    return this.lasting.size + this.expiring.size;
   }
 
   async get(key: string): Promise<string | null> {
-    return this.live(key)?.value ?? null;
+    return this.lasting.get(key) ?? this.expiring.get(key) ?? null;
   }
 
   async set(key: string, value: string, ttlMs?: number): Promise<void> {
-    this.values.set(key, { value, expiresAt: ttlMs ? this.now() + ttlMs : null });
+    if (ttlMs) {
+      this.lasting.delete(key);
+      this.expiring.set(key, value, ttlMs);
+    } else {
+      this.expiring.delete(key);
+      this.lasting.set(key, value);
+    }
   }
 
   async del(key: string): Promise<void> {
-    this.values.delete(key);
+    this.lasting.delete(key);
+    this.expiring.delete(key);
     this.lists.delete(key);
   }
 
   async incrWithTtl(key: string, ttlMs: number): Promise<number> {
-    const e = this.live(key);
-    if (!e) {
-      this.values.set(key, { value: '1', expiresAt: this.now() + ttlMs });
+    const current = this.expiring.get(key);
+    if (current === undefined) {
+      this.expiring.set(key, '1', ttlMs);
       return 1;
     }
-    const n = Number(e.value) + 1;
-    e.value = String(n);
+    const n = Number(current) + 1;
+    this.expiring.replace(key, String(n));
     return n;
   }
 
   async pushCapped(key: string, value: string | readonly string[], maxLength: number): Promise<void> {
-    const list = this.lists.get(key) ?? [];
-    if (typeof value === 'string') list.unshift(value);
-    else for (const v of value) list.unshift(v);
-    if (list.length > maxLength) list.length = maxLength;
-    this.lists.set(key, list);
+    const added = typeof value === 'string' ? [value] : value;
+    // Newest first, and only the newest maxLength of what is added: a large batch costs its own length once.
+    const fresh = added.slice(Math.max(0, added.length - maxLength)).reverse();
+    const kept = this.lists.get(key) ?? [];
+    this.lists.set(key, fresh.concat(kept.slice(0, Math.max(0, maxLength - fresh.length))));
   }
 
   async list(key: string): Promise<string[]> {
@@ -62,7 +75,8 @@ export class MemoryKeyValueStore implements KeyValueStore {
   }
 
   async close(): Promise<void> {
-    this.values.clear();
+    this.lasting.clear();
+    this.expiring.clear();
     this.lists.clear();
   }
 }
