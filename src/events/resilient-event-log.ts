@@ -109,7 +109,7 @@ export class ResilientEventLog implements EventLog {
   private originSeq = 0;
   private readonly buffer: Buffered[] = [];
   /** Origin tag -> provisional id, of events handed to listeners locally whose shared copy has not been read back yet. */
-  private readonly pendingEcho = new Map<string, string>();
+  private readonly pendingEcho: ExpiringMap<string>;
   private readonly lateAppends = new Set<Promise<unknown>>();
   private readonly dedupe: ExpiringMap<string>;
   private recent: StoredEvent[] = [];
@@ -143,6 +143,7 @@ export class ResilientEventLog implements EventLog {
     };
     this.now = opts.now ?? Date.now;
     this.dedupe = new ExpiringMap<string>({ maxKeys: this.o.maxDedupeKeys, now: this.now });
+    this.pendingEcho = new ExpiringMap<string>({ maxKeys: this.o.maxBuffered * 2, now: this.now });
     this.fanout = new Fanout(this.logger);
     this.unsubscribeInner = this.inner.subscribe((event) => this.onShared(event));
     this.redis.on('close', this.onConnectionLost);
@@ -281,12 +282,8 @@ export class ResilientEventLog implements EventLog {
       dedupeUntil: dedupe ? now + dedupe.ttlMs : 0,
       origin,
     });
-    this.pendingEcho.set(origin, id);
-    // Tags whose echo never comes (a twin accepted elsewhere) age out here.
-    for (const tag of this.pendingEcho.keys()) {
-      if (this.pendingEcho.size <= this.o.maxBuffered * 2) break;
-      this.pendingEcho.delete(tag);
-    }
+    // Tags whose echo never comes (a twin accepted elsewhere) age out past the map's cap.
+    this.pendingEcho.set(origin, id, null);
     if (dedupe) this.dedupe.set(dedupe.key, id, dedupe.ttlMs);
     this.counters.degradedEvents++;
     this.keepRecent(stored);
