@@ -37,13 +37,17 @@ export interface RedisEventLogOptions {
 /**
  * KEYS[1] stream, KEYS[2] dedupe key (the stream key again when there is no rule)
  * ARGV: maxlen, trim operator (~ or =), dedupe ttl ms (0: none), body, extension, type, origin tag ('' for none)
+ * Answers {id, duplicate (0/1), the id of the entry just before it ('0-0': none)}.
  */
 const APPEND_SCRIPT = `
 local ttl = tonumber(ARGV[3])
 if ttl > 0 then
   local existing = redis.call('GET', KEYS[2])
-  if existing then return {existing, 1} end
+  if existing then return {existing, 1, ''} end
 end
+local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local prev = '0-0'
+if newest[1] then prev = newest[1][1] end
 local id
 if ARGV[7] ~= nil and ARGV[7] ~= '' then
   id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], ARGV[1], '*', 'e', ARGV[4], 'x', ARGV[5], 't', ARGV[6], 'o', ARGV[7])
@@ -51,7 +55,7 @@ else
   id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], ARGV[1], '*', 'e', ARGV[4], 'x', ARGV[5], 't', ARGV[6])
 end
 if ttl > 0 then redis.call('SET', KEYS[2], id, 'PX', ttl) end
-return {id, 0}
+return {id, 0, prev}
 `;
 const APPEND_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
 
@@ -112,6 +116,12 @@ export class RedisEventLog implements EventLog {
   private readonly trimOperator: '~' | '=';
   private readonly fanout: Fanout;
   private readonly tail: RedisStreamTail;
+  /**
+   * The newest id handed to listeners, in stream order: by the tail, or by an append whose entry directly
+   * follows it (then the append delivers its own event at once instead of waiting for the tail to read it
+   * back, and the tail skips it). null until the tail knows where the stream ends.
+   */
+  private deliveredUpTo: string | null = null;
 
   constructor(opts: RedisEventLogOptions) {
     this.redis = opts.redis;
@@ -128,7 +138,12 @@ export class RedisEventLog implements EventLog {
       blockMs: opts.blockMs ?? 2000,
       retryMinMs: opts.retryMinMs ?? 100,
       retryMaxMs: opts.retryMaxMs ?? 5000,
+      onPositioned: (id) => {
+        this.deliveredUpTo ??= id;
+      },
       onEntry: (id, fields) => {
+        if (this.deliveredUpTo !== null && compareEventIds(id, this.deliveredUpTo) <= 0) return;
+        this.deliveredUpTo = id;
         const event = toStoredEvent(id, fields);
         if (event) this.fanout.publish(event);
         else opts.logger.warn({ eventId: id }, 'skipping a malformed event log entry');
@@ -149,10 +164,20 @@ export class RedisEventLog implements EventLog {
   async appendTagged(event: NewCallEvent, dedupe: DedupeRule | null, origin: string): Promise<AppendResult> {
     const ttl = dedupe ? Math.max(1, Math.ceil(dedupe.ttlMs)) : 0;
     const keys = [this.streamKey, dedupe ? this.dedupePrefix + dedupe.key : this.streamKey];
-    const args = [String(this.maxEvents), this.trimOperator, String(ttl), serializeEventBody(event), event.data.extension, event.type, origin];
+    const body = serializeEventBody(event);
+    const args = [String(this.maxEvents), this.trimOperator, String(ttl), body, event.data.extension, event.type, origin];
     const reply = await this.evalScript(APPEND_SHA, APPEND_SCRIPT, keys, args);
     if (!Array.isArray(reply) || typeof reply[0] !== 'string') throw new Error('unexpected reply from the append script');
-    return { id: reply[0], duplicate: reply[1] === 1 };
+    const id = reply[0];
+    const duplicate = reply[1] === 1;
+    // Everything before this entry was delivered already: deliver it now, in order, without the tail's round trip.
+    if (!duplicate && this.deliveredUpTo !== null && reply[2] === this.deliveredUpTo) {
+      this.deliveredUpTo = id;
+      const stored = storedEvent(id, event.data.extension, event.type, body);
+      if (origin) stored.origin = origin;
+      this.fanout.publish(stored);
+    }
+    return { id, duplicate };
   }
 
   /** Appends events accepted during an outage in one atomic step, in order, under new ids (see the script). */

@@ -17,6 +17,8 @@ export interface RedisStreamTailOptions {
   retryMaxMs: number;
   batchSize?: number;
   onEntry: (id: string, fields: string[]) => void;
+  /** Told the id the tail starts after, once it knows it. */
+  onPositioned?: (id: string) => void;
 }
 
 export class RedisStreamTail {
@@ -62,6 +64,7 @@ export class RedisStreamTail {
       try {
         if (this.lastSeenId === null) {
           this.lastSeenId = await this.streamEnd();
+          this.opts.onPositioned?.(this.lastSeenId);
           positioned();
         } else {
           await this.readBatch(this.lastSeenId);
@@ -91,7 +94,7 @@ export class RedisStreamTail {
     const sub = this.opts.subscriberRedis;
     // Sent back to back on the same connection: the id reply arrives before the XREAD starts blocking.
     const clientId = sub.client('ID');
-    const read = sub.xread('COUNT', this.opts.batchSize ?? 500, 'BLOCK', this.opts.blockMs, 'STREAMS', this.opts.streamKey, afterId);
+    const read = sub.xread('COUNT', this.opts.batchSize ?? 2000, 'BLOCK', this.opts.blockMs, 'STREAMS', this.opts.streamKey, afterId);
     clientId.then(
       (id) => (this.blockedClientId = id),
       () => undefined,

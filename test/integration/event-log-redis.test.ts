@@ -2,7 +2,7 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
-import type { NewCallEvent, StoredEvent } from '../../src/core/event.js';
+import { compareEventIds, type NewCallEvent, type StoredEvent } from '../../src/core/event.js';
 import { RedisEventLog, type RedisEventLogOptions } from '../../src/events/redis-event-log.js';
 import { createRedisClient } from '../../src/store/redis.js';
 import { eventually } from '../helpers/wait.js';
@@ -51,6 +51,36 @@ function newEvent(extension = '122'): NewCallEvent {
 const until = (check: () => boolean, timeoutMs = 10_000) => eventually(check, timeoutMs);
 
 describe('redis event log', () => {
+  it('when two instances append at once, then each delivers every event once, in stream order, its own without waiting for the tail', async () => {
+    const url = inject('redisUrl');
+    const prefix = uniquePrefix('events-order');
+    const open = async (): Promise<RedisEventLog> => {
+      const log = new RedisEventLog({ redis: client(url, 'order'), subscriberRedis: client(url, 'order-tail'), prefix, logger: pino({ level: 'silent' }), blockMs: 200 });
+      cleanups.push(() => log.close());
+      await log.start();
+      return log;
+    };
+    const [a, b] = [await open(), await open()];
+    const seenA: string[] = [];
+    const seenB: string[] = [];
+    a.subscribe((e) => seenA.push(e.id));
+    b.subscribe((e) => seenB.push(e.id));
+    const appended: string[] = [];
+    for (let round = 0; round < 20; round++) {
+      // Bursts from both sides in the same tick: some of A's entries follow B's, which A has not read yet.
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 3 === 0 ? b : a).append(newEvent(), null)));
+      appended.push(...results.map((r) => r.id));
+    }
+    const expected = [...appended].sort(compareEventIds);
+    await until(() => seenA.length >= expected.length && seenB.length >= expected.length);
+    expect(seenA).toEqual(expected);
+    expect(seenB).toEqual(expected);
+    // An append straight after everything was read is delivered before its promise resolves.
+    const before = seenA.length;
+    const own = await a.append(newEvent(), null);
+    expect(seenA.slice(before)).toEqual([own.id]);
+  });
+
   it('when trimming is approximate, then an old id is not complete and the oldest kept id replays without gaps', async () => {
     const log = await openLog(inject('redisUrl'), { maxEvents: 50 });
     const ids: string[] = [];
