@@ -40,13 +40,15 @@ const serverArgs = (script: string, extra: string[]): string[] => [
   script,
 ];
 
-export async function startBaseline(): Promise<Target> {
+/** `express`: the Express relay the targets are ratios to; `raw`: the same on bare node:http, the stack's limit. */
+export async function startBaseline(kind: 'express' | 'raw' = 'express'): Promise<Target> {
+  const name = kind === 'express' ? 'baseline' : 'raw-relay';
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const server = spawnServer({ name: 'baseline', cwd: root, args: serverArgs('bench/baseline-relay.ts', []), env: { PORT: String(port), HOST: '127.0.0.1' }, url });
+  const server = spawnServer({ name, cwd: root, args: serverArgs(kind === 'express' ? 'bench/baseline-relay.ts' : 'bench/raw-relay.ts', []), env: { PORT: String(port), HOST: '127.0.0.1' }, url });
   await waitFor(server, 'readyz', 30_000, async () => (await getJson(`${url}/readyz`)).status === 200);
   return {
-    name: 'baseline',
+    name,
     kind: 'baseline',
     server,
     spec: { origin: url, callbackHeaders: {}, checkEnrichment: false },
