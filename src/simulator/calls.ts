@@ -78,6 +78,8 @@ export interface StartCallResult {
   legs: string[];
   /** The legs whose ringing callback the receiver accepted (subscribed extensions only). */
   delivered: string[];
+  /** The other legs, with why no callback got through (`not_subscribed`, `no_callback_url`, …). */
+  undelivered: Record<string, string>;
 }
 
 export type CallPhase = 'ringing' | 'answered' | 'ended' | 'missed';
@@ -177,9 +179,21 @@ function callbackFor(call: SimCall, extension: string, event: string): RingReque
   return ring;
 }
 
-async function sendAll(send: SendCallback, call: SimCall, extensions: readonly string[], event: string): Promise<string[]> {
+async function sendAll(
+  send: SendCallback,
+  call: SimCall,
+  extensions: readonly string[],
+  event: string,
+): Promise<{ delivered: string[]; undelivered: Record<string, string> }> {
   const results = await Promise.all(extensions.map((ext) => send(callbackFor(call, ext, event))));
-  return extensions.filter((_ext, i) => results[i]?.delivered === true);
+  const delivered: string[] = [];
+  const undelivered: Record<string, string> = {};
+  results.forEach((result, i) => {
+    const ext = extensions[i] ?? '';
+    if (result.delivered) delivered.push(ext);
+    else undelivered[ext] = result.reason;
+  });
+  return { delivered, undelivered };
 }
 
 export async function startCall(state: SimulatorState, send: SendCallback, req: StartCallRequest): Promise<StartCallResult> {
@@ -203,8 +217,8 @@ export async function startCall(state: SimulatorState, send: SendCallback, req: 
     endedAt: null,
   };
   book.calls.set(callId, call);
-  const delivered = await sendAll(send, call, legs, 'ringing');
-  return { callId, legs: [...legs], delivered };
+  const { delivered, undelivered } = await sendAll(send, call, legs, 'ringing');
+  return { callId, legs: [...legs], delivered, undelivered };
 }
 
 export async function answerCall(state: SimulatorState, send: SendCallback, callId: string, extension: string): Promise<CallView> {
