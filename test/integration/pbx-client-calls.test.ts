@@ -292,6 +292,29 @@ describe('PBX client call endpoints, against the simulator playing a call', () =
     expect(await pbx.getQueues()).toEqual([{ kind: 'queue', id: '1', name: 'Support', number: '2000' }]);
   });
 
+  it('a PBX outage limited to activeCalls is an error, not an empty list; the call log still answers', async () => {
+    const { callId } = await sim.startCall({ from: '124', to: '101' });
+    sim.setFault({ mode: 'down', endpoints: ['activeCalls'] });
+    const err = await rejection(pbx.activeCalls());
+    expect((err as PbxError).code).toBe('PBX_ERR_UNREACHABLE');
+    await sim.hangupCall(callId);
+    const today = new Date().toISOString().slice(0, 10);
+    expect(await pbx.callLog({ startDate: today, endDate: today })).toMatchObject([{ callId, callStatus: 'NO ANSWER', answerTime: null }]);
+    sim.setFault({ mode: 'none' });
+    expect(await pbx.activeCalls()).toEqual([]);
+  });
+
+  it('reads a manual-only call log row: the extra fields are null', async () => {
+    sim.setCallsMode({ callLogFields: 'manual' });
+    const { callId } = await sim.startCall({ from: '124', to: '2000' });
+    await sim.answerCall(callId, '105');
+    await sim.hangupCall(callId);
+    const today = new Date().toISOString().slice(0, 10);
+    expect(await pbx.callLog({ startDate: today, endDate: today, number: '124' })).toMatchObject([
+      { caller: '124', callee: '2000', forward: '105', callId: null, answerTime: null, callStatus: null, recordingPath: null },
+    ]);
+  });
+
   it('follows a ring-group call from activeCalls to the call log and the recording', async () => {
     sim.setCallsMode({ activeCalls: 'ringing-legs' });
     const { callId } = await sim.startCall({ from: '09824740472', to: '5000' });
@@ -300,9 +323,9 @@ describe('PBX client call endpoints, against the simulator playing a call', () =
       ['09824740472', '102'],
       ['09824740472', '103'],
     ]);
-    sim.answerCall(callId, '102');
+    await sim.answerCall(callId, '102');
     expect((await pbx.activeCalls()).map((c) => c.calleeNumber)).toEqual(['102']);
-    sim.hangupCall(callId);
+    await sim.hangupCall(callId);
     expect(await pbx.activeCalls()).toEqual([]);
     const today = new Date().toISOString().slice(0, 10);
     const rows = await pbx.callLog({ startDate: today, endDate: today, number: '102' });
