@@ -84,12 +84,17 @@ describe('PBX client call endpoints, against a recording server', () => {
     expect(outcomes).toEqual(['ok']);
   });
 
-  it('activeCalls refused (501) is a PBX_ERR_REJECTED with the status, never an empty list', async () => {
-    const { pbx } = await against(answerJson(200, { status: 'FAILED', status_code: 501, message: 'Authentication Failed' }));
+  it.each([
+    [501, 'Authentication Failed'],
+    [601, 'Data Not Found'],
+  ])('activeCalls refused (%i) is a PBX_ERR_REJECTED with the status, never an empty list', async (code, message) => {
+    const outcomes: PbxRequestOutcome[] = [];
+    const { pbx } = await against(answerJson(200, { status: 'FAILED', status_code: code, message }), outcomes);
     const err = await rejection(pbx.activeCalls());
     expect(err).toBeInstanceOf(PbxError);
-    expect([(err as PbxError).code, (err as PbxError).pbxStatus]).toEqual(['PBX_ERR_REJECTED', 501]);
+    expect([(err as PbxError).code, (err as PbxError).pbxStatus]).toEqual(['PBX_ERR_REJECTED', code]);
     expect((err as PbxError).message).not.toContain(TOKEN);
+    expect(outcomes).toEqual(['rejected']);
   });
 
   it('callLog puts the dates in the path, the number in the body, and reads the manual row', async () => {
@@ -207,10 +212,13 @@ describe('PBX client call endpoints, against a recording server', () => {
     expect(outcomes).toEqual(['ok', 'ok']);
   });
 
-  it('callLog 601 is not "no rows": it is a refusal (only 411 means empty there)', async () => {
-    const { pbx } = await against(answerJson(200, { status: 'FAILED', status_code: 412, message: 'Invalid Start Date' }));
+  it.each([
+    [412, 'Invalid Start Date'],
+    [601, 'Data Not Found'],
+  ])('callLog %i is a refusal, not "no rows" (only 411 means empty there)', async (code, message) => {
+    const { pbx } = await against(answerJson(200, { status: 'FAILED', status_code: code, message }));
     const err = await rejection(pbx.callLog({ startDate: '2026-03-01', endDate: '2026-03-02' }));
-    expect((err as PbxError).pbxStatus).toBe(412);
+    expect([(err as PbxError).code, (err as PbxError).pbxStatus]).toEqual(['PBX_ERR_REJECTED', code]);
   });
 
   it.each([
