@@ -241,7 +241,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
       createAgentRouter({
         pbx,
         tokens,
-        limiter: new LoginRateLimiter(stores.kv, logger),
+        limiter: new LoginRateLimiter(stores.kv, stores.lock, { logger, inFlightTtlMs: config.pbxTimeoutMs + 5000 }),
         tokenTtlS: config.agentTokenTtlS,
         logger,
         hooks: agentHooks,
