@@ -176,8 +176,6 @@ export interface PbxConfig {
   userType: string;
   passwordFormat: 'md5' | 'plain';
   timeoutMs: number;
-  /** Largest PBX answer read, bytes; a larger one fails the request. */
-  maxResponseBytes?: number;
 }
 
 export interface Config {
@@ -261,7 +259,6 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
               userType: e.PBX_USER_TYPE,
               passwordFormat: e.PBX_PASSWORD_FORMAT,
               timeoutMs: e.PBX_TIMEOUT_MS,
-              maxResponseBytes: e.PBX_MAX_RESPONSE_BYTES,
             },
       pbxUserType: e.PBX_USER_TYPE,
       pbxPasswordFormat: e.PBX_PASSWORD_FORMAT,
