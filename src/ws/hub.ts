@@ -2,6 +2,9 @@
  * The agents' WebSocket endpoint (CONTRACT section 4): auth on upgrade, one room per extension plus the
  * supervisors, replay on `?lastEventId=`, heartbeat, backpressure and token expiry.
  *
+ * Caps (docs/security.md): at most maxSocketsPerToken sockets per token (HTTP 429 past it) and maxSockets per
+ * process (503); closeToken() closes a revoked token's sockets with 4001.
+ *
  * The hub subscribes to the event log once and sends each event's `json` (serialized once, at append) as is
  * to every socket that should get it: nothing is serialized per socket except the small `ready` frame.
  */

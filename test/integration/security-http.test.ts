@@ -2,7 +2,9 @@
  * Against running bridges: which X-Forwarded-For hop is trusted, security headers, the /metrics token, the
  * SSRF guard's new ranges, and the size cap on PBX answers (the last good phonebook keeps serving).
  */
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
@@ -176,4 +178,37 @@ describe('PBX client size cap on a body without Content-Length', () => {
       await pbx.close();
     }
   });
+});
+
+describe('a plain-http PBX off loopback', () => {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const run = (env: Record<string, string>): Promise<{ code: number | null; output: string }> =>
+    new Promise((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+        cwd: root,
+        env: {
+          PATH: process.env.PATH ?? '',
+          PORT: '0',
+          HOST: '127.0.0.1',
+          PBX_TOKEN: SECRETS.pbxToken,
+          PBX_CALLBACK_SECRET: SECRETS.callbackSecret,
+          SESSION_SECRET: SECRETS.sessionSecret,
+          CREDENTIALS_KEY: SECRETS.credentialsKey,
+          ...env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (c: Buffer) => (output += String(c)));
+      child.stderr.on('data', (c: Buffer) => (output += String(c)));
+      child.once('exit', (code) => resolve({ code, output }));
+    });
+
+  it('when PBX_BASE_URL is http:// to another host, then the process exits 2 before listening, naming the variable', async () => {
+    const { code, output } = await run({ PBX_BASE_URL: 'http://pbx.example.com/hodupbx_api/v1.4/api' });
+    expect(code).toBe(2);
+    expect(output).toContain('PBX_BASE_URL: must be https://');
+    expect(output).toContain('PBX_ALLOW_INSECURE=true');
+    expect(output).not.toContain(SECRETS.pbxToken);
+  }, 30_000);
 });
