@@ -3,11 +3,12 @@
  * a process cannot open sockets without bound. Memory mode with one bridge; Redis mode with two bridges on
  * one Redis, the socket on one and the sign-out on the other.
  */
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
 import { DEMO_EXTENSIONS } from '../../src/simulator/seed.js';
 import { admin, createHarness, login, postJson, type Harness } from '../helpers/bridge-harness.js';
-import { uniquePrefix } from '../helpers/redis-server.js';
+import { startRedisServer, uniquePrefix, type RedisServerHandle } from '../helpers/redis-server.js';
 import { openAgentSocket, type AgentSocket } from '../helpers/ws-client.js';
 
 const modes = [
@@ -80,6 +81,46 @@ describe.each(modes)('token revocation in %s mode', (mode, env, instances) => {
     expect(((await malformed.json()) as { message: string }).message).toContain('id');
     const noKey = await fetch(`${a.url}/api/tokens/00000000-0000-4000-8000-000000000000`, { method: 'DELETE' });
     expect(noKey.status).toBe(401);
+  });
+});
+
+// A Redis server of its own: the test cuts every pub/sub connection on it.
+describe('token revocation across a cut pub/sub connection', () => {
+  let h: Harness;
+  let redis: RedisServerHandle;
+  let a: Bridge;
+  let b: Bridge;
+  const sockets: AgentSocket[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    h = await createHarness();
+    a = await h.startBridge({ REDIS_URL: redis.url, LOG_LEVEL: 'warn' });
+    b = await h.startBridge({ REDIS_URL: redis.url, LOG_LEVEL: 'warn' });
+  });
+  afterAll(async () => {
+    sockets.forEach((s) => s.close());
+    await h?.close();
+    await redis?.stop();
+  });
+
+  it('when the revocation message is missed, then the socket still closes once the instance is back on pub/sub', async () => {
+    const token = await login(a.url, '103', DEMO_EXTENSIONS['103'] ?? '');
+    const s = await openAgentSocket(b.url, token);
+    sockets.push(s);
+    await s.waitFor((f) => f.some((x) => x.type === 'ready'));
+    const admin = new Redis(redis.url);
+    try {
+      const names = String(await admin.client('LIST'));
+      expect(names.split('\n').filter((l) => l.includes('name=bridge-token-revocations')).length).toBe(2);
+      // Cut every subscriber, then sign out before they are back (they reconnect after ~100 ms).
+      await admin.client('KILL', 'TYPE', 'pubsub');
+      const out = await fetch(`${a.url}/api/agents/logout`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+      expect(out.status).toBe(204);
+      expect((await closedWithin(s, 5000)).code).toBe(4001);
+    } finally {
+      admin.disconnect();
+    }
   });
 });
 
