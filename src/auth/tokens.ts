@@ -42,7 +42,8 @@ export class TokenService {
       .setExpirationTime(exp)
       .setJti(jti)
       .sign(this.key);
-    await this.revocations.set(`token:${jti}`, String(exp), ttlSeconds * 1000);
+    // Best effort: without it the token works, it just cannot be revoked by id (DELETE /api/tokens/:id answers 404).
+    await this.revocations.set(`token:${jti}`, String(exp), ttlSeconds * 1000).catch(() => undefined);
     return { token, expiresAt: new Date(exp * 1000).toISOString(), claims: { extension, role, exp, jti } };
   }
 
