@@ -38,6 +38,7 @@ import { PbxHealth } from './ops/pbx-health.js';
 import { startDemoPbx, type DemoPbx } from './demo.js';
 import { startWebhookService } from './crm-webhooks/service.js';
 import { createWebhookRouter } from './http/webhook-routes.js';
+import { MemoryRevocationBus, RedisRevocationBus, type RevocationBus } from './auth/revocation-bus.js';
 
 export interface BridgeOptions {
   /** Key prefix in Redis; tests give each bridge group its own. */
@@ -138,6 +139,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
     const pbxHealth = new PbxHealth(logger);
     const pbx = createPbxClient({
       ...pbxConfig,
+      maxResponseBytes: config.pbxMaxResponseBytes,
       onRequest: (endpoint, outcome, durationMs) => {
         pbxHealth.record(endpoint, outcome);
         metrics.pbxRequests.inc({ endpoint, outcome });
@@ -158,7 +160,26 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
     metrics.addGauge('bridge_phonebook_contacts', 'Contacts in the phonebook index', () => phonebook.status().contacts);
     metrics.addGauge('bridge_phonebook_age_seconds', 'Age of the phonebook snapshot', () => phonebook.status().ageSeconds ?? -1);
 
-    const tokens = new TokenService(sessionSecret, stores.kv);
+    // ── security wiring: a revoked token's sockets close on every instance (docs/security.md) ──
+    let revocations: RevocationBus = new MemoryRevocationBus();
+    if (stores.redis && config.redisUrl) {
+      const bus = new RedisRevocationBus(
+        stores.redis,
+        createRedisClient(config.redisUrl, 'bridge-token-revocations', { maxRetriesPerRequest: null }),
+        options.redisPrefix ?? DEFAULT_KEY_PREFIX,
+        logger,
+      );
+      revocations = bus;
+      closers.push(() => bus.close());
+      await bus.start();
+    }
+    const revocationBus = revocations;
+    const tokens = new TokenService(sessionSecret, stores.kv, Date.now, (jti) =>
+      revocationBus.publish(jti).catch((err: unknown) => {
+        // The revocation itself is stored: other instances refuse the token, and re-check open sockets on reconnect.
+        logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not tell other instances about a revoked token');
+      }),
+    );
     // With Redis other instances list this instance's callbacks too: written at most 250 ms late. In memory
     // only this instance reads them, so they are built when listed.
     const recentCallbacks = new RecentCallbacks(stores.kv, 50, { flushMs: stores.redis ? 250 : null });
@@ -241,7 +262,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
       createAgentRouter({
         pbx,
         tokens,
-        limiter: new LoginRateLimiter(stores.kv, logger),
+        limiter: new LoginRateLimiter(stores.kv, stores.lock, { logger, inFlightTtlMs: config.pbxTimeoutMs + 5000 }),
         tokenTtlS: config.agentTokenTtlS,
         logger,
         hooks: agentHooks,
@@ -249,6 +270,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
       createAdminRouter({ adminApiKey, tokens, defaultTokenTtlS: config.agentTokenTtlS, phonebook, recentCallbacks }),
       createOpsRouter({
         registry: metrics.registry,
+        metricsToken: config.metricsToken,
         readiness: async (): Promise<Readiness> => {
           const reasons: string[] = [];
           let redis = 'not_configured';
@@ -292,7 +314,19 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
       logger,
       onAgentConnected: (c) => socketHooks.onAgentConnected?.(c),
       onAgentDisconnected: (c) => socketHooks.onAgentDisconnected?.(c),
+      maxSockets: config.wsMaxSockets,
+      maxSocketsPerToken: config.wsMaxSocketsPerToken,
     });
+    revocationBus.onRevoked((jti) => hub?.closeToken(jti));
+    revocationBus.onResync(() => void hub?.recheckTokens());
+    metrics.addLabelledCounter('bridge_ws_upgrades_refused_total', 'WebSocket upgrades refused by a socket cap (token: 429, process: 503)', ['limit'], () => {
+      const st = hub?.stats();
+      return [
+        { labels: { limit: 'token' }, value: st?.refusedTokenLimit ?? 0 },
+        { labels: { limit: 'process' }, value: st?.refusedProcessLimit ?? 0 },
+      ];
+    });
+    metrics.addCounter('bridge_ws_revoked_closes_total', 'Sockets closed because their token was revoked', () => hub?.stats().revokedCloses ?? 0);
     metrics.addGauge('bridge_ws_sockets', 'Open agent WebSockets', () => hub?.stats().sockets ?? 0);
     metrics.addCounter('bridge_ws_frames_sent_total', 'Frames sent to agent WebSockets', () => hub?.stats().framesSent ?? 0);
     metrics.addCounter('bridge_ws_frames_dropped_total', 'Frames not sent (socket closing, or backlog over the limit)', () => hub?.stats().framesDropped ?? 0);

@@ -2,6 +2,7 @@
  * The only reader of process.env. Every variable of CONTRACT section 1 is parsed once here; an invalid
  * value yields one problem line naming the variable, and main.ts exits before listening.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { getCountries, type CountryCode } from 'libphonenumber-js';
 
@@ -82,9 +83,56 @@ const base64Key32 = z
   .refine((v) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(v) && Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded')
   .transform((v) => Buffer.from(v, 'base64'));
 
+// ── security settings (docs/security.md) ──
+/** What Express's `trust proxy` accepts: a boolean, a hop count, or a list of proxy addresses/CIDRs. */
+export type TrustProxy = boolean | number | string[];
+const TRUST_PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+function isAddressOrCidr(entry: string): boolean {
+  if (TRUST_PROXY_NAMES.has(entry)) return true;
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+const trustProxy = z
+  .string()
+  .trim()
+  .transform((raw, ctx): TrustProxy => {
+    const v = raw.toLowerCase();
+    if (v === 'true' || v === 'yes') return true;
+    if (v === 'false' || v === 'no') return false;
+    if (/^\d{1,2}$/.test(v)) return Number(v);
+    const entries = v.split(',').map((e) => e.trim()).filter(Boolean);
+    const bad = entries.filter((e) => !isAddressOrCidr(e));
+    if (entries.length === 0 || bad.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be true, false, a hop count (e.g. 1) or a comma list of proxy addresses/CIDRs (e.g. 10.0.0.0/8,::1)${bad.length > 0 ? `; not an address or CIDR: ${bad.slice(0, 3).map((b) => JSON.stringify(b.slice(0, 50))).join(', ')}` : ''}`,
+      });
+      return z.NEVER;
+    }
+    return entries;
+  });
+const securitySchema = {
+  TRUST_PROXY: trustProxy.default(false),
+  PBX_ALLOW_INSECURE: bool.default(false),
+  // 100,000 contacts are ~29 MB of JSON (docs/security.md); twice that and more leaves room for custom fields.
+  PBX_MAX_RESPONSE_BYTES: intIn(1024, 2 ** 31 - 1).default(64 * 1024 * 1024),
+  WS_MAX_SOCKETS: intIn(1, 1_000_000).default(20_000),
+  WS_MAX_SOCKETS_PER_TOKEN: intIn(1, 10_000).default(10),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+};
+
+/** Loopback hosts, where a plain-http PBX URL is not sent over a network. */
+function isLoopbackUrl(raw: string): boolean {
+  const host = new URL(raw).hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+}
+
 const envSchema = z.object({
+  ...securitySchema,
   PORT: intIn(0, 65535).default(3000),
-  TRUST_PROXY: bool.default(false),
   HOST: z.string().trim().min(1).default('0.0.0.0'),
   PBX_BASE_URL: httpUrl.optional(),
   PBX_TOKEN: z.string().min(1).optional(),
@@ -133,8 +181,8 @@ export interface PbxConfig {
 export interface Config {
   port: number;
   host: string;
-  /** Behind a load balancer: take the client address from X-Forwarded-For (rate limits are per address). */
-  trustProxy: boolean;
+  /** Behind a load balancer: which X-Forwarded-For hops to trust for the client address (rate limits are per address). */
+  trustProxy: TrustProxy;
   /** Demo mode: no PBX configured, the built-in simulator stands in for it. */
   demo: boolean;
   /** null in demo mode until main.ts points it at the in-process simulator. */
@@ -158,6 +206,12 @@ export interface Config {
   unsubscribeGraceS: number;
   resubscribeIntervalS: number;
   logLevel: Env['LOG_LEVEL'];
+  // ── security settings (docs/security.md) ──
+  pbxMaxResponseBytes: number;
+  wsMaxSockets: number;
+  wsMaxSocketsPerToken: number;
+  /** Bearer token /metrics requires; null: /metrics is open. */
+  metricsToken: string | null;
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -184,6 +238,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
     if (!e.PBX_CALLBACK_SECRET) problems.push('PBX_CALLBACK_SECRET: required when PBX_BASE_URL is set');
     if (!e.SESSION_SECRET) problems.push('SESSION_SECRET: required outside demo mode (at least 32 characters)');
     if (!e.CREDENTIALS_KEY) problems.push('CREDENTIALS_KEY: required outside demo mode (32 bytes, base64)');
+    if (e.PBX_BASE_URL?.startsWith('http:') && !isLoopbackUrl(e.PBX_BASE_URL) && !e.PBX_ALLOW_INSECURE) {
+      problems.push('PBX_BASE_URL: must be https:// (token_id and password hashes would travel in clear); set PBX_ALLOW_INSECURE=true to allow http://');
+    }
   }
   if (problems.length > 0) return { ok: false, problems };
   return {
@@ -222,6 +279,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       unsubscribeGraceS: e.UNSUBSCRIBE_GRACE_S,
       resubscribeIntervalS: e.RESUBSCRIBE_INTERVAL_S,
       logLevel: e.LOG_LEVEL,
+      pbxMaxResponseBytes: e.PBX_MAX_RESPONSE_BYTES,
+      wsMaxSockets: e.WS_MAX_SOCKETS,
+      wsMaxSocketsPerToken: e.WS_MAX_SOCKETS_PER_TOKEN,
+      metricsToken: e.METRICS_TOKEN ?? null,
     },
   };
 }

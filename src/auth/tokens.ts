@@ -1,4 +1,8 @@
-/** Signed agent tokens (HS256 JWT via jose) with per-token revocation for logout. */
+/**
+ * Signed agent tokens (HS256 JWT via jose) with per-token revocation for logout and `DELETE /api/tokens/:id`.
+ * Every issued token's expiry is kept under its id until it expires, so a token can be revoked by id alone;
+ * a revocation is told to every instance (`onRevoked`) so their open sockets of that token close at once.
+ */
 import { randomUUID } from 'node:crypto';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import type { AgentClaims, AgentRole } from '../core/agent.js';
@@ -20,6 +24,8 @@ export class TokenService {
     secret: string,
     private readonly revocations: KeyValueStore,
     private readonly now: () => number = Date.now,
+    /** Told after a token was revoked (the bridge closes its sockets on every instance). */
+    private readonly onRevoked: (jti: string) => Promise<void> = async () => undefined,
   ) {
     this.key = new TextEncoder().encode(secret);
   }
@@ -36,6 +42,8 @@ export class TokenService {
       .setExpirationTime(exp)
       .setJti(jti)
       .sign(this.key);
+    // Best effort: without it the token works, it just cannot be revoked by id (DELETE /api/tokens/:id answers 404).
+    await this.revocations.set(`token:${jti}`, String(exp), ttlSeconds * 1000).catch(() => undefined);
     return { token, expiresAt: new Date(exp * 1000).toISOString(), claims: { extension, role, exp, jti } };
   }
 
@@ -62,10 +70,20 @@ export class TokenService {
     return { extension: ext, role, exp, jti };
   };
 
-  /** Revokes one token until it would have expired anyway. */
-  async revoke(claims: AgentClaims): Promise<void> {
+  /** Revokes one token until it would have expired anyway, and tells every instance. */
+  async revoke(claims: Pick<AgentClaims, 'jti' | 'exp'>): Promise<void> {
     const ttlMs = claims.exp * 1000 - this.now();
-    if (ttlMs > 0) await this.revocations.set(`revoked:${claims.jti}`, '1', ttlMs);
+    if (ttlMs <= 0) return;
+    await this.revocations.set(`revoked:${claims.jti}`, '1', ttlMs);
+    await this.onRevoked(claims.jti);
+  }
+
+  /** Revokes by token id; false when no unexpired token with that id was issued. */
+  async revokeById(jti: string): Promise<boolean> {
+    const exp = Number(await this.revocations.get(`token:${jti}`));
+    if (!Number.isFinite(exp) || exp * 1000 <= this.now()) return false;
+    await this.revoke({ jti, exp });
+    return true;
   }
 }
 

@@ -270,7 +270,7 @@ const RECORD_LIMITS = { depth: 4, keys: 100, items: 20, string: 512 } as const;
  * (depth, keys, items, string length) so a 64 KiB body does not become a 64 KiB record.
  */
 export function redactForRecord(value: unknown, secrets: readonly string[], depth = 0): unknown {
-  if (typeof value === 'string') return truncate(redactText(value, secrets), RECORD_LIMITS.string);
+  if (typeof value === 'string') return redactCut(value, secrets, RECORD_LIMITS.string);
   if (value === null || typeof value !== 'object') return value;
   if (depth >= RECORD_LIMITS.depth) return '[nested too deep]';
   if (Array.isArray(value)) {
@@ -278,10 +278,29 @@ export function redactForRecord(value: unknown, secrets: readonly string[], dept
   }
   const out: Record<string, unknown> = {};
   for (const [name, v] of Object.entries(value).slice(0, RECORD_LIMITS.keys)) {
-    const safeName = truncate(redactText(name, secrets), 128);
+    const safeName = redactCut(name, secrets, 128);
     out[safeName] = isSecretFieldName(name) ? REDACTED : redactForRecord(v, secrets, depth + 1);
   }
   return out;
+}
+
+/**
+ * Credential-looking `name=value` / `"name":"value"` pairs. Every quantifier is bounded, so the work is
+ * linear in the text: an unbounded `auth\w*` rescanned a long `authauth…` word from every `auth` in it.
+ */
+export const SECRET_PAIR_PATTERN = /((?:secret|passw\w{0,32}|pwd|token|auth\w{0,32}|api[-_]?key|signature)["']?\s{0,8}[:=]\s{0,8}["']?)([^"'&\s,;}]+)/gi;
+
+/**
+ * Cuts `text` to `max` characters (plus '…') and redacts it, in work bounded by `max` and the secrets'
+ * length, however long the text: it is cut first, with a margin as long as the longest secret, so a secret
+ * straddling the cut is still removed whole, then redacted, then cut to `max`.
+ */
+export function redactCut(text: string, secrets: readonly string[], max: number): string {
+  let margin = 64;
+  for (const secret of secrets) margin = Math.max(margin, encodeURIComponent(secret).length);
+  const head = text.length > max + margin ? text.slice(0, max + margin) : text;
+  const redacted = redactText(head, secrets);
+  return redacted.length > max || head.length < text.length ? `${redacted.slice(0, max)}…` : redacted;
 }
 
 /**
@@ -298,12 +317,5 @@ export function redactText(text: string, secrets: readonly string[]): string {
   }
   // The pattern below needs a ':' or '=': most values (numbers, names, ids) have neither.
   if (!out.includes(':') && !out.includes('=')) return out;
-  return out.replace(
-    /((?:secret|passw\w*|pwd|token|auth\w*|api[-_]?key|signature)["']?\s*[:=]\s*["']?)([^"'&\s,;}]+)/gi,
-    (_m, prefix: string) => `${prefix}${REDACTED}`,
-  );
-}
-
-function truncate(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max)}…` : text;
+  return out.replace(SECRET_PAIR_PATTERN, (_m, prefix: string) => `${prefix}${REDACTED}`);
 }

@@ -1,9 +1,9 @@
 /**
  * SSRF guard for webhook URLs. Addresses that are loopback, private, link-local (cloud metadata), CGNAT,
  * unspecified, multicast or reserved are refused, as are IPv6 forms that embed such an IPv4 address
- * (IPv4-mapped, IPv4-compatible, NAT64, 6to4). Checked twice: when an endpoint is registered (the name is
- * resolved) and on every connection (the connector filters what DNS answers then), so a name that later
- * resolves elsewhere (DNS rebinding) cannot reach an internal address.
+ * (IPv4-mapped, IPv4-translated, IPv4-compatible, NAT64, local-use NAT64, 6to4, Teredo). Checked twice: when
+ * an endpoint is registered (the name is resolved) and on every connection (the connector filters what DNS
+ * answers then), so a name that later resolves elsewhere (DNS rebinding) cannot reach an internal address.
  *
  * IP spellings: the WHATWG URL parser already normalizes `2130706433`, `0x7f000001`, `0177.0.0.1` and `127.1`
  * to `127.0.0.1`, and `[::ffff:127.0.0.1]` to `[::ffff:7f00:1]`, so only canonical forms reach the checks.
@@ -32,8 +32,10 @@ const V4_BLOCKED: Array<[string, number]> = [
 const V6_BLOCKED: Array<[string, number]> = [
   ['::', 96], // unspecified, loopback and the deprecated IPv4-compatible form
   ['::ffff:0:0', 96], // IPv4-mapped: judged by the embedded address below, blocked here as a backstop
+  ['::ffff:0:0:0', 96], // IPv4-translated (SIIT): translators forward it to the embedded IPv4 address
   ['64:ff9b:1::', 48], // local-use NAT64
   ['100::', 64], // discard
+  ['2001::', 32], // Teredo: tunnels to an IPv4 address (obfuscated in the low bits) through a relay
   ['2001:db8::', 32], // documentation
   ['fc00::', 7], // unique local
   ['fe80::', 10], // link-local

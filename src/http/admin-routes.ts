@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { CallerMatch } from '../core/call-events.js';
 import type { TokenService } from '../auth/tokens.js';
 import { requireAdminKey } from './auth-middleware.js';
-import { parseInput } from './errors.js';
+import { parseInput, sendError } from './errors.js';
 import { extensionNumber } from './agent-routes.js';
 import type { RecentCallbacks } from './recent-callbacks.js';
 
@@ -23,6 +23,10 @@ const tokenBody = z.object({
     .min(60, 'must be at least 60')
     .max(30 * 86400, 'must be at most 2592000 (30 days)')
     .optional(),
+});
+
+const tokenIdParams = z.object({
+  id: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a token id as POST /api/tokens answers it'),
 });
 
 const lookupQuery = z.object({
@@ -46,7 +50,17 @@ export function createAdminRouter(deps: {
       return;
     }
     const issued = await deps.tokens.issue(body.extension, body.role, body.ttlSeconds ?? deps.defaultTokenTtlS);
-    res.json({ token: issued.token, expiresAt: issued.expiresAt });
+    res.json({ token: issued.token, id: issued.claims.jti, expiresAt: issued.expiresAt });
+  });
+
+  // Revokes a token by the id POST /api/tokens answered: its sockets close on every instance within seconds.
+  router.delete('/api/tokens/:id', admin, async (req, res) => {
+    const { id } = parseInput(tokenIdParams, req.params);
+    if (!(await deps.tokens.revokeById(id))) {
+      sendError(res, 404, 'not_found', 'No unexpired token has this id.');
+      return;
+    }
+    res.status(204).end();
   });
 
   router.get('/api/phonebook/lookup', admin, (req, res) => {

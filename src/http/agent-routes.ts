@@ -45,26 +45,35 @@ export function createAgentRouter(deps: {
   router.post('/api/agents/login', async (req, res) => {
     const { extension, password } = parseInput(loginBody, req.body);
     const address = req.ip ?? 'unknown';
-    if (await deps.limiter.isBlocked(extension, address)) {
-      res.setHeader('Retry-After', String(LoginRateLimiter.retryAfterSeconds));
-      sendError(res, 429, 'too_many_attempts', 'Too many failed sign-in attempts; try again in a minute.');
+    const begun = await deps.limiter.begin(extension, address);
+    if (!begun.ok) {
+      if (begun.reason === 'in_flight') {
+        res.setHeader('Retry-After', '1');
+        sendError(res, 429, 'too_many_attempts', 'A sign-in for this extension is already in progress; try again in a moment.');
+      } else {
+        res.setHeader('Retry-After', String(LoginRateLimiter.retryAfterSeconds));
+        sendError(res, 429, 'too_many_attempts', 'Too many failed sign-in attempts; try again in a minute.');
+      }
       return;
     }
     try {
       await deps.pbx.crmSubscribe(extension, password);
+      await begun.attempt.refund();
     } catch (err) {
       if (err instanceof PbxError && isCredentialRefusal(err)) {
-        await deps.limiter.recordFailure(extension, address);
         deps.logger.info({ extension, pbxStatus: err.pbxStatus }, 'agent sign-in refused by the PBX');
         res.status(401).json({ error: 'invalid_credentials', message: 'The PBX refused this extension and password.' });
         return;
       }
       if (err instanceof PbxError) {
+        await begun.attempt.refund();
         deps.logger.warn({ extension, code: err.code, pbxStatus: err.pbxStatus, err: err.message }, 'agent sign-in: PBX unavailable');
         res.status(503).json({ error: 'pbx_unavailable', message: 'The PBX cannot be reached right now; try again shortly.' });
         return;
       }
       throw err;
+    } finally {
+      await begun.attempt.done();
     }
     const issued = await deps.tokens.issue(extension, 'agent', deps.tokenTtlS);
     await deps.hooks?.onLogin?.(issued.claims, password);

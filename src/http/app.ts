@@ -3,13 +3,15 @@ import { fileURLToPath } from 'node:url';
 import express, { type Express, type Router } from 'express';
 import { errorHandler, sendError } from './errors.js';
 import type { Logger } from '../logger.js';
+import type { TrustProxy } from '../config.js';
+import { securityHeaders } from './security-headers.js';
 
 export interface AppDeps {
   logger: Logger;
   /** Routers in the order they are mounted: callback, agents, admin, ops, demo, … */
   routers: Router[];
   publicDir?: string;
-  trustProxy?: boolean;
+  trustProxy?: TrustProxy;
 }
 
 export const DEFAULT_PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
@@ -19,6 +21,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', deps.trustProxy ?? false);
   app.set('etag', false);
+  app.use(securityHeaders());
   for (const router of deps.routers) app.use(router);
   // The embeddable client is an ES module a CRM page imports from another origin: module loads are CORS requests.
   app.use('/client.js', (_req, res, next) => {

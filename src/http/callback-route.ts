@@ -9,6 +9,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import type { CallbackFieldMap } from '../config.js';
 import {
   normalizeCallback,
+  redactCut,
   redactForRecord,
   redactText,
   REDACTED,
@@ -18,6 +19,7 @@ import type { AppendResult } from '../core/ports.js';
 import { CallbackError, type CallbackErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RecentCallbackEntry, RecentCallbacks, SecretSource } from './recent-callbacks.js';
+import { RejectionLog } from './rejection-log.js';
 
 export interface CallbackRouterDeps {
   secret: string;
@@ -26,6 +28,8 @@ export interface CallbackRouterDeps {
   accept: (cb: NormalizedCallback) => Promise<AppendResult>;
   recent: RecentCallbacks;
   logger: Logger;
+  /** One 'callback rejected' line per status per interval, with a count of the others. Default 10 s. */
+  rejectedLogIntervalMs?: number;
 }
 
 export const CALLBACK_PATHS = ['/pbx/callback', '/pbx/callback/:secret'];
@@ -33,6 +37,12 @@ const BODY_LIMIT = '64kb';
 const RAW_RECORD_LIMIT = 2048;
 /** A presented (wrong) secret shorter than this is not worth cutting out of records. */
 const MIN_PRESENTED_SECRET_TO_REDACT = 6;
+/**
+ * Longer presented values are not the secret mistyped, and at most this many are cut out of the record:
+ * what an unauthenticated request costs to record stays bounded however it is built.
+ */
+const MAX_PRESENTED_SECRET_TO_REDACT = 256;
+const MAX_PRESENTED_SECRETS_TO_REDACT = 3;
 
 const MESSAGES = {
   accepted: 'Callback accepted.',
@@ -66,6 +76,7 @@ export function createCallbackRouter(deps: CallbackRouterDeps): Router {
   const expectedSecret = new SecretDigest(deps.secret);
   const contexts = new WeakMap<Request, CallbackContext>();
   const router = express.Router();
+  const rejections = new RejectionLog(logger, deps.rejectedLogIntervalMs);
 
   const contextOf = (req: Request): CallbackContext => {
     let ctx = contexts.get(req);
@@ -85,13 +96,15 @@ export function createCallbackRouter(deps: CallbackRouterDeps): Router {
     const ctx = contextOf(req);
     res.status(answer.status).set('Cache-Control', 'no-store').json(answer.body);
     // The right secret presented is the configured one: redacting it twice would double the record's cost.
-    const secrets = [deps.secret, ...ctx.presented.filter((s) => s.length >= MIN_PRESENTED_SECRET_TO_REDACT && s !== deps.secret)];
+    const presented = ctx.presented.filter((s) => s.length >= MIN_PRESENTED_SECRET_TO_REDACT && s.length <= MAX_PRESENTED_SECRET_TO_REDACT && s !== deps.secret);
+    const secrets = [deps.secret, ...presented.slice(0, MAX_PRESENTED_SECRETS_TO_REDACT)];
     const path = recordPath(req);
     const latencyMs = Math.round((performance.now() - ctx.started) * 10) / 10;
     // Only the raw parts are captured now (the router resets req.baseUrl/params later); the redacted record is
     // built when the recent-callbacks ring is flushed, and not at all if newer callbacks push it out first.
     const raw: RawRecord = { method: req.method, path, query: queryOf(req), headers: req.headers, secrets };
-    deps.recent.record(() => buildRecord(raw, ctx, answer));
+    // Unauthenticated requests go to their own, smaller part of the record: junk cannot push real callbacks out.
+    deps.recent.record(() => buildRecord(raw, ctx, answer), { rejected: answer.status === 401 });
     if (answer.status === 200) {
       logger.info(
         { eventId: answer.body.eventId, extension: ctx.normalized?.extension, duplicate: answer.body.duplicate === true, latencyMs },
@@ -99,10 +112,7 @@ export function createCallbackRouter(deps: CallbackRouterDeps): Router {
       );
     } else if (answer.status !== 503) {
       // 503 is logged with its cause where it happens.
-      logger.warn(
-        { status: answer.status, code: extra.code, reason: redactText(answer.body.message, secrets), path, secretFrom: ctx.secretFrom, latencyMs },
-        'callback rejected',
-      );
+      rejections.warn(answer.status, { code: extra.code, reason: redactText(answer.body.message, secrets), path, secretFrom: ctx.secretFrom, latencyMs });
     }
   };
 
@@ -285,13 +295,13 @@ function buildRecord(req: RawRecord, ctx: CallbackContext, answer: Answer): Rece
   const headers: Record<string, string> = {};
   for (const name of ['content-type', 'content-length', 'user-agent'] as const) {
     const value = req.headers[name];
-    if (value !== undefined) headers[name] = redactText(value, secrets).slice(0, 256);
+    if (value !== undefined) headers[name] = redactCut(value, secrets, 256);
   }
-  // The raw text only when it could not be read into fields (malformed JSON, other content types);
-  // redacted before it is cut, so a secret straddling the cut cannot leave a prefix behind.
+  // The raw text only when it could not be read into fields (malformed JSON, other content types); cut
+  // with a margin, redacted, then cut again, so a secret straddling the cut cannot leave a prefix behind.
   const rawBody =
     ctx.fields === null && ctx.rawBody !== null && ctx.rawBody.length > 0
-      ? redactText(ctx.rawBody.toString('utf8'), secrets).slice(0, RAW_RECORD_LIMIT)
+      ? redactCut(ctx.rawBody.subarray(0, RAW_RECORD_LIMIT * 4 + 1024).toString('utf8'), secrets, RAW_RECORD_LIMIT)
       : null;
   return {
     time: new Date(ctx.arrivedAt).toISOString(),

@@ -1,6 +1,9 @@
 /** /healthz, /readyz and /metrics (CONTRACT 7). */
 import { Router } from 'express';
 import type { Registry } from 'prom-client';
+import { SecretDigest } from '../auth/secret-digest.js';
+import { bearerToken } from '../auth/tokens.js';
+import { sendError } from './errors.js';
 
 export interface Readiness {
   ready: boolean;
@@ -8,8 +11,14 @@ export interface Readiness {
   [detail: string]: unknown;
 }
 
-export function createOpsRouter(deps: { readiness: () => Promise<Readiness>; registry: Registry }): Router {
+export function createOpsRouter(deps: {
+  readiness: () => Promise<Readiness>;
+  registry: Registry;
+  /** When set, /metrics wants `Authorization: Bearer <token>` (METRICS_TOKEN). */
+  metricsToken?: string | null;
+}): Router {
   const router = Router();
+  const metricsToken = deps.metricsToken ? new SecretDigest(deps.metricsToken) : null;
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -17,7 +26,15 @@ export function createOpsRouter(deps: { readiness: () => Promise<Readiness>; reg
     const r = await deps.readiness();
     res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'unavailable', ...r });
   });
-  router.get('/metrics', async (_req, res) => {
+  router.get('/metrics', async (req, res) => {
+    if (metricsToken) {
+      const given = bearerToken(req.headers.authorization);
+      if (!given || !metricsToken.matches(given)) {
+        res.setHeader('WWW-Authenticate', 'Bearer');
+        sendError(res, 401, 'unauthorized', 'A valid metrics token is required: Authorization: Bearer <METRICS_TOKEN>.');
+        return;
+      }
+    }
     res.setHeader('Content-Type', deps.registry.contentType);
     res.send(await deps.registry.metrics());
   });

@@ -6,6 +6,8 @@ import type { NormalizedCallback } from '../core/callback.js';
 import type { KeyValueStore } from '../core/ports.js';
 
 export const RECENT_CALLBACKS_KEY = 'callbacks:recent';
+/** Unauthenticated requests (wrong or missing secret) are kept apart, fewer of them (see RecentCallbacks). */
+export const RECENT_REJECTED_KEY = 'callbacks:recent:rejected';
 
 export type SecretSource = 'path' | 'query' | 'header';
 
@@ -46,6 +48,11 @@ export interface RecentCallbacksOptions {
    */
   flushMs?: number | null;
   onError?: (err: unknown) => void;
+  /**
+   * At most this many entries recorded as `rejected` (unauthenticated) are kept and listed, apart from the
+   * others, so a flood of wrong secrets cannot push real callbacks out of the record. Default 10.
+   */
+  maxRejected?: number;
 }
 
 /**
@@ -60,8 +67,11 @@ export class RecentCallbacks {
   private readonly max: number;
   private readonly flushMs: number | null;
   private readonly onError: (err: unknown) => void;
+  private readonly maxRejected: number;
   /** Oldest first, at most `max`. */
   private pending: RecentCallbackThunk[] = [];
+  /** Oldest first, at most `maxRejected`. */
+  private pendingRejected: RecentCallbackThunk[] = [];
   private timer: NodeJS.Timeout | null = null;
   /** The last flush in the chain: flushes run one after the other, so the list keeps arrival order. */
   private flushing: Promise<void> | null = null;
@@ -73,15 +83,17 @@ export class RecentCallbacks {
     const o = typeof opts === 'function' ? { onError: opts } : opts;
     this.flushMs = o.flushMs === undefined ? 250 : o.flushMs;
     this.onError = o.onError ?? (() => {});
+    this.maxRejected = Math.max(1, Math.min(o.maxRejected ?? 10, max));
   }
 
   /**
    * Fire-and-forget: never throws and never makes the callback wait for the store. Pass a thunk to have the
    * (redacting) construction deferred to the flush, and skipped entirely if newer callbacks push it out first.
    */
-  record(entry: RecentCallbackEntry | RecentCallbackThunk): void {
-    this.pending.push(typeof entry === 'function' ? entry : () => entry);
-    if (this.pending.length > this.max) this.pending.shift();
+  record(entry: RecentCallbackEntry | RecentCallbackThunk, opts: { rejected?: boolean } = {}): void {
+    const ring = opts.rejected ? this.pendingRejected : this.pending;
+    ring.push(typeof entry === 'function' ? entry : () => entry);
+    if (ring.length > (opts.rejected ? this.maxRejected : this.max)) ring.shift();
     if (this.closed) {
       void this.flush();
       return;
@@ -112,8 +124,14 @@ export class RecentCallbacks {
 
   private async write(): Promise<void> {
     const batch = this.pending;
-    if (batch.length === 0) return;
+    const rejected = this.pendingRejected;
     this.pending = [];
+    this.pendingRejected = [];
+    await Promise.all([this.writeList(RECENT_CALLBACKS_KEY, batch, this.max), this.writeList(RECENT_REJECTED_KEY, rejected, this.maxRejected)]);
+  }
+
+  private async writeList(key: string, batch: RecentCallbackThunk[], max: number): Promise<void> {
+    if (batch.length === 0) return;
     const values: string[] = [];
     for (const make of batch) {
       try {
@@ -123,7 +141,7 @@ export class RecentCallbacks {
       }
     }
     try {
-      await this.kv.pushCapped(RECENT_CALLBACKS_KEY, values, this.max);
+      await this.kv.pushCapped(key, values, max);
     } catch (err) {
       this.report(err);
     }
@@ -137,19 +155,29 @@ export class RecentCallbacks {
     }
   }
 
-  /** Newest first; entries that no longer parse are skipped. This instance's waiting entries are written first. */
+  /**
+   * Newest first, at most `max`, of which at most `maxRejected` rejected ones; entries that no longer parse
+   * are skipped. This instance's waiting entries are written first.
+   */
   async list(): Promise<RecentCallbackEntry[]> {
     await this.flush();
-    const raw = await this.kv.list(RECENT_CALLBACKS_KEY);
-    const out: RecentCallbackEntry[] = [];
-    for (const item of raw.slice(0, this.max)) {
-      try {
-        out.push(JSON.parse(item) as RecentCallbackEntry);
-      } catch {
-        // A foreign or truncated item: leave it out rather than fail the whole list.
+    const [raw, rawRejected] = await Promise.all([this.kv.list(RECENT_CALLBACKS_KEY), this.kv.list(RECENT_REJECTED_KEY)]);
+    const parse = (items: string[]): RecentCallbackEntry[] => {
+      const out: RecentCallbackEntry[] = [];
+      for (const item of items) {
+        try {
+          out.push(JSON.parse(item) as RecentCallbackEntry);
+        } catch {
+          // A foreign or truncated item: leave it out rather than fail the whole list.
+        }
       }
-    }
-    return out;
+      return out;
+    };
+    const accepted = parse(raw.slice(0, this.max));
+    const rejected = parse(rawRejected.slice(0, this.maxRejected));
+    if (rejected.length === 0) return accepted;
+    // Both lists are newest first; a stable sort by time keeps each list's own order for equal times.
+    return [...accepted, ...rejected].sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0)).slice(0, this.max);
   }
 
   /** Writes what is waiting and stops the timer; later records are written right away. */

@@ -48,9 +48,15 @@ export interface PbxClientOptions {
   /** Per request: connect + headers + body. */
   timeoutMs: number;
   /**
-   * Called once per request (metrics). An answer that means "nothing" (601 "Data Not Found" on a list,
-   * 411 on callLog, 406 on recordingPath) counts as `ok`.
-   */
+    * Largest answer read, in bytes (PBX_MAX_RESPONSE_BYTES): past it the request fails with
+    * PBX_ERR_BAD_RESPONSE and the rest is not read, so a broken or hostile PBX cannot exhaust memory.
+    * Default 64 MiB (100,000 contacts are ~29 MB).
+    */
+   maxResponseBytes?: number;
+   /**
+    * Called once per request (metrics). An answer that means "nothing" (601 "Data Not Found" on a list,
+    * 411 on callLog, 406 on recordingPath) counts as `ok`.
+    */
   onRequest?: (endpoint: string, outcome: PbxRequestOutcome, durationMs: number) => void;
 }
 
@@ -91,8 +97,32 @@ function transportError(endpoint: string, err: unknown, timedOut: boolean, timeo
   return new PbxError('PBX_ERR_UNREACHABLE', endpoint, `PBX ${endpoint} unreachable (${reason})`, { cause: err });
 }
 
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
+class ResponseTooLarge extends Error {}
+
+/** The body's chunks, failing with ResponseTooLarge once more than `max` bytes came (or were announced). */
+async function* capped(chunks: AsyncIterable<Uint8Array>, max: number, announced: number | null): AsyncGenerator<Uint8Array> {
+  if (announced !== null && announced > max) throw new ResponseTooLarge();
+  let total = 0;
+  for await (const chunk of chunks) {
+    total += chunk.length;
+    if (total > max) throw new ResponseTooLarge();
+    yield chunk;
+  }
+}
+
+async function cappedText(chunks: AsyncIterable<Uint8Array>, max: number, announced: number | null): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const chunk of capped(chunks, max, announced)) parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  const bytes = Buffer.concat(parts);
+  const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  return bytes.toString('utf8', bom);
+}
+
 export function createPbxClient(opts: PbxClientOptions): PbxClient {
   const baseUrl = opts.baseUrl.replace(/\/+$/, '');
+  const maxBytes = opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const userType = encodeURIComponent(opts.userType);
   const { token, timeoutMs } = opts;
   const agent = new Agent({
@@ -146,8 +176,20 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
           body: JSON.stringify({ token_id: token, ...fields }),
         });
         statusCode = res.statusCode;
-        body = options.readScanned ? await readAndScan(res.body) : await res.body.text();
+        const length = Number(res.headers['content-length']);
+        const announced = Number.isFinite(length) && length >= 0 ? length : null;
+        try {
+          body = options.readScanned
+            ? await readAndScan(capped(res.body, maxBytes, announced))
+            : await cappedText(res.body, maxBytes, announced);
+        } catch (err) {
+          if (err instanceof ResponseTooLarge) res.body.destroy();
+          throw err;
+        }
       } catch (err) {
+        if (err instanceof ResponseTooLarge) {
+          throw new PbxError('PBX_ERR_BAD_RESPONSE', endpoint, `PBX ${endpoint} answered more than ${maxBytes} bytes (PBX_MAX_RESPONSE_BYTES); the answer was not read`);
+        }
         throw transportError(endpoint, err, signal.aborted, timeoutMs);
       }
       const redact = (m: string): string => redactSecrets(m, secrets);

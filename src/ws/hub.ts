@@ -2,6 +2,9 @@
  * The agents' WebSocket endpoint (CONTRACT section 4): auth on upgrade, one room per extension plus the
  * supervisors, replay on `?lastEventId=`, heartbeat, backpressure and token expiry.
  *
+ * Caps (docs/security.md): at most maxSocketsPerToken sockets per token (HTTP 429 past it) and maxSockets per
+ * process (503); closeToken() closes a revoked token's sockets with 4001.
+ *
  * The hub subscribes to the event log once and sends each event's `json` (serialized once, at append) as is
  * to every socket that should get it: nothing is serialized per socket except the small `ready` frame.
  */
@@ -38,6 +41,10 @@ export interface WsHubOptions {
   onAgentDisconnected?: (claims: AgentClaims) => void;
   /** Clock for token expiry, ms. Default Date.now. */
   now?: () => number;
+  /** Open sockets one token may have; the next upgrade gets HTTP 429. Default 10. */
+  maxSocketsPerToken?: number;
+  /** Open sockets in this process; the next upgrade gets HTTP 503. Default 20,000. */
+  maxSockets?: number;
 }
 
 export interface WsHubStats {
@@ -45,12 +52,22 @@ export interface WsHubStats {
   framesSent: number;
   framesDropped: number;
   slowReaderCloses: number;
+  /** Upgrades refused because the token had maxSocketsPerToken open already. */
+  refusedTokenLimit: number;
+  /** Upgrades refused because the process had maxSockets open already. */
+  refusedProcessLimit: number;
+  /** Sockets closed because their token was revoked. */
+  revokedCloses: number;
 }
 
 export interface WsHub {
   /** Stops accepting, closes every socket with 1001 'server shutting down', clears every timer. */
   close(): Promise<void>;
   stats(): WsHubStats;
+  /** Closes every socket of this token (4001 'token revoked'): it was revoked on some instance. */
+  closeToken(jti: string): void;
+  /** Verifies every open socket's token again and closes those no longer valid (revocations may have been missed). */
+  recheckTokens(): Promise<void>;
 }
 
 export const CLOSE_TOKEN_EXPIRED = 4001;
@@ -65,6 +82,8 @@ const PONG_FRAME = '{"type":"pong"}';
 interface Client {
   readonly ws: WebSocket;
   readonly claims: AgentClaims;
+  /** The token it was opened with, to verify again when revocations may have been missed. */
+  readonly token: string;
   /** The extension whose events it gets, or null for every extension (supervisor). */
   readonly room: string | null;
   isAlive: boolean;
@@ -95,7 +114,11 @@ class Hub implements WsHub {
   private readonly rooms = new Rooms<Client>();
   private readonly heartbeat: NodeJS.Timeout;
   private readonly unsubscribe: () => void;
-  private readonly counters = { framesSent: 0, framesDropped: 0, slowReaderCloses: 0 };
+  private readonly counters = { framesSent: 0, framesDropped: 0, slowReaderCloses: 0, refusedTokenLimit: 0, refusedProcessLimit: 0, revokedCloses: 0 };
+  /** Open sockets by token id (jti), for the per-token cap and for closing a revoked token's sockets. */
+  private readonly byToken = new Map<string, Set<Client>>();
+  private readonly maxSocketsPerToken: number;
+  private readonly maxSockets: number;
   private closing: Promise<void> | null = null;
 
   constructor(private readonly opts: WsHubOptions) {
@@ -106,6 +129,8 @@ class Hub implements WsHub {
     this.replayDrainTimeoutMs = opts.replayDrainTimeoutMs ?? 5000;
     this.maxHeldEvents = Math.max(1, opts.maxHeldEvents ?? 10_000);
     this.now = opts.now ?? Date.now;
+    this.maxSocketsPerToken = Math.max(1, opts.maxSocketsPerToken ?? 10);
+    this.maxSockets = Math.max(1, opts.maxSockets ?? 20_000);
     this.logger = opts.logger;
     this.unsubscribe = opts.eventLog.subscribe((event) => this.route(event));
     this.heartbeat = setInterval(() => this.beat(), opts.heartbeatIntervalMs ?? 30_000);
@@ -114,6 +139,30 @@ class Hub implements WsHub {
 
   stats(): WsHubStats {
     return { sockets: this.clients.size, ...this.counters };
+  }
+
+  closeToken(jti: string): void {
+    const clients = this.byToken.get(jti);
+    if (!clients) return;
+    for (const client of [...clients]) {
+      if (!client.closing) this.counters.revokedCloses++;
+      this.closeClient(client, CLOSE_TOKEN_EXPIRED, 'token revoked');
+    }
+  }
+
+  async recheckTokens(): Promise<void> {
+    for (const [jti, clients] of [...this.byToken]) {
+      const first = clients.values().next().value;
+      if (!first) continue;
+      let claims: AgentClaims | null;
+      try {
+        claims = await this.opts.verifyToken(first.token);
+      } catch (err) {
+        this.logger.warn({ err }, 'could not re-check a websocket token');
+        continue;
+      }
+      if (!claims) this.closeToken(jti);
+    }
   }
 
   close(): Promise<void> {
@@ -166,18 +215,29 @@ class Hub implements WsHub {
     if (this.closing) return refuseUpgrade(socket, 503, 'shutting_down');
     if (!claims || claims.exp * 1000 <= this.now()) return refuseUpgrade(socket, 401, 'invalid_token');
     if (socket.destroyed) return;
+    // Checked and counted in the same tick as the upgrade below (handleUpgrade calls back synchronously).
+    if (this.clients.size >= this.maxSockets) {
+      this.counters.refusedProcessLimit++;
+      return refuseUpgrade(socket, 503, 'too_many_sockets');
+    }
+    if ((this.byToken.get(claims.jti)?.size ?? 0) >= this.maxSocketsPerToken) {
+      this.counters.refusedTokenLimit++;
+      return refuseUpgrade(socket, 429, 'too_many_sockets_for_token');
+    }
     socket.off('error', onSocketError);
     const accepted = claims;
+    const acceptedToken = token ?? '';
     const lastEventId = url.searchParams.get('lastEventId');
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, accepted, lastEventId || null));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, accepted, acceptedToken, lastEventId || null));
   }
 
   // ---- sockets ------------------------------------------------------------------------------------------
 
-  private onConnection(ws: WebSocket, claims: AgentClaims, lastEventId: string | null): void {
+  private onConnection(ws: WebSocket, claims: AgentClaims, token: string, lastEventId: string | null): void {
     const client: Client = {
       ws,
       claims,
+      token,
       room: claims.role === 'supervisor' ? null : claims.extension,
       isAlive: true,
       held: lastEventId === null ? null : [],
@@ -187,6 +247,9 @@ class Hub implements WsHub {
       killTimer: undefined,
     };
     this.clients.add(client);
+    let sameToken = this.byToken.get(claims.jti);
+    if (!sameToken) this.byToken.set(claims.jti, (sameToken = new Set()));
+    sameToken.add(client);
     ws.on('pong', () => (client.isAlive = true));
     ws.on('message', (data, isBinary) => this.onMessage(client, data, isBinary));
     ws.on('error', (err) => this.logger.debug({ err, extension: claims.extension }, 'websocket error'));
@@ -380,6 +443,8 @@ class Hub implements WsHub {
     clearTimeout(client.expiryTimer);
     clearTimeout(client.killTimer);
     this.rooms.leave(client, client.room);
+    const sameToken = this.byToken.get(client.claims.jti);
+    if (sameToken?.delete(client) && sameToken.size === 0) this.byToken.delete(client.claims.jti);
     if (this.clients.delete(client)) this.notify(this.opts.onAgentDisconnected, client.claims);
   }
 
