@@ -48,15 +48,15 @@ export interface PbxClientOptions {
   /** Per request: connect + headers + body. */
   timeoutMs: number;
   /**
-    * Largest answer read, in bytes (PBX_MAX_RESPONSE_BYTES): past it the request fails with
-    * PBX_ERR_BAD_RESPONSE and the rest is not read, so a broken or hostile PBX cannot exhaust memory.
-    * Default 64 MiB (100,000 contacts are ~29 MB).
-    */
-   maxResponseBytes?: number;
-   /**
-    * Called once per request (metrics). An answer that means "nothing" (601 "Data Not Found" on a list,
-    * 411 on callLog, 406 on recordingPath) counts as `ok`.
-    */
+   * Largest answer read, in bytes (PBX_MAX_RESPONSE_BYTES): past it the request fails with
+   * PBX_ERR_BAD_RESPONSE and the rest is not read, so a broken or hostile PBX cannot exhaust memory.
+   * Default 64 MiB (100,000 contacts are ~29 MB).
+   */
+  maxResponseBytes?: number;
+  /**
+   * Called once per request (metrics). An answer that means "nothing" (601 "Data Not Found" on a list,
+   * 411 on callLog, 406 on recordingPath) counts as `ok`.
+   */
   onRequest?: (endpoint: string, outcome: PbxRequestOutcome, durationMs: number) => void;
 }
 
