@@ -147,6 +147,12 @@ export class ExpiringMap<V> {
     return this.slots.delete(key);
   }
 
+  /** Forgets expired keys now, unless a sweep ran within the last sweep interval. */
+  sweepIfDue(): void {
+    const now = this.now();
+    if (now >= this.nextSweepAt) this.sweep(now);
+  }
+
   clear(): void {
     this.slots.clear();
     this.order.clear();

@@ -9,8 +9,9 @@ const DEFAULT_MAX_EXPIRING_KEYS = 100_000;
 export interface MemoryKeyValueStoreOptions {
   now?: () => number;
   /**
-   * Upper bound on keys with a time to live (rate-limit counters keyed by extensions and addresses that
-   * anyone can send, revocations). Past it the oldest such key is forgotten first. Default 100,000.
+   * Upper bound on keys with a time to live, per namespace (the key's text before its first ':', e.g.
+   * `ratelimit`, `revoked`). Past it the namespace's oldest such key is forgotten first, so rate-limit
+   * counters keyed by extensions and addresses anyone can send never push out a revocation. Default 100,000.
    */
   maxExpiringKeys?: number;
 }
@@ -18,47 +19,65 @@ export interface MemoryKeyValueStoreOptions {
 export class MemoryKeyValueStore implements KeyValueStore {
   /** Keys without a time to live: snapshots, cursors. Written by the bridge itself, so not capped. */
   private readonly lasting = new Map<string, string>();
-  /** Keys with one: swept once a second and bounded (src/store/expiring-map.ts). */
-  private readonly expiring: ExpiringMap<string>;
+  /** Keys with one, per namespace: swept once a second and bounded (src/store/expiring-map.ts). */
+  private readonly expiring = new Map<string, ExpiringMap<string>>();
   private readonly lists = new Map<string, string[]>();
+  private readonly now: () => number;
+  private readonly maxExpiringKeys: number;
 
   constructor(opts: MemoryKeyValueStoreOptions = {}) {
-    this.expiring = new ExpiringMap<string>({ maxKeys: opts.maxExpiringKeys ?? DEFAULT_MAX_EXPIRING_KEYS, now: opts.now ?? Date.now });
+    this.now = opts.now ?? Date.now;
+    this.maxExpiringKeys = opts.maxExpiringKeys ?? DEFAULT_MAX_EXPIRING_KEYS;
   }
 
   /** How many keys (of both kinds) are held, for tests and metrics. */
   get size(): number {
-    return this.lasting.size + this.expiring.size;
+    let n = this.lasting.size;
+    for (const pool of this.expiring.values()) n += pool.size;
+    return n;
+  }
+
+  private pool(key: string, create: true): ExpiringMap<string>;
+  private pool(key: string, create: false): ExpiringMap<string> | undefined;
+  private pool(key: string, create: boolean): ExpiringMap<string> | undefined {
+    const colon = key.indexOf(':');
+    const namespace = colon < 0 ? '' : key.slice(0, colon);
+    let pool = this.expiring.get(namespace);
+    if (!pool && create) this.expiring.set(namespace, (pool = new ExpiringMap<string>({ maxKeys: this.maxExpiringKeys, now: this.now })));
+    // A write sweeps every namespace (each at most once a second), so an idle one does not keep its expired keys.
+    if (create) for (const other of this.expiring.values()) other.sweepIfDue();
+    return pool;
   }
 
   async get(key: string): Promise<string | null> {
-    return this.lasting.get(key) ?? this.expiring.get(key) ?? null;
+    return this.lasting.get(key) ?? this.pool(key, false)?.get(key) ?? null;
   }
 
   async set(key: string, value: string, ttlMs?: number): Promise<void> {
     if (ttlMs) {
       this.lasting.delete(key);
-      this.expiring.set(key, value, ttlMs);
+      this.pool(key, true).set(key, value, ttlMs);
     } else {
-      this.expiring.delete(key);
+      this.pool(key, false)?.delete(key);
       this.lasting.set(key, value);
     }
   }
 
   async del(key: string): Promise<void> {
     this.lasting.delete(key);
-    this.expiring.delete(key);
+    this.pool(key, false)?.delete(key);
     this.lists.delete(key);
   }
 
   async incrWithTtl(key: string, ttlMs: number): Promise<number> {
-    const current = this.expiring.get(key);
+    const pool = this.pool(key, true);
+    const current = pool.get(key);
     if (current === undefined) {
-      this.expiring.set(key, '1', ttlMs);
+      pool.set(key, '1', ttlMs);
       return 1;
     }
     const n = Number(current) + 1;
-    this.expiring.replace(key, String(n));
+    pool.replace(key, String(n));
     return n;
   }
 
@@ -76,6 +95,7 @@ export class MemoryKeyValueStore implements KeyValueStore {
 
   async close(): Promise<void> {
     this.lasting.clear();
+    for (const pool of this.expiring.values()) pool.clear();
     this.expiring.clear();
     this.lists.clear();
   }

@@ -106,6 +106,14 @@ describe('MemoryKeyValueStore', () => {
     expect(await kv.get('snapshot')).toBe('kept');
   });
 
+  it('when an attacker fills the rate-limit namespace, a revocation in another namespace is kept', async () => {
+    const kv = new MemoryKeyValueStore({ maxExpiringKeys: 100 });
+    await kv.set('revoked:jti-1', '1', 3_600_000);
+    for (let i = 0; i < 1000; i++) await kv.incrWithTtl(`ratelimit:login:ip:10.0.${i}`, 60_000);
+    expect(await kv.get('revoked:jti-1')).toBe('1');
+    expect(kv.size).toBe(101);
+  });
+
   it('when a counter is incremented, it keeps its first expiry', async () => {
     const c = clock();
     const kv = new MemoryKeyValueStore({ now: c.now });
