@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { findRedisServer } from '../../scripts/test-deps.mjs';
 
 export interface RedisServerHandle {
   url: string;
@@ -49,7 +50,8 @@ export async function startRedisServer(): Promise<RedisServerHandle> {
   let proc: ChildProcess;
   const launch = async (): Promise<ChildProcess> => {
     const p = spawn(
-      process.env.REDIS_SERVER_BIN ?? 'redis-server',
+      // REDIS_SERVER overrides the PATH lookup, as in the pretest check (scripts/check-test-deps.mjs).
+      findRedisServer().path ?? 'redis-server',
       ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
       { stdio: 'ignore' },
     );
