@@ -12,6 +12,18 @@ import { createServer } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import express from 'express';
 import { WebSocket, WebSocketServer } from 'ws';
+import { answerHelp } from './lib/help.js';
+
+answerHelp(`
+usage: PORT=4000 node --import tsx bench/baseline-relay.ts
+
+The benchmark's baseline: Express POST /pbx/callback -> ws send to the sockets of /ws?extension=<n>.
+GET /stats reports RSS, heap and event-loop delay.
+
+options:
+  -h, --help     this text
+env: PORT (4000), HOST (127.0.0.1)
+`);
 
 const port = Number(process.env.PORT ?? 4000);
 const host = process.env.HOST ?? '127.0.0.1';

@@ -25,6 +25,23 @@ import { createSimulator } from '../src/simulator/simulator.js';
 import { spawnBridge, stopBridge, type BridgeProcess } from '../test/helpers/bridge-process.js';
 import { admin, SECRETS } from '../test/helpers/bridge-harness.js';
 import { freePort } from '../test/helpers/redis-server.js';
+import { answerHelp } from './lib/help.js';
+
+answerHelp(`
+usage: node --import tsx bench/soak.ts [options]
+
+Several bridge processes on one Redis, callbacks at a steady rate, agents that drop and resume, Redis
+stopped and started again; prints accepted, delivered, duplicated and lost (exit 1 when anything is lost).
+
+options:
+  --seconds N    how long to run (default 120)
+  --instances N  bridge processes (default 3)
+  --rate N       callbacks per second (default 40)
+  --agents N     connected agents (default 12)
+  --flap N       stop Redis every N seconds (default 20)
+  --down N       for N seconds (default 5)
+  -h, --help     this text
+`);
 
 const { values } = parseArgs({
   options: {

@@ -11,6 +11,21 @@ import { findChromium, findRedisServer, onPath } from './test-deps.mjs';
 
 const env = process.env;
 
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  console.log(`usage: node scripts/check-test-deps.mjs     (run by npm test as its pretest)
+
+Checks for redis-server and a Chromium; installs what is missing with apt-get on Debian or Ubuntu when it
+runs as root or with passwordless sudo, else prints the command and exits 1.
+
+options:
+  -h, --help   this text
+environment:
+  REDIS_SERVER          path of redis-server (default: redis-server on the PATH)
+  CHROMIUM_PATH         path of Chromium (default: /usr/bin/chromium, chromium or chromium-browser on the PATH)
+  TEST_DEPS_INSTALL=no  never install, only print the command`);
+  process.exit(0);
+}
+
 /** Debian or Ubuntu from /etc/os-release (ID, or ID_LIKE for derivatives); undefined for anything else. */
 function aptDistro() {
   let text;

@@ -122,6 +122,9 @@ const envSchema = z.object({
 
 type Env = z.infer<typeof envSchema>;
 
+/** Every variable the bridge reads (for `--help`, the doctor and the deployment manifests' test). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 export interface PbxConfig {
   baseUrl: string;
   token: string;

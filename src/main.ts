@@ -2,10 +2,15 @@
 import { loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { startBridge } from './bridge.js';
+import { bridgeHelp, wantsHelp } from './help.js';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
 
 async function main(): Promise<void> {
+  if (wantsHelp(process.argv.slice(2))) {
+    console.log(bridgeHelp());
+    return;
+  }
   const result = loadConfig(process.env);
   if (!result.ok) {
     for (const line of result.problems) console.error(`config: ${line}`);

@@ -15,6 +15,21 @@ const USAGE =
   'usage: simulator [--port 8090] [--host 127.0.0.1] [--callback-url URL] [--token TOKEN] [--error-style body|http] ' +
   '[--password-format md5|plain] [--callback-style json|form|query] [--contacts N]';
 
+const HELP = `${USAGE}
+
+The HoduPBX simulator on its own (the PBX API of the manual, plus /_sim/* controls to ring calls).
+
+options:
+  --port N                         where to listen (default 8090)
+  --host H                         (default 127.0.0.1)
+  --callback-url URL               where ringing callbacks go (or later: POST /_sim/callback-url {"url": …})
+  --token TOKEN                    the token_id it accepts (default the demo token)
+  --error-style body|http          manual error codes in the JSON body (default) or as the HTTP status
+  --password-format md5|plain      how it expects extension_password (default md5)
+  --callback-style json|form|query how it sends callbacks (default json)
+  --contacts N                     a generated phonebook of N contacts instead of the demo contacts
+  -h, --help                       this text`;
+
 function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[]): T | undefined {
   if (value === undefined) return undefined;
   const found = allowed.find((a) => a === value);
@@ -60,9 +75,14 @@ function parseCli(argv: string[]): { port: number; host: string; options: Simula
 }
 
 async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    print(HELP);
+    return;
+  }
   let cli: ReturnType<typeof parseCli>;
   try {
-    cli = parseCli(process.argv.slice(2));
+    cli = parseCli(argv);
   } catch (err) {
     printErr(err instanceof Error ? err.message : String(err));
     printErr(USAGE);
