@@ -118,6 +118,8 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     message: 'must be one of fatal, error, warn, info, debug, trace, silent',
   }).default('info'),
+  // ops: how log lines look. auto = pretty for a person when stdout is a terminal, JSON lines elsewhere.
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty'], { message: 'must be auto, json or pretty' }).default('auto'),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -161,6 +163,7 @@ export interface Config {
   unsubscribeGraceS: number;
   resubscribeIntervalS: number;
   logLevel: Env['LOG_LEVEL'];
+  logFormat: Env['LOG_FORMAT'];
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -225,6 +228,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       unsubscribeGraceS: e.UNSUBSCRIBE_GRACE_S,
       resubscribeIntervalS: e.RESUBSCRIBE_INTERVAL_S,
       logLevel: e.LOG_LEVEL,
+      logFormat: e.LOG_FORMAT,
     },
   };
 }
