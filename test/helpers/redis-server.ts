@@ -44,7 +44,8 @@ async function waitForPing(url: string, deadlineMs: number): Promise<void> {
   }
 }
 
-export async function startRedisServer(): Promise<RedisServerHandle> {
+/** `args` are appended to the defaults (no persistence) and override them, e.g. `['--appendonly', 'yes']`. */
+export async function startRedisServer(opts: { args?: string[] } = {}): Promise<RedisServerHandle> {
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}/0`;
   let proc: ChildProcess;
@@ -52,7 +53,7 @@ export async function startRedisServer(): Promise<RedisServerHandle> {
     const p = spawn(
       // REDIS_SERVER overrides the PATH lookup, as in the pretest check (scripts/check-test-deps.mjs).
       findRedisServer().path ?? 'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...(opts.args ?? [])],
       { stdio: 'ignore' },
     );
     p.on('error', () => undefined);

@@ -9,6 +9,7 @@ const ROOT = join(import.meta.dirname, '../..');
 const COMMANDS: Array<[string, string, string[]]> = [
   ['npm start (the bridge)', 'src/main.ts', ['usage: npm start', 'PBX_BASE_URL', 'REDIS_URL', '--help']],
   ['npm run simulator', 'src/simulator/standalone.ts', ['usage: simulator', '--port', '--callback-url', '--contacts', '--help']],
+  ['npm run doctor', 'src/ops/doctor-cli.ts', ['usage: npm run doctor', '--public-url', '--timeout-ms']],
   ['npm run bench', 'bench/run.ts', ['usage: npm run bench', '--quick']],
   ['bench/soak.ts', 'bench/soak.ts', ['--seconds', '--instances', '--rate']],
   ['bench/webhooks.ts', 'bench/webhooks.ts', ['BENCH_EVENTS']],
