@@ -33,7 +33,7 @@ figures; prints one table and writes the raw results to bench/results/ (about 4 
 options:
   --quick        smoke run: every piece for about a second, tiny phonebook (also BENCH_QUICK=1)
   -h, --help     this text
-env: BENCH_RESULTS_DIR (default bench/results), BENCH_ONLY=baseline,memory,redis,issue2 (a subset)
+env: BENCH_RESULTS_DIR (default bench/results), BENCH_ONLY=baseline,memory,redis (a subset; bench/run.ts lists every part)
 `);
 
 const QUICK = process.env.BENCH_QUICK === '1' || process.argv.includes('--quick');
