@@ -26,6 +26,7 @@ import { spawnBridge, stopBridge, type BridgeProcess } from '../test/helpers/bri
 import { admin, SECRETS } from '../test/helpers/bridge-harness.js';
 import { freePort } from '../test/helpers/redis-server.js';
 import { answerHelp } from './lib/help.js';
+import { findRedisServer } from '../scripts/test-deps.mjs';
 
 answerHelp(`
 usage: node --import tsx bench/soak.ts [options]
@@ -72,7 +73,7 @@ let redisProc: ChildProcess | null = null;
 
 async function startRedis(): Promise<void> {
   redisProc = spawn(
-    'redis-server',
+    findRedisServer().path ?? 'redis-server', // REDIS_SERVER overrides, as for the tests
     ['--port', String(redisPort), '--bind', '127.0.0.1', '--dir', redisDir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--protected-mode', 'no'],
     { stdio: 'ignore' },
   );
