@@ -58,6 +58,8 @@ function errorText(err: unknown): string {
     return `${err.message}${code}`;
   }
   const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : null;
+  // Redis answers (NOAUTH, WRONGPASS, …) name the problem and never echo the password.
+  if (code === null && err instanceof Error && err.name === 'ReplyError') return err.message.split('\n')[0] ?? err.name;
   return code ?? (err instanceof Error ? err.name : 'unknown error');
 }
 
@@ -185,7 +187,9 @@ async function redisChecks(config: Config, timeoutMs: number): Promise<Check[]> 
     enableOfflineQueue: false,
     retryStrategy: () => null,
   });
-  redis.on('error', () => undefined);
+  // The connection's own error says why (WRONGPASS, NOAUTH, ECONNREFUSED); the command only sees it closed.
+  let connectionError: unknown = null;
+  redis.on('error', (err: unknown) => (connectionError = err));
   const checks: Check[] = [];
   try {
     await redis.connect();
@@ -222,7 +226,9 @@ async function redisChecks(config: Config, timeoutMs: number): Promise<Check[]> 
       });
     }
   } catch (err) {
-    checks.push({ name: 'Redis', status: 'fail', detail: `${shown} not reachable (${errorText(err)})` });
+    const cause = connectionError ?? err;
+    const refused = cause instanceof Error && cause.name === 'ReplyError';
+    checks.push({ name: 'Redis', status: 'fail', detail: `${shown} ${refused ? 'refused the connection' : 'not reachable'} (${errorText(cause)})` });
   } finally {
     redis.disconnect();
   }

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
 import { createSimulator, type Simulator } from '../../src/simulator/simulator.js';
 import { formatReport, runDoctor, type DoctorReport } from '../../src/ops/doctor.js';
 import { SECRETS } from '../helpers/bridge-harness.js';
@@ -128,6 +129,26 @@ describe('npm run doctor', () => {
     const text = formatReport(report);
     expect(text).toContain(`redis://:***@127.0.0.1:${port}/0 not reachable`);
     expectNoSecret(text);
+  });
+
+  it('a Redis that wants a password says so, and the password given is not shown', async () => {
+    // Started open (the helper waits for an unauthenticated PING), then given a password.
+    const guarded = await startRedisServer();
+    const setup = new Redis(guarded.url);
+    await setup.config('SET', 'requirepass', 'the-right-redis-password');
+    setup.disconnect();
+    try {
+      const wrong = await runDoctor(env({ REDIS_URL: `redis://:the-wrong-redis-password@127.0.0.1:${guarded.port}/0` }));
+      const check = wrong.checks.find((c) => c.name === 'Redis');
+      expect(check?.status).toBe('fail');
+      expect(check?.detail).toMatch(/redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/0 refused the connection \(WRONGPASS/);
+      expect(formatReport(wrong)).not.toContain('the-wrong-redis-password');
+      const right = await runDoctor(env({ REDIS_URL: `redis://:the-right-redis-password@127.0.0.1:${guarded.port}/0` }));
+      expect(status(right, 'Redis')).toEqual(['ok']);
+      expect(formatReport(right)).not.toContain('the-right-redis-password');
+    } finally {
+      await guarded.stop();
+    }
   });
 
   it('configuration problems are listed one per line; demo mode, reused and weak secrets are flagged', async () => {
