@@ -15,6 +15,6 @@ export default tseslint.config(
       'no-console': 'error',
     },
   },
-  { files: ['src/main.ts', 'src/simulator/standalone.ts', 'bench/**', 'test/**'], rules: { 'no-console': 'off' } },
+  { files: ['src/main.ts', 'src/simulator/standalone.ts', 'bench/**', 'test/**', 'scripts/**'], rules: { 'no-console': 'off' } },
   { files: ['public/**'], languageOptions: { globals: { ...globals.browser } } },
 );

@@ -7,6 +7,18 @@
 import { createServer } from 'node:http';
 import express from 'express';
 import { createRelay } from './lib/relay.js';
+import { answerHelp } from './lib/help.js';
+
+answerHelp(`
+usage: PORT=4000 node --import tsx bench/baseline-relay.ts
+
+The benchmark's baseline: Express POST /pbx/callback -> ws send to the sockets of /ws?extension=<n>.
+GET /stats reports RSS, heap and event-loop delay.
+
+options:
+  -h, --help     this text
+env: PORT (4000), HOST (127.0.0.1)
+`);
 
 const relay = createRelay();
 const app = express();

@@ -16,6 +16,18 @@ import { MemoryKeyValueStore, MemoryLock } from '../src/store/memory.js';
 import { createLogger } from '../src/logger.js';
 import { generateContacts } from '../src/simulator/seed.js';
 import { rng, round, summarize } from './lib/stats.js';
+import { answerHelp } from './lib/help.js';
+
+answerHelp(`
+usage: SIM_API_URL=<simulator API root> node --import tsx bench/inproc.ts
+
+In-process figures: phonebook lookup time with a large phonebook, and the longest event-loop block during a
+full refresh; prints one JSON line.
+
+options:
+  -h, --help     this text
+env: SIM_API_URL (required), CONTACTS (100000), LOOKUPS (2000), REFRESHES (2)
+`);
 
 const apiUrl = process.env.SIM_API_URL;
 if (!apiUrl) throw new Error('SIM_API_URL is required');

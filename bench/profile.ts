@@ -20,6 +20,22 @@ import { LoadGenerator } from './lib/loadgen.js';
 import { cpuTimeMs } from './lib/procs.js';
 import { rng, round } from './lib/stats.js';
 import { startBridge, type Target } from './lib/targets.js';
+import { answerHelp } from './lib/help.js';
+
+answerHelp(`
+usage: node --import tsx bench/profile.ts [redis|memory] [rate=1000] [seconds=10]
+       node --import tsx bench/profile.ts --summarize file.cpuprofile
+
+CPU profile of the bridge under open-loop load; prints the top functions by self time and the share per
+package / source file, and writes the summary to bench/results/.
+
+options:
+  redis|memory             the bridge's mode (default redis)
+  rate, seconds            callbacks per second (1000) for how long (10)
+  --summarize FILE         only summarize an existing .cpuprofile
+  -h, --help               this text
+env: CONTACTS (100000), AGENTS (1000)
+`);
 
 interface CpuProfileNode {
   id: number;

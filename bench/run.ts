@@ -23,6 +23,19 @@ import { LoadGenerator, closeSockets, connectMany, type StepRaw } from './lib/lo
 import { cpuTimeMs, rssBytes } from './lib/procs.js';
 import { rng, round } from './lib/stats.js';
 import { refreshPhonebook, startBaseline, startBridge, type ServerSample, type Target } from './lib/targets.js';
+import { answerHelp } from './lib/help.js';
+
+answerHelp(`
+usage: npm run bench [-- --quick]
+
+The baseline relay and the bridge (memory and Redis mode) under the same open-loop load, plus in-process
+figures; prints one table and writes the raw results to bench/results/ (about 4 minutes).
+
+options:
+  --quick        smoke run: every piece for about a second, tiny phonebook (also BENCH_QUICK=1)
+  -h, --help     this text
+env: BENCH_RESULTS_DIR (default bench/results), BENCH_ONLY=baseline,memory,redis (a subset; bench/run.ts lists every part)
+`);
 
 const QUICK = process.env.BENCH_QUICK === '1' || process.argv.includes('--quick');
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'limit,baseline,memory,redis,small,inproc').split(',').map((s) => s.trim()));

@@ -25,6 +25,24 @@ import { createSimulator } from '../src/simulator/simulator.js';
 import { spawnBridge, stopBridge, type BridgeProcess } from '../test/helpers/bridge-process.js';
 import { admin, SECRETS } from '../test/helpers/bridge-harness.js';
 import { freePort } from '../test/helpers/redis-server.js';
+import { answerHelp } from './lib/help.js';
+import { findRedisServer } from '../scripts/test-deps.mjs';
+
+answerHelp(`
+usage: node --import tsx bench/soak.ts [options]
+
+Several bridge processes on one Redis, callbacks at a steady rate, agents that drop and resume, Redis
+stopped and started again; prints accepted, delivered, duplicated and lost (exit 1 when anything is lost).
+
+options:
+  --seconds N    how long to run (default 120)
+  --instances N  bridge processes (default 3)
+  --rate N       callbacks per second (default 40)
+  --agents N     connected agents (default 12)
+  --flap N       stop Redis every N seconds (default 20)
+  --down N       for N seconds (default 5)
+  -h, --help     this text
+`);
 
 const { values } = parseArgs({
   options: {
@@ -55,7 +73,7 @@ let redisProc: ChildProcess | null = null;
 
 async function startRedis(): Promise<void> {
   redisProc = spawn(
-    'redis-server',
+    findRedisServer().path ?? 'redis-server', // REDIS_SERVER overrides, as for the tests
     ['--port', String(redisPort), '--bind', '127.0.0.1', '--dir', redisDir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--protected-mode', 'no'],
     { stdio: 'ignore' },
   );

@@ -20,6 +20,19 @@ import { MemoryKeyValueStore, MemoryLock } from '../src/store/memory.js';
 import { createRedisClient, RedisKeyValueStore, RedisLock } from '../src/store/redis.js';
 import { startWebhookService, type WebhookService } from '../src/crm-webhooks/service.js';
 import { startRedisServer } from '../test/helpers/redis-server.js';
+import { answerHelp } from './lib/help.js';
+
+answerHelp(`
+usage: node --import tsx bench/webhooks.ts
+
+CRM webhook delivery: throughput to a local receiver (memory and Redis mode), and delivery latency to a
+healthy endpoint with and without a dead one next to it.
+
+options:
+  -h, --help     this text
+env: REDIS_URL (else a throwaway redis-server), BENCH_EVENTS (2000), BENCH_LATENCY_EVENTS (300),
+     BENCH_RATE (events/s in the latency runs, 100)
+`);
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2000);
 const LATENCY_EVENTS = Number(process.env.BENCH_LATENCY_EVENTS ?? 300);

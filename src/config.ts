@@ -166,9 +166,14 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     message: 'must be one of fatal, error, warn, info, debug, trace, silent',
   }).default('info'),
+  // ops: how log lines look. auto = pretty for a person when stdout is a terminal, JSON lines elsewhere.
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty'], { message: 'must be auto, json or pretty' }).default('auto'),
 });
 
 type Env = z.infer<typeof envSchema>;
+
+/** Every variable the bridge reads (for `--help`, the doctor and the deployment manifests' test). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 
 export interface PbxConfig {
   baseUrl: string;
@@ -212,6 +217,7 @@ export interface Config {
   wsMaxSocketsPerToken: number;
   /** Bearer token /metrics requires; null: /metrics is open. */
   metricsToken: string | null;
+  logFormat: Env['LOG_FORMAT'];
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -283,6 +289,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       wsMaxSockets: e.WS_MAX_SOCKETS,
       wsMaxSocketsPerToken: e.WS_MAX_SOCKETS_PER_TOKEN,
       metricsToken: e.METRICS_TOKEN ?? null,
+      logFormat: e.LOG_FORMAT,
     },
   };
 }

@@ -1,5 +1,6 @@
 /** pino with the redaction every log line gets: no password, token, token_id or secret ever leaves. */
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { PinoPretty } from 'pino-pretty';
 
 export type { Logger };
 
@@ -98,4 +99,15 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     },
     destination,
   );
+}
+
+/**
+ * Where main.ts sends log lines: JSON lines on stdout (the default for machines: log shippers, containers),
+ * or, for a person at a terminal, pino-pretty's one readable line per entry. Secrets are censored before
+ * either sees a line.
+ */
+export function logDestination(format: 'auto' | 'json' | 'pretty', stdoutIsTty = process.stdout.isTTY === true): DestinationStream | undefined {
+  const pretty = format === 'pretty' || (format === 'auto' && stdoutIsTty);
+  if (!pretty) return undefined;
+  return PinoPretty({ colorize: stdoutIsTty, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,service', singleLine: true, sync: true });
 }

@@ -1,18 +1,25 @@
 /** Composition root: reads the environment, starts one bridge, and owns signals and the exit code. */
 import { loadConfig } from './config.js';
-import { createLogger } from './logger.js';
+import { createLogger, logDestination } from './logger.js';
+import { demoBanner } from './demo-banner.js';
 import { startBridge } from './bridge.js';
+import { bridgeHelp, wantsHelp } from './help.js';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
 
 async function main(): Promise<void> {
+  if (wantsHelp(process.argv.slice(2))) {
+    console.log(bridgeHelp());
+    return;
+  }
   const result = loadConfig(process.env);
   if (!result.ok) {
     for (const line of result.problems) console.error(`config: ${line}`);
     process.exit(2);
   }
   const config = result.config;
-  const logger = createLogger(config.logLevel);
+  const destination = logDestination(config.logFormat);
+  const logger = createLogger(config.logLevel, destination);
 
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
 
@@ -28,6 +35,19 @@ async function main(): Promise<void> {
       `demo mode: open http://localhost:${bridge.port}/ and sign in with extension ${ext.extension}, password ${ext.password}` +
         ` (other demo extensions: ${bridge.demo.otherExtensions}); admin API key for this run: ${bridge.generated.adminApiKey ?? 'from ADMIN_API_KEY'}`,
     );
+    // For a person (pretty output): the same details framed, so they are not lost among the log lines.
+    // JSON output stays one object per line for machines.
+    if (destination) {
+      console.log(
+        demoBanner({
+          url: `http://localhost:${bridge.port}/`,
+          extension: ext.extension,
+          password: ext.password,
+          otherExtensions: bridge.demo.otherExtensions,
+          adminApiKey: bridge.generated.adminApiKey ?? null,
+        }),
+      );
+    }
   }
 
   let stopping = false;

@@ -1,12 +1,12 @@
 /**
  * Headless Chromium for the browser tests: Debian's `chromium` driven by playwright-core (never a downloaded
- * browser). CHROMIUM_PATH overrides where it is. Launch once per test file and open a fresh context per test.
+ * browser). CHROMIUM_PATH overrides where it is (scripts/test-deps.mjs). Launch once per test file and open a fresh context per test.
  */
-import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Logger } from '../../src/logger.js';
+import { findChromium } from '../../scripts/test-deps.mjs';
 
 export const CHROMIUM_ARGS = [
   '--headless',
@@ -19,13 +19,11 @@ export const CHROMIUM_ARGS = [
   '--disable-quic',
 ];
 
+/** CHROMIUM_PATH, else /usr/bin/chromium, else chromium or chromium-browser on the PATH (as the pretest check). */
 export function chromiumPath(): string {
-  const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter(
-    (p): p is string => typeof p === 'string' && p !== '',
-  );
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new Error(`Chromium not found (looked at ${candidates.join(', ')}); install Debian's chromium or set CHROMIUM_PATH`);
-  return found;
+  const found = findChromium();
+  if (!found.path) throw new Error('Chromium not found; install Debian\'s chromium or set CHROMIUM_PATH (npm test checks this first)');
+  return found.path;
 }
 
 export async function launchBrowser(): Promise<Browser> {

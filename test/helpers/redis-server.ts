@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { findRedisServer } from '../../scripts/test-deps.mjs';
 
 export interface RedisServerHandle {
   url: string;
@@ -43,14 +44,16 @@ async function waitForPing(url: string, deadlineMs: number): Promise<void> {
   }
 }
 
-export async function startRedisServer(): Promise<RedisServerHandle> {
+/** `args` are appended to the defaults (no persistence) and override them, e.g. `['--appendonly', 'yes']`. */
+export async function startRedisServer(opts: { args?: string[] } = {}): Promise<RedisServerHandle> {
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}/0`;
   let proc: ChildProcess;
   const launch = async (): Promise<ChildProcess> => {
     const p = spawn(
-      process.env.REDIS_SERVER_BIN ?? 'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+      // REDIS_SERVER overrides the PATH lookup, as in the pretest check (scripts/check-test-deps.mjs).
+      findRedisServer().path ?? 'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...(opts.args ?? [])],
       { stdio: 'ignore' },
     );
     p.on('error', () => undefined);

@@ -1,0 +1,201 @@
+/**
+ * A rolling upgrade as Kubernetes does it (deploy/kubernetes: maxSurge 1, maxUnavailable 0, preStop pause):
+ * two bridge processes on one Redis; start a new one, wait for /readyz, take an old one out of the load
+ * balancer, pause, SIGTERM it, and repeat until every old one is replaced. Meanwhile callbacks ring at a
+ * steady rate through the "load balancer" (only ready, not-leaving instances; a failed callback is retried on
+ * another, as the PBX retries) and agents stay connected, reconnecting with lastEventId when their instance
+ * goes. No pop lost, none twice, no webhook delivery lost; the figures are printed.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { admin, createHarness, postJson, SECRETS, type Harness } from '../helpers/bridge-harness.js';
+import { spawnBridge, stopBridge, type BridgeProcess } from '../helpers/bridge-process.js';
+import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
+import { startReceiver, type Receiver } from '../helpers/webhook-receiver.js';
+import { eventually } from '../helpers/wait.js';
+import { openAgentSocket, type AgentSocket } from '../helpers/ws-client.js';
+
+const EXTENSIONS = ['401', '402', '403', '404', '405', '406'];
+const RATE_PER_S = 20;
+/** The preStop pause, shortened: the instance is out of the pool, still serving, before SIGTERM. */
+const PRE_STOP_MS = 300;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** An agent's page, reduced to what matters here: stay connected, resume with lastEventId, count what pops. */
+class Agent {
+  readonly received = new Map<string, number>();
+  lastEventId: string | undefined;
+  reconnects = 0;
+  private socket: AgentSocket | null = null;
+  private stopped = false;
+
+  constructor(
+    readonly extension: string,
+    private readonly token: string,
+    private readonly pickInstance: () => string,
+  ) {}
+
+  async connect(): Promise<void> {
+    for (;;) {
+      if (this.stopped) return;
+      try {
+        const s = await openAgentSocket(this.pickInstance(), this.token, this.lastEventId);
+        this.socket = s;
+        s.ws.on('message', (data) => {
+          const frame = JSON.parse(String(data)) as { type?: string; id?: string };
+          if (frame.type === 'ready' || typeof frame.id !== 'string') return;
+          this.received.set(frame.id, (this.received.get(frame.id) ?? 0) + 1);
+          this.lastEventId = frame.id;
+        });
+        await s.waitFor((f) => f.some((x) => x.type === 'ready'));
+        void s.closed.then(() => {
+          if (this.stopped) return;
+          this.reconnects++;
+          void this.connect();
+        });
+        return;
+      } catch {
+        // That instance went away between the pick and the handshake: try another, as the page does.
+        await sleep(50);
+      }
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.socket?.close();
+  }
+}
+
+describe('a rolling upgrade under load', () => {
+  let h: Harness;
+  let redis: RedisServerHandle;
+  let receiver: Receiver;
+  const all: BridgeProcess[] = [];
+  const agents: Agent[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    h = await createHarness();
+    receiver = await startReceiver();
+  });
+  afterAll(async () => {
+    agents.forEach((a) => a.stop());
+    await Promise.all(all.map((p) => stopBridge(p)));
+    await receiver?.close();
+    await h?.close();
+    await redis?.stop();
+  });
+
+  const start = async (): Promise<BridgeProcess> => {
+    const p = await spawnBridge({
+      pbxApi: h.simulatorApi,
+      redisUrl: redis.url,
+      env: { LOG_LEVEL: 'warn', WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_SCHEDULE: '0.5,1,2,5' },
+      startTimeoutMs: 60_000,
+    });
+    all.push(p);
+    // Readiness, as the readinessProbe asks it, before the load balancer sends it anything.
+    await eventually(async () => (await fetch(`${p.url}/readyz`).catch(() => null))?.status === 200, 30_000, 'readiness');
+    return p;
+  };
+
+  it('loses no pop, shows none twice, and loses no webhook delivery', async () => {
+    const pool: BridgeProcess[] = [await start(), await start()];
+    const pick = () => {
+      const p = pool[Math.floor(Math.random() * pool.length)];
+      if (!p) throw new Error('no instance in the pool');
+      return p.url;
+    };
+    const reg = await postJson(`${pick()}/api/webhooks`, { url: receiver.url }, admin);
+    expect(reg.status).toBe(201);
+
+    for (const ext of EXTENSIONS) {
+      const r = await postJson(`${pick()}/api/tokens`, { extension: ext, role: 'agent', ttlSeconds: 600 }, admin);
+      const agent = new Agent(ext, String(r.body.token), pick);
+      agents.push(agent);
+      await agent.connect();
+    }
+
+    // Callbacks at a steady rate; each is retried (same call id) on another instance until one answers 200.
+    const accepted = new Map<string, string>(); // event id -> extension
+    let rung = 0;
+    let retried = 0;
+    let sending = true;
+    const inFlight = new Set<Promise<void>>();
+    const ring = async (i: number) => {
+      const extension = EXTENSIONS[i % EXTENSIONS.length] as string;
+      const fields = { extension, caller: `+1202555${String(i).padStart(4, '0')}`, call_id: randomUUID(), state: 'ringing' };
+      for (let attempt = 0; attempt < 50; attempt++) {
+        try {
+          const r = await postJson(`${pick()}/pbx/callback?secret=${SECRETS.callbackSecret}`, fields);
+          if (r.status === 200) {
+            accepted.set(String(r.body.eventId), extension);
+            return;
+          }
+        } catch {
+          // Connection refused or reset by an instance on its way out.
+        }
+        retried++;
+        await sleep(100);
+      }
+      throw new Error(`callback ${i} never accepted`);
+    };
+    const sender = (async () => {
+      const startedAt = Date.now();
+      while (sending) {
+        const i = rung++;
+        const p = ring(i).finally(() => inFlight.delete(p));
+        inFlight.add(p);
+        // Open loop: the next callback is due at a fixed time, whatever the answers do.
+        const due = startedAt + ((i + 1) * 1000) / RATE_PER_S;
+        await sleep(Math.max(0, due - Date.now()));
+      }
+    })();
+
+    // The upgrade: replace each old instance with a new one, one at a time.
+    const exits: Array<{ code: number | null; signal: NodeJS.Signals | null }> = [];
+    const old = [...pool];
+    await sleep(1000);
+    for (const leaving of old) {
+      const fresh = await start();
+      pool.push(fresh);
+      pool.splice(pool.indexOf(leaving), 1); // out of the Service's endpoints
+      await sleep(PRE_STOP_MS); // preStop
+      leaving.kill('SIGTERM');
+      exits.push(await leaving.exited);
+      await sleep(1000);
+    }
+    sending = false;
+    await sender;
+    await Promise.all([...inFlight]);
+
+    // Every accepted event reaches its extension's agent, and the CRM.
+    const expectedFor = (ext: string) => [...accepted].filter(([, e]) => e === ext).map(([id]) => id);
+    await eventually(() => agents.every((a) => expectedFor(a.extension).every((id) => a.received.has(id))), 20_000, 'every pop');
+    await eventually(() => [...accepted.keys()].every((id) => receiver.hitsFor(id).length > 0), 30_000, 'every webhook');
+    await sleep(300); // let anything late (a duplicate) arrive before counting
+
+    const pops = agents.reduce((n, a) => n + expectedFor(a.extension).filter((id) => a.received.has(id)).length, 0);
+    const twice = agents.reduce((n, a) => n + [...a.received.values()].filter((c) => c > 1).length, 0);
+    const stray = agents.reduce((n, a) => n + [...a.received.keys()].filter((id) => accepted.get(id) !== a.extension).length, 0);
+    const delivered = [...accepted.keys()].filter((id) => receiver.hitsFor(id).length > 0).length;
+    const repeatedWebhooks = [...accepted.keys()].filter((id) => receiver.hitsFor(id).length > 1).length;
+    const reconnects = agents.reduce((n, a) => n + a.reconnects, 0);
+    console.log(
+      `rolling upgrade (2 instances, ${old.length} replaced, ${RATE_PER_S} callbacks/s, ${agents.length} agents): ` +
+        `calls rung ${rung}, accepted ${accepted.size}, callback retries ${retried}, pops delivered ${pops}/${accepted.size}, ` +
+        `duplicates ${twice}, agent reconnects ${reconnects}, webhook deliveries ${delivered}/${accepted.size} ` +
+        `(${repeatedWebhooks} delivered more than once), old instances' exits ${exits.map((e) => e.code).join(',')}`,
+    );
+
+    expect(exits).toEqual(old.map(() => ({ code: 0, signal: null })));
+    expect(accepted.size).toBe(rung);
+    expect(pops).toBe(accepted.size);
+    expect(twice).toBe(0);
+    expect(stray).toBe(0);
+    expect(delivered).toBe(accepted.size);
+    expect(reconnects).toBeGreaterThanOrEqual(1);
+  }, 180_000);
+});
