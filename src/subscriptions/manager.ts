@@ -363,12 +363,6 @@ export class SubscriptionManager {
     return { instanceId: this.instanceId, leader: this.isLeader(), ...this.counts, reconcileCalls: { ...this.calls } };
   }
 
-  /** Like status(), with counts read now. */
-  async statusNow(): Promise<SubscriptionStatus> {
-    await this.refreshCounts();
-    return this.status();
-  }
-
   private kickCount(): void {
     if (this.counting || this.closed) return;
     this.counting = this.refreshCounts()
