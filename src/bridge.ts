@@ -179,7 +179,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
     const agentHooks: AgentSessionHooks = {};
     const socketHooks: { onAgentConnected?: (c: AgentClaims) => void; onAgentDisconnected?: (c: AgentClaims) => void } = {};
 
-    // ── feature wiring: subscription manager (issue 4) ──
+    // ── feature wiring: subscription manager ──
     // Demo mode has no CREDENTIALS_KEY: a random key per run (passwords stored by an earlier run then read as
     // undecryptable and show up as `failed` until the extension is registered or signed in again).
     const subscriptions = await startSubscriptions({
@@ -206,7 +206,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
       metrics.addGauge(`bridge_subscriptions_${state}`, `Known extensions in state ${state}`, () => subscriptions.status().byState[state]);
     }
 
-    // ── feature wiring: CRM webhooks (issue 5) ──
+    // ── feature wiring: CRM webhooks ──
     const webhooks = await startWebhookService({
       logger,
       eventLog: stores.eventLog,
