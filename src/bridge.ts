@@ -306,7 +306,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
         metrics.addGauge('bridge_event_log_buffered', 'Events accepted during a Redis outage, not yet in the shared log', () => resilient.stats().buffered);
         metrics.addCounter('bridge_events_degraded_total', 'Events accepted while Redis was unreachable (delivered locally, shared later)', () => resilient.stats().degradedEvents);
         metrics.addCounter('bridge_events_degraded_refused_total', 'Callbacks refused (503) because the outage buffer was full', () => resilient.stats().refused);
-        metrics.addLabelledCounter('bridge_events_degraded_shared_total', 'Events from an outage written to the shared log, by outcome (kept, renumbered, duplicate)', ['outcome'], () =>
+        metrics.addLabelledCounter('bridge_events_degraded_shared_total', 'Events from an outage handed to the shared log, by outcome (shared: added under a new id; duplicate: already there)', ['outcome'], () =>
           Object.entries(resilient.stats().flushed).map(([outcome, value]) => ({ labels: { outcome }, value })),
         );
       }
