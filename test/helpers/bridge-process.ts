@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './redis-server.js';
 import { SECRETS } from './bridge-harness.js';
+import { eventuallyValue } from './wait.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -62,23 +63,24 @@ export async function spawnBridge(opts: { pbxApi: string; redisUrl: string; env?
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     },
   };
-  const until = Date.now() + (opts.startTimeoutMs ?? 30_000);
   let gone = false;
   void exited.then(() => (gone = true));
-  for (;;) {
+  const healthy = async (): Promise<boolean> => {
     if (gone) throw new Error(`bridge process exited during start:\n${output.slice(-20).join('\n')}`);
     try {
-      const res = await fetch(`${url}/healthz`);
-      if (res.ok) return proc;
+      return (await fetch(`${url}/healthz`)).ok;
     } catch {
-      // not listening yet
+      return false; // not listening yet
     }
-    if (Date.now() > until) {
-      proc.kill('SIGKILL');
-      throw new Error(`bridge process did not start in time:\n${output.slice(-20).join('\n')}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  };
+  try {
+    await eventuallyValue(healthy, Boolean, opts.startTimeoutMs ?? 30_000);
+  } catch (err) {
+    if (gone) throw err;
+    proc.kill('SIGKILL');
+    throw new Error(`bridge process did not start in time:\n${output.slice(-20).join('\n')}`);
   }
+  return proc;
 }
 
 /** SIGKILLs it (if still running) and waits for the exit: for teardown. */
