@@ -4,16 +4,28 @@
  * reaches any line.
  */
 import { Writable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 
 export type LogRecord = Record<string, unknown>;
 
 export class LogCapture {
   /** Every line written, as written (pino writes one JSON object per line). */
   readonly lines: string[] = [];
-  /** Pass this to `createLogger(level, stream)`. */
+  /** A line cut across chunks (a child process's stdout piped in); pino in-process writes whole lines. */
+  private partial = '';
+  private readonly decoder = new StringDecoder('utf8');
+  /** Pass this to `createLogger(level, stream)`, or pipe a child process's stdout into it. */
   readonly stream = new Writable({
     write: (chunk: Buffer, _enc, done) => {
-      this.lines.push(...String(chunk).split('\n').filter((l) => l.trim() !== ''));
+      const parts = (this.partial + this.decoder.write(chunk)).split('\n');
+      this.partial = parts.pop() ?? '';
+      this.lines.push(...parts.filter((l) => l.trim() !== ''));
+      done();
+    },
+    final: (done) => {
+      const rest = this.partial + this.decoder.end();
+      if (rest.trim() !== '') this.lines.push(rest);
+      this.partial = '';
       done();
     },
   });
