@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './redis-server.js';
 import { SECRETS } from './bridge-harness.js';
+import { LogCapture } from './log-capture.js';
 import { eventuallyValue } from './wait.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -14,8 +15,10 @@ export interface BridgeProcess {
   url: string;
   port: number;
   child: ChildProcess;
-  /** Everything it printed (pino JSON lines on stdout, anything on stderr). */
+  /** Everything it printed (pino JSON lines on stdout, anything on stderr), for failure messages. */
   output: string[];
+  /** Its log lines (stdout), for assertions on what it logged. */
+  logs: LogCapture;
   /** Resolves with the exit code (null when killed by a signal) and signal. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   kill(signal: NodeJS.Signals): void;
@@ -48,6 +51,8 @@ export async function spawnBridge(opts: { pbxApi: string; redisUrl: string; env?
     if (output.length > 5000) output.splice(0, output.length - 5000);
   };
   child.stdout?.on('data', collect);
+  const logs = new LogCapture();
+  child.stdout?.pipe(logs.stream);
   child.stderr?.on('data', collect);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
@@ -58,6 +63,7 @@ export async function spawnBridge(opts: { pbxApi: string; redisUrl: string; env?
     port,
     child,
     output,
+    logs,
     exited,
     kill: (signal) => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);

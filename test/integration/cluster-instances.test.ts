@@ -185,7 +185,7 @@ describe('three instances on one Redis', () => {
     expect(exit).toEqual({ code: 0, signal: null });
     expect(tookMs).toBeLessThan(10_000);
     for (const c of codes) expect(c.code).toBe(1001);
-    expect(g.output.some((l) => l.includes('shut down cleanly'))).toBe(true);
+    expect(g.logs.parsed().some((l) => l.msg === 'shut down cleanly')).toBe(true);
 
     const expected = [...accepted].sort(compareEventIds);
     await watcher.waitFor((f) => expected.every((id) => f.some((x) => x.id === id)), 10_000);
