@@ -1,6 +1,6 @@
 /**
  * CPU profile of the bridge under load: starts the bridge with `node --cpu-prof` (memory or Redis mode, the
- * issue-7 setup: 100,000 contacts, 1,000 agents), drives it open-loop at a fixed rate, stops it with SIGTERM
+ * benchmark's main setup: 100,000 contacts, 1,000 agents), drives it open-loop at a fixed rate, stops it with SIGTERM
  * (the profile is written at exit), and sums self time per function over the load window only.
  *
  *   node --import tsx bench/profile.ts [redis|memory] [rate=1000] [seconds=10]

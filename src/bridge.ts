@@ -200,7 +200,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
     const agentHooks: AgentSessionHooks = {};
     const socketHooks: { onAgentConnected?: (c: AgentClaims) => void; onAgentDisconnected?: (c: AgentClaims) => void } = {};
 
-    // ── feature wiring: subscription manager (issue 4) ──
+    // ── feature wiring: subscription manager ──
     // Demo mode has no CREDENTIALS_KEY: a random key per run (passwords stored by an earlier run then read as
     // undecryptable and show up as `failed` until the extension is registered or signed in again).
     const subscriptions = await startSubscriptions({
@@ -227,7 +227,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
       metrics.addGauge(`bridge_subscriptions_${state}`, `Known extensions in state ${state}`, () => subscriptions.status().byState[state]);
     }
 
-    // ── feature wiring: CRM webhooks (issue 5) ──
+    // ── feature wiring: CRM webhooks ──
     const webhooks = await startWebhookService({
       logger,
       eventLog: stores.eventLog,
@@ -340,7 +340,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
         metrics.addGauge('bridge_event_log_buffered', 'Events accepted during a Redis outage, not yet in the shared log', () => resilient.stats().buffered);
         metrics.addCounter('bridge_events_degraded_total', 'Events accepted while Redis was unreachable (delivered locally, shared later)', () => resilient.stats().degradedEvents);
         metrics.addCounter('bridge_events_degraded_refused_total', 'Callbacks refused (503) because the outage buffer was full', () => resilient.stats().refused);
-        metrics.addLabelledCounter('bridge_events_degraded_shared_total', 'Events from an outage written to the shared log, by outcome (kept, renumbered, duplicate)', ['outcome'], () =>
+        metrics.addLabelledCounter('bridge_events_degraded_shared_total', 'Events from an outage handed to the shared log, by outcome (shared: added under a new id; duplicate: already there)', ['outcome'], () =>
           Object.entries(resilient.stats().flushed).map(([outcome, value]) => ({ labels: { outcome }, value })),
         );
       }

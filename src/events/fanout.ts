@@ -11,10 +11,6 @@ export class Fanout {
 
   constructor(private readonly logger: Logger) {}
 
-  get size(): number {
-    return this.listeners.size;
-  }
-
   add(listener: EventListener): () => void {
     // Wrapped so the same function subscribed twice gets two independent subscriptions.
     const entry: EventListener = (event) => listener(event);

@@ -6,16 +6,16 @@
  * instance's tail reads them, replay reads the stream.
  *
  * Degraded mode (Redis unreachable, or an append got no answer within appendTimeoutMs):
- * - an append is accepted locally: it gets an id in the stream-id format that is above every id this instance
- *   has seen or issued (`<max(lastMs, now)>-<seq>`), goes to this instance's listeners at once (its id
- *   is provisional: the stream gives it a new one later), and waits in a bounded buffer; a full buffer refuses appends (the callback answers 503,
+ * - an append is accepted locally: it gets a provisional id in the stream-id format that continues the newest
+ *   id this instance has seen or issued (`<lastMs>-<lastSeq+1>`, see nextLocalId), goes to this instance's
+ *   listeners at once, and waits in a bounded buffer; a full buffer refuses appends (the callback answers 503,
  *   the PBX may retry) instead of dropping accepted events;
  * - duplicates are caught by a local map that also remembers this instance's recent shared appends;
  * - readAfter serves a bounded ring of the recent events this instance saw or accepted;
  * - the outage is logged once, when it starts, and once when it ends.
- * When Redis answers again the buffer is appended to the stream in order, with the ids already given where
- * the stream allows it (APPEND_BUFFERED_SCRIPT: else a new id, or nothing when its dedupe key shows it is there
- * already), then the log goes back to shared mode; appends that arrive meanwhile join the buffer behind.
+ * When Redis answers again the buffer is appended to the stream in order (APPEND_BUFFERED_SCRIPT), each event
+ * under a new stream id, or not at all when its dedupe key shows it is there already; then the log goes back
+ * to shared mode. Appends that arrive meanwhile join the buffer behind.
  * When this instance's tail reads one of its own buffered events back it marks it `echo`: its listeners already
  * had it, and the hub does not send it again.
  */

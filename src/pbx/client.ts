@@ -193,12 +193,9 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
         throw transportError(endpoint, err, signal.aborted, timeoutMs);
       }
       const redact = (m: string): string => redactSecrets(m, secrets);
+      // The body was scanned, not read as text, only because `readScanned` is given.
       const answer =
-        typeof body === 'string'
-          ? readPbxAnswer(endpoint, statusCode, body, redact)
-          : options.readScanned
-            ? await options.readScanned(statusCode, body, redact)
-            : readPbxAnswer(endpoint, statusCode, utf8Text(body.bytes), redact);
+        typeof body === 'string' ? readPbxAnswer(endpoint, statusCode, body, redact) : await options.readScanned!(statusCode, body, redact);
       if (answer.ok) return 'value' in answer ? answer.value : options.read(answer.body);
       const nothing = options.nothingStatus === undefined ? DATA_NOT_FOUND : options.nothingStatus;
       if (options.whenNothing && nothing !== null && answer.error.pbxStatus === nothing) return options.whenNothing();

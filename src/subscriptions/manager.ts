@@ -358,15 +358,9 @@ export class SubscriptionManager {
     return this.leaseToken !== null && this.now() < this.leaseValidUntil;
   }
 
-  /** For metrics and readiness: cheap and synchronous; the counts are refreshed in the background every 5 s. */
+  /** For metrics and readiness: cheap and synchronous; the counts are refreshed in the background every 5 s and after each change. */
   status(): SubscriptionStatus {
     return { instanceId: this.instanceId, leader: this.isLeader(), ...this.counts, reconcileCalls: { ...this.calls } };
-  }
-
-  /** Like status(), with counts read now. */
-  async statusNow(): Promise<SubscriptionStatus> {
-    await this.refreshCounts();
-    return this.status();
   }
 
   private kickCount(): void {

@@ -31,9 +31,4 @@ export class Rooms<T> {
     if (room) for (const member of room) fn(member);
     for (const member of this.everyExtension) fn(member);
   }
-
-  /** Extensions with at least one member of their own. */
-  extensions(): string[] {
-    return [...this.byExtension.keys()];
-  }
 }

@@ -2,11 +2,14 @@
  * Starts whole bridges in-process against a real simulator, with logs captured so tests can assert on them
  * (and check that no secret ever reaches them).
  */
-import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { startBridge, type Bridge } from '../../src/bridge.js';
 import { createSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/simulator.js';
+import { LogCapture } from './log-capture.js';
+
+// Tests that build their own logger import LogCapture from here too.
+export { LogCapture };
 
 export const SECRETS = {
   pbxToken: 'tenant-token-7f3a9c2e',
@@ -15,22 +18,6 @@ export const SECRETS = {
   adminApiKey: 'admin-key-9a8b7c6d5e4f',
   credentialsKey: Buffer.alloc(32, 3).toString('base64'),
 };
-
-export class LogCapture {
-  readonly lines: string[] = [];
-  readonly stream = new Writable({
-    write: (chunk: Buffer, _enc, done) => {
-      this.lines.push(...String(chunk).split('\n').filter(Boolean));
-      done();
-    },
-  });
-  parsed(): Array<Record<string, unknown>> {
-    return this.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-  }
-  text(): string {
-    return this.lines.join('\n');
-  }
-}
 
 export interface Harness {
   simulator: Simulator;

@@ -6,6 +6,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './redis-server.js';
 import { SECRETS } from './bridge-harness.js';
+import { LogCapture } from './log-capture.js';
+import { eventuallyValue } from './wait.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -13,8 +15,10 @@ export interface BridgeProcess {
   url: string;
   port: number;
   child: ChildProcess;
-  /** Everything it printed (pino JSON lines on stdout, anything on stderr). */
+  /** Everything it printed (pino JSON lines on stdout, anything on stderr), for failure messages. */
   output: string[];
+  /** Its log lines (stdout), for assertions on what it logged. */
+  logs: LogCapture;
   /** Resolves with the exit code (null when killed by a signal) and signal. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   kill(signal: NodeJS.Signals): void;
@@ -47,6 +51,8 @@ export async function spawnBridge(opts: { pbxApi: string; redisUrl: string; env?
     if (output.length > 5000) output.splice(0, output.length - 5000);
   };
   child.stdout?.on('data', collect);
+  const logs = new LogCapture();
+  child.stdout?.pipe(logs.stream);
   child.stderr?.on('data', collect);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
@@ -57,28 +63,30 @@ export async function spawnBridge(opts: { pbxApi: string; redisUrl: string; env?
     port,
     child,
     output,
+    logs,
     exited,
     kill: (signal) => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     },
   };
-  const until = Date.now() + (opts.startTimeoutMs ?? 30_000);
   let gone = false;
   void exited.then(() => (gone = true));
-  for (;;) {
+  const healthy = async (): Promise<boolean> => {
     if (gone) throw new Error(`bridge process exited during start:\n${output.slice(-20).join('\n')}`);
     try {
-      const res = await fetch(`${url}/healthz`);
-      if (res.ok) return proc;
+      return (await fetch(`${url}/healthz`)).ok;
     } catch {
-      // not listening yet
+      return false; // not listening yet
     }
-    if (Date.now() > until) {
-      proc.kill('SIGKILL');
-      throw new Error(`bridge process did not start in time:\n${output.slice(-20).join('\n')}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  };
+  try {
+    await eventuallyValue(healthy, Boolean, opts.startTimeoutMs ?? 30_000);
+  } catch (err) {
+    if (gone) throw err;
+    proc.kill('SIGKILL');
+    throw new Error(`bridge process did not start in time:\n${output.slice(-20).join('\n')}`);
   }
+  return proc;
 }
 
 /** SIGKILLs it (if still running) and waits for the exit: for teardown. */

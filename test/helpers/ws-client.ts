@@ -65,5 +65,3 @@ export function openAgentSocket(baseUrl: string, token: string, lastEventId?: st
     ws.once('error', reject);
   });
 }
-
-export { eventually } from './wait.js';

@@ -9,7 +9,8 @@ import type { Bridge } from '../../src/bridge.js';
 import { DEMO_EXTENSIONS } from '../../src/simulator/seed.js';
 import { admin, createHarness, login, postJson, SECRETS, type Harness } from '../helpers/bridge-harness.js';
 import { uniquePrefix } from '../helpers/redis-server.js';
-import { eventually, openAgentSocket, type AgentSocket, type Frame } from '../helpers/ws-client.js';
+import { eventually } from '../helpers/wait.js';
+import { openAgentSocket, type AgentSocket, type Frame } from '../helpers/ws-client.js';
 
 const modes = [
   ['memory', () => ({})],

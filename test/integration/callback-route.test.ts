@@ -10,6 +10,7 @@ import { createCallbackRouter } from '../../src/http/callback-route.js';
 import { RecentCallbacks } from '../../src/http/recent-callbacks.js';
 import { createLogger } from '../../src/logger.js';
 import { MemoryKeyValueStore } from '../../src/store/memory.js';
+import { LogCapture } from '../helpers/log-capture.js';
 
 const SECRET = 'Sup3r-Secret_Value+42/x';
 const ENC = encodeURIComponent(SECRET);
@@ -37,29 +38,17 @@ interface Harness {
   app: express.Express;
   acceptor: FakeAcceptor;
   recent: RecentCallbacks;
-  logLines: () => Array<Record<string, unknown>>;
-  rawLog: () => string;
+  logs: LogCapture;
 }
 
 function harness(fieldNames: CallbackFieldMap = {}): Harness {
-  const chunks: string[] = [];
-  const logger = createLogger('debug', { write: (s: string) => void chunks.push(s) });
+  const logs = new LogCapture();
+  const logger = createLogger('debug', logs.stream);
   const acceptor = new FakeAcceptor();
   const recent = new RecentCallbacks(new MemoryKeyValueStore());
   const app = express();
   app.use(createCallbackRouter({ secret: SECRET, fieldNames, accept: acceptor.accept, recent, logger }));
-  return {
-    app,
-    acceptor,
-    recent,
-    rawLog: () => chunks.join(''),
-    logLines: () =>
-      chunks
-        .join('')
-        .split('\n')
-        .filter((l) => l.trim() !== '')
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
+  return { app, acceptor, recent, logs };
 }
 
 const call = { extension: '122', caller: '09824740472', caller_name: 'NISHA', call_id: 'call-1' };
@@ -131,7 +120,7 @@ describe('PBX callback route', () => {
 
     it('logs one info line per accepted callback', async () => {
       await supertest(h.app).post(`/pbx/callback?secret=${ENC}`).send(call);
-      const line = h.logLines().find((l) => l['msg'] === 'callback accepted');
+      const line = h.logs.parsed().find((l) => l['msg'] === 'callback accepted');
       expect(line).toMatchObject({ level: 30, eventId: '0000000000001-0', extension: '122', duplicate: false });
       expect(typeof line?.['latencyMs']).toBe('number');
     });
@@ -261,7 +250,7 @@ describe('PBX callback route', () => {
 
     it('logs a warning for each rejected callback', async () => {
       await supertest(h.app).post(`/pbx/callback?secret=${ENC}`).send({ caller: '555' });
-      const line = h.logLines().find((l) => l['msg'] === 'callback rejected');
+      const line = h.logs.parsed().find((l) => l['msg'] === 'callback rejected');
       expect(line).toMatchObject({ level: 40, status: 400, code: 'CALLBACK_ERR_NO_EXTENSION' });
     });
   });
@@ -289,7 +278,7 @@ describe('PBX callback route', () => {
       const res = await supertest(h.app).post(`/pbx/callback?secret=${ENC}`).send(call);
       expect(res.status).toBe(503);
       expect(res.body).toEqual({ status: 'FAILED', message: 'Temporarily unable to accept callbacks.' });
-      expect(h.logLines().some((l) => l['level'] === 50 && l['msg'] === 'callback could not be accepted')).toBe(true);
+      expect(h.logs.parsed().some((l) => l['level'] === 50 && l['msg'] === 'callback could not be accepted')).toBe(true);
 
       h.acceptor.failWith = null;
       const again = await supertest(h.app).post(`/pbx/callback?secret=${ENC}`).send(call);
@@ -311,8 +300,8 @@ describe('PBX callback route', () => {
 
   describe('the record of recent callbacks and the logs', () => {
     afterEach(() => {
-      expect(h.rawLog()).not.toContain(SECRET);
-      expect(h.rawLog()).not.toContain(ENC);
+      expect(h.logs.text()).not.toContain(SECRET);
+      expect(h.logs.text()).not.toContain(ENC);
     });
 
     it('keeps every callback, newest first, with secrets removed everywhere', async () => {
@@ -366,7 +355,7 @@ describe('PBX callback route', () => {
       await supertest(h.app).post(`/pbx/callback?secret=${ENC}`).send(call);
       await supertest(h.app).post(`/pbx/callback/${ENC}`).send({ ext: SECRET.replace(/\D/g, ''), cid: SECRET });
       await supertest(h.app).post('/pbx/callback').set('X-Callback-Secret', SECRET).send({ caller: '1' });
-      expect(h.logLines().length).toBeGreaterThan(0);
+      expect(h.logs.parsed().length).toBeGreaterThan(0);
     });
   });
 });

@@ -10,6 +10,7 @@ import { compareEventIds } from '../../src/core/event.js';
 import { admin, createHarness, postJson, SECRETS, type Harness } from '../helpers/bridge-harness.js';
 import { spawnBridge, stopBridge, type BridgeProcess } from '../helpers/bridge-process.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
+import { eventually } from '../helpers/wait.js';
 import { openAgentSocket, type AgentSocket } from '../helpers/ws-client.js';
 
 const unhandled: unknown[] = [];
@@ -125,7 +126,7 @@ describe('three instances on one Redis', () => {
       }
     };
     const senders = [sender(), sender(), sender(), sender()];
-    while (accepted.length < 40) await new Promise((r) => setTimeout(r, 5));
+    await eventually(() => accepted.length >= 40, 10_000, '40 callbacks answered 200');
     k.kill('SIGKILL');
     stop = true;
     await Promise.all(senders);
@@ -167,12 +168,13 @@ describe('three instances on one Redis', () => {
           const r = await callback(g.url, { extension: '330', caller: `55530${String(i).padStart(3, '0')}`, call_id: randomUUID() });
           if (r.status === 200) accepted.push(String(r.body.eventId));
         } catch {
+          // Refused while it shuts down: a short pause so the senders do not spin (a pace, not a wait for anything).
           await new Promise((r) => setTimeout(r, 20));
         }
       }
     };
     const senders = [sender(), sender(), sender(), sender()];
-    while (accepted.length < 40) await new Promise((r) => setTimeout(r, 5));
+    await eventually(() => accepted.length >= 40, 10_000, '40 callbacks answered 200');
     const started = Date.now();
     g.kill('SIGTERM');
     const codes = await Promise.all(onG.map((s) => s.closed));
@@ -183,7 +185,7 @@ describe('three instances on one Redis', () => {
     expect(exit).toEqual({ code: 0, signal: null });
     expect(tookMs).toBeLessThan(10_000);
     for (const c of codes) expect(c.code).toBe(1001);
-    expect(g.output.some((l) => l.includes('shut down cleanly'))).toBe(true);
+    expect(g.logs.parsed().some((l) => l.msg === 'shut down cleanly')).toBe(true);
 
     const expected = [...accepted].sort(compareEventIds);
     await watcher.waitFor((f) => expected.every((id) => f.some((x) => x.id === id)), 10_000);

@@ -10,7 +10,8 @@ import type { Bridge } from '../../src/bridge.js';
 import { compareEventIds } from '../../src/core/event.js';
 import { admin, createHarness, postJson, SECRETS, type Harness } from '../helpers/bridge-harness.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
-import { eventually, openAgentSocket, type AgentSocket } from '../helpers/ws-client.js';
+import { eventually } from '../helpers/wait.js';
+import { openAgentSocket, type AgentSocket } from '../helpers/ws-client.js';
 
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);

@@ -5,6 +5,7 @@ import type { KeyValueStore, Lock } from '../../src/core/ports.js';
 import { MemoryKeyValueStore, MemoryLock } from '../../src/store/memory.js';
 import { createRedisClient, RedisKeyValueStore, RedisLock } from '../../src/store/redis.js';
 import { uniquePrefix } from '../helpers/redis-server.js';
+import { letTimePass } from '../helpers/wait.js';
 
 const clients: Redis[] = [];
 afterAll(() => clients.forEach((c) => c.disconnect()));
@@ -33,7 +34,7 @@ describe.each(implementations)('%s store', (_name, make) => {
     await kv.set('a', 'one', 80);
     await kv.set('b', 'two');
     expect(await kv.get('a')).toBe('one');
-    await new Promise((r) => setTimeout(r, 150));
+    await letTimePass(150); // past the 80 ms ttl: expiry is what is tested
     expect(await kv.get('a')).toBeNull();
     expect(await kv.get('b')).toBe('two');
     await kv.del('b');
@@ -45,7 +46,7 @@ describe.each(implementations)('%s store', (_name, make) => {
     expect(await kv.incrWithTtl('c', 100)).toBe(1);
     expect(await kv.incrWithTtl('c', 100)).toBe(2);
     expect(await kv.incrWithTtl('c', 100)).toBe(3);
-    await new Promise((r) => setTimeout(r, 160));
+    await letTimePass(160); // past the 100 ms window
     expect(await kv.incrWithTtl('c', 100)).toBe(1);
   });
 
@@ -70,7 +71,7 @@ describe.each(implementations)('%s store', (_name, make) => {
     await lock.release('x', t1 ?? '');
     const t2 = await lock.acquire('x', 50);
     expect(t2).not.toBeNull();
-    await new Promise((r) => setTimeout(r, 120));
+    await letTimePass(120); // past the 50 ms lease: it expires on its own
     expect(await lock.acquire('x', 50)).not.toBeNull();
   });
 });

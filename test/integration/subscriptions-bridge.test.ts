@@ -8,7 +8,8 @@ import type { Bridge } from '../../src/bridge.js';
 import { DEMO_EXTENSIONS } from '../../src/simulator/seed.js';
 import { admin, createHarness, login, postJson, SECRETS, type Harness } from '../helpers/bridge-harness.js';
 import { uniquePrefix } from '../helpers/redis-server.js';
-import { eventually, openAgentSocket, type AgentSocket } from '../helpers/ws-client.js';
+import { eventually, letTimePass } from '../helpers/wait.js';
+import { openAgentSocket, type AgentSocket } from '../helpers/ws-client.js';
 
 const pw = (ext: string): string => DEMO_EXTENSIONS[ext] ?? '';
 const md5 = (s: string): string => createHash('md5').update(s).digest('hex');
@@ -141,7 +142,7 @@ describe.each(modes)('subscriptions in %s mode', (mode, env) => {
     expect(await stateOf(bridge, '102')).toBeUndefined();
     expect(subs()).not.toContain('102');
     // One verification call and no retries.
-    await new Promise((res) => setTimeout(res, 500));
+    await letTimePass(500);
     expect(h.simulator.requestCounts().crmSubscribe).toBe(before + 1);
 
     // A registered extension keeps its registration when a wrong password is PUT over it.
@@ -184,12 +185,12 @@ describe.each(modes)('subscriptions in %s mode', (mode, env) => {
     expect(subs()).toContain('106');
     expect(await stateOf(bridge, '106')).toMatchObject({ desired: true, sources: ['agent'], state: 'subscribed', lastError: null });
     const s = await socket(bridge, token);
-    await new Promise((r) => setTimeout(r, 1500)); // longer than the 1 s grace: the socket keeps it
+    await letTimePass(1500); // longer than the 1 s grace: the socket keeps it
     expect(subs()).toContain('106');
 
     const closedAt = Date.now();
     await closeSocket(s);
-    await new Promise((r) => setTimeout(r, 500));
+    await letTimePass(500);
     expect(subs()).toContain('106'); // within the grace period
     await eventually(() => !subs().includes('106'), 3000, '106 unsubscribed');
     expect(Date.now() - closedAt).toBeGreaterThanOrEqual(900);
@@ -211,7 +212,7 @@ describe.each(modes)('subscriptions in %s mode', (mode, env) => {
     expect(await stateOf(bridge, '107')).toMatchObject({ sources: ['admin', 'agent'] });
     const del = await api(bridge, 'DELETE', '/api/extensions/107');
     expect(del.body).toMatchObject({ desired: true, sources: ['agent'] });
-    await new Promise((r) => setTimeout(r, 1500));
+    await letTimePass(1500); // longer than the 1 s grace: the agent keeps it
     expect(subs()).toContain('107');
     await closeSocket(s);
     await eventually(() => !subs().includes('107'), 3000, '107 unsubscribed');

@@ -15,7 +15,7 @@ import { MemoryLock } from '../../src/store/memory.js';
 import { startSubscriptions, type SubscriptionManager, type SubscriptionTuning } from '../../src/subscriptions/index.js';
 import { createHarness, SECRETS, type Harness } from '../helpers/bridge-harness.js';
 import { uniquePrefix } from '../helpers/redis-server.js';
-import { eventually } from '../helpers/ws-client.js';
+import { eventually, eventuallyValue, letTimePass } from '../helpers/wait.js';
 
 const pw = (ext: string): string => DEMO_EXTENSIONS[ext] ?? '';
 const md5 = (s: string): string => createHash('md5').update(s).digest('hex');
@@ -119,8 +119,8 @@ describe.each(['redis', 'memory'] as const)('the subscription manager (%s)', (mo
     expect(view?.lastError).toMatch(/crmSubscribe failed: PBX crmSubscribe unreachable/);
     expect(view?.nextRetryAt).not.toBeNull();
 
-    await new Promise((r) => setTimeout(r, 1000));
     // Backoff (40 ms doubling to 300 ms here): a handful of attempts per extension in a second, not hundreds.
+    await letTimePass(1000); // the second the attempts are counted over
     const attempts = subscribeCalls();
     expect(attempts).toBeGreaterThanOrEqual(6);
     expect(attempts).toBeLessThanOrEqual(3 * 12);
@@ -169,9 +169,11 @@ describe.each(['redis', 'memory'] as const)('the subscription manager (%s)', (mo
       nextRetryAt: null,
     });
     // One refused call, then silence through ~20 sweeps.
-    await new Promise((r) => setTimeout(r, 1000));
+    await letTimePass(1000);
     expect(subscribeCalls()).toBe(1);
-    expect((await m.statusNow()).byState.failed).toBe(1);
+    // The counts status() reports are refreshed after each outcome is written, in the background.
+    const status = await eventuallyValue(() => m.status(), (st) => st.byState.failed === 1, 6000);
+    expect(status.byState.failed).toBe(1);
 
     // Registering the new password fixes it.
     const again = await m.register('105', 'changed-on-the-pbx');
@@ -187,7 +189,7 @@ describe.each(['redis', 'memory'] as const)('the subscription manager (%s)', (mo
     await m.agentSignedIn(c, pw('106'));
     m.socketOpened(c);
     expect(await m.view('106')).toMatchObject({ desired: true, sources: ['agent'], state: 'subscribed' });
-    await new Promise((r) => setTimeout(r, 900));
+    await letTimePass(900); // past the 0.4 s grace: the open socket keeps it subscribed
     expect(subs()).toEqual(['106']);
 
     const closedAt = Date.now();
@@ -232,7 +234,7 @@ describe.each(['redis', 'memory'] as const)('the subscription manager (%s)', (mo
     m.socketOpened(c);
     expect(await m.unregister('109')).toMatchObject({ desired: true, sources: ['agent'] });
     expect(await m.unregister('110')).toBeNull();
-    await new Promise((r) => setTimeout(r, 600));
+    await letTimePass(600); // past the 0.2 s grace: the agent keeps it subscribed
     expect(subs()).toEqual(['109']);
     m.socketClosed(c);
     await eventually(() => subs().length === 0, 3000, 'unsubscribed after the agent left');
@@ -246,7 +248,7 @@ describe('several instances on one Redis', () => {
     const a = await startManager({ prefix, instanceId: 'A', graceS: 0.3, sweepIntervalMs: 10_000, leaseTtlMs: 1000 });
     await eventually(() => a.m.isLeader(), 3000, 'A leads');
     const b = await startManager({ prefix, instanceId: 'B', graceS: 0.3, sweepIntervalMs: 10_000, leaseTtlMs: 1000 });
-    await new Promise((r) => setTimeout(r, 300));
+    await letTimePass(300); // B does not take the lease A holds
     expect(b.m.isLeader()).toBe(false);
 
     await registerAll(b.m, ['101', '102']); // verification calls from B, by design
@@ -308,7 +310,7 @@ describe('several instances on one Redis', () => {
     await pbxClient().crmSubscribe('104', pw('104'));
     await b.m.agentSignedIn(c, pw('104'));
     b.m.socketOpened(c);
-    await new Promise((r) => setTimeout(r, 900)); // heartbeats keep it desired past the grace
+    await letTimePass(900); // heartbeats keep it desired past the grace
     expect(subs()).toEqual(['104']);
     expect(await a.m.view('104')).toMatchObject({ desired: true, sources: ['agent'] });
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
 import { admin, createHarness, postJson, SECRETS, type Harness } from '../helpers/bridge-harness.js';
 import { startReceiver, type Answer, type Hit, type Receiver } from '../helpers/webhook-receiver.js';
-import { eventuallyValue } from '../helpers/wait.js';
+import { eventuallyValue, letTimePass } from '../helpers/wait.js';
 import { uniquePrefix } from '../helpers/redis-server.js';
 
 
@@ -132,7 +132,7 @@ describe.each(modes)('CRM webhooks in %s mode', (mode, env) => {
     const ended = await ring({ event: 'hangup' });
     await eventuallyValue(() => endedOnly.hitsFor(ended), (x) => x.length === 1);
     await eventuallyValue(() => all.hitsFor(ended), (x) => x.length === 1);
-    await new Promise((r) => setTimeout(r, 100));
+    await letTimePass(100); // a delivery it should not get would come in this time
     expect(ringingOnly.hitsFor(ended)).toHaveLength(0);
     expect(endedOnly.hitsFor(eventId)).toHaveLength(0);
 
@@ -160,7 +160,7 @@ describe.each(modes)('CRM webhooks in %s mode', (mode, env) => {
         new Webhook(ep.secret).verify(hit.body, { 'webhook-id': hit.id, 'webhook-timestamp': hit.timestamp, 'webhook-signature': hit.signature }),
       ).not.toThrow();
     }
-    await new Promise((res) => setTimeout(res, 200));
+    await letTimePass(200); // past the schedule: no fourth attempt after it is marked failed
     expect(r.hitsFor(eventId)).toHaveLength(3);
 
     // A manual retry sends it again; a second retry while it is pending is refused.
@@ -191,7 +191,7 @@ describe.each(modes)('CRM webhooks in %s mode', (mode, env) => {
     const list = await getJson(`${bridge.url}/api/webhooks`);
     expect((list.body.webhooks as Array<Record<string, unknown>>).find((w) => w.id === ep.id)).toMatchObject({ status: 'disabled' });
     const second = await ring();
-    await new Promise((res) => setTimeout(res, 300));
+    await letTimePass(300); // neither a retry nor the next event comes to a disabled endpoint
     expect(r.hitsFor(first)).toHaveLength(1);
     expect(r.hitsFor(second)).toHaveLength(0);
   });

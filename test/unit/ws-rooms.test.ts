@@ -22,7 +22,8 @@ describe('Rooms', () => {
     rooms.leave('a', '122');
     rooms.leave('a', '122');
     rooms.leave('nobody', '555');
-    expect(rooms.extensions()).toEqual([]);
+    // An empty room left behind would be a leak nothing else can see, so the test looks at the map itself.
+    expect([...rooms['byExtension'].keys()]).toEqual([]);
   });
 
   it('when a member leaves during routing, then routing carries on safely', () => {
