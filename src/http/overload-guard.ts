@@ -5,11 +5,12 @@
  * - callbacks in flight (authenticated, not yet answered) at `maxInFlight`: the event log (Redis) does not keep
  *   up; every further one is refused until one is answered;
  * - the event loop: sampled every 100 ms (utilization and how late the sampling timer fired). Once it has been
- *   over `maxUtilization` or `maxDelayMs` for SUSTAIN_SAMPLES samples in a row, a share of callbacks is refused
- *   (spread evenly, not in bursts), growing while the loop stays hot and shrinking once it cools: a refusal is
- *   far cheaper than an accepted callback (no normalization, lookup, log append or fan-out), so refusing some
- *   keeps the loop able to deliver the rest on time. A sampling timer overdue by more than `maxDelayMs` refuses
- *   at once: the loop is stuck right now.
+ *   over `maxUtilization` or `maxDelayMs` for SUSTAIN_SAMPLES samples in a row while callbacks came at
+ *   MIN_ARRIVALS_PER_SAMPLE or more, a share of callbacks is refused (spread evenly, not in bursts), growing while
+ *   the loop stays hot and shrinking once it cools: a refusal is far cheaper than an accepted callback (no
+ *   normalization, lookup, log append or fan-out), so refusing some keeps the loop able to deliver the rest on
+ *   time. A loop made busy by something else (a phonebook refresh, a test harness sharing the process) with few
+ *   callbacks is not helped by refusing them, and they are not refused.
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 
@@ -35,7 +36,9 @@ export interface OverloadGuardOptions {
 
 export const SAMPLE_MS = 100;
 /** Samples in a row over a limit before refusing starts: a burst or a GC pause is not an overload. */
-export const SUSTAIN_SAMPLES = 5;
+export const SUSTAIN_SAMPLES = 10;
+/** Authenticated callbacks per sample (500/s) below which the loop's load is not the callbacks' doing. */
+export const MIN_ARRIVALS_PER_SAMPLE = 50;
 const SHARE_UP = 0.1;
 const SHARE_DOWN = 0.05;
 /** Refusing everything would also refuse the callbacks the loop still has room for. */
@@ -54,6 +57,8 @@ export class OverloadGuard {
   /** Accumulates `share` per admitted callback; one refusal each time it reaches 1 (an even spread). */
   private credit = 0;
   private hotStreak = 0;
+  /** Authenticated callbacks since the last sample, admitted or refused. */
+  private arrivals = 0;
   private readonly refused: Record<RefusalReason, number> = { in_flight: 0, event_loop: 0 };
   private readonly timer: NodeJS.Timeout | null = null;
   private lastSampleAt = performance.now();
@@ -69,6 +74,7 @@ export class OverloadGuard {
 
   /** Why this callback is refused, or null: it is admitted and counted in flight until done() is called. */
   admit(): RefusalReason | null {
+    this.arrivals++;
     const reason = this.refusal();
     if (reason !== null) {
       this.refused[reason]++;
@@ -86,7 +92,9 @@ export class OverloadGuard {
   /** Feeds one load sample (every SAMPLE_MS from the timer; tests call it directly). */
   sample(s: LoadSample): void {
     const { maxDelayMs, maxUtilization } = this.opts;
-    const hot = (maxDelayMs > 0 && s.delayMs > maxDelayMs) || (maxUtilization > 0 && s.utilization > maxUtilization);
+    const loaded = (maxDelayMs > 0 && s.delayMs > maxDelayMs) || (maxUtilization > 0 && s.utilization > maxUtilization);
+    const hot = loaded && this.arrivals >= MIN_ARRIVALS_PER_SAMPLE;
+    this.arrivals = 0;
     this.hotStreak = hot ? this.hotStreak + 1 : 0;
     if (hot && (this.hotStreak >= SUSTAIN_SAMPLES || this.share > 0)) this.share = Math.min(MAX_SHARE, this.share + SHARE_UP);
     else if (!hot) this.share = Math.max(0, this.share - SHARE_DOWN);
@@ -110,7 +118,6 @@ export class OverloadGuard {
         return 'event_loop';
       }
     }
-    if (this.timer !== null && this.opts.maxDelayMs > 0 && performance.now() - this.lastSampleAt > SAMPLE_MS + this.opts.maxDelayMs) return 'event_loop';
     return null;
   }
 
