@@ -36,11 +36,17 @@ export interface OverloadGuardOptions {
 
 export const SAMPLE_MS = 100;
 /** Samples in a row over a limit before refusing starts: a burst or a GC pause is not an overload. */
-export const SUSTAIN_SAMPLES = 10;
+export const SUSTAIN_SAMPLES = 5;
 /** Authenticated callbacks per sample (500/s) below which the loop's load is not the callbacks' doing. */
 export const MIN_ARRIVALS_PER_SAMPLE = 50;
-const SHARE_UP = 0.1;
+const SHARE_UP = 0.15;
 const SHARE_DOWN = 0.05;
+/**
+ * Below the limits by this much the loop counts as cool and the share shrinks; in between it is held, so the
+ * loop keeps some headroom to work off what queued up before refusing began, instead of swinging around the limit.
+ */
+const COOL_UTILIZATION_MARGIN = 0.1;
+const COOL_DELAY_FACTOR = 0.5;
 /** Refusing everything would also refuse the callbacks the loop still has room for. */
 const MAX_SHARE = 0.95;
 
@@ -92,12 +98,16 @@ export class OverloadGuard {
   /** Feeds one load sample (every SAMPLE_MS from the timer; tests call it directly). */
   sample(s: LoadSample): void {
     const { maxDelayMs, maxUtilization } = this.opts;
-    const loaded = (maxDelayMs > 0 && s.delayMs > maxDelayMs) || (maxUtilization > 0 && s.utilization > maxUtilization);
-    const hot = loaded && this.arrivals >= MIN_ARRIVALS_PER_SAMPLE;
+    const byCallbacks = this.arrivals >= MIN_ARRIVALS_PER_SAMPLE;
     this.arrivals = 0;
+    const hot = byCallbacks && ((maxDelayMs > 0 && s.delayMs > maxDelayMs) || (maxUtilization > 0 && s.utilization > maxUtilization));
+    const warm =
+      byCallbacks &&
+      ((maxDelayMs > 0 && s.delayMs > maxDelayMs * COOL_DELAY_FACTOR) || (maxUtilization > 0 && s.utilization > maxUtilization - COOL_UTILIZATION_MARGIN));
     this.hotStreak = hot ? this.hotStreak + 1 : 0;
     if (hot && (this.hotStreak >= SUSTAIN_SAMPLES || this.share > 0)) this.share = Math.min(MAX_SHARE, this.share + SHARE_UP);
-    else if (!hot) this.share = Math.max(0, this.share - SHARE_DOWN);
+    else if (!byCallbacks) this.share = 0; // the surge is over: nothing left to protect
+    else if (!warm) this.share = Math.max(0, this.share - SHARE_DOWN);
     if (this.share === 0) this.credit = 0;
   }
 
