@@ -105,6 +105,8 @@ interface TargetRun {
   saturation: Step | null;
   /** Open loop past the limit: what the PBX sees (503 share, accepted pops' latency). */
   overload: OverloadStep | null;
+  /** Agent sockets cut off with 1013 (slow reader) over the whole phase, up to 8,000/s and past it; null for the relays. */
+  slowReaderCloses: number | null;
   idle: IdleMemory | null;
   refresh: { status: number; ms: number; lagMaxMs: number; lagP99Ms: number } | null;
   error: string | null;
@@ -257,6 +259,7 @@ function emptyRun(name: string, sc: Scenario): TargetRun {
     atModerate: null,
     saturation: null,
     overload: null,
+    slowReaderCloses: null,
     idle: null,
     refresh: null,
     error: null,
@@ -567,6 +570,28 @@ function renderTable(results: {
     rows.push(['accepted pops p50 / p99 / max ms', '', '', pops(m?.overload), '', m?.overload ? target : '', judge('memory', m?.overload), pops(r?.overload), '', r?.overload ? target : '', judge('redis', r?.overload)]);
     plain(`accepted pops lost (not in ${P.drainMs} ms after the last send)`, m?.overload?.missing, r?.overload?.missing);
   }
+  if (m?.slowReaderCloses != null || r?.slowReaderCloses != null) {
+    // Healthy agents (the generator's) must never be cut off as slow readers, at any rate of the ladder or past it.
+    const cut = (name: string, n: number | null | undefined): string => {
+      if (n === null || n === undefined || !Number.isFinite(n)) return '';
+      const result = verdict(n === 0);
+      verdicts[`${name}: no healthy agent cut off as a slow reader (1013)`] = { value: n, target: '=0', result };
+      return result;
+    };
+    rows.push([
+      'agent sockets closed 1013 (slow reader), whole phase',
+      '',
+      '',
+      m?.slowReaderCloses,
+      '',
+      m?.slowReaderCloses != null ? '=0' : '',
+      cut('memory', m?.slowReaderCloses),
+      r?.slowReaderCloses,
+      '',
+      r?.slowReaderCloses != null ? '=0' : '',
+      cut('redis', r?.slowReaderCloses),
+    ]);
+  }
 
   sep('absolute, in-process');
   // These rows have no raw-relay figure.
@@ -692,6 +717,9 @@ async function main(): Promise<void> {
         if (QUICK) for (const l of lives) if (l.target.kind === 'bridge') l.run.atModerate = await step(l, MODERATE_RATE, P.moderateMs);
         // Last: nothing measured after it feels the refusals winding down.
         if (ONLY.has('overload')) for (const l of lives) if (l.target.kind === 'bridge') await overload(l);
+        for (const l of lives) {
+          if (l.target.kind === 'bridge') l.run.slowReaderCloses = (await l.target.sample()).slowReaderCloses;
+        }
       });
       core.forEach((p, i) => (results[p.key] = runs[i] ?? null));
       if (QUICK) {

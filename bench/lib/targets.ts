@@ -17,6 +17,8 @@ export interface ServerSample {
   lagMaxMs: number;
   /** Callbacks the bridge refused with 503 past its limit, since it started (bridge_callbacks_refused_total); NaN for the relays. */
   refusedTotal: number;
+  /** Agent sockets the bridge closed with 1013 (read too slowly) since it started; NaN for the relays. */
+  slowReaderCloses: number;
 }
 
 export interface Target {
@@ -59,7 +61,7 @@ export async function startBaseline(kind: 'express' | 'raw' = 'express'): Promis
     async sample() {
       const { body } = await getJson(`${url}/stats`);
       const s = body as { rssBytes: number; heapUsedBytes: number; lagP99Ms: number; lagMaxMs: number };
-      return { rssBytes: s.rssBytes, heapUsedBytes: s.heapUsedBytes, lagP99Ms: s.lagP99Ms, lagMaxMs: s.lagMaxMs, refusedTotal: NaN };
+      return { rssBytes: s.rssBytes, heapUsedBytes: s.heapUsedBytes, lagP99Ms: s.lagP99Ms, lagMaxMs: s.lagMaxMs, refusedTotal: NaN, slowReaderCloses: NaN };
     },
     stop: () => server.stop(),
   };
@@ -128,6 +130,7 @@ export async function startBridge(opts: BridgeStartOptions): Promise<Target> {
       const m = parsePrometheus(text);
       return {
         refusedTotal: sumOf(text, 'bridge_callbacks_refused_total'),
+        slowReaderCloses: sumOf(text, 'bridge_ws_slow_reader_closes_total'),
         rssBytes: m.get('bridge_process_resident_memory_bytes') ?? rssBytes(server.pid),
         heapUsedBytes: m.get('bridge_nodejs_heap_size_used_bytes') ?? NaN,
         lagP99Ms: (m.get('bridge_nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000,
