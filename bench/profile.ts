@@ -69,7 +69,9 @@ function groupOf(url: string, fn: string): string {
   if (url === '') return fn.startsWith('(') ? fn : '(native)';
   const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (nm?.[1]) return nm[1];
-  const src = /\/work\/main\/(src\/.+|bench\/.+)$/.exec(url.replace(/^file:\/\//, ''));
+  const path = url.replace(/^file:\/\//, '');
+  // Any checkout of the project (main or a worktree): the path below the repository root.
+  const src = path.startsWith(root) ? /^(src\/.+|bench\/.+)$/.exec(path.slice(root.length)) : null;
   if (src?.[1]) return src[1];
   if (url.startsWith('node:')) return url.startsWith('node:internal') ? 'node:internal' : url;
   return url;

@@ -7,7 +7,8 @@
  *   npm run bench                  full run (about 4 minutes on a 2-core machine)
  *   npm run bench -- --quick       smoke run: every piece for about a second, tiny phonebook (BENCH_QUICK=1 too)
  *
- * Env: BENCH_RESULTS_DIR (default bench/results), BENCH_ONLY=limit,baseline,memory,redis,small,inproc to run a subset.
+ * Env: BENCH_RESULTS_DIR (default bench/results), BENCH_ONLY=limit,baseline,memory,redis,overload,small,inproc to run a subset
+ * (overload: the bridges driven past their limit after the ladder; BENCH_OVERLOAD_RATE=n sets its rate).
  * See docs/performance.md for what each figure means.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -38,7 +39,7 @@ env: BENCH_RESULTS_DIR (default bench/results), BENCH_ONLY=baseline,memory,redis
 `);
 
 const QUICK = process.env.BENCH_QUICK === '1' || process.argv.includes('--quick');
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'limit,baseline,memory,redis,small,inproc').split(',').map((s) => s.trim()));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'limit,baseline,memory,redis,overload,small,inproc').split(',').map((s) => s.trim()));
 
 const P = QUICK
   ? {
@@ -52,6 +53,7 @@ const P = QUICK
       fixedMs: 1000,
       ladder: [250, 1000],
       saturationMs: 1000,
+      overloadMs: 2500,
       moderateMs: 1000,
       drainMs: 1500,
       pauseMs: 100,
@@ -69,6 +71,8 @@ const P = QUICK
       // Past the relays' limit, so the ratios are not capped by the top of the ladder.
       ladder: [250, 500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 5500, 6000, 6500, 7000, 7500, 8000],
       saturationMs: 3000,
+      // Long enough for the bridge's overload guard (1 s of a saturated loop before it refuses) to settle.
+      overloadMs: 8000,
       moderateMs: 5000,
       drainMs: 3000,
       pauseMs: 1000,
@@ -112,9 +116,20 @@ interface TargetRun {
   at1000: Step | null;
   atModerate: Step | null;
   saturation: Step | null;
+  /** Open loop past the limit: what the PBX sees (503 share, accepted pops' latency). */
+  overload: OverloadStep | null;
+  /** Agent sockets cut off with 1013 (slow reader) over the whole phase, up to 8,000/s and past it; null for the relays. */
+  slowReaderCloses: number | null;
   idle: IdleMemory | null;
   refresh: { status: number; ms: number; lagMaxMs: number; lagP99Ms: number } | null;
   error: string | null;
+}
+
+interface OverloadStep extends Step {
+  /** 503 answers over callbacks sent, %. */
+  refusedPct: number;
+  /** bridge_callbacks_refused_total over the step (the bridge's own count of its refusals). */
+  refusedByBridge: number;
 }
 
 interface IdleMemory {
@@ -256,6 +271,8 @@ function emptyRun(name: string, sc: Scenario): TargetRun {
     at1000: null,
     atModerate: null,
     saturation: null,
+    overload: null,
+    slowReaderCloses: null,
     idle: null,
     refresh: null,
     error: null,
@@ -322,6 +339,35 @@ async function saturate(l: Live): Promise<void> {
   l.run.steps.push(sat);
   log(`${l.target.name.padEnd(17)} ${describeStep(sat)}`);
   await sleep(P.pauseMs);
+}
+
+/** The rate past the limit: twice the highest sustained step (a ladder that never failed gives a lower bound). */
+function overloadRate(l: Live): number {
+  const forced = Number(process.env.BENCH_OVERLOAD_RATE);
+  if (Number.isInteger(forced) && forced > 0) return forced;
+  if (QUICK) return 2000;
+  return Math.min(12_000, Math.max(1000, 2 * (l.run.maxSustained ?? 500)));
+}
+
+/**
+ * Drives a bridge past its limit, open loop, and records what the PBX sees: the share answered 503 (it
+ * retries those) and how late the accepted callbacks' pops are. The bridge's overload guard should keep the
+ * accepted ones on time (docs/performance.md, "Overload").
+ */
+async function overload(l: Live): Promise<void> {
+  const rate = overloadRate(l);
+  const before = await l.target.sample();
+  const s = await measured(l.target, l.sc.redisPid, () => l.gen.runOpenLoop(rate, P.overloadMs, P.drainMs));
+  const after = await l.target.sample();
+  const o: OverloadStep = {
+    ...s,
+    refusedPct: round((s.refused / Math.max(1, s.sent)) * 100, 1),
+    refusedByBridge: after.refusedTotal - before.refusedTotal,
+  };
+  l.run.overload = o;
+  log(`${l.target.name.padEnd(17)} overload ${rate}/s: 503 ${o.refusedPct}% (${o.refused}), other errors ${o.errors - o.refused}, accepted ${o.accepted}, pops p50=${o.frame.p50} p99=${o.frame.p99} max=${o.frame.max} ms, lost ${o.missing}`);
+  // Let the guard cool down and the queues empty before the next phase.
+  await sleep(Math.max(P.pauseMs, QUICK ? 500 : 3000));
 }
 
 async function refreshUnderWatch(l: Live): Promise<void> {
@@ -519,6 +565,47 @@ function renderTable(results: {
   plain(`callbacks accepted/s (closed loop, ${SATURATION_CONCURRENCY} in flight)`, sm?.saturation?.acceptedPerS, sr?.saturation?.acceptedPerS);
   for (const p of ['p50', 'p95', 'p99'] as const) plain(`${p} ms @${MODERATE_RATE}/s`, sm?.atModerate?.frame[p], sr?.atModerate?.frame[p]);
 
+  if (m?.overload || r?.overload) {
+    sep('past the limit: open loop at 2x the max sustained rate (quick: 2000/s), what the PBX sees');
+    plain('offered callbacks/s', m?.overload?.rate, r?.overload?.rate);
+    plain('answered 503 (the PBX retries) %', m?.overload?.refusedPct, r?.overload?.refusedPct);
+    plain('  refusals counted by the bridge (/metrics)', m?.overload?.refusedByBridge, r?.overload?.refusedByBridge);
+    plain('other errors (not 503)', m?.overload ? m.overload.errors - m.overload.refused : null, r?.overload ? r.overload.errors - r.overload.refused : null);
+    const pops = (o: OverloadStep | null | undefined): Cell => (o ? `${fmt(o.frame.p50)} / ${fmt(o.frame.p99)} / ${fmt(o.frame.max)}` : null);
+    // "An accepted callback is never a pop that arrives seconds later or not at all."
+    const judge = (name: string, o: OverloadStep | null | undefined): string => {
+      if (!o) return '';
+      const result = verdict(o.frame.count === 0 ? null : o.frame.p99 < 1000 && o.missing === 0);
+      verdicts[`past the limit, ${name}: accepted pops p99 < 1 s and none lost`] = { value: o.frame.p99, target: '<1000ms, 0 lost', result };
+      return result;
+    };
+    const target = 'p99<1s, 0 lost';
+    rows.push(['accepted pops p50 / p99 / max ms', '', '', pops(m?.overload), '', m?.overload ? target : '', judge('memory', m?.overload), pops(r?.overload), '', r?.overload ? target : '', judge('redis', r?.overload)]);
+    plain(`accepted pops lost (not in ${P.drainMs} ms after the last send)`, m?.overload?.missing, r?.overload?.missing);
+  }
+  if (m?.slowReaderCloses != null || r?.slowReaderCloses != null) {
+    // Healthy agents (the generator's) must never be cut off as slow readers, at any rate of the ladder or past it.
+    const cut = (name: string, n: number | null | undefined): string => {
+      if (n === null || n === undefined || !Number.isFinite(n)) return '';
+      const result = verdict(n === 0);
+      verdicts[`${name}: no healthy agent cut off as a slow reader (1013)`] = { value: n, target: '=0', result };
+      return result;
+    };
+    rows.push([
+      'agent sockets closed 1013 (slow reader), whole phase',
+      '',
+      '',
+      m?.slowReaderCloses,
+      '',
+      m?.slowReaderCloses != null ? '=0' : '',
+      cut('memory', m?.slowReaderCloses),
+      r?.slowReaderCloses,
+      '',
+      r?.slowReaderCloses != null ? '=0' : '',
+      cut('redis', r?.slowReaderCloses),
+    ]);
+  }
+
   sep('absolute, in-process');
   // These rows have no raw-relay figure.
   const abs = (cells: Cell[]): void => void rows.push([cells[0], '', ...cells.slice(1)]);
@@ -641,6 +728,11 @@ async function main(): Promise<void> {
         for (const l of lives) if (l.sc.refresh) await refreshUnderWatch(l);
         // Quick mode has no small phase of its own (it saves two server start-ups): the same bridges stand in.
         if (QUICK) for (const l of lives) if (l.target.kind === 'bridge') l.run.atModerate = await step(l, MODERATE_RATE, P.moderateMs);
+        // Last: nothing measured after it feels the refusals winding down.
+        if (ONLY.has('overload')) for (const l of lives) if (l.target.kind === 'bridge') await overload(l);
+        for (const l of lives) {
+          if (l.target.kind === 'bridge') l.run.slowReaderCloses = (await l.target.sample()).slowReaderCloses;
+        }
       });
       core.forEach((p, i) => (results[p.key] = runs[i] ?? null));
       if (QUICK) {

@@ -24,7 +24,8 @@ import { PhonebookService } from './phonebook/service.js';
 import { TokenService } from './auth/tokens.js';
 import { LoginRateLimiter } from './auth/login-rate-limit.js';
 import { createApp } from './http/app.js';
-import { createCallbackRouter } from './http/callback-route.js';
+import { callbackRouterFor, createCallbackHandler } from './http/callback-route.js';
+import { OverloadGuard } from './http/overload-guard.js';
 import { RecentCallbacks } from './http/recent-callbacks.js';
 import { createAgentRouter, type AgentSessionHooks } from './http/agent-routes.js';
 import { createAdminRouter } from './http/admin-routes.js';
@@ -244,21 +245,40 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
     closers.push(() => webhooks.close());
     featureRouters.push(createWebhookRouter({ adminApiKey, webhooks }));
 
+    // ── perf wiring: the callback route is answered before Express, and refused past the bridge's limit
+    // (docs/performance.md) ──
+    const overload = new OverloadGuard({
+      maxInFlight: config.callbackMaxInFlight,
+      maxDelayMs: config.callbackMaxEventLoopDelayMs,
+      maxUtilization: config.callbackMaxEventLoopUtilization,
+    });
+    const callbackHandler = createCallbackHandler({
+      secret: callbackSecret,
+      fieldNames: config.callbackFields,
+      accept: async (cb) => {
+        const started = performance.now();
+        const result = await accept(cb);
+        metrics.callbackToPublish.observe((performance.now() - started) / 1000);
+        metrics.callbacks.inc({ result: result.duplicate ? 'duplicate' : 'accepted' });
+        if (!result.duplicate) metrics.eventsPublished.inc({ type: eventTypeForState(cb.state) });
+        return result;
+      },
+      recent: recentCallbacks,
+      logger,
+      overload,
+    });
+    closers.push(async () => {
+      callbackHandler.close();
+      overload.close();
+    });
+    metrics.addLabelledCounter('bridge_callbacks_refused_total', 'Callbacks answered 503 because the bridge was past its limit, by reason (in_flight, event_loop)', ['reason'], () =>
+      Object.entries(overload.stats().refused).map(([reason, value]) => ({ labels: { reason }, value })),
+    );
+    metrics.addGauge('bridge_callbacks_in_flight', 'Callbacks authenticated and not yet answered', () => overload.stats().inFlight);
+    metrics.addGauge('bridge_callbacks_refuse_share', 'Share of callbacks refused now for event-loop load (0..1)', () => overload.stats().refuseShare);
+
     const routers = [
-      createCallbackRouter({
-        secret: callbackSecret,
-        fieldNames: config.callbackFields,
-        accept: async (cb) => {
-          const started = performance.now();
-          const result = await accept(cb);
-          metrics.callbackToPublish.observe((performance.now() - started) / 1000);
-          metrics.callbacks.inc({ result: result.duplicate ? 'duplicate' : 'accepted' });
-          if (!result.duplicate) metrics.eventsPublished.inc({ type: eventTypeForState(cb.state) });
-          return result;
-        },
-        recent: recentCallbacks,
-        logger,
-      }),
+      callbackRouterFor(callbackHandler),
       createAgentRouter({
         pbx,
         tokens,
@@ -303,7 +323,11 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
     if (demo) routers.push(createDemoRouter({ verify: tokens.verify, ringer: demo }));
 
     const app = createApp({ logger, routers, publicDir: options.publicDir, trustProxy: config.trustProxy });
-    const server = createServer(app);
+    // The callback route first (no Express stack for the hot path); everything else, and the callback route's
+    // rare forms, through Express.
+    const server = createServer((req, res) => {
+      if (!callbackHandler.handle(req, res)) app(req, res);
+    });
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
     let hub: WsHub | null = null;

@@ -124,6 +124,18 @@ const securitySchema = {
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 };
 
+// ── callback overload settings (docs/performance.md#overload) ──
+const overloadSchema = {
+  CALLBACK_MAX_IN_FLIGHT: intIn(0, 1_000_000).default(1000),
+  CALLBACK_MAX_EVENT_LOOP_DELAY_MS: intIn(0, 60_000).default(200),
+  CALLBACK_MAX_EVENT_LOOP_UTILIZATION: z
+    .string()
+    .trim()
+    .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'must be a number from 0 to 1, e.g. 0.95 (0: off)')
+    .transform(Number)
+    .default(0.95),
+};
+
 /** Loopback hosts, where a plain-http PBX URL is not sent over a network. */
 function isLoopbackUrl(raw: string): boolean {
   const host = new URL(raw).hostname.replace(/^\[|\]$/g, '');
@@ -132,6 +144,7 @@ function isLoopbackUrl(raw: string): boolean {
 
 const envSchema = z.object({
   ...securitySchema,
+  ...overloadSchema,
   PORT: intIn(0, 65535).default(3000),
   HOST: z.string().trim().min(1).default('0.0.0.0'),
   PBX_BASE_URL: httpUrl.optional(),
@@ -218,6 +231,10 @@ export interface Config {
   /** Bearer token /metrics requires; null: /metrics is open. */
   metricsToken: string | null;
   logFormat: Env['LOG_FORMAT'];
+  // ── callback overload settings (docs/performance.md#overload); 0 turns a limit off ──
+  callbackMaxInFlight: number;
+  callbackMaxEventLoopDelayMs: number;
+  callbackMaxEventLoopUtilization: number;
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -290,6 +307,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       wsMaxSocketsPerToken: e.WS_MAX_SOCKETS_PER_TOKEN,
       metricsToken: e.METRICS_TOKEN ?? null,
       logFormat: e.LOG_FORMAT,
+      callbackMaxInFlight: e.CALLBACK_MAX_IN_FLIGHT,
+      callbackMaxEventLoopDelayMs: e.CALLBACK_MAX_EVENT_LOOP_DELAY_MS,
+      callbackMaxEventLoopUtilization: e.CALLBACK_MAX_EVENT_LOOP_UTILIZATION,
     },
   };
 }

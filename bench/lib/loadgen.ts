@@ -41,6 +41,8 @@ export interface StepRaw {
   sent: number;
   accepted: number;
   errors: number;
+  /** Of the errors, the 503 answers (the server refusing past its limit; the PBX retries those). */
+  refused: number;
   firstError: string | null;
   framesReceived: number;
   missing: number;
@@ -169,7 +171,7 @@ export class LoadGenerator {
     this.frameLat = [];
     this.latBySeq = new Float64Array(n).fill(NaN);
     this.counts = { framesReceived: 0, duplicates: 0, misrouted: 0, unenriched: 0 };
-    return { step: this.step, sent: 0, settled: 0, accepted: 0, errors: 0, firstError: null, ack: [] };
+    return { step: this.step, sent: 0, settled: 0, accepted: 0, errors: 0, refused: 0, firstError: null, ack: [] };
   }
 
   private fire(state: StepState, seq: number, scheduledAt: number): Promise<void> {
@@ -199,6 +201,7 @@ export class LoadGenerator {
         if (res.statusCode === 200) state.accepted++;
         else {
           state.errors++;
+          if (res.statusCode === 503) state.refused++;
           state.firstError ??= `HTTP ${res.statusCode} ${text.slice(0, 200)}`;
         }
       })
@@ -266,6 +269,7 @@ export class LoadGenerator {
       sent: state.sent,
       accepted: state.accepted,
       errors: state.errors,
+      refused: state.refused,
       firstError: state.firstError,
       framesReceived: this.counts.framesReceived,
       missing: Math.max(0, state.accepted - this.counts.framesReceived),
@@ -286,6 +290,7 @@ interface StepState {
   settled: number;
   accepted: number;
   errors: number;
+  refused: number;
   firstError: string | null;
   ack: number[];
 }

@@ -15,6 +15,10 @@ export interface ServerSample {
   /** Event-loop delay since the previous sample (the histograms reset on read). */
   lagP99Ms: number;
   lagMaxMs: number;
+  /** Callbacks the bridge refused with 503 past its limit, since it started (bridge_callbacks_refused_total); NaN for the relays. */
+  refusedTotal: number;
+  /** Agent sockets the bridge closed with 1013 (read too slowly) since it started; NaN for the relays. */
+  slowReaderCloses: number;
 }
 
 export interface Target {
@@ -57,7 +61,7 @@ export async function startBaseline(kind: 'express' | 'raw' = 'express'): Promis
     async sample() {
       const { body } = await getJson(`${url}/stats`);
       const s = body as { rssBytes: number; heapUsedBytes: number; lagP99Ms: number; lagMaxMs: number };
-      return { rssBytes: s.rssBytes, heapUsedBytes: s.heapUsedBytes, lagP99Ms: s.lagP99Ms, lagMaxMs: s.lagMaxMs };
+      return { rssBytes: s.rssBytes, heapUsedBytes: s.heapUsedBytes, lagP99Ms: s.lagP99Ms, lagMaxMs: s.lagMaxMs, refusedTotal: NaN, slowReaderCloses: NaN };
     },
     stop: () => server.stop(),
   };
@@ -122,8 +126,11 @@ export async function startBridge(opts: BridgeStartOptions): Promise<Target> {
     },
     async sample() {
       const res = await request(`${url}/metrics`);
-      const m = parsePrometheus(await res.body.text());
+      const text = await res.body.text();
+      const m = parsePrometheus(text);
       return {
+        refusedTotal: sumOf(text, 'bridge_callbacks_refused_total'),
+        slowReaderCloses: sumOf(text, 'bridge_ws_slow_reader_closes_total'),
         rssBytes: m.get('bridge_process_resident_memory_bytes') ?? rssBytes(server.pid),
         heapUsedBytes: m.get('bridge_nodejs_heap_size_used_bytes') ?? NaN,
         lagP99Ms: (m.get('bridge_nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000,
@@ -158,4 +165,15 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
+}
+
+/** The sum of a metric over all its label sets, from the Prometheus text. */
+function sumOf(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (m?.[2] !== undefined && line.slice(name.length, name.length + 1).match(/[{\s]/)) sum += Number(m[2]);
+  }
+  return sum;
 }

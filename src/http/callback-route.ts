@@ -1,11 +1,18 @@
 /**
  * The PBX's ringing callback (CONTRACT 3): authenticate, read the body within 64 KiB, normalize, hand
  * to `accept`, answer in the contract's shapes, and keep a redacted record of every request.
+ *
+ * The callback is the only hot route, so it is answered by a lean `node:http` handler that runs before
+ * Express (docs/performance.md): `createCallbackHandler(...).handle(req, res)` takes GET, HEAD and POST on
+ * `/pbx/callback` and `/pbx/callback/<secret>` and leaves every other request to Express, where
+ * `callbackRouterFor(handler)` serves the same route for the forms the lean matcher leaves alone (OPTIONS,
+ * absolute-form URLs) and for apps that mount the route themselves (`createCallbackRouter`).
  */
 import { SecretDigest } from '../auth/secret-digest.js';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { parse as parseQueryString } from 'node:querystring';
+import express, { type Request, type Response, type Router } from 'express';
 import type { CallbackFieldMap } from '../config.js';
 import {
   normalizeCallback,
@@ -18,8 +25,12 @@ import {
 import type { AppendResult } from '../core/ports.js';
 import { CallbackError, type CallbackErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { BodyReadError, readBody } from './body-reader.js';
+import { CallbackStats } from './callback-stats.js';
+import type { OverloadGuard, RefusalReason } from './overload-guard.js';
 import type { RecentCallbackEntry, RecentCallbacks, SecretSource } from './recent-callbacks.js';
 import { RejectionLog } from './rejection-log.js';
+import { staticSecurityHeaders } from './security-headers.js';
 
 export interface CallbackRouterDeps {
   secret: string;
@@ -30,10 +41,37 @@ export interface CallbackRouterDeps {
   logger: Logger;
   /** One 'callback rejected' line per status per interval, with a count of the others. Default 10 s. */
   rejectedLogIntervalMs?: number;
+  /** One 'callbacks' info line per interval with the counts (only when there were some). Default 1 s. */
+  statsLogIntervalMs?: number;
+  /** Refuses callbacks with 503 past the bridge's limit; none: never refused for load. */
+  overload?: OverloadGuard;
+  /** Told of every refusal for load (metrics). */
+  onRefused?: (reason: RefusalReason) => void;
+}
+
+export interface CallbackHandler {
+  /** Answers the request and returns true when it is the callback route's; else touches nothing and returns false. */
+  handle(req: IncomingMessage, res: ServerResponse): boolean;
+  /** Serves a request already matched (by Express): its secret path segment, and the mount path for the record. */
+  serve(req: IncomingMessage, res: ServerResponse, route: MatchedRoute): void;
+  /** Logs the counts not yet logged and stops the timers. */
+  close(): void;
+}
+
+export interface MatchedRoute {
+  /** The decoded last path segment when the path is `/pbx/callback/<secret>`. */
+  secret: string | undefined;
+  /** Where the route is mounted ('' at the root). */
+  basePath: string;
+  /** The query string, without the `?`. */
+  rawQuery: string;
+  /** Headers to add to the answer (the lean path adds the security headers Express would have set). */
+  headers: OutgoingHttpHeaders;
 }
 
 export const CALLBACK_PATHS = ['/pbx/callback', '/pbx/callback/:secret'];
-const BODY_LIMIT = '64kb';
+const CALLBACK_PREFIX = '/pbx/callback';
+const BODY_LIMIT = 64 * 1024;
 const RAW_RECORD_LIMIT = 2048;
 /** A presented (wrong) secret shorter than this is not worth cutting out of records. */
 const MIN_PRESENTED_SECRET_TO_REDACT = 6;
@@ -56,8 +94,11 @@ interface Answer {
   body: { status: 'SUCCESS' | 'FAILED'; message: string; eventId?: string; duplicate?: true };
 }
 
-/** What one request carries from middleware to middleware. */
+/** What one request carries from step to step. */
 interface CallbackContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  route: MatchedRoute;
   /** performance.now() and wall-clock time at arrival. */
   started: number;
   arrivedAt: number;
@@ -66,94 +107,139 @@ interface CallbackContext {
   fields: Record<string, unknown> | null;
   rawBody: Buffer | null;
   normalized: NormalizedCallback | null;
-  /** req.query, read once: express parses the query string again on every access. */
-  query: Record<string, unknown> | null;
+  /** The query string's fields, parsed as Express's default ("simple") query parser does. */
+  query: Record<string, unknown>;
+  /** Admitted by the overload guard: counted in flight until answered. */
+  admitted: boolean;
 }
 
-export function createCallbackRouter(deps: CallbackRouterDeps): Router {
-  if (deps.secret === '') throw new Error('createCallbackRouter: the callback secret must not be empty');
+/**
+ * GET/HEAD/POST on `/pbx/callback[/<secret>]`, matched as Express matched the route: case-insensitive, one
+ * optional trailing slash, the secret segment percent-decoded. null: not the lean path's request.
+ */
+export function matchCallbackPath(method: string | undefined, url: string | undefined): { secret: string | undefined; rawQuery: string } | null {
+  if (url === undefined || (method !== 'POST' && method !== 'GET' && method !== 'HEAD')) return null;
+  if (url.length < CALLBACK_PREFIX.length || url.slice(0, CALLBACK_PREFIX.length).toLowerCase() !== CALLBACK_PREFIX) return null;
+  const q = url.indexOf('?');
+  const rawQuery = q === -1 ? '' : url.slice(q + 1);
+  let rest = (q === -1 ? url : url.slice(0, q)).slice(CALLBACK_PREFIX.length);
+  if (rest === '' || rest === '/') return { secret: undefined, rawQuery };
+  if (rest[0] !== '/') return null;
+  rest = rest.slice(1);
+  if (rest.endsWith('/')) rest = rest.slice(0, -1);
+  if (rest === '' || rest.includes('/')) return null;
+  let secret: string;
+  try {
+    secret = decodeURIComponent(rest);
+  } catch {
+    // Express answers an undecodable parameter itself: leave it to Express.
+    return null;
+  }
+  return { secret, rawQuery };
+}
+
+export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler {
+  if (deps.secret === '') throw new Error('createCallbackHandler: the callback secret must not be empty');
   const logger = deps.logger.child({ component: 'pbx-callback' });
   const expectedSecret = new SecretDigest(deps.secret);
-  const contexts = new WeakMap<Request, CallbackContext>();
-  const router = express.Router();
   const rejections = new RejectionLog(logger, deps.rejectedLogIntervalMs);
-
-  const contextOf = (req: Request): CallbackContext => {
-    let ctx = contexts.get(req);
-    if (!ctx) {
-      ctx = { started: performance.now(), arrivedAt: Date.now(), secretFrom: [], presented: [], fields: null, rawBody: null, normalized: null, query: null };
-      contexts.set(req, ctx);
-    }
-    return ctx;
-  };
-  const queryOf = (req: Request): Record<string, unknown> => {
-    const ctx = contextOf(req);
-    return (ctx.query ??= queryRecord(req));
-  };
+  const stats = new CallbackStats(logger, deps.statsLogIntervalMs);
+  const securityHeaders = staticSecurityHeaders();
+  const overload = deps.overload ?? null;
 
   /** Sends the answer, keeps the redacted record, logs. The one exit of every request. */
-  const finish = (req: Request, res: Response, answer: Answer, extra: { code?: CallbackErrorCode | 'UNAVAILABLE' } = {}) => {
-    const ctx = contextOf(req);
-    res.status(answer.status).set('Cache-Control', 'no-store').json(answer.body);
+  const finish = (ctx: CallbackContext, answer: Answer, extra: { code?: CallbackErrorCode | 'UNAVAILABLE' | 'OVERLOADED' } = {}) => {
+    if (ctx.admitted) {
+      ctx.admitted = false;
+      overload?.done();
+    }
+    const json = JSON.stringify(answer.body);
+    const { res } = ctx;
+    if (!res.headersSent) {
+      res.writeHead(answer.status, {
+        ...ctx.route.headers,
+        'cache-control': 'no-store',
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(json),
+        ...(answer.status === 503 ? { 'retry-after': '1' } : {}),
+      });
+      res.end(json);
+    }
     // The right secret presented is the configured one: redacting it twice would double the record's cost.
     const presented = ctx.presented.filter((s) => s.length >= MIN_PRESENTED_SECRET_TO_REDACT && s.length <= MAX_PRESENTED_SECRET_TO_REDACT && s !== deps.secret);
     const secrets = [deps.secret, ...presented.slice(0, MAX_PRESENTED_SECRETS_TO_REDACT)];
-    const path = recordPath(req);
+    const path = recordPath(ctx.route);
     const latencyMs = Math.round((performance.now() - ctx.started) * 10) / 10;
-    // Only the raw parts are captured now (the router resets req.baseUrl/params later); the redacted record is
-    // built when the recent-callbacks ring is flushed, and not at all if newer callbacks push it out first.
-    const raw: RawRecord = { method: req.method, path, query: queryOf(req), headers: req.headers, secrets };
+    // Only the raw parts are captured now; the redacted record is built when the recent-callbacks ring is
+    // flushed, and not at all if newer callbacks push it out first.
+    const raw: RawRecord = { method: ctx.req.method ?? 'GET', path, query: ctx.query, headers: ctx.req.headers, secrets };
     // Unauthenticated requests go to their own, smaller part of the record: junk cannot push real callbacks out.
     deps.recent.record(() => buildRecord(raw, ctx, answer), { rejected: answer.status === 401 });
+    const duplicate = answer.body.duplicate === true;
+    stats.record(answer.status, duplicate, latencyMs);
     if (answer.status === 200) {
-      logger.info(
-        { eventId: answer.body.eventId, extension: ctx.normalized?.extension, duplicate: answer.body.duplicate === true, latencyMs },
-        'callback accepted',
-      );
+      if (logger.isLevelEnabled('debug')) {
+        logger.debug({ eventId: answer.body.eventId, extension: ctx.normalized?.extension, duplicate, latencyMs }, 'callback accepted');
+      }
     } else if (answer.status !== 503) {
-      // 503 is logged with its cause where it happens.
+      // 503 is logged with its cause where it happens (and refusals for load are counted in the interval line).
       rejections.warn(answer.status, { code: extra.code, reason: redactText(answer.body.message, secrets), path, secretFrom: ctx.secretFrom, latencyMs });
     }
   };
 
-  const fail = (req: Request, res: Response, status: number, message: string, code: CallbackErrorCode | 'UNAVAILABLE') =>
-    finish(req, res, { status, body: { status: 'FAILED', message } }, { code });
+  const fail = (ctx: CallbackContext, status: number, message: string, code: CallbackErrorCode | 'UNAVAILABLE' | 'OVERLOADED') =>
+    finish(ctx, { status, body: { status: 'FAILED', message } }, { code });
 
   /** The secret as the last path segment, `?secret=` or X-Callback-Secret; any one matching is enough. */
-  const authenticate = (req: Request, res: Response, next: NextFunction) => {
-    const ctx = contextOf(req);
+  const authenticate = (ctx: CallbackContext): boolean => {
     const candidates: Array<[SecretSource, string]> = [];
-    const fromPath = req.params['secret'];
-    if (typeof fromPath === 'string') candidates.push(['path', fromPath]);
-    for (const v of asStrings(queryOf(req)['secret'])) candidates.push(['query', v]);
-    const fromHeader = req.get('x-callback-secret');
-    if (fromHeader !== undefined) candidates.push(['header', fromHeader]);
+    if (ctx.route.secret !== undefined) candidates.push(['path', ctx.route.secret]);
+    for (const v of asStrings(ctx.query['secret'])) candidates.push(['query', v]);
+    const fromHeader = ctx.req.headers['x-callback-secret'];
+    if (typeof fromHeader === 'string') candidates.push(['header', fromHeader]);
 
-    ctx.secretFrom = [...new Set(candidates.map(([source]) => source))];
+    ctx.secretFrom = candidates.length === 0 ? [] : [...new Set(candidates.map(([source]) => source))];
     ctx.presented = candidates.map(([, value]) => value);
-    if (!expectedSecret.matchesAny(ctx.presented)) {
-      fail(req, res, 401, MESSAGES.unauthorized, 'CALLBACK_ERR_UNAUTHORIZED');
-      return;
-    }
-    next();
+    return expectedSecret.matchesAny(ctx.presented);
   };
 
-  // Reads any body as bytes (content types are judged below); past 64 KiB it stops keeping bytes and fails with 413.
-  const readBody = express.raw({ type: () => true, limit: BODY_LIMIT });
+  const run = async (ctx: CallbackContext): Promise<void> => {
+    if (!authenticate(ctx)) {
+      fail(ctx, 401, MESSAGES.unauthorized, 'CALLBACK_ERR_UNAUTHORIZED');
+      ctx.req.resume();
+      return;
+    }
+    // Refused before the body is read: a refusal costs the least it can (the PBX retries it).
+    const refusal = overload?.admit() ?? null;
+    if (refusal !== null) {
+      deps.onRefused?.(refusal);
+      fail(ctx, 503, MESSAGES.unavailable, 'OVERLOADED');
+      ctx.req.resume();
+      return;
+    }
+    ctx.admitted = overload !== null;
 
-  const handle = async (req: Request, res: Response) => {
-    const ctx = contextOf(req);
-    ctx.rawBody = Buffer.isBuffer(req.body) ? req.body : null;
+    try {
+      ctx.rawBody = await readBody(ctx.req, BODY_LIMIT);
+    } catch (err) {
+      if (!(err instanceof BodyReadError)) throw err;
+      if (err.failure === 'too_large') fail(ctx, 413, MESSAGES.tooLarge, 'CALLBACK_ERR_TOO_LARGE');
+      else if (err.failure === 'unsupported_encoding') {
+        fail(ctx, 415, 'Unsupported Content-Encoding: send the body uncompressed, gzip or deflate.', 'CALLBACK_ERR_UNSUPPORTED_TYPE');
+      } else fail(ctx, 400, 'The request body could not be read.', 'CALLBACK_ERR_MALFORMED_JSON');
+      return;
+    }
+
     let cb: NormalizedCallback;
     try {
-      const body = parseBody(req.get('content-type'), ctx.rawBody);
-      const fields: Record<string, unknown> = { ...queryFields(queryOf(req)), ...body };
+      const body = parseBody(ctx.req.headers['content-type'], ctx.rawBody);
+      const fields: Record<string, unknown> = { ...queryFields(ctx.query), ...body };
       ctx.fields = fields;
       cb = normalizeCallback(fields, deps.fieldNames);
       ctx.normalized = cb;
     } catch (err) {
       if (!(err instanceof CallbackError)) throw err;
-      fail(req, res, err.status, err.message, err.code as CallbackErrorCode);
+      fail(ctx, err.status, err.message, err.code as CallbackErrorCode);
       return;
     }
 
@@ -162,31 +248,76 @@ export function createCallbackRouter(deps: CallbackRouterDeps): Router {
       result = await deps.accept(cb);
     } catch (err) {
       logger.error({ err, extension: cb.extension, state: cb.state }, 'callback could not be accepted');
-      fail(req, res, 503, MESSAGES.unavailable, 'UNAVAILABLE');
+      fail(ctx, 503, MESSAGES.unavailable, 'UNAVAILABLE');
       return;
     }
     const body: Answer['body'] = { status: 'SUCCESS', message: MESSAGES.accepted, eventId: result.id };
     if (result.duplicate) body.duplicate = true;
-    finish(req, res, { status: 200, body });
+    finish(ctx, { status: 200, body });
   };
 
-  /** Failures of reading the body (too large, aborted, unknown Content-Encoding); anything else goes on. */
-  const handleReadError = (err: unknown, req: Request, res: Response, next: NextFunction) => {
-    const type = bodyErrorType(err);
-    if (type === null || res.headersSent) {
-      next(err);
-      return;
-    }
-    if (type === 'entity.too.large') fail(req, res, 413, MESSAGES.tooLarge, 'CALLBACK_ERR_TOO_LARGE');
-    else if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
-      fail(req, res, 415, 'Unsupported Content-Encoding: send the body uncompressed, gzip or deflate.', 'CALLBACK_ERR_UNSUPPORTED_TYPE');
-    } else fail(req, res, 400, 'The request body could not be read.', 'CALLBACK_ERR_MALFORMED_JSON');
+  const serve = (req: IncomingMessage, res: ServerResponse, route: MatchedRoute): void => {
+    const ctx: CallbackContext = {
+      req,
+      res,
+      route,
+      started: performance.now(),
+      arrivedAt: Date.now(),
+      secretFrom: [],
+      presented: [],
+      fields: null,
+      rawBody: null,
+      normalized: null,
+      query: route.rawQuery === '' ? {} : (parseQueryString(route.rawQuery) as Record<string, unknown>),
+      admitted: false,
+    };
+    run(ctx).catch((err: unknown) => {
+      // A bug, not bad input: answered like an unavailable log so the PBX retries, never a crash.
+      logger.error({ err }, 'callback failed unexpectedly');
+      if (!res.headersSent) fail(ctx, 503, MESSAGES.unavailable, 'UNAVAILABLE');
+      else if (ctx.admitted) {
+        ctx.admitted = false;
+        overload?.done();
+      }
+    });
   };
 
-  const handlers = [authenticate, readBody, handle, handleReadError];
-  router.get(CALLBACK_PATHS, ...handlers);
-  router.post(CALLBACK_PATHS, ...handlers);
+  return {
+    serve,
+    handle(req, res) {
+      const match = matchCallbackPath(req.method, req.url);
+      if (match === null) return false;
+      serve(req, res, { secret: match.secret, rawQuery: match.rawQuery, basePath: '', headers: securityHeaders });
+      return true;
+    },
+    close() {
+      stats.close();
+      rejections.close();
+    },
+  };
+}
+
+/** The callback route as an Express router, on the same handler (the lean path's fallback; tests mount it). */
+export function callbackRouterFor(handler: CallbackHandler): Router {
+  const router = express.Router();
+  const viaExpress = (req: Request, res: Response) => {
+    const secret = req.params['secret'];
+    const q = req.url.indexOf('?');
+    handler.serve(req, res, {
+      secret: typeof secret === 'string' ? secret : undefined,
+      basePath: req.baseUrl,
+      rawQuery: q === -1 ? '' : req.url.slice(q + 1),
+      headers: {},
+    });
+  };
+  router.get(CALLBACK_PATHS, viaExpress);
+  router.post(CALLBACK_PATHS, viaExpress);
   return router;
+}
+
+/** An Express router for the callback route with its own handler. */
+export function createCallbackRouter(deps: CallbackRouterDeps): Router {
+  return callbackRouterFor(createCallbackHandler(deps));
 }
 
 // ---- body and query ----
@@ -248,11 +379,6 @@ function decode(raw: Buffer, charset: string): string {
   return decoder.decode(raw);
 }
 
-function queryRecord(req: Request): Record<string, unknown> {
-  const q: unknown = req.query;
-  return typeof q === 'object' && q !== null ? (q as Record<string, unknown>) : {};
-}
-
 /** The query's fields, without the secret: it is never a field. */
 function queryFields(query: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(query).filter(([name]) => name.toLowerCase() !== 'secret'));
@@ -264,16 +390,10 @@ function asStrings(value: unknown): string[] {
   return [];
 }
 
-function bodyErrorType(err: unknown): string | null {
-  if (typeof err !== 'object' || err === null || !('type' in err)) return null;
-  const type = (err as { type: unknown }).type;
-  return typeof type === 'string' && /^(entity|request|encoding|charset)\./.test(type) ? type : null;
-}
-
 // ---- the record ----
 
-function recordPath(req: Request): string {
-  return `${req.baseUrl}/pbx/callback${typeof req.params['secret'] === 'string' ? `/${REDACTED}` : ''}`;
+function recordPath(route: MatchedRoute): string {
+  return `${route.basePath}/pbx/callback${route.secret !== undefined ? `/${REDACTED}` : ''}`;
 }
 
 /** What the record needs from the request, captured when it is answered. */

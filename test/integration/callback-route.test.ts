@@ -118,10 +118,10 @@ describe('PBX callback route', () => {
       expect(h.acceptor.accepted[0]).toMatchObject({ extension: '122', from: '555' });
     });
 
-    it('logs one info line per accepted callback', async () => {
+    it('logs a debug line per accepted callback', async () => {
       await supertest(h.app).post(`/pbx/callback?secret=${ENC}`).send(call);
       const line = h.logs.parsed().find((l) => l['msg'] === 'callback accepted');
-      expect(line).toMatchObject({ level: 30, eventId: '0000000000001-0', extension: '122', duplicate: false });
+      expect(line).toMatchObject({ level: 20, eventId: '0000000000001-0', extension: '122', duplicate: false });
       expect(typeof line?.['latencyMs']).toBe('number');
     });
   });

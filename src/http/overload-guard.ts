@@ -1,0 +1,143 @@
+/**
+ * Refuses callbacks with 503 (the PBX retries them) before the bridge's own queues make pops late by seconds
+ * (docs/performance.md, "Overload"). Two signals:
+ *
+ * - callbacks in flight (authenticated, not yet answered) at `maxInFlight`: the event log (Redis) does not keep
+ *   up; every further one is refused until one is answered;
+ * - the event loop: sampled every 100 ms (utilization and how late the sampling timer fired). Once it has been
+ *   over `maxUtilization` or `maxDelayMs` for SUSTAIN_SAMPLES samples in a row while callbacks came at
+ *   MIN_ARRIVALS_PER_SAMPLE or more, a share of callbacks is refused (spread evenly, not in bursts), growing while
+ *   the loop stays hot and shrinking once it cools: a refusal is far cheaper than an accepted callback (no
+ *   normalization, lookup, log append or fan-out), so refusing some keeps the loop able to deliver the rest on
+ *   time. A loop made busy by something else (a phonebook refresh, a test harness sharing the process) with few
+ *   callbacks is not helped by refusing them, and they are not refused.
+ */
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+
+export type RefusalReason = 'in_flight' | 'event_loop';
+
+export interface LoadSample {
+  /** How late the sampling timer fired, ms. */
+  delayMs: number;
+  /** Event-loop utilization since the previous sample, 0..1. */
+  utilization: number;
+}
+
+export interface OverloadGuardOptions {
+  /** Callbacks in flight at which the next is refused; 0: no limit. */
+  maxInFlight: number;
+  /** Event-loop delay (ms) that counts as overloaded; 0: not judged by delay. */
+  maxDelayMs: number;
+  /** Event-loop utilization (0..1) that counts as overloaded; 0: not judged by utilization. */
+  maxUtilization: number;
+  /** Tests: no timer; samples come from sample(). */
+  manual?: boolean;
+}
+
+export const SAMPLE_MS = 100;
+/** Samples in a row over a limit before refusing starts: a burst or a GC pause is not an overload. */
+export const SUSTAIN_SAMPLES = 5;
+/** Authenticated callbacks per sample (500/s) below which the loop's load is not the callbacks' doing. */
+export const MIN_ARRIVALS_PER_SAMPLE = 50;
+const SHARE_UP = 0.15;
+const SHARE_DOWN = 0.05;
+/**
+ * Below the limits by this much the loop counts as cool and the share shrinks; in between it is held, so the
+ * loop keeps some headroom to work off what queued up before refusing began, instead of swinging around the limit.
+ */
+const COOL_UTILIZATION_MARGIN = 0.1;
+const COOL_DELAY_FACTOR = 0.5;
+/** Refusing everything would also refuse the callbacks the loop still has room for. */
+const MAX_SHARE = 0.95;
+
+export interface OverloadStats {
+  inFlight: number;
+  /** Share of callbacks refused now, 0..MAX_SHARE. */
+  refuseShare: number;
+  refused: Record<RefusalReason, number>;
+}
+
+export class OverloadGuard {
+  private inFlight = 0;
+  private share = 0;
+  /** Accumulates `share` per admitted callback; one refusal each time it reaches 1 (an even spread). */
+  private credit = 0;
+  private hotStreak = 0;
+  /** Authenticated callbacks since the last sample, admitted or refused. */
+  private arrivals = 0;
+  private readonly refused: Record<RefusalReason, number> = { in_flight: 0, event_loop: 0 };
+  private readonly timer: NodeJS.Timeout | null = null;
+  private lastSampleAt = performance.now();
+  private lastElu: EventLoopUtilization = performance.eventLoopUtilization();
+
+  constructor(private readonly opts: OverloadGuardOptions) {
+    const judgesLoop = opts.maxDelayMs > 0 || opts.maxUtilization > 0;
+    if (judgesLoop && opts.manual !== true) {
+      this.timer = setInterval(() => this.sample(this.measure()), SAMPLE_MS);
+      this.timer.unref();
+    }
+  }
+
+  /** Why this callback is refused, or null: it is admitted and counted in flight until done() is called. */
+  admit(): RefusalReason | null {
+    this.arrivals++;
+    const reason = this.refusal();
+    if (reason !== null) {
+      this.refused[reason]++;
+      return reason;
+    }
+    this.inFlight++;
+    return null;
+  }
+
+  /** An admitted callback was answered. */
+  done(): void {
+    if (this.inFlight > 0) this.inFlight--;
+  }
+
+  /** Feeds one load sample (every SAMPLE_MS from the timer; tests call it directly). */
+  sample(s: LoadSample): void {
+    const { maxDelayMs, maxUtilization } = this.opts;
+    const byCallbacks = this.arrivals >= MIN_ARRIVALS_PER_SAMPLE;
+    this.arrivals = 0;
+    const hot = byCallbacks && ((maxDelayMs > 0 && s.delayMs > maxDelayMs) || (maxUtilization > 0 && s.utilization > maxUtilization));
+    const warm =
+      byCallbacks &&
+      ((maxDelayMs > 0 && s.delayMs > maxDelayMs * COOL_DELAY_FACTOR) || (maxUtilization > 0 && s.utilization > maxUtilization - COOL_UTILIZATION_MARGIN));
+    this.hotStreak = hot ? this.hotStreak + 1 : 0;
+    if (hot && (this.hotStreak >= SUSTAIN_SAMPLES || this.share > 0)) this.share = Math.min(MAX_SHARE, this.share + SHARE_UP);
+    else if (!byCallbacks) this.share = 0; // the surge is over: nothing left to protect
+    else if (!warm) this.share = Math.max(0, this.share - SHARE_DOWN);
+    if (this.share === 0) this.credit = 0;
+  }
+
+  stats(): OverloadStats {
+    return { inFlight: this.inFlight, refuseShare: Math.round(this.share * 100) / 100, refused: { ...this.refused } };
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  private refusal(): RefusalReason | null {
+    if (this.opts.maxInFlight > 0 && this.inFlight >= this.opts.maxInFlight) return 'in_flight';
+    if (this.share > 0) {
+      this.credit += this.share;
+      if (this.credit >= 1) {
+        this.credit -= 1;
+        return 'event_loop';
+      }
+    }
+    return null;
+  }
+
+  private measure(): LoadSample {
+    const now = performance.now();
+    const delayMs = Math.max(0, now - this.lastSampleAt - SAMPLE_MS);
+    this.lastSampleAt = now;
+    const elu = performance.eventLoopUtilization();
+    const utilization = performance.eventLoopUtilization(elu, this.lastElu).utilization;
+    this.lastElu = elu;
+    return { delayMs, utilization };
+  }
+}

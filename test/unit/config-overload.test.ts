@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+
+const problems = (env: Record<string, string>): string[] => {
+  const r = loadConfig(env);
+  return r.ok ? [] : r.problems;
+};
+
+describe('callback overload settings', () => {
+  it('when nothing is set, then the defaults are the documented ones', () => {
+    const r = loadConfig({});
+    expect(r.ok && r.config).toMatchObject({ callbackMaxInFlight: 1000, callbackMaxEventLoopDelayMs: 200, callbackMaxEventLoopUtilization: 0.95 });
+  });
+
+  it('when each is set, including 0 (off), then it is read', () => {
+    const r = loadConfig({ CALLBACK_MAX_IN_FLIGHT: '0', CALLBACK_MAX_EVENT_LOOP_DELAY_MS: '500', CALLBACK_MAX_EVENT_LOOP_UTILIZATION: '0.9' });
+    expect(r.ok && r.config).toMatchObject({ callbackMaxInFlight: 0, callbackMaxEventLoopDelayMs: 500, callbackMaxEventLoopUtilization: 0.9 });
+    const off = loadConfig({ CALLBACK_MAX_EVENT_LOOP_UTILIZATION: '0' });
+    expect(off.ok && off.config.callbackMaxEventLoopUtilization).toBe(0);
+  });
+
+  it.each([
+    ['CALLBACK_MAX_IN_FLIGHT', '-1'],
+    ['CALLBACK_MAX_IN_FLIGHT', 'many'],
+    ['CALLBACK_MAX_EVENT_LOOP_DELAY_MS', '1.5'],
+    ['CALLBACK_MAX_EVENT_LOOP_UTILIZATION', '1.5'],
+    ['CALLBACK_MAX_EVENT_LOOP_UTILIZATION', '95%'],
+  ])('when %s is %s, then the problem names it', (name, value) => {
+    const found = problems({ [name]: value });
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(new RegExp(`^${name}: `));
+  });
+});
