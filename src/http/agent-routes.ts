@@ -40,9 +40,10 @@ export function createAgentRouter(deps: {
   hooks?: AgentSessionHooks;
 }): Router {
   const router = Router();
-  router.use(json({ limit: '16kb' }));
 
-  router.post('/api/agents/login', async (req, res) => {
+  // The parser belongs to this route alone: mounted with router.use it would parse (and judge) every JSON
+  // body sent to any path, before that route's own auth and size limit.
+  router.post('/api/agents/login', json({ limit: '16kb' }), async (req, res) => {
     const { extension, password } = parseInput(loginBody, req.body);
     const address = req.ip ?? 'unknown';
     const begun = await deps.limiter.begin(extension, address);

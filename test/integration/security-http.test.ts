@@ -77,6 +77,18 @@ describe('security headers, /metrics token and the SSRF guard', () => {
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
   });
 
+  it('when a malformed JSON body goes to an admin route with a wrong key, then the key is judged first (401), not the body', async () => {
+    const res = await fetch(`${bridge.url}/api/extensions/101`, {
+      method: 'PUT',
+      headers: { authorization: 'Bearer not-the-key', 'content-type': 'application/json' },
+      body: '{"password":',
+    });
+    expect(res.status).toBe(401);
+    // And a large body to a path that has no route is not parsed as the sign-in's 16 KiB JSON.
+    const big = await fetch(`${bridge.url}/api/no-such-route`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x: 'y'.repeat(40_000) }) });
+    expect(big.status).toBe(404);
+  });
+
   it('when METRICS_TOKEN is set, then /metrics wants it as a bearer token', async () => {
     expect((await fetch(`${bridge.url}/metrics`)).status).toBe(401);
     expect((await fetch(`${bridge.url}/metrics`, { headers: { authorization: 'Bearer wrong-token-0000000' } })).status).toBe(401);
