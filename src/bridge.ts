@@ -91,7 +91,7 @@ async function openStores(config: Config, logger: Logger, prefix: string): Promi
   });
   tail.on('error', () => undefined);
   const shared = new RedisEventLog({ redis, subscriberRedis: tail, prefix, logger });
-  // While Redis is unreachable it accepts events locally and shares them when Redis is back (README: "Redis is unreachable").
+  // While Redis is unreachable it accepts events locally and shares them when Redis is back (docs/operations.md: "Redis is unreachable").
   const eventLog = new ResilientEventLog({ inner: shared, redis, logger });
   await eventLog.start();
   return {
