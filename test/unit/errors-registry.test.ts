@@ -2,6 +2,7 @@
  * The error registry (src/errors.ts) and the one handler that answers from it (src/http/errors.ts), over a
  * real Express app on loopback.
  */
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { Router, json } from 'express';
@@ -30,6 +31,11 @@ describe('the error registry', () => {
       expect(spec.error, code).toMatch(/^[a-z][a-z0-9_]*$/);
       expect(spec.message.trim().length, code).toBeGreaterThan(0);
     }
+  });
+
+  it('has every code in the table of docs/api-errors.md', () => {
+    const doc = readFileSync(new URL('../../docs/api-errors.md', import.meta.url), 'utf8');
+    for (const code of CODES) expect(doc, code).toContain(`| \`${code}\` | `);
   });
 
   it('spells the PBX being out of reach pbx_unavailable everywhere, as sign-in answers it', () => {
