@@ -1,43 +1,134 @@
 /**
- * Error classes with stable codes. The HTTP layer maps code -> status through ERROR_STATUS; nothing
- * branches on message text. Messages never contain secrets (passwords, token_id, tokens).
+ * The bridge's one error registry (docs/api-errors.md): every failure has a stable code, and the code
+ * decides the HTTP status, the `error` a client sees and the default message. Routes throw a BridgeError
+ * (or a subclass); the one handler in src/http/errors.ts answers `{"error","message"}` from this table.
+ * Nothing branches on message text. Messages never contain secrets (passwords, token_id, tokens).
+ *
+ * `error` is what goes on the wire; several codes may share one (`not_found`) so that the answers stay
+ * what the contract names while each failure keeps its own message and code in the logs.
  */
 
-export const ERROR_STATUS = {
-  PBX_ERR_TIMEOUT: 503,
-  PBX_ERR_UNREACHABLE: 503,
-  PBX_ERR_BAD_RESPONSE: 502,
-  PBX_ERR_REJECTED: 502,
-  CALLBACK_ERR_NO_EXTENSION: 400,
-  CALLBACK_ERR_NO_CALLER: 400,
-  CALLBACK_ERR_BAD_FIELD: 400,
-  CALLBACK_ERR_MALFORMED_JSON: 400,
-  CALLBACK_ERR_UNAUTHORIZED: 401,
-  CALLBACK_ERR_TOO_LARGE: 413,
-  CALLBACK_ERR_UNSUPPORTED_TYPE: 415,
-  AUTH_ERR_INVALID_TOKEN: 401,
-  VALIDATION_ERR: 400,
-  NOT_FOUND: 404,
-} as const;
+interface ErrorSpec {
+  readonly status: number;
+  /** The `error` field of the JSON answer. */
+  readonly error: string;
+  /** The answer's message unless the thrower gives one with more detail. */
+  readonly message: string;
+}
 
-export type ErrorCode = keyof typeof ERROR_STATUS;
+export const ERRORS = {
+  // ---- requests: shape, routes, bodies -----------------------------------------------------------------
+  VALIDATION_ERR: { status: 400, error: 'invalid_request', message: 'The request is invalid.' },
+  REQUEST_ERR_INVALID_JSON: { status: 400, error: 'invalid_json', message: 'The request body is not valid JSON.' },
+  REQUEST_ERR_TOO_LARGE: { status: 413, error: 'payload_too_large', message: 'The request body is too large.' },
+  /** A body Express could not read for another reason; the answer keeps the parser's 4xx status. */
+  REQUEST_ERR_UNREADABLE: { status: 400, error: 'bad_request', message: 'The request could not be read.' },
+  NOT_FOUND: { status: 404, error: 'not_found', message: 'Not found.' },
+  INTERNAL_ERR: { status: 500, error: 'internal_error', message: 'Something went wrong; see the bridge logs.' },
+
+  // ---- authentication ------------------------------------------------------------------------------------
+  AUTH_ERR_ADMIN_DISABLED: { status: 404, error: 'not_found', message: 'The admin API is disabled: set ADMIN_API_KEY.' },
+  AUTH_ERR_ADMIN_KEY: {
+    status: 401,
+    error: 'unauthorized',
+    message: 'A valid admin key is required: Authorization: Bearer <ADMIN_API_KEY>.',
+  },
+  AUTH_ERR_METRICS_TOKEN: {
+    status: 401,
+    error: 'unauthorized',
+    message: 'A valid metrics token is required: Authorization: Bearer <METRICS_TOKEN>.',
+  },
+  AUTH_ERR_INVALID_TOKEN: {
+    status: 401,
+    error: 'invalid_token',
+    message: 'A valid agent token is required: Authorization: Bearer <token>.',
+  },
+
+  // ---- agent sign-in --------------------------------------------------------------------------------------
+  LOGIN_ERR_INVALID_CREDENTIALS: { status: 401, error: 'invalid_credentials', message: 'The PBX refused this extension and password.' },
+  LOGIN_ERR_IN_PROGRESS: {
+    status: 429,
+    error: 'too_many_attempts',
+    message: 'A sign-in for this extension is already in progress; try again in a moment.',
+  },
+  /** Sign-in's answer to any PBX failure that is not a refusal (timeout, unreachable, odd answer). */
+  LOGIN_ERR_PBX_UNAVAILABLE: { status: 503, error: 'pbx_unavailable', message: 'The PBX cannot be reached right now; try again shortly.' },
+  LOGIN_ERR_TOO_MANY_ATTEMPTS: { status: 429, error: 'too_many_attempts', message: 'Too many failed sign-in attempts; try again in a minute.' },
+
+  // ---- admin API --------------------------------------------------------------------------------------------
+  TOKEN_ERR_NOT_FOUND: { status: 404, error: 'not_found', message: 'No unexpired token has this id.' },
+  TOKEN_ERR_WILDCARD_AGENT: { status: 400, error: 'invalid_request', message: 'extension: "*" is only for supervisor tokens' },
+  EXTENSION_ERR_NOT_REGISTERED: { status: 404, error: 'not_found', message: 'The extension is not registered.' },
+  /** The PBX refused an operator's extension password; the message is the PBX's own. */
+  EXTENSION_ERR_REFUSED: { status: 422, error: 'pbx_refused', message: 'The PBX refused the credentials.' },
+  WEBHOOK_ERR_INVALID_URL: { status: 400, error: 'invalid_request', message: 'url: is not a valid URL' },
+  WEBHOOK_ERR_URL_NOT_ALLOWED: { status: 422, error: 'url_not_allowed', message: 'url: is not allowed' },
+  WEBHOOK_ERR_URL_UNRESOLVABLE: { status: 422, error: 'url_unresolvable', message: 'url: does not resolve' },
+  WEBHOOK_ERR_NOT_FOUND: { status: 404, error: 'not_found', message: 'No such webhook endpoint.' },
+  WEBHOOK_ERR_DELIVERY_NOT_FOUND: { status: 404, error: 'not_found', message: 'No such delivery for this webhook endpoint.' },
+  WEBHOOK_ERR_ENDPOINT_DISABLED: { status: 409, error: 'endpoint_disabled', message: 'The endpoint is disabled; enable it first.' },
+  WEBHOOK_ERR_NOT_FAILED: { status: 409, error: 'not_failed', message: 'Only a failed delivery can be sent again.' },
+  /** A webhook connection to a non-public address, refused by the SSRF guard (a delivery failure, never an answer). */
+  WEBHOOK_ERR_BLOCKED_ADDRESS: { status: 422, error: 'url_not_allowed', message: 'The address is not public.' },
+
+  // ---- the PBX (src/pbx/ turns the PBX's own status codes into these) ----------------------------------------
+  PBX_ERR_TIMEOUT: { status: 503, error: 'pbx_unavailable', message: 'The PBX cannot be reached right now; try again shortly.' },
+  PBX_ERR_UNREACHABLE: { status: 503, error: 'pbx_unavailable', message: 'The PBX cannot be reached right now; try again shortly.' },
+  PBX_ERR_BAD_RESPONSE: { status: 502, error: 'pbx_error', message: 'The PBX gave an unexpected answer.' },
+  PBX_ERR_REJECTED: { status: 502, error: 'pbx_error', message: 'The PBX refused the request.' },
+
+  // ---- the PBX's callback (answered `{"status":"FAILED","message"}` by the callback route) -------------------
+  CALLBACK_ERR_NO_EXTENSION: { status: 400, error: 'invalid_request', message: 'No extension in the callback.' },
+  CALLBACK_ERR_NO_CALLER: { status: 400, error: 'invalid_request', message: 'No caller in the callback.' },
+  CALLBACK_ERR_BAD_FIELD: { status: 400, error: 'invalid_request', message: 'A callback field is invalid.' },
+  CALLBACK_ERR_MALFORMED_JSON: { status: 400, error: 'invalid_json', message: 'Malformed JSON body: it does not parse.' },
+  CALLBACK_ERR_UNREADABLE: { status: 400, error: 'bad_request', message: 'The request body could not be read.' },
+  CALLBACK_ERR_UNAUTHORIZED: { status: 401, error: 'unauthorized', message: 'Invalid or missing callback secret.' },
+  CALLBACK_ERR_TOO_LARGE: { status: 413, error: 'payload_too_large', message: 'Request body is larger than 64 KiB.' },
+  CALLBACK_ERR_UNSUPPORTED_TYPE: {
+    status: 415,
+    error: 'unsupported_media_type',
+    message: 'Unsupported Content-Type: send application/json or application/x-www-form-urlencoded.',
+  },
+  CALLBACK_ERR_UNSUPPORTED_ENCODING: {
+    status: 415,
+    error: 'unsupported_media_type',
+    message: 'Unsupported Content-Encoding: send the body uncompressed, gzip or deflate.',
+  },
+  /** The event could not be stored (e.g. Redis down and the outage buffer full); the PBX retries. */
+  CALLBACK_ERR_UNAVAILABLE: { status: 503, error: 'unavailable', message: 'Temporarily unable to accept callbacks.' },
+  /** Refused for load before the body was read (docs/performance.md). */
+  CALLBACK_ERR_OVERLOADED: { status: 503, error: 'unavailable', message: 'Temporarily unable to accept callbacks.' },
+
+  // ---- inside the bridge (never an answer of their own) ----------------------------------------------------
+  EVENT_LOG_ERR_BUFFER_FULL: { status: 503, error: 'unavailable', message: 'The event log cannot take more events right now.' },
+  CREDENTIAL_ERR_UNREADABLE: { status: 500, error: 'internal_error', message: 'A stored credential cannot be opened.' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
 
 export class BridgeError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /** @param message more detail than the registry's default message (never a secret). */
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+    super(message ?? ERRORS[code].message, options);
     this.name = new.target.name;
     this.code = code;
   }
   get status(): number {
-    return ERROR_STATUS[this.code];
+    return ERRORS[this.code].status;
+  }
+  /** The `error` field of the answer. */
+  get error(): string {
+    return ERRORS[this.code].error;
   }
 }
 
-export type PbxErrorCode = 'PBX_ERR_TIMEOUT' | 'PBX_ERR_UNREACHABLE' | 'PBX_ERR_BAD_RESPONSE' | 'PBX_ERR_REJECTED';
+export type PbxErrorCode = Extract<ErrorCode, `PBX_ERR_${string}`>;
 
-/** A failed PBX call. `pbxStatus` is the manual's status code (406, 601, …) when the PBX gave one. */
+/** A failed PBX call. `pbxStatus` is the manual's status code when the PBX gave one (read only in src/pbx/). */
 export class PbxError extends BridgeError {
+  declare readonly code: PbxErrorCode;
   readonly endpoint: string;
   readonly pbxStatus: number | null;
   readonly pbxMessage: string | null;
@@ -61,7 +152,8 @@ export class PbxError extends BridgeError {
 export type CallbackErrorCode = Extract<ErrorCode, `CALLBACK_ERR_${string}`>;
 
 export class CallbackError extends BridgeError {
-  constructor(code: CallbackErrorCode, message: string) {
+  declare readonly code: CallbackErrorCode;
+  constructor(code: CallbackErrorCode, message?: string) {
     super(code, message);
   }
 }

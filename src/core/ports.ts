@@ -140,11 +140,11 @@ export interface PbxCallGroup {
 
 export interface PbxCallApi {
   activeCalls(): Promise<PbxActiveCall[]>;
-  /** The manual's 411 "No Call Log Details Found" is an empty list. */
+  /** The manual's "No Call Log Details Found" is an empty list (src/pbx/ reads the PBX's status codes). */
   callLog(query: PbxCallLogQuery): Promise<PbxCallLogRow[]>;
-  /** null while the PBX answers 406 "No Recording Found" (not yet). */
+  /** null while the PBX answers "No Recording Found" (not yet). */
   recordingPath(callId: string): Promise<string | null>;
-  /** 601 "Data Not Found" is an empty list. */
+  /** "Data Not Found" is an empty list. */
   getRingGroups(): Promise<PbxCallGroup[]>;
   getQueues(): Promise<PbxCallGroup[]>;
 }

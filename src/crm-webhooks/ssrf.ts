@@ -11,6 +11,7 @@
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOptions } from 'node:dns';
 import { buildConnector } from 'undici';
+import { BridgeError } from '../errors.js';
 
 const V4_BLOCKED: Array<[string, number]> = [
   ['0.0.0.0', 8], // "this network", includes the unspecified address
@@ -154,11 +155,10 @@ export async function checkWebhookUrl(raw: string, opts: { allowPrivate: boolean
   return { ok: true, url: url.href };
 }
 
-export class BlockedAddressError extends Error {
-  readonly code = 'WEBHOOK_ERR_BLOCKED_ADDRESS';
+/** A connection the guard refused; a delivery's error reads `WEBHOOK_ERR_BLOCKED_ADDRESS: <message>`. */
+export class BlockedAddressError extends BridgeError {
   constructor(message: string) {
-    super(message);
-    this.name = 'BlockedAddressError';
+    super('WEBHOOK_ERR_BLOCKED_ADDRESS', message);
   }
 }
 

@@ -28,6 +28,7 @@ import type { Logger } from '../logger.js';
 import { Fanout, type EventListener } from './fanout.js';
 import type { BufferedAppend, BufferedOutcome, RedisEventLog } from './redis-event-log.js';
 import { serializeEventBody, storedEvent } from './serialize.js';
+import { BridgeError } from '../errors.js';
 
 export interface ResilientEventLogOptions {
   inner: RedisEventLog;
@@ -70,8 +71,10 @@ export interface ResilientEventLogStats {
   flushed: Record<BufferedOutcome, number>;
 }
 
-export class EventLogUnavailableError extends Error {
-  readonly code = 'EVENT_LOG_ERR_BUFFER_FULL';
+export class EventLogUnavailableError extends BridgeError {
+  constructor(message: string) {
+    super('EVENT_LOG_ERR_BUFFER_FULL', message);
+  }
 }
 
 interface Buffered extends BufferedAppend {

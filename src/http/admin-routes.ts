@@ -4,7 +4,8 @@ import { z } from 'zod';
 import type { CallerMatch } from '../core/call-events.js';
 import type { TokenService } from '../auth/tokens.js';
 import { requireAdminKey } from './auth-middleware.js';
-import { parseInput, sendError } from './errors.js';
+import { BridgeError } from '../errors.js';
+import { parseInput } from './errors.js';
 import { extensionNumber } from './agent-routes.js';
 import type { RecentCallbacks } from './recent-callbacks.js';
 
@@ -45,10 +46,7 @@ export function createAdminRouter(deps: {
 
   router.post('/api/tokens', admin, json({ limit: '16kb' }), async (req, res) => {
     const body = parseInput(tokenBody, req.body);
-    if (body.role === 'agent' && body.extension === '*') {
-      res.status(400).json({ error: 'invalid_request', message: 'extension: "*" is only for supervisor tokens' });
-      return;
-    }
+    if (body.role === 'agent' && body.extension === '*') throw new BridgeError('TOKEN_ERR_WILDCARD_AGENT');
     const issued = await deps.tokens.issue(body.extension, body.role, body.ttlSeconds ?? deps.defaultTokenTtlS);
     res.json({ token: issued.token, id: issued.claims.jti, expiresAt: issued.expiresAt });
   });
@@ -56,10 +54,7 @@ export function createAdminRouter(deps: {
   // Revokes a token by the id POST /api/tokens answered: its sockets close on every instance within seconds.
   router.delete('/api/tokens/:id', admin, async (req, res) => {
     const { id } = parseInput(tokenIdParams, req.params);
-    if (!(await deps.tokens.revokeById(id))) {
-      sendError(res, 404, 'not_found', 'No unexpired token has this id.');
-      return;
-    }
+    if (!(await deps.tokens.revokeById(id))) throw new BridgeError('TOKEN_ERR_NOT_FOUND');
     res.status(204).end();
   });
 

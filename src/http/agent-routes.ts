@@ -3,12 +3,13 @@ import { Router, json, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { AgentClaims } from '../core/agent.js';
 import type { PbxApi } from '../core/ports.js';
-import { PbxError } from '../errors.js';
+import { BridgeError, PbxError } from '../errors.js';
+import { isCredentialRefusal } from '../pbx/refusals.js';
 import type { Logger } from '../logger.js';
 import type { TokenService } from '../auth/tokens.js';
 import { LoginRateLimiter } from '../auth/login-rate-limit.js';
 import { agentClaims, requireAgentToken } from './auth-middleware.js';
-import { parseInput, sendError } from './errors.js';
+import { parseInput } from './errors.js';
 
 export const extensionNumber = z
   .string({ message: 'must be a string' })
@@ -19,11 +20,6 @@ const loginBody = z.object({
   extension: extensionNumber,
   password: z.string({ message: 'is required' }).min(1, 'is required').max(256, 'is too long'),
 });
-
-/** Manual: crmSubscribe answers 406 "Not Acceptable" naming the bad parameter (wrong extension or password). */
-function isCredentialRefusal(err: PbxError): boolean {
-  return err.isRejection && (err.pbxStatus === 406 || err.pbxStatus === 401 || err.pbxStatus === 403);
-}
 
 export interface AgentSessionHooks {
   /** Called after the PBX accepted the credentials (the subscription manager keeps them). */
@@ -50,12 +46,10 @@ export function createAgentRouter(deps: {
     if (!begun.ok) {
       if (begun.reason === 'in_flight') {
         res.setHeader('Retry-After', '1');
-        sendError(res, 429, 'too_many_attempts', 'A sign-in for this extension is already in progress; try again in a moment.');
-      } else {
-        res.setHeader('Retry-After', String(LoginRateLimiter.retryAfterSeconds));
-        sendError(res, 429, 'too_many_attempts', 'Too many failed sign-in attempts; try again in a minute.');
+        throw new BridgeError('LOGIN_ERR_IN_PROGRESS');
       }
-      return;
+      res.setHeader('Retry-After', String(LoginRateLimiter.retryAfterSeconds));
+      throw new BridgeError('LOGIN_ERR_TOO_MANY_ATTEMPTS');
     }
     try {
       await deps.pbx.crmSubscribe(extension, password);
@@ -63,14 +57,13 @@ export function createAgentRouter(deps: {
     } catch (err) {
       if (err instanceof PbxError && isCredentialRefusal(err)) {
         deps.logger.info({ extension, pbxStatus: err.pbxStatus }, 'agent sign-in refused by the PBX');
-        res.status(401).json({ error: 'invalid_credentials', message: 'The PBX refused this extension and password.' });
-        return;
+        throw new BridgeError('LOGIN_ERR_INVALID_CREDENTIALS');
       }
       if (err instanceof PbxError) {
         await begun.attempt.refund();
         deps.logger.warn({ extension, code: err.code, pbxStatus: err.pbxStatus, err: err.message }, 'agent sign-in: PBX unavailable');
-        res.status(503).json({ error: 'pbx_unavailable', message: 'The PBX cannot be reached right now; try again shortly.' });
-        return;
+        // Any PBX failure that is not a refusal: the contract's one answer for sign-in.
+        throw new BridgeError('LOGIN_ERR_PBX_UNAVAILABLE');
       }
       throw err;
     } finally {

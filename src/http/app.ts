@@ -1,7 +1,8 @@
 /** createApp(deps): every route and middleware; never listens (main.ts / bridge.ts do). */
 import { fileURLToPath } from 'node:url';
 import express, { type Express, type Router } from 'express';
-import { errorHandler, sendError } from './errors.js';
+import { BridgeError } from '../errors.js';
+import { errorHandler } from './errors.js';
 import type { Logger } from '../logger.js';
 import type { TrustProxy } from '../config.js';
 import { securityHeaders } from './security-headers.js';
@@ -30,8 +31,8 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
   app.use(express.static(deps.publicDir ?? DEFAULT_PUBLIC_DIR, { index: 'index.html', maxAge: 0 }));
-  app.use((req, res) => {
-    sendError(res, 404, 'not_found', `No route for ${req.method} ${req.path}`);
+  app.use((req) => {
+    throw new BridgeError('NOT_FOUND', `No route for ${req.method} ${req.path}`);
   });
   app.use(errorHandler(deps.logger));
   return app;

@@ -3,21 +3,15 @@ import { SecretDigest } from '../auth/secret-digest.js';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AgentClaims, TokenVerifier } from '../core/agent.js';
 import { bearerToken } from '../auth/tokens.js';
-import { sendError } from './errors.js';
+import { BridgeError } from '../errors.js';
 
 /** Without a configured key the admin API does not exist (404), as the contract says. */
 export function requireAdminKey(adminApiKey: string | null): RequestHandler {
   const expected = adminApiKey ? new SecretDigest(adminApiKey) : null;
-  return (req: Request, res: Response, next: NextFunction) => {
-    if (!expected) {
-      sendError(res, 404, 'not_found', 'The admin API is disabled: set ADMIN_API_KEY.');
-      return;
-    }
+  return (req: Request, _res: Response, next: NextFunction) => {
+    if (!expected) throw new BridgeError('AUTH_ERR_ADMIN_DISABLED');
     const given = bearerToken(req.headers.authorization);
-    if (!given || !expected.matches(given)) {
-      sendError(res, 401, 'unauthorized', 'A valid admin key is required: Authorization: Bearer <ADMIN_API_KEY>.');
-      return;
-    }
+    if (!given || !expected.matches(given)) throw new BridgeError('AUTH_ERR_ADMIN_KEY');
     next();
   };
 }
@@ -30,10 +24,7 @@ export function requireAgentToken(verify: TokenVerifier): RequestHandler {
   return async (req, res, next) => {
     const token = bearerToken(req.headers.authorization);
     const claims = token ? await verify(token) : null;
-    if (!claims) {
-      sendError(res, 401, 'invalid_token', 'A valid agent token is required: Authorization: Bearer <token>.');
-      return;
-    }
+    if (!claims) throw new BridgeError('AUTH_ERR_INVALID_TOKEN');
     res.locals.agent = claims;
     next();
   };

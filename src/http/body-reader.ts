@@ -6,13 +6,20 @@
 import type { IncomingMessage } from 'node:http';
 import type { Transform } from 'node:stream';
 import zlib from 'node:zlib';
+import { CallbackError, type CallbackErrorCode } from '../errors.js';
 
 export type BodyReadFailure = 'too_large' | 'unsupported_encoding' | 'unreadable';
 
-export class BodyReadError extends Error {
+const CODE_OF_FAILURE = {
+  too_large: 'CALLBACK_ERR_TOO_LARGE',
+  unsupported_encoding: 'CALLBACK_ERR_UNSUPPORTED_ENCODING',
+  unreadable: 'CALLBACK_ERR_UNREADABLE',
+} as const satisfies Record<BodyReadFailure, CallbackErrorCode>;
+
+/** A body that cannot be read; its code (and so the answer's status and message) comes from the registry. */
+export class BodyReadError extends CallbackError {
   constructor(readonly failure: BodyReadFailure) {
-    super(`request body: ${failure}`);
-    this.name = 'BodyReadError';
+    super(CODE_OF_FAILURE[failure]);
   }
 }
 

@@ -23,9 +23,9 @@ import {
   type NormalizedCallback,
 } from '../core/callback.js';
 import type { AppendResult } from '../core/ports.js';
-import { CallbackError, type CallbackErrorCode } from '../errors.js';
+import { CallbackError, ERRORS, type CallbackErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { BodyReadError, readBody } from './body-reader.js';
+import { readBody } from './body-reader.js';
 import { CallbackStats } from './callback-stats.js';
 import type { OverloadGuard, RefusalReason } from './overload-guard.js';
 import type { RecentCallbackEntry, RecentCallbacks, SecretSource } from './recent-callbacks.js';
@@ -82,12 +82,8 @@ const MIN_PRESENTED_SECRET_TO_REDACT = 6;
 const MAX_PRESENTED_SECRET_TO_REDACT = 256;
 const MAX_PRESENTED_SECRETS_TO_REDACT = 3;
 
-const MESSAGES = {
-  accepted: 'Callback accepted.',
-  unauthorized: 'Invalid or missing callback secret.',
-  unavailable: 'Temporarily unable to accept callbacks.',
-  tooLarge: 'Request body is larger than 64 KiB.',
-} as const;
+/** The refusals' messages are the error registry's (src/errors.ts). */
+const ACCEPTED_MESSAGE = 'Callback accepted.';
 
 interface Answer {
   status: number;
@@ -148,7 +144,7 @@ export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler
   const overload = deps.overload ?? null;
 
   /** Sends the answer, keeps the redacted record, logs. The one exit of every request. */
-  const finish = (ctx: CallbackContext, answer: Answer, extra: { code?: CallbackErrorCode | 'UNAVAILABLE' | 'OVERLOADED' } = {}) => {
+  const finish = (ctx: CallbackContext, answer: Answer, extra: { code?: CallbackErrorCode } = {}) => {
     if (ctx.admitted) {
       ctx.admitted = false;
       overload?.done();
@@ -187,8 +183,9 @@ export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler
     }
   };
 
-  const fail = (ctx: CallbackContext, status: number, message: string, code: CallbackErrorCode | 'UNAVAILABLE' | 'OVERLOADED') =>
-    finish(ctx, { status, body: { status: 'FAILED', message } }, { code });
+  /** A refusal: the registry gives the status and, unless the error carries a more precise one, the message. */
+  const fail = (ctx: CallbackContext, code: CallbackErrorCode, message: string = ERRORS[code].message) =>
+    finish(ctx, { status: ERRORS[code].status, body: { status: 'FAILED', message } }, { code });
 
   /** The secret as the last path segment, `?secret=` or X-Callback-Secret; any one matching is enough. */
   const authenticate = (ctx: CallbackContext): boolean => {
@@ -205,7 +202,7 @@ export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler
 
   const run = async (ctx: CallbackContext): Promise<void> => {
     if (!authenticate(ctx)) {
-      fail(ctx, 401, MESSAGES.unauthorized, 'CALLBACK_ERR_UNAUTHORIZED');
+      fail(ctx, 'CALLBACK_ERR_UNAUTHORIZED');
       ctx.req.resume();
       return;
     }
@@ -213,7 +210,7 @@ export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler
     const refusal = overload?.admit() ?? null;
     if (refusal !== null) {
       deps.onRefused?.(refusal);
-      fail(ctx, 503, MESSAGES.unavailable, 'OVERLOADED');
+      fail(ctx, 'CALLBACK_ERR_OVERLOADED');
       ctx.req.resume();
       return;
     }
@@ -222,11 +219,8 @@ export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler
     try {
       ctx.rawBody = await readBody(ctx.req, BODY_LIMIT);
     } catch (err) {
-      if (!(err instanceof BodyReadError)) throw err;
-      if (err.failure === 'too_large') fail(ctx, 413, MESSAGES.tooLarge, 'CALLBACK_ERR_TOO_LARGE');
-      else if (err.failure === 'unsupported_encoding') {
-        fail(ctx, 415, 'Unsupported Content-Encoding: send the body uncompressed, gzip or deflate.', 'CALLBACK_ERR_UNSUPPORTED_TYPE');
-      } else fail(ctx, 400, 'The request body could not be read.', 'CALLBACK_ERR_MALFORMED_JSON');
+      if (!(err instanceof CallbackError)) throw err;
+      fail(ctx, err.code, err.message);
       return;
     }
 
@@ -239,7 +233,7 @@ export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler
       ctx.normalized = cb;
     } catch (err) {
       if (!(err instanceof CallbackError)) throw err;
-      fail(ctx, err.status, err.message, err.code as CallbackErrorCode);
+      fail(ctx, err.code, err.message);
       return;
     }
 
@@ -248,10 +242,10 @@ export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler
       result = await deps.accept(cb);
     } catch (err) {
       logger.error({ err, extension: cb.extension, state: cb.state }, 'callback could not be accepted');
-      fail(ctx, 503, MESSAGES.unavailable, 'UNAVAILABLE');
+      fail(ctx, 'CALLBACK_ERR_UNAVAILABLE');
       return;
     }
-    const body: Answer['body'] = { status: 'SUCCESS', message: MESSAGES.accepted, eventId: result.id };
+    const body: Answer['body'] = { status: 'SUCCESS', message: ACCEPTED_MESSAGE, eventId: result.id };
     if (result.duplicate) body.duplicate = true;
     finish(ctx, { status: 200, body });
   };
@@ -274,7 +268,7 @@ export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler
     run(ctx).catch((err: unknown) => {
       // A bug, not bad input: answered like an unavailable log so the PBX retries, never a crash.
       logger.error({ err }, 'callback failed unexpectedly');
-      if (!res.headersSent) fail(ctx, 503, MESSAGES.unavailable, 'UNAVAILABLE');
+      if (!res.headersSent) fail(ctx, 'CALLBACK_ERR_UNAVAILABLE');
       else if (ctx.admitted) {
         ctx.admitted = false;
         overload?.done();

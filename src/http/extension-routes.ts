@@ -11,7 +11,8 @@ import { Router, json } from 'express';
 import { z } from 'zod';
 import type { ExtensionView, RegisterResult } from '../subscriptions/manager.js';
 import { requireAdminKey } from './auth-middleware.js';
-import { parseInput, sendError } from './errors.js';
+import { BridgeError, type ErrorCode } from '../errors.js';
+import { parseInput } from './errors.js';
 import { extensionNumber } from './agent-routes.js';
 
 /** What the routes need from the subscription manager. */
@@ -26,8 +27,12 @@ const putBody = z.object({
   password: z.string({ message: 'is required' }).min(1, 'is required').max(256, 'is too long'),
 });
 
-const FAILURE_STATUS = { refused: 422, unavailable: 503, pbx_error: 502 } as const;
-const FAILURE_CODE = { refused: 'pbx_refused', unavailable: 'pbx_unavailable', pbx_error: 'pbx_error' } as const;
+/** Why a registration failed, as the registry's codes (the answer carries the manager's message). */
+const REGISTER_FAILURE = {
+  refused: 'EXTENSION_ERR_REFUSED',
+  unavailable: 'PBX_ERR_UNREACHABLE',
+  pbx_error: 'PBX_ERR_BAD_RESPONSE',
+} as const satisfies Record<Extract<RegisterResult, { ok: false }>['reason'], ErrorCode>;
 
 export function createExtensionRouter(deps: { adminApiKey: string | null; subscriptions: ExtensionAdmin }): Router {
   const router = Router();
@@ -45,16 +50,13 @@ export function createExtensionRouter(deps: { adminApiKey: string | null; subscr
       res.json(result.extension);
       return;
     }
-    sendError(res, FAILURE_STATUS[result.reason], FAILURE_CODE[result.reason], result.message);
+    throw new BridgeError(REGISTER_FAILURE[result.reason], result.message);
   });
 
   router.delete('/api/extensions/:number', admin, async (req, res) => {
     const { number } = parseInput(params, req.params);
     const view = await deps.subscriptions.unregister(number);
-    if (!view) {
-      sendError(res, 404, 'not_found', `Extension ${number} is not registered.`);
-      return;
-    }
+    if (!view) throw new BridgeError('EXTENSION_ERR_NOT_REGISTERED', `Extension ${number} is not registered.`);
     res.json(view);
   });
 

@@ -3,7 +3,7 @@ import { Router } from 'express';
 import type { Registry } from 'prom-client';
 import { SecretDigest } from '../auth/secret-digest.js';
 import { bearerToken } from '../auth/tokens.js';
-import { sendError } from './errors.js';
+import { BridgeError } from '../errors.js';
 
 export interface Readiness {
   ready: boolean;
@@ -31,8 +31,7 @@ export function createOpsRouter(deps: {
       const given = bearerToken(req.headers.authorization);
       if (!given || !metricsToken.matches(given)) {
         res.setHeader('WWW-Authenticate', 'Bearer');
-        sendError(res, 401, 'unauthorized', 'A valid metrics token is required: Authorization: Bearer <METRICS_TOKEN>.');
-        return;
+        throw new BridgeError('AUTH_ERR_METRICS_TOKEN');
       }
     }
     res.setHeader('Content-Type', deps.registry.contentType);

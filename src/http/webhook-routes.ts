@@ -2,10 +2,11 @@
 import { Router, json } from 'express';
 import { z } from 'zod';
 import { EVENT_TYPES } from '../core/event.js';
-import type { WebhookService } from '../crm-webhooks/service.js';
+import type { CreateEndpointResult, RetryResult, WebhookService } from '../crm-webhooks/service.js';
 import { DELIVERY_STATUSES, type DeliveryStatus } from '../crm-webhooks/types.js';
 import { requireAdminKey } from './auth-middleware.js';
-import { parseInput, sendError } from './errors.js';
+import { BridgeError, type ErrorCode } from '../errors.js';
+import { parseInput } from './errors.js';
 
 const createBody = z.object({
   url: z.string({ message: 'is required' }).trim().min(1, 'is required').max(2048, 'is too long (at most 2048 characters)'),
@@ -29,6 +30,20 @@ const deliveriesQuery = z.object({
     .optional(),
 });
 
+/** Why an endpoint's URL was refused, as the registry's codes. */
+const URL_REFUSAL = {
+  invalid: 'WEBHOOK_ERR_INVALID_URL',
+  blocked: 'WEBHOOK_ERR_URL_NOT_ALLOWED',
+  unresolvable: 'WEBHOOK_ERR_URL_UNRESOLVABLE',
+} as const satisfies Record<Extract<CreateEndpointResult, { ok: false }>['reason'], ErrorCode>;
+
+/** Why a delivery cannot be sent again, as the registry's codes. */
+const RETRY_REFUSAL = {
+  not_found: 'WEBHOOK_ERR_DELIVERY_NOT_FOUND',
+  endpoint_disabled: 'WEBHOOK_ERR_ENDPOINT_DISABLED',
+  not_failed: 'WEBHOOK_ERR_NOT_FAILED',
+} as const satisfies Record<Extract<RetryResult, { ok: false }>['reason'], ErrorCode>;
+
 export function createWebhookRouter(deps: { adminApiKey: string | null; webhooks: WebhookService }): Router {
   const router = Router();
   const admin = requireAdminKey(deps.adminApiKey);
@@ -37,12 +52,7 @@ export function createWebhookRouter(deps: { adminApiKey: string | null; webhooks
   router.post('/api/webhooks', admin, json({ limit: '16kb' }), async (req, res) => {
     const body = parseInput(createBody, req.body);
     const created = await webhooks.createEndpoint({ url: body.url, events: body.events ?? null, description: body.description ?? null });
-    if (!created.ok) {
-      if (created.reason === 'invalid') sendError(res, 400, 'invalid_request', `url: ${created.message}`);
-      else if (created.reason === 'blocked') sendError(res, 422, 'url_not_allowed', `url: ${created.message}`);
-      else sendError(res, 422, 'url_unresolvable', `url: ${created.message}`);
-      return;
-    }
+    if (!created.ok) throw new BridgeError(URL_REFUSAL[created.reason], `url: ${created.message}`);
     res.status(201).json({ ...created.endpoint, secret: created.secret });
   });
 
@@ -52,25 +62,25 @@ export function createWebhookRouter(deps: { adminApiKey: string | null; webhooks
 
   router.get('/api/webhooks/:id', admin, async (req, res) => {
     const endpoint = await webhooks.getEndpoint(String(req.params.id));
-    if (!endpoint) return sendError(res, 404, 'not_found', 'No such webhook endpoint.');
+    if (!endpoint) throw new BridgeError('WEBHOOK_ERR_NOT_FOUND');
     res.json(endpoint);
   });
 
   router.delete('/api/webhooks/:id', admin, async (req, res) => {
-    if (!(await webhooks.deleteEndpoint(String(req.params.id)))) return sendError(res, 404, 'not_found', 'No such webhook endpoint.');
+    if (!(await webhooks.deleteEndpoint(String(req.params.id)))) throw new BridgeError('WEBHOOK_ERR_NOT_FOUND');
     res.status(204).end();
   });
 
   router.post('/api/webhooks/:id/enable', admin, async (req, res) => {
     const endpoint = await webhooks.enableEndpoint(String(req.params.id));
-    if (!endpoint) return sendError(res, 404, 'not_found', 'No such webhook endpoint.');
+    if (!endpoint) throw new BridgeError('WEBHOOK_ERR_NOT_FOUND');
     res.json(endpoint);
   });
 
   router.get('/api/webhooks/:id/deliveries', admin, async (req, res) => {
     const q = parseInput(deliveriesQuery, req.query);
     const list = await webhooks.listDeliveries(String(req.params.id), q.status ?? null, q.limit ?? 100);
-    if (!list) return sendError(res, 404, 'not_found', 'No such webhook endpoint.');
+    if (!list) throw new BridgeError('WEBHOOK_ERR_NOT_FOUND');
     res.json({ deliveries: list });
   });
 
@@ -80,9 +90,7 @@ export function createWebhookRouter(deps: { adminApiKey: string | null; webhooks
       res.status(202).json(result.delivery);
       return;
     }
-    if (result.reason === 'not_found') sendError(res, 404, 'not_found', 'No such delivery for this webhook endpoint.');
-    else if (result.reason === 'endpoint_disabled') sendError(res, 409, 'endpoint_disabled', 'The endpoint is disabled; enable it first.');
-    else sendError(res, 409, 'not_failed', 'Only a failed delivery can be sent again.');
+    throw new BridgeError(RETRY_REFUSAL[result.reason]);
   });
 
   return router;

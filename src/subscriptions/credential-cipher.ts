@@ -6,6 +6,7 @@
  * record does not open. Opening with the wrong key, or a value altered in any byte, throws CredentialError.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { BridgeError } from '../errors.js';
 
 const VERSION = 'v1';
 const IV_BYTES = 12;
@@ -13,10 +14,9 @@ const TAG_BYTES = 16;
 const KEY_BYTES = 32;
 
 /** A sealed value that cannot be opened: wrong key, altered, truncated, or not a sealed value at all. */
-export class CredentialError extends Error {
+export class CredentialError extends BridgeError {
   constructor(message: string) {
-    super(message);
-    this.name = 'CredentialError';
+    super('CREDENTIAL_ERR_UNREADABLE', message);
   }
 }
 

@@ -20,6 +20,7 @@ import { randomUUID } from 'node:crypto';
 import type { AgentClaims } from '../core/agent.js';
 import type { Lock, PbxApi } from '../core/ports.js';
 import { PbxError } from '../errors.js';
+import { isCredentialRefusal, isUnreachable } from '../pbx/refusals.js';
 import type { Logger } from '../logger.js';
 import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 import type { Nudge, NudgeBus } from './bus.js';
@@ -95,15 +96,6 @@ interface Backoff {
   attempt: number;
   dueAt: number;
   timer: NodeJS.Timeout | null;
-}
-
-/** Manual: crmSubscribe/crmUnSubscribe answer 406 "Not Acceptable" naming the bad parameter. */
-function isCredentialRefusal(err: PbxError): boolean {
-  return err.isRejection && (err.pbxStatus === 406 || err.pbxStatus === 401 || err.pbxStatus === 403);
-}
-
-function isUnreachable(err: PbxError): boolean {
-  return err.code === 'PBX_ERR_UNREACHABLE' || err.code === 'PBX_ERR_TIMEOUT';
 }
 
 function agentActive(rec: ExtensionRecord, present: boolean, now: number): boolean {
