@@ -9,7 +9,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
-import type { PbxApi, PbxContact, PbxCustomField, PbxExtension } from '../core/ports.js';
+import type { PbxApi, PbxContact, PbxCustomField, PbxExtension, PbxNewContact } from '../core/ports.js';
 import { PbxError, type PbxErrorCode } from '../errors.js';
 import { DATA_NOT_FOUND, isJsonObject, readPbxAnswer, type JsonObject, type PbxAnswer } from './answer.js';
 import { encodeExtensionPassword, redactSecrets, type PasswordFormat } from './credentials.js';
@@ -97,7 +97,7 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
   async function post<T>(
     endpoint: string,
     path: string,
-    fields: Record<string, string>,
+    fields: Record<string, unknown>,
     options: {
       read: (body: JsonObject) => T;
       readScanned?: (statusCode: number, body: ScannedBody, redact: (message: string) => string) => Promise<PbxAnswer | { ok: true; value: T }>;
@@ -193,8 +193,40 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
     getPhonebookCustomFields: async (): Promise<PbxCustomField[]> =>
       (await fetchList('getPhonebookCustomfield', '/info/getPhonebookCustomfield', mapCustomField)).filter((f) => f.name !== ''),
     getExtensions: (): Promise<PbxExtension[]> => fetchList('getExtension', `/info/${userType}/getExtension`, mapExtension),
+    createNumber: (contact: PbxNewContact): Promise<{ phonebookId: string | null }> =>
+      post('createNumber', `/add/${userType}/createNumber`, createNumberFields(contact), { read: newPhonebookId }),
     close: () => agent.close(),
   };
+}
+
+/**
+ * The manual's createNumber parameters (section 10). Empty optional fields are left out rather than sent
+ * empty (602 "Can Not Be Empty"); custom fields go as the manual's one-element array of name -> value.
+ */
+export function createNumberFields(c: PbxNewContact): Record<string, unknown> {
+  const fields: Record<string, unknown> = { pb_first_name: c.firstName, pb_last_name: c.lastName };
+  const optional: Array<[string, string | undefined]> = [
+    ['pb_display_name', c.displayName],
+    ['pb_extension', c.extension],
+    ['pb_phone_number', c.phoneNumber],
+    ['pb_cell_number', c.cellNumber],
+    ['pb_email', c.email],
+    ['pb_group', c.phoneGroup],
+  ];
+  for (const [name, value] of optional) if (value !== undefined && value !== '') fields[name] = value;
+  const custom = Object.entries(c.customFields ?? {}).filter(([, v]) => v !== '');
+  if (custom.length > 0) fields.custom_fields = [Object.fromEntries(custom)];
+  return fields;
+}
+
+/** The manual's answer is only a message; some PBX builds add the new entry's id, which is used when present. */
+function newPhonebookId(body: JsonObject): { phonebookId: string | null } {
+  const data = isJsonObject(body.data) ? body.data : body;
+  for (const key of ['Phonebook ID', 'phonebook_id', 'phonebookId', 'id']) {
+    const v = data[key];
+    if ((typeof v === 'string' && v.trim() !== '') || typeof v === 'number') return { phonebookId: String(v).trim() };
+  }
+  return { phonebookId: null };
 }
 
 /** A body read by `readAndScan`: its chunks, and the scan of them. */

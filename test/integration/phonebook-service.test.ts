@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import type { Contact } from '../../src/core/event.js';
+import type { PhonebookContact as Contact } from '../../src/core/event.js';
 import type { KeyValueStore, Lock, PbxApi, PbxContact, PbxCustomField, PbxExtension } from '../../src/core/ports.js';
 import { PbxError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
@@ -50,6 +50,9 @@ class FakePbx implements PbxApi {
   }
   getPhonebookCustomFields(): Promise<PbxCustomField[]> {
     return this.answer('getPhonebookCustomFields', this.customFields);
+  }
+  async createNumber(): Promise<{ phonebookId: string | null }> {
+    return { phonebookId: null };
   }
 }
 
