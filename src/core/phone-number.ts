@@ -135,21 +135,29 @@ function iddPrefixOf(country: CountryCode): RegExp {
   return re;
 }
 
-/** Reads a number and tells a written country from a guessed one (docs/phonebook.md, "Matching"). */
-export function readWritten(plus: boolean, digits: string, country: CountryCode, e164: string | null): WrittenNumber {
+/**
+ * Reads a number (E.164 as toE164 gives it) and tells a written country from a guessed one
+ * (docs/phonebook.md, "Matching"). One libphonenumber parse for most numbers: a phonebook build reads
+ * every number of 100,000 contacts.
+ */
+export function readWritten(plus: boolean, digits: string, country: CountryCode): WrittenNumber {
   const home = Number(getCountryCallingCode(country));
-  if (digits === '') return { plus, digits, e164, explicit: false, callingCode: home };
-  let international: string | null = null;
-  if (plus) international = digits;
-  else if (digits.startsWith('00')) international = digits.slice(2);
-  else {
-    const idd = iddPrefixOf(country).exec(digits);
-    if (idd && idd[0].length > 0) international = digits.slice(idd[0].length);
+  if (digits.length < 3) return { plus, digits, e164: null, explicit: false, callingCode: home };
+  const parsed = parsePhoneNumberFromString(plus ? `+${digits}` : digits, { defaultCountry: country, extract: false });
+  let e164 = parsed?.isValid() ? parsed.number : null;
+  let explicit = plus;
+  let callingCode = plus ? (parsed ? Number(parsed.countryCallingCode) : 0) : home;
+  if (!plus) {
+    const idd = digits.startsWith('00') ? '00' : (iddPrefixOf(country).exec(digits)?.[0] ?? '');
+    if (idd !== '') {
+      explicit = true;
+      // The default country's own prefix was read by the parse; `00` elsewhere (toE164's fallback) was not.
+      const intl = parsed && Number(parsed.countryCallingCode) !== home ? parsed : parsePhoneNumberFromString(`+${digits.slice(idd.length)}`, { extract: false });
+      callingCode = intl ? Number(intl.countryCallingCode) : 0;
+      if (e164 === null && intl?.isValid()) e164 = intl.number;
+    }
   }
-  if (international === null) return { plus, digits, e164, explicit: false, callingCode: home };
-  const parsed = parsePhoneNumberFromString(`+${international}`, { extract: false });
-  const callingCode = parsed ? Number(parsed.countryCallingCode) : 0;
-  return { plus, digits, e164, explicit: true, callingCode };
+  return { plus, digits, e164, explicit, callingCode };
 }
 
 /**

@@ -15,7 +15,6 @@ import {
   fromOf,
   readWritten,
   tailMayMatch,
-  toE164,
   TAIL_DIGITS,
   type CountryCode,
 } from '../core/phone-number.js';
@@ -250,8 +249,7 @@ export class PhonebookIndex {
     const cacheKey = plus ? `+${digits}` : digits;
     const cached = this.buildCache?.get(cacheKey);
     if (cached !== undefined) return cached;
-    const e164 = toE164(plus, digits, this.country);
-    const reading = toReading(readWritten(plus, digits, this.country, e164));
+    const reading = toReading(readWritten(plus, digits, this.country));
     this.buildCache?.set(cacheKey, reading);
     return reading;
   }
@@ -303,10 +301,10 @@ export class PhonebookIndex {
     const { plus, digits } = extractDigits(raw);
     // An extension of the tenant stays as dialled: "1001103" must not turn into some country's E.164.
     const isExt = !plus && digits !== '' && this.extensionNumbers.has(digits);
-    const e164 = isExt ? null : toE164(plus, digits, this.country);
-    const from = fromOf(raw, { plus, digits, e164 });
+    const n = isExt ? { plus, digits, e164: null, explicit: false, callingCode: 0 } : readWritten(plus, digits, this.country);
+    const from = fromOf(raw, n);
     if (digits === '') return { from, contact: null, otherContacts: [] };
-    const r = toReading(isExt ? { plus, digits, e164: null, explicit: false, callingCode: 0 } : readWritten(plus, digits, this.country, e164));
+    const r = toReading(n);
 
     const scores = new Map<number, number>();
     const collect = (refs: Refs | undefined, penalty: number, checkTail: boolean): void => {
