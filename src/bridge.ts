@@ -38,6 +38,8 @@ import { PbxHealth } from './ops/pbx-health.js';
 import { startDemoPbx, type DemoPbx } from './demo.js';
 import { startWebhookService } from './crm-webhooks/service.js';
 import { createWebhookRouter } from './http/webhook-routes.js';
+import { createContactRouter } from './http/contact-routes.js';
+import { RedisAddedContactsBus } from './phonebook/added-bus.js';
 
 export interface BridgeOptions {
   /** Key prefix in Redis; tests give each bridge group its own. */
@@ -146,6 +148,14 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
     });
     closers.push(() => pbx.close());
 
+    // Contacts created from the pop reach the other instances over pub/sub (docs/phonebook.md).
+    const addedBus = stores.redis && config.redisUrl
+      ? new RedisAddedContactsBus(stores.redis, createRedisClient(config.redisUrl, 'bridge-phonebook-added', { maxRetriesPerRequest: null }), options.redisPrefix ?? DEFAULT_KEY_PREFIX, logger)
+      : null;
+    if (addedBus) {
+      closers.push(() => addedBus.close());
+      await addedBus.start();
+    }
     const phonebook = new PhonebookService({
       pbx,
       kv: stores.kv,
@@ -153,6 +163,9 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
       country: config.defaultCountry,
       refreshIntervalMs: config.phonebookRefreshS * 1000,
       logger,
+      // One process alone has nobody to share the snapshot with.
+      shareSnapshot: stores.redis !== null,
+      ...(addedBus ? { bus: addedBus } : {}),
     });
     closers.push(() => phonebook.close());
     metrics.addGauge('bridge_phonebook_contacts', 'Contacts in the phonebook index', () => phonebook.status().contacts);
@@ -222,6 +235,9 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
     });
     closers.push(() => webhooks.close());
     featureRouters.push(createWebhookRouter({ adminApiKey, webhooks }));
+
+    // ── feature wiring: contacts from the pop (docs/phonebook.md) ──
+    featureRouters.push(createContactRouter({ pbx, directory: phonebook, adminApiKey, verifyToken: tokens.verify, logger }));
 
     const routers = [
       createCallbackRouter({

@@ -14,23 +14,6 @@ export interface AddedContactsBus {
   close(): Promise<void>;
 }
 
-/** One process: the service applies its own additions directly, so there is nobody else to tell. */
-export class LocalAddedContactsBus implements AddedContactsBus {
-  private readonly listeners: Array<(message: string) => void> = [];
-
-  async publish(message: string): Promise<void> {
-    for (const listener of this.listeners) queueMicrotask(() => listener(message));
-  }
-
-  onMessage(listener: (message: string) => void): void {
-    this.listeners.push(listener);
-  }
-
-  async close(): Promise<void> {
-    this.listeners.length = 0;
-  }
-}
-
 /** Publishes on the shared command connection; listens on `subscriber`, a connection this bus owns and closes. */
 export class RedisAddedContactsBus implements AddedContactsBus {
   private readonly listeners: Array<(message: string) => void> = [];

@@ -171,6 +171,11 @@ export class PhonebookService {
     }
   }
 
+  /** The tenant's custom field definitions as of the index in use. */
+  customFields(): readonly PbxCustomField[] {
+    return this.index.customFields;
+  }
+
   lookup(raw: string): PhonebookMatch {
     return this.index.lookup(raw);
   }

@@ -30,7 +30,7 @@ export interface SimulatorFault {
 /** A phonebook entry served as is: normally a seed.ts PhonebookEntry, but tests may send odd shapes. */
 export type RawEntry = Record<string, unknown>;
 
-export const API_ENDPOINTS = ['crmSubscribe', 'crmUnSubscribe', 'getPhoneNumber', 'getPhonebookCustomfield', 'getExtension'] as const;
+export const API_ENDPOINTS = ['crmSubscribe', 'crmUnSubscribe', 'getPhoneNumber', 'getPhonebookCustomfield', 'getExtension', 'createNumber'] as const;
 export type ApiEndpoint = (typeof API_ENDPOINTS)[number];
 
 export interface SimulatorOptions {
