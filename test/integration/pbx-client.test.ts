@@ -206,10 +206,41 @@ describe('against the simulator, errors in the body, MD5 passwords (the defaults
 
   it('maps custom field definitions', async () => {
     expect(await pbx.getPhonebookCustomFields()).toEqual([
-      { name: 'Company', type: 'DropDownList' },
-      { name: 'City', type: 'Text' },
-      { name: 'Office No', type: 'Text' },
+      { name: 'Company', type: 'DropDownList', required: false, items: ['Hodusoft', 'Ecosmob', 'Acme Corp', 'Globex'] },
+      { name: 'City', type: 'Text', required: true, maxLength: 10 },
+      { name: 'Office No', type: 'Text', required: false, maxLength: 20 },
     ]);
+  });
+
+  it('createNumber sends the manual field names: the new entry comes back from getPhoneNumber', async () => {
+    const result = await pbx.createNumber({
+      firstName: 'Kavya',
+      lastName: 'Menon',
+      displayName: 'Kavya M',
+      phoneNumber: '0484 2345678',
+      cellNumber: '',
+      email: 'kavya@example.com',
+      customFields: { City: 'Kochi', Company: 'Globex' },
+    });
+    expect(result).toEqual({ phonebookId: null });
+    const created = (await pbx.getPhoneNumber()).find((c) => c.firstName === 'Kavya');
+    expect(created).toMatchObject({
+      displayName: 'Kavya M',
+      lastName: 'Menon',
+      phoneNumber: '0484 2345678',
+      cellNumber: '',
+      email: 'kavya@example.com',
+      customFields: { City: 'Kochi', Company: 'Globex' },
+    });
+    expect(outcomes.at(0)).toEqual(['createNumber', 'ok']);
+  });
+
+  it('createNumber refusals carry the manual codes: 605 Already Exists, 602 for a missing required field', async () => {
+    const exists = await pbxError(pbx.createNumber({ firstName: 'A', lastName: 'B', phoneNumber: '+91 98247 40472', customFields: { City: 'X' } }));
+    expect([exists.code, exists.pbxStatus, exists.pbxMessage]).toEqual(['PBX_ERR_REJECTED', 605, 'Already Exists']);
+    const empty = await pbxError(pbx.createNumber({ firstName: 'A', lastName: 'B', phoneNumber: '0484 2345679' }));
+    expect([empty.pbxStatus, empty.pbxMessage]).toEqual([602, 'City Can Not Be Empty']);
+    expectNoSecrets(empty);
   });
 
   it('when the simulator answers garbage, then PBX_ERR_BAD_RESPONSE', async () => {
