@@ -67,14 +67,14 @@ async function probed<T>(work: () => Promise<T>): Promise<Probed<T>> {
 const gc = (globalThis as { gc?: () => void }).gc;
 
 /** RSS and heap in MB, after a full GC when one can be asked for. */
-async function memory(): Promise<{ rssMb: number; heapUsedMb: number; gc: boolean }> {
+async function memory(): Promise<{ rssMb: number; heapUsedMb: number; externalMb: number; gc: boolean }> {
   if (gc) {
     gc();
     await new Promise((r) => setImmediate(r));
     gc();
   }
   const m = process.memoryUsage();
-  return { rssMb: round(m.rss / 1048576, 1), heapUsedMb: round(m.heapUsed / 1048576, 1), gc: gc !== undefined };
+  return { rssMb: round(m.rss / 1048576, 1), heapUsedMb: round(m.heapUsed / 1048576, 1), externalMb: round(m.external / 1048576, 1), gc: gc !== undefined };
 }
 
 const strip = <T>(p: Probed<T>) => ({ ms: p.ms, maxBlockMs: p.maxBlockMs, delayMaxMs: p.delayMaxMs, delayP99Ms: p.delayP99Ms });

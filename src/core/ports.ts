@@ -74,7 +74,12 @@ export interface PbxExtension {
 export interface PbxApi {
   crmSubscribe(extension: string, webPassword: string): Promise<void>;
   crmUnSubscribe(extension: string, webPassword: string): Promise<void>;
-  getPhoneNumber(): Promise<PbxContact[]>;
+  /**
+   * The whole phonebook. With `onBatch`, contacts are handed over a few hundred at a time as they are read
+   * (100,000 of them as objects at once are most of a refresh's memory) and the list returned holds only
+   * those not handed over (none, or all of them for an implementation that does not stream).
+   */
+  getPhoneNumber(onBatch?: (contacts: PbxContact[]) => Promise<void>): Promise<PbxContact[]>;
   getPhonebookCustomFields(): Promise<PbxCustomField[]>;
   getExtensions(): Promise<PbxExtension[]>;
   /**

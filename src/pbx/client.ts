@@ -148,7 +148,18 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
    * are read in slices (SLICED_LIST_MIN_BYTES) with the same outcome as one parse of the whole text; an
    * answer that is not a SUCCESS with a `data` array, or that the slices cannot read, is parsed whole.
    */
-  function fetchList<T>(endpoint: string, path: string, map: (entry: JsonObject) => T): Promise<T[]> {
+  function fetchList<T>(
+    endpoint: string,
+    path: string,
+    map: (entry: JsonObject) => T,
+    onBatch?: (items: T[]) => Promise<void>,
+  ): Promise<T[]> {
+    /** With onBatch, the items go there as they are read and the list returned is empty. */
+    const hand = async (items: T[]): Promise<T[]> => {
+      if (!onBatch) return items;
+      if (items.length > 0) await onBatch(items);
+      return [];
+    };
     return post<T[]>(endpoint, path, {}, {
       whenDataNotFound: () => [],
       read: (body) => {
@@ -167,12 +178,23 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
         // Refusals and odd answers: whatever the whole text says (they are not the large case).
         if (!envelope.ok) return whole();
         const items: T[] = [];
-        const read = await parseElementsSliced(bytes, layout, (values) => {
-          for (const value of values) if (isJsonObject(value)) items.push(map(value));
+        let handed = false;
+        const read = await parseElementsSliced(bytes, layout, async (values) => {
+          const batch: T[] = [];
+          for (const value of values) if (isJsonObject(value)) batch.push(map(value));
+          if (!onBatch) {
+            for (const item of batch) items.push(item);
+            return;
+          }
+          handed = true;
+          await onBatch(batch);
         });
-        return read ? { ok: true, value: items } : whole();
+        if (read) return { ok: true, value: items };
+        // Falling back to the whole text would hand the first slices twice.
+        if (handed) throw new PbxError('PBX_ERR_BAD_RESPONSE', endpoint, `PBX ${endpoint} answered with a list entry that is not JSON`);
+        return whole();
       },
-    });
+    }).then(hand);
   }
 
   async function subscription(endpoint: 'crmSubscribe' | 'crmUnSubscribe', extension: string, webPassword: string): Promise<void> {
@@ -188,8 +210,8 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
   return {
     crmSubscribe: (extension, webPassword) => subscription('crmSubscribe', extension, webPassword),
     crmUnSubscribe: (extension, webPassword) => subscription('crmUnSubscribe', extension, webPassword),
-    getPhoneNumber: (): Promise<PbxContact[]> =>
-      fetchList('getPhoneNumber', `/info/${userType}/getPhoneNumber`, mapContact),
+    getPhoneNumber: (onBatch?: (contacts: PbxContact[]) => Promise<void>): Promise<PbxContact[]> =>
+      fetchList('getPhoneNumber', `/info/${userType}/getPhoneNumber`, mapContact, onBatch),
     getPhonebookCustomFields: async (): Promise<PbxCustomField[]> =>
       (await fetchList('getPhonebookCustomfield', '/info/getPhonebookCustomfield', mapCustomField)).filter((f) => f.name !== ''),
     getExtensions: (): Promise<PbxExtension[]> => fetchList('getExtension', `/info/${userType}/getExtension`, mapExtension),

@@ -475,7 +475,7 @@ function parseLenient(text: string): { ok: true; value: unknown } | { ok: false 
 export async function parseElementsSliced(
   bytes: ByteChunks,
   layout: Pick<ListBodyLayout, 'starts' | 'ends'>,
-  onValues: (values: unknown[]) => void,
+  onValues: (values: unknown[]) => void | Promise<void>,
   opts: SliceOptions = {},
 ): Promise<boolean> {
   const sliceMs = opts.sliceMs ?? DEFAULT_SLICE_MS;
@@ -500,7 +500,7 @@ export async function parseElementsSliced(
         values.push(parsed.value);
       }
     }
-    onValues(values);
+    await onValues(values);
     if (to < count && performance.now() - sliceStart >= sliceMs) {
       await yieldToEventLoop();
       sliceStart = performance.now();

@@ -17,7 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CountryCode } from '../core/phone-number.js';
 import type { PhonebookContact } from '../core/event.js';
-import type { KeyValueStore, Lock, PbxApi, PbxContact, PbxCustomField, PbxExtension } from '../core/ports.js';
+import type { KeyValueStore, Lock, PbxApi, PbxCustomField, PbxExtension } from '../core/ports.js';
 import { PbxError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AddedContactsBus } from './added-bus.js';
@@ -260,27 +260,29 @@ export class PhonebookService {
   private async fetchAndPublish(pbx: PbxApi, token: string): Promise<RefreshResult> {
     this.lastRefreshAtMs = this.now();
     const started = performance.now();
-    let data: [PbxContact[], PbxExtension[], PbxCustomField[]];
+    let index: PhonebookIndex;
+    let extensions: PbxExtension[];
+    let customFields: PbxCustomField[];
     try {
-      data = await Promise.all([
-        emptyWhenNotFound(pbx.getPhoneNumber()),
+      // The definitions first (the index needs them to read custom fields), then the contacts straight into
+      // the index as they are read: never all 100,000 of them as objects at once.
+      [extensions, customFields] = await Promise.all([
         emptyWhenNotFound(pbx.getExtensions()),
         emptyWhenNotFound(pbx.getPhonebookCustomFields()),
       ]);
+      index = PhonebookIndex.builder(extensions, customFields, this.opts.country);
+      const builder = index;
+      const rest = await emptyWhenNotFound(pbx.getPhoneNumber((batch) => builder.addMany(batch)));
+      await index.addMany(rest);
+      index.finishBuild();
     } catch (err) {
       this.recordError('reading the phonebook from the PBX failed; serving the last good copy', err);
       return this.notRefreshed(this.lastError ?? 'PBX failed');
     }
-    const [, extensions, customFields] = data;
-    let contacts: PbxContact[] = data[0];
     const fetchedAtMs = this.now();
     const snapshot: SnapshotMeta = { version: newVersion(fetchedAtMs), fetchedAtMs, extensions, customFields };
     const fetchMs = performance.now() - started;
-
-    const index = await PhonebookIndex.build(contacts, extensions, customFields, this.opts.country);
-    const contactCount = contacts.length;
-    // The PBX's answer as objects is no longer needed: the index holds every contact once, compactly.
-    data[0] = contacts = [];
+    const contactCount = index.size;
     this.install(index, snapshot.version, fetchedAtMs);
     this.lastError = null;
 
@@ -294,7 +296,7 @@ export class PhonebookService {
       reason = this.lastError ?? undefined;
     }
     this.log.info(
-      { contacts: contactCount, extensions: extensions.length, keys: index.keyCount, fetchMs: Math.round(fetchMs), version: snapshot.version },
+      { contacts: contactCount, extensions: extensions.length, keys: index.keyCount, readAndIndexMs: Math.round(fetchMs), version: snapshot.version },
       'phonebook refreshed from the PBX',
     );
     return reason === undefined ? { refreshed: true, contacts: index.size } : { refreshed: true, contacts: index.size, reason };

@@ -553,6 +553,26 @@ describe('against servers that misbehave on purpose', () => {
       expect(got[7]).toMatchObject({ firstName: 'Zoë "Z" {Ångström}', customFields: { City: 'Abd 😀' } });
     });
 
+    it('with onBatch, a large phonebook is handed over in batches as it is read, each contact once, in order', async () => {
+      const entries = bigPhonebook(6000);
+      const text = JSON.stringify({ status: 'SUCCESS', message: 'Phonebook Details:', Count: entries.length, data: entries });
+      const srv = await misbehavingServer(serveText(200, text));
+      const batches: number[] = [];
+      const got: unknown[] = [];
+      const rest = await testClient(srv.baseUrl).getPhoneNumber(async (batch) => {
+        batches.push(batch.length);
+        got.push(...batch);
+      });
+      expect(rest).toEqual([]);
+      expect(batches.length).toBeGreaterThan(1);
+      expect(got).toEqual(entries.map(mapContact));
+      // A small answer goes to onBatch in one piece.
+      const small = await misbehavingServer(serveText(200, JSON.stringify({ status: 'SUCCESS', data: entries.slice(0, 3) })));
+      const one: unknown[][] = [];
+      expect(await testClient(small.baseUrl).getPhoneNumber(async (b) => void one.push(b))).toEqual([]);
+      expect(one).toEqual([entries.slice(0, 3).map(mapContact)]);
+    });
+
     it('a large refusal is still a refusal with the PBX code and no secret; a large broken body is PBX_ERR_BAD_RESPONSE', async () => {
       const data = JSON.stringify(bigPhonebook(5000));
       const refusal = `{"status":"FAILED","status_code":603,"message":"Authentication Failed for ${TOKEN}","data":${data}}`;

@@ -43,7 +43,9 @@ async function sliced(text: string | Buffer, opts: ReadOptions = {}): Promise<Sl
   const layout = scanner.finish();
   if (layout === null) return null;
   const data: unknown[] = [];
-  const ok = await parseElementsSliced(chunks, layout, (values) => data.push(...values), sliceOpts);
+  const ok = await parseElementsSliced(chunks, layout, (values) => {
+    data.push(...values);
+  }, sliceOpts);
   if (!ok) return null;
   return { envelope: JSON.parse(stripTrailingCommas(layout.envelope)), data };
 }
