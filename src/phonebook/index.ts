@@ -19,6 +19,7 @@ import {
   type CountryCode,
 } from '../core/phone-number.js';
 import { decodeContact, encodeContact } from './compact-contact.js';
+import { EntryStore, NumberKeyMap, type Refs } from './compact-store.js';
 import { NumberFieldClassifier } from './number-fields.js';
 
 export interface PhonebookMatch {
@@ -42,6 +43,11 @@ const CLOCK_CHECK_EVERY = 16;
 export const LOOKUP_CACHE_SIZE = 10_000;
 /** Longer caller strings (no real number is) are looked up every time, so the cache stays small. */
 const MAX_CACHED_RAW_LENGTH = 64;
+/**
+ * Distinct written numbers whose reading a build keeps (then starts over): enough for a company's switchboard
+ * repeated across its staff, without holding 200,000 readings until the build ends.
+ */
+const BUILD_CACHE_SIZE = 20_000;
 /** An exact (E.164 or short-number) match beats a last-digits match whatever the field. */
 const TAIL_PENALTY = 8;
 
@@ -54,7 +60,11 @@ const VALID = 4;
 const EXPLICIT = 8;
 const WHOLE = 16;
 
-type Refs = number | number[];
+/** What addRef needs of a key map: NumberKeyMap, or a Map for short numbers. */
+interface KeyMap<K> {
+  get(key: K): Refs | undefined;
+  set(key: K, refs: Refs): void;
+}
 
 /** One number read once: its keys and how it was written. */
 interface Reading {
@@ -76,7 +86,7 @@ export class PhonebookIndex {
   private readonly fields: NumberFieldClassifier;
 
   /** One compact string per contact, and its phonebookId (compared on ties without decoding). */
-  private readonly entries: string[] = [];
+  private readonly entries = new EntryStore();
   private readonly ids: string[] = [];
 
   /** Per number id: its contact, its info bits, its country calling code. Grown by doubling. */
@@ -85,8 +95,8 @@ export class PhonebookIndex {
   private numCc = new Uint16Array(1024);
   private numbers = 0;
 
-  private readonly exact = new Map<number, Refs>();
-  private readonly tails = new Map<number, Refs>();
+  private readonly exact = new NumberKeyMap();
+  private readonly tails = new NumberKeyMap();
   private readonly shorts = new Map<string, Refs>();
 
   /** Only while building: each distinct written number is parsed once (a company's switchboard repeats). */
@@ -151,6 +161,7 @@ export class PhonebookIndex {
   /** Drops what only the build needed and trims the per-number arrays to size. */
   finishBuild(): void {
     this.buildCache = null;
+    this.entries.trim();
     this.numContact = this.numContact.slice(0, Math.max(this.numbers, 16));
     this.numInfo = this.numInfo.slice(0, Math.max(this.numbers, 16));
     this.numCc = this.numCc.slice(0, Math.max(this.numbers, 16));
@@ -163,7 +174,7 @@ export class PhonebookIndex {
   }
 
   get size(): number {
-    return this.entries.length;
+    return this.entries.size;
   }
 
   /** Number of distinct keys (for status and measurements). */
@@ -173,7 +184,9 @@ export class PhonebookIndex {
 
   /** The compact entries, in order (for the shared snapshot). */
   entriesSlice(start: number, end: number): string[] {
-    return this.entries.slice(start, end);
+    const out: string[] = [];
+    for (let i = start; i < Math.min(end, this.entries.size); i++) out.push(this.entries.get(i));
+    return out;
   }
 
   /** True when the number is one of the tenant's extensions (the call is then internal). */
@@ -195,7 +208,7 @@ export class PhonebookIndex {
           const i = this.numContact[ref] ?? -1;
           if (contact.phonebookId !== '' && this.ids[i] === contact.phonebookId) return true;
           if (contact.phonebookId === '' || this.ids[i] === '') {
-            const other = decodeContact(this.entries[i] ?? '');
+            const other = decodeContact(this.entries.get(i));
             if (other && other.firstName === contact.firstName && other.lastName === contact.lastName) return true;
           }
         }
@@ -231,7 +244,7 @@ export class PhonebookIndex {
   // --- building ------------------------------------------------------------------------------------------
 
   private addOne(contact: PhonebookContact): void {
-    const contactIndex = this.entries.length;
+    const contactIndex = this.entries.size;
     this.entries.push(encodeContact(contact));
     this.ids.push(contact.phonebookId);
     for (const { value, rank } of this.fields.numbersOf(contact)) {
@@ -250,7 +263,10 @@ export class PhonebookIndex {
     const cached = this.buildCache?.get(cacheKey);
     if (cached !== undefined) return cached;
     const reading = toReading(readWritten(plus, digits, this.country));
-    this.buildCache?.set(cacheKey, reading);
+    if (this.buildCache) {
+      if (this.buildCache.size >= BUILD_CACHE_SIZE) this.buildCache.clear();
+      this.buildCache.set(cacheKey, reading);
+    }
     return reading;
   }
 
@@ -276,7 +292,7 @@ export class PhonebookIndex {
    * Adds a number id under a key. The same contact's number again under the same key, written the same way
    * (phone and cell alike), is kept once: the first, from the better-ranked field.
    */
-  private addRef<K>(map: Map<K, Refs>, key: K, id: number): void {
+  private addRef<K>(map: KeyMap<K>, key: K, id: number): void {
     const existing = map.get(key);
     if (existing === undefined) {
       map.set(key, id);
@@ -330,7 +346,7 @@ export class PhonebookIndex {
 
     const best: Contact[] = [];
     for (const { index, score } of this.top(scores, MAX_OTHER_CONTACTS + 1)) {
-      const c = decodeContact(this.entries[index] ?? '');
+      const c = decodeContact(this.entries.get(index));
       if (c) best.push({ ...c, match: matchOf(score) });
     }
     const [first, ...others] = best;
