@@ -19,7 +19,10 @@ export class NumberKeyMap {
   /** Shared keys: vals[slot] = -(1 + index in lists). */
   private readonly lists: number[][] = [];
 
-  constructor(capacity = 1024) {
+  /** `expectedKeys`: room for that many keys without growing (growing rehashes everything at once). */
+  constructor(expectedKeys = 512) {
+    let capacity = 1024;
+    while (capacity < expectedKeys * 2) capacity *= 2;
     this.keys = new Float64Array(capacity).fill(EMPTY);
     this.vals = new Int32Array(capacity);
   }

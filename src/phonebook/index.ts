@@ -95,8 +95,8 @@ export class PhonebookIndex {
   private numCc = new Uint16Array(1024);
   private numbers = 0;
 
-  private readonly exact = new NumberKeyMap();
-  private readonly tails = new NumberKeyMap();
+  private readonly exact: NumberKeyMap;
+  private readonly tails: NumberKeyMap;
   private readonly shorts = new Map<string, Refs>();
 
   /** Only while building: each distinct written number is parsed once (a company's switchboard repeats). */
@@ -107,8 +107,12 @@ export class PhonebookIndex {
     readonly extensions: readonly PbxExtension[],
     readonly customFields: readonly PbxCustomField[],
     private readonly extensionNumbers: ReadonlySet<string>,
+    expectedContacts = 0,
   ) {
     this.fields = new NumberFieldClassifier(customFields);
+    // About two numbers per contact (phone and cell), each under one E.164 and one last-digits key.
+    this.exact = new NumberKeyMap(expectedContacts * 2);
+    this.tails = new NumberKeyMap(expectedContacts * 2);
   }
 
   static empty(country: CountryCode): PhonebookIndex {
@@ -126,20 +130,28 @@ export class PhonebookIndex {
     country: CountryCode,
     opts: BuildOptions = {},
   ): Promise<PhonebookIndex> {
-    const index = PhonebookIndex.builder(extensions, customFields, country);
+    const index = PhonebookIndex.builder(extensions, customFields, country, contacts.length);
     await index.addMany(contacts, opts);
     index.finishBuild();
     return index;
   }
 
-  /** An empty index to fill with addMany (e.g. chunk by chunk from the snapshot), then finishBuild. */
-  static builder(extensions: readonly PbxExtension[], customFields: readonly PbxCustomField[], country: CountryCode): PhonebookIndex {
+  /**
+   * An empty index to fill with addMany (e.g. chunk by chunk from the snapshot), then finishBuild.
+   * `expectedContacts` sizes its maps up front, so that they never rehash 100,000 contacts' keys in one go.
+   */
+  static builder(
+    extensions: readonly PbxExtension[],
+    customFields: readonly PbxCustomField[],
+    country: CountryCode,
+    expectedContacts = 0,
+  ): PhonebookIndex {
     const numbers = new Set<string>();
     for (const e of extensions) {
       const n = e.number.trim();
       if (n) numbers.add(n);
     }
-    const index = new PhonebookIndex(country, extensions, customFields, numbers);
+    const index = new PhonebookIndex(country, extensions, customFields, numbers, expectedContacts);
     index.buildCache = new Map();
     return index;
   }

@@ -270,7 +270,8 @@ export class PhonebookService {
         emptyWhenNotFound(pbx.getExtensions()),
         emptyWhenNotFound(pbx.getPhonebookCustomFields()),
       ]);
-      index = PhonebookIndex.builder(extensions, customFields, this.opts.country);
+      // Sized like the index in use: phonebooks change little between two refreshes.
+      index = PhonebookIndex.builder(extensions, customFields, this.opts.country, this.index.size);
       const builder = index;
       const rest = await emptyWhenNotFound(pbx.getPhoneNumber((batch) => builder.addMany(batch)));
       await index.addMany(rest);

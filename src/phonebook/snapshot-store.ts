@@ -78,7 +78,7 @@ export class SnapshotStore {
   async read(manifest: SnapshotManifest, country: CountryCode): Promise<{ meta: SnapshotMeta; index: PhonebookIndex } | null> {
     const meta = await this.getJson<MetaBody>(metaKey(manifest.slot));
     if (!meta || meta.v !== manifest.version) return null;
-    const index = PhonebookIndex.builder(meta.extensions, meta.customFields, country);
+    const index = PhonebookIndex.builder(meta.extensions, meta.customFields, country, manifest.contacts);
     for (let i = 0; i < manifest.chunks; i++) {
       const chunk = await this.getJson<ChunkBody>(chunkKey(manifest.slot, i));
       if (!chunk || chunk.v !== manifest.version || !Array.isArray(chunk.entries)) return null;
