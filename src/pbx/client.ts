@@ -188,7 +188,7 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
           }
           handed = true;
           await onBatch(batch);
-        });
+        }, { releaseParsed: onBatch !== undefined });
         if (read) return { ok: true, value: items };
         // Falling back to the whole text would hand the first slices twice.
         if (handed) throw new PbxError('PBX_ERR_BAD_RESPONSE', endpoint, `PBX ${endpoint} answered with a list entry that is not JSON`);

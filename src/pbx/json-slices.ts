@@ -21,6 +21,11 @@
 export interface SliceOptions {
   /** Work done between two yields to the event loop, in ms. Default 5. */
   sliceMs?: number;
+  /**
+   * parseElementsSliced: let go of the bytes of elements already handed to onValues, so a large body's
+   * memory is freed while the rest is parsed (the bytes cannot be read again afterwards).
+   */
+  releaseParsed?: boolean;
 }
 
 export interface ListBodyLayout {
@@ -57,12 +62,16 @@ function toBuffer(chunk: Uint8Array): Buffer {
   return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
+const EMPTY_CHUNK = Buffer.alloc(0);
+
 /** A body as the chunks it arrived in (not joined), addressed by byte offset. */
 export class ByteChunks {
   private readonly chunks: Buffer[] = [];
   /** offsets[i]: the byte offset of chunks[i]. */
   private readonly offsets: number[] = [];
   private total = 0;
+  /** Chunks before this index were let go (releaseBefore). */
+  private released = 0;
 
   static of(bytes: Uint8Array): ByteChunks {
     const out = new ByteChunks();
@@ -113,6 +122,16 @@ export class ByteChunks {
       parts.push(offset + chunk.length <= end ? chunk : chunk.subarray(0, end - offset));
     }
     return Buffer.concat(parts, end - start).toString('utf8');
+  }
+
+  /** Lets go of every chunk that ends at or before `offset` (nothing before it is read again). */
+  releaseBefore(offset: number): void {
+    for (let i = this.released; i < this.chunks.length; i++) {
+      const chunk = this.chunks[i] as Buffer;
+      if ((this.offsets[i] as number) + chunk.length > offset) break;
+      this.chunks[i] = EMPTY_CHUNK;
+      this.released = i + 1;
+    }
   }
 
   /** All the bytes in one buffer (the whole-text path). */
@@ -501,6 +520,7 @@ export async function parseElementsSliced(
       }
     }
     await onValues(values);
+    if (opts.releaseParsed === true && to < count) bytes.releaseBefore(starts[to] as number);
     if (to < count && performance.now() - sliceStart >= sliceMs) {
       await yieldToEventLoop();
       sliceStart = performance.now();

@@ -266,6 +266,22 @@ describe('scanListBody + parseElementsSliced', () => {
     }
   });
 
+  it('with releaseParsed, lets go of the bytes already parsed and still reads every element', async () => {
+    const data = Array.from({ length: 1500 }, (_, i) => ({ 'Phonebook ID': String(i), 'First Name': `Zoë ${i}`, pad: 'x'.repeat(i % 300) }));
+    const text = JSON.stringify({ status: 'SUCCESS', data });
+    const { bytes: chunks, scanner } = await readAndScan(chunksOf(Buffer.from(text), [997]));
+    const layout = scanner.finish();
+    if (layout === null) throw new Error('no layout');
+    const got: unknown[] = [];
+    const ok = await parseElementsSliced(chunks, layout, (values) => {
+      got.push(...values);
+    }, { releaseParsed: true });
+    expect(ok).toBe(true);
+    expect(got).toEqual(data);
+    // The first elements' bytes are gone: their chunks now read as nothing.
+    expect(chunks.chunk(0).bytes.length).toBe(0);
+  });
+
   it('gives the same result wherever the chunks split it (escapes, multi-byte characters, the BOM, keys)', async () => {
     const text = '\uFEFF{"st\\"atus":"SUCCESS","d\\u0061ta":[{"a":"x\\\\","b":"\\"}]","c":"日本😀"},[1,{"d":[]}],"e\\\\"],"data":[ {"k":"é\\"","Custom Details":{"x":"}"},}, "z" ,],"t":1}';
     const bytes = Buffer.from(text, 'utf8');
