@@ -128,6 +128,17 @@ describe('POST /api/contacts in memory mode', () => {
     }
   });
 
+  it('when the PBX answers something that is not an answer, then 502 pbx_bad_response', async () => {
+    h.simulator.setFault({ mode: 'garbage', endpoints: ['createNumber'] });
+    try {
+      const r = await postJson(`${bridge.url}/api/contacts`, newContact('09447066666'), auth());
+      expect(r.status).toBe(502);
+      expect(r.body.error).toBe('pbx_bad_response');
+    } finally {
+      h.simulator.setFault({ mode: 'none' });
+    }
+  });
+
   it('lists the custom fields for the form, required ones marked', async () => {
     const res = await fetch(`${bridge.url}/api/contacts/fields`, { headers: auth() });
     expect(res.status).toBe(200);
