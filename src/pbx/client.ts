@@ -13,7 +13,7 @@ import type { PbxApi, PbxContact, PbxCustomField, PbxExtension, PbxNewContact } 
 import { PbxError, type PbxErrorCode } from '../errors.js';
 import { DATA_NOT_FOUND, isJsonObject, readPbxAnswer, type JsonObject, type PbxAnswer } from './answer.js';
 import { encodeExtensionPassword, redactSecrets, type PasswordFormat } from './credentials.js';
-import { parseElementsSliced, readAndScan, type ByteChunks, type ListBodyScanner } from './json-slices.js';
+import { parseElementsSliced, readAndScan, readScanAndParse, type ByteChunks, type ListBodyScanner, type StreamedList } from './json-slices.js';
 import { listEntries, mapContact, mapCustomField, mapExtension } from './mapping.js';
 
 export type PbxRequestOutcome = 'ok' | 'rejected' | 'timeout' | 'unreachable' | 'bad_response';
@@ -101,6 +101,8 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
     options: {
       read: (body: JsonObject) => T;
       readScanned?: (statusCode: number, body: ScannedBody, redact: (message: string) => string) => Promise<PbxAnswer | { ok: true; value: T }>;
+      /** With readScanned: a 2xx list body's elements go here while it arrives (readScanAndParse). */
+      stream?: (values: unknown[]) => Promise<void>;
       whenDataNotFound?: () => T;
       secrets?: readonly string[];
     },
@@ -109,7 +111,10 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
     const started = performance.now();
     let outcome: PbxRequestOutcome = 'ok';
     try {
-      const signal = AbortSignal.timeout(timeoutMs);
+      // The request's time limit counts time spent waiting on the PBX, not time the bridge spends indexing
+      // what it already received (readScanAndParse hands elements over while the body arrives).
+      const deadline = pausableTimeout(timeoutMs);
+      const signal = deadline.signal;
       let statusCode: number;
       let body: string | ScannedBody;
       try {
@@ -121,9 +126,25 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
           body: JSON.stringify({ token_id: token, ...fields }),
         });
         statusCode = res.statusCode;
-        body = options.readScanned ? await readAndScan(res.body) : await res.body.text();
+        const stream = options.stream;
+        if (options.readScanned && stream && statusCode >= 200 && statusCode < 300) {
+          const consume = async (values: unknown[]): Promise<void> => {
+            deadline.pause();
+            try {
+              await stream(values);
+            } finally {
+              deadline.resume();
+            }
+          };
+          const streamed = await readScanAndParse(res.body, consume, { minBytes: SLICED_LIST_MIN_BYTES });
+          body = { bytes: streamed.bytes, scanner: null, streamed };
+        } else {
+          body = options.readScanned ? await readAndScan(res.body) : await res.body.text();
+        }
       } catch (err) {
         throw transportError(endpoint, err, signal.aborted, timeoutMs);
+      } finally {
+        deadline.clear();
       }
       const redact = (m: string): string => redactSecrets(m, secrets);
       const answer =
@@ -169,10 +190,27 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
         }
         return entries.map(map);
       },
-      readScanned: async (statusCode, { bytes, scanner }, redact) => {
+      stream: onBatch
+        ? async (values) => {
+            const batch: T[] = [];
+            for (const value of values) if (isJsonObject(value)) batch.push(map(value));
+            await onBatch(batch);
+          }
+        : undefined,
+      readScanned: async (statusCode, { bytes, scanner, streamed }, redact) => {
         const whole = (): PbxAnswer => readPbxAnswer(endpoint, statusCode, utf8Text(bytes), redact);
+        if (streamed?.handed) {
+          // Parsed while it arrived: what was handed over is gone, so the whole text cannot decide.
+          if (streamed.error !== null) throw streamed.error;
+          const envelope = streamed.layout ? readPbxAnswer(endpoint, statusCode, streamed.layout.envelope, redact) : null;
+          if (envelope && !envelope.ok) return envelope;
+          if (!streamed.complete || !envelope) {
+            throw new PbxError('PBX_ERR_BAD_RESPONSE', endpoint, `PBX ${endpoint} answered with a list the bridge cannot read`);
+          }
+          return { ok: true, value: [] };
+        }
         if (bytes.length < SLICED_LIST_MIN_BYTES) return whole();
-        const layout = scanner.finish();
+        const layout = streamed ? streamed.layout : (scanner?.finish() ?? null);
         if (layout === null) return whole();
         const envelope = readPbxAnswer(endpoint, statusCode, layout.envelope, redact);
         // Refusals and odd answers: whatever the whole text says (they are not the large case).
@@ -251,10 +289,42 @@ function newPhonebookId(body: JsonObject): { phonebookId: string | null } {
   return { phonebookId: null };
 }
 
-/** A body read by `readAndScan`: its chunks, and the scan of them. */
+/** An abort signal after `ms`, with the clock stopped between pause() and resume(). */
+function pausableTimeout(ms: number): { signal: AbortSignal; pause(): void; resume(): void; clear(): void } {
+  const controller = new AbortController();
+  let remaining = ms;
+  let since = performance.now();
+  let timer: NodeJS.Timeout | null = null;
+  const arm = (): void => {
+    timer = setTimeout(() => controller.abort(new DOMException('The PBX did not answer in time', 'TimeoutError')), Math.max(0, remaining));
+    timer.unref();
+  };
+  arm();
+  return {
+    signal: controller.signal,
+    pause() {
+      if (timer === null) return;
+      clearTimeout(timer);
+      timer = null;
+      remaining -= performance.now() - since;
+    },
+    resume() {
+      if (timer !== null || controller.signal.aborted) return;
+      since = performance.now();
+      arm();
+    },
+    clear() {
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+    },
+  };
+}
+
+/** A body read by `readAndScan` (its chunks, and the scan of them) or by `readScanAndParse` (`streamed`). */
 interface ScannedBody {
   bytes: ByteChunks;
-  scanner: ListBodyScanner;
+  scanner: ListBodyScanner | null;
+  streamed?: StreamedList;
 }
 
 /** The body as text, as undici's `body.text()` gives it (UTF-8, a leading BOM dropped). */

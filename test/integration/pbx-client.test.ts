@@ -573,6 +573,28 @@ describe('against servers that misbehave on purpose', () => {
       expect(one).toEqual([entries.slice(0, 3).map(mapContact)]);
     });
 
+    it('with onBatch (parsed while it arrives): a refusal after the data is the refusal, a broken or doubled list is PBX_ERR_BAD_RESPONSE', async () => {
+      const data = JSON.stringify(bigPhonebook(6000));
+      const noop = async (): Promise<void> => undefined;
+      const refusal = `{"data":${data},"status":"FAILED","status_code":603,"message":"Authentication Failed for ${TOKEN}"}`;
+      const r1 = await misbehavingServer(serveText(200, refusal));
+      const err = await pbxError(testClient(r1.baseUrl).getPhoneNumber(noop));
+      expect(err).toMatchObject({ code: 'PBX_ERR_REJECTED', pbxStatus: 603 });
+      expectNoSecrets(err);
+      const broken = `{"status":"SUCCESS","data":${data.slice(0, -200)}`;
+      const r2 = await misbehavingServer(serveText(200, broken));
+      expect((await pbxError(testClient(r2.baseUrl).getPhoneNumber(noop))).code).toBe('PBX_ERR_BAD_RESPONSE');
+      // Two data arrays: JSON.parse would take the second, but the first was handed over already.
+      const doubled = `{"status":"SUCCESS","data":${data},"data":[]}`;
+      const r3 = await misbehavingServer(serveText(200, doubled));
+      expect((await pbxError(testClient(r3.baseUrl).getPhoneNumber(noop))).code).toBe('PBX_ERR_BAD_RESPONSE');
+      // What onBatch throws comes out as it is.
+      const ok = `{"status":"SUCCESS","data":${data}}`;
+      const r4 = await misbehavingServer(serveText(200, ok));
+      const thrown = new Error('index full');
+      await expect(testClient(r4.baseUrl).getPhoneNumber(async () => Promise.reject(thrown))).rejects.toBe(thrown);
+    });
+
     it('a large refusal is still a refusal with the PBX code and no secret; a large broken body is PBX_ERR_BAD_RESPONSE', async () => {
       const data = JSON.stringify(bigPhonebook(5000));
       const refusal = `{"status":"FAILED","status_code":603,"message":"Authentication Failed for ${TOKEN}","data":${data}}`;

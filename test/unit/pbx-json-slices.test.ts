@@ -5,7 +5,7 @@
  * (null / false) so that the client parses the whole text instead.
  */
 import { describe, expect, it } from 'vitest';
-import { ByteChunks, parseElementsSliced, readAndScan, stripTrailingCommas } from '../../src/pbx/json-slices.js';
+import { ByteChunks, parseElementsSliced, readAndScan, readScanAndParse, stripTrailingCommas } from '../../src/pbx/json-slices.js';
 
 interface Sliced {
   envelope: unknown;
@@ -61,6 +61,17 @@ async function expectSameAsJsonParse(text: string, opts: ReadOptions = {}): Prom
   const expected = whole(text);
   expect(await sliced(text, opts)).toEqual(expected);
   expect(await sliced(text, { ...opts, chunkSizes: [1, 2, 3, 5, 7, 11, 64, 1000] })).toEqual(expected);
+  if (expected !== null) expect(await streamed(text, [3, 64, 1000])).toEqual(expected);
+}
+
+/** What readScanAndParse hands over while the body arrives (from the first byte on), with the envelope. */
+async function streamed(text: string, chunkSizes: number[]): Promise<Sliced | null> {
+  const data: unknown[] = [];
+  const r = await readScanAndParse(chunksOf(Buffer.from(text, 'utf8'), chunkSizes), async (values) => {
+    data.push(...values);
+  });
+  if (r.layout === null || !r.complete) return null;
+  return { envelope: JSON.parse(stripTrailingCommas(r.layout.envelope)), data };
 }
 
 // ---- random-ish records ----------------------------------------------------------------------------------
