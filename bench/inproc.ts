@@ -4,6 +4,10 @@
  * snapshot write), with a per-phase breakdown. The PBX is the simulator in another process (SIM_API_URL),
  * so its JSON serialization is not counted against the bridge.
  *
+ * Memory: RSS and heap before the phonebook is loaded and with it loaded (after a full GC when run with
+ * `--expose-gc`, as bench/run.ts does), in memory mode as the bridge runs it (no shared snapshot). Memory does
+ * not depend on CPU contention; lookup and block figures do.
+ *
  * Prints one JSON line on stdout. Env: SIM_API_URL (required), CONTACTS (default 100000), LOOKUPS (2000),
  * REFRESHES (2: the first with a cold JIT, the next as a scheduled refresh meets it).
  */
@@ -72,6 +76,19 @@ async function probed<T>(work: () => Promise<T>): Promise<Probed<T>> {
   };
 }
 
+const gc = (globalThis as { gc?: () => void }).gc;
+
+/** RSS and heap in MB, after a full GC when one can be asked for. */
+async function memory(): Promise<{ rssMb: number; heapUsedMb: number; externalMb: number; gc: boolean }> {
+  if (gc) {
+    gc();
+    await new Promise((r) => setImmediate(r));
+    gc();
+  }
+  const m = process.memoryUsage();
+  return { rssMb: round(m.rss / 1048576, 1), heapUsedMb: round(m.heapUsed / 1048576, 1), externalMb: round(m.external / 1048576, 1), gc: gc !== undefined };
+}
+
 const strip = <T>(p: Probed<T>) => ({ ms: p.ms, maxBlockMs: p.maxBlockMs, delayMaxMs: p.delayMaxMs, delayP99Ms: p.delayP99Ms });
 
 async function main(): Promise<void> {
@@ -84,12 +101,15 @@ async function main(): Promise<void> {
     country: COUNTRY,
     refreshIntervalMs: 3_600_000,
     logger,
+    shareSnapshot: false,
   });
 
+  const before = await memory();
   // Full refreshes as the service runs them (forced): the target is on the worst one.
   const refreshes: Probed<unknown>[] = [];
   for (let i = 0; i < REFRESHES; i++) refreshes.push(await probed(() => service.refresh()));
   const loaded = service.status().contacts;
+  const withPhonebook = await memory();
 
   // The phases of one refresh, separately.
   const fetch = await probed(() => pbx.getPhoneNumber());
@@ -98,9 +118,9 @@ async function main(): Promise<void> {
   const customFields = await pbx.getPhonebookCustomFields();
   const build = await probed(() => PhonebookIndex.build(contacts, extensions, customFields, COUNTRY));
   const store = new SnapshotStore(new MemoryKeyValueStore());
-  const snapshot = { version: 'bench', fetchedAtMs: Date.now(), contacts, extensions, customFields };
-  const write = await probed(() => store.write(snapshot));
-  const read = await probed(() => store.read(write.result));
+  const snapshot = { version: 'bench', fetchedAtMs: Date.now(), extensions, customFields };
+  const write = await probed(() => store.write(snapshot, build.result));
+  const read = await probed(() => store.read(write.result, COUNTRY));
 
   // Lookups of numbers as the PBX would send them (the phonebook's own raw forms, and +91 forms).
   const raw = generateContacts(COUNT);
@@ -136,6 +156,7 @@ async function main(): Promise<void> {
       refresh: { worstMaxBlockMs: worst.maxBlockMs, runs: refreshes.map(strip) },
       phases: { pbxFetchAndParse: strip(fetch), indexBuild: strip(build), snapshotWrite: strip(write), snapshotRead: strip(read) },
       lookupUs: { ...lookupUs, hitRate: round(hits / times.length, 3) },
+      memory: { before, withPhonebook, phonebookMb: round(withPhonebook.rssMb - before.rssMb, 1) },
     })}\n`,
   );
 }

@@ -419,7 +419,7 @@ async function runPhase(
 
 async function runInproc(simApiUrl: string, contacts: number): Promise<Record<string, unknown> | null> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/inproc.ts'], {
+    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/inproc.ts'], {
       cwd: root,
       env: { ...process.env, SIM_API_URL: simApiUrl, CONTACTS: String(contacts), LOOKUPS: String(P.lookups), REFRESHES: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -610,7 +610,13 @@ function renderTable(results: {
   // These rows have no raw-relay figure.
   const abs = (cells: Cell[]): void => void rows.push([cells[0], '', ...cells.slice(1)]);
   const inproc = results.inproc as
-    | { contacts: number; lookupUs: { p50: number; p99: number }; refresh: { worstMaxBlockMs: number }; phases: Record<string, { maxBlockMs: number }> }
+    | {
+        contacts: number;
+        lookupUs: { p50: number; p99: number };
+        refresh: { worstMaxBlockMs: number };
+        phases: Record<string, { maxBlockMs: number }>;
+        memory?: { before: { rssMb: number; heapUsedMb: number }; withPhonebook: { rssMb: number; heapUsedMb: number } };
+      }
     | null;
   const lookupMs = inproc ? round(inproc.lookupUs.p50 / 1000, 4) : null;
   verdicts['phonebook lookup median < 0.1 ms'] = { value: lookupMs, target: '<0.1', result: verdict(lookupMs === null ? null : lookupMs < 0.1) };
@@ -624,6 +630,21 @@ function renderTable(results: {
       '  of which: PBX read+parse / index build / snapshot write',
       '',
       `${fmt(ph.pbxFetchAndParse?.maxBlockMs)} / ${fmt(ph.indexBuild?.maxBlockMs)} / ${fmt(ph.snapshotWrite?.maxBlockMs)}`,
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+    ]);
+  }
+  if (inproc?.memory) {
+    const mem = inproc.memory;
+    abs([
+      `RSS / heap MB, before / with ${fmt(inproc.contacts)} contacts (after GC)`,
+      '',
+      `${fmt(mem.before.rssMb)}/${fmt(mem.before.heapUsedMb)} -> ${fmt(mem.withPhonebook.rssMb)}/${fmt(mem.withPhonebook.heapUsedMb)}`,
       '',
       '',
       '',

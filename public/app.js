@@ -2,6 +2,7 @@
 // (textContent, attributes set one by one), never as HTML.
 import { connect, tokenExpiry } from '/client.js';
 import { formatNumber } from '/format.js';
+import { contactExtras } from '/contact-form.js';
 
 const MAX_CARDS = 3;
 const MAX_RECENT = 15;
@@ -208,6 +209,8 @@ function renderContact(card, event, candidates, chosen) {
     ul.append(li);
   });
   others.hidden = ul.childElementCount === 0;
+  // The last-digits note, and Save contact on an unknown caller's card (contact-form.js).
+  contactExtras(card, event, pick, (saved) => renderContact(card, event, [{ phonebookId: saved.phonebookId, displayName: contactName(saved), full: saved }], 0));
 }
 
 function setCardState(card, event) {

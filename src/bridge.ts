@@ -40,6 +40,8 @@ import { startDemoPbx, type DemoPbx } from './demo.js';
 import { startWebhookService } from './crm-webhooks/service.js';
 import { createWebhookRouter } from './http/webhook-routes.js';
 import { MemoryRevocationBus, RedisRevocationBus, type RevocationBus } from './auth/revocation-bus.js';
+import { createContactRouter } from './http/contact-routes.js';
+import { RedisAddedContactsBus } from './phonebook/added-bus.js';
 
 export interface BridgeOptions {
   /** Key prefix in Redis; tests give each bridge group its own. */
@@ -149,6 +151,14 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
     });
     closers.push(() => pbx.close());
 
+    // Contacts created from the pop reach the other instances over pub/sub (docs/phonebook.md).
+    const addedBus = stores.redis && config.redisUrl
+      ? new RedisAddedContactsBus(stores.redis, createRedisClient(config.redisUrl, 'bridge-phonebook-added', { maxRetriesPerRequest: null }), options.redisPrefix ?? DEFAULT_KEY_PREFIX, logger)
+      : null;
+    if (addedBus) {
+      closers.push(() => addedBus.close());
+      await addedBus.start();
+    }
     const phonebook = new PhonebookService({
       pbx,
       kv: stores.kv,
@@ -156,6 +166,9 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
       country: config.defaultCountry,
       refreshIntervalMs: config.phonebookRefreshS * 1000,
       logger,
+      // One process alone has nobody to share the snapshot with.
+      shareSnapshot: stores.redis !== null,
+      ...(addedBus ? { bus: addedBus } : {}),
     });
     closers.push(() => phonebook.close());
     metrics.addGauge('bridge_phonebook_contacts', 'Contacts in the phonebook index', () => phonebook.status().contacts);
@@ -276,6 +289,8 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
     );
     metrics.addGauge('bridge_callbacks_in_flight', 'Callbacks authenticated and not yet answered', () => overload.stats().inFlight);
     metrics.addGauge('bridge_callbacks_refuse_share', 'Share of callbacks refused now for event-loop load (0..1)', () => overload.stats().refuseShare);
+    // ── feature wiring: contacts from the pop (docs/phonebook.md) ──
+    featureRouters.push(createContactRouter({ pbx, directory: phonebook, adminApiKey, verifyToken: tokens.verify, logger }));
 
     const routers = [
       callbackRouterFor(callbackHandler),

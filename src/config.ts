@@ -164,7 +164,7 @@ const envSchema = z.object({
     .trim()
     .toUpperCase()
     .refine((v) => countries.has(v), 'must be an ISO 3166 country code, e.g. IN or US')
-    .default('US'),
+    .optional(),
   PHONEBOOK_REFRESH_S: intIn(10, 86400).default(300),
   CRM_LINK_TEMPLATE: z
     .string()
@@ -293,7 +293,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       sessionSecret: e.SESSION_SECRET ?? null,
       credentialsKey: e.CREDENTIALS_KEY ?? null,
       agentTokenTtlS: e.AGENT_TOKEN_TTL_S,
-      defaultCountry: e.DEFAULT_COUNTRY as CountryCode,
+      // Demo mode's simulator holds Indian numbers: read them as such unless DEFAULT_COUNTRY says otherwise.
+      defaultCountry: (e.DEFAULT_COUNTRY ?? (demo ? 'IN' : 'US')) as CountryCode,
       phonebookRefreshS: e.PHONEBOOK_REFRESH_S,
       crmLinkTemplate: e.CRM_LINK_TEMPLATE ?? null,
       webhookAllowPrivate: e.WEBHOOK_ALLOW_PRIVATE,

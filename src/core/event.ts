@@ -5,7 +5,11 @@ export type EventType = (typeof EVENT_TYPES)[number];
 
 export type CallState = 'ringing' | 'answered' | 'ended';
 
-export interface Contact {
+/** How a contact was found (docs/phonebook.md): the same number, or only the same last digits. */
+export type ContactMatch = 'exact' | 'suffix';
+
+/** A phonebook entry as the PBX holds it. */
+export interface PhonebookContact {
   phonebookId: string;
   displayName: string;
   firstName: string;
@@ -18,9 +22,15 @@ export interface Contact {
   customFields: Record<string, string>;
 }
 
+/** A phonebook entry as an event carries it: with how it matched the caller. */
+export interface Contact extends PhonebookContact {
+  match: ContactMatch;
+}
+
 export interface ContactSummary {
   phonebookId: string;
   displayName: string;
+  match: ContactMatch;
 }
 
 export interface CallInfo {

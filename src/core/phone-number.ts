@@ -17,8 +17,12 @@
  *    only accepted when at least one side has no E.164 form: two valid numbers with different E.164 forms are
  *    different numbers even when their last 8 digits agree.
  *  - `x:<digits>` for numbers of fewer than 8 digits (extensions, short codes): exact digits only.
+ *
+ * The phonebook index (src/phonebook/index.ts) applies the fuller rules of docs/phonebook.md on top of these:
+ * an exact match wins; with none, the last digits decide unless the two readings rule it out (see
+ * `tailMayMatch`), which needs to know whether a number was written with its country (`readWritten`).
  */
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/min';
+import { getCountryCallingCode, Metadata, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/min';
 
 export type { CountryCode };
 
@@ -106,4 +110,70 @@ export function phoneLikeDigitCount(text: string): number {
   const s = text.trim();
   if (!/^\+?[\d\s\-.()]+$/.test(s)) return -1;
   return s.replace(/\D+/g, '').length;
+}
+
+/** A number as written: its E.164 reading, and whether its country was written or guessed. */
+export interface WrittenNumber extends ReadNumber {
+  /** Written with its country (`+`, `00`, or the default country's international prefix): not a guess. */
+  explicit: boolean;
+  /** The country calling code as written, or the default country's for a national number; 0 when unknown. */
+  callingCode: number;
+}
+
+const iddPrefixes = new Map<CountryCode, RegExp>();
+
+/** The default country's international (IDD) prefix as an anchored pattern, e.g. `^(?:011)` for US. */
+function iddPrefixOf(country: CountryCode): RegExp {
+  let re = iddPrefixes.get(country);
+  if (re === undefined) {
+    const metadata = new Metadata();
+    metadata.selectNumberingPlan(country);
+    const idd = metadata.numberingPlan?.IDDPrefix() ?? '00';
+    re = new RegExp(`^(?:${idd})`);
+    iddPrefixes.set(country, re);
+  }
+  return re;
+}
+
+/**
+ * Reads a number (E.164 as toE164 gives it) and tells a written country from a guessed one
+ * (docs/phonebook.md, "Matching"). One libphonenumber parse for most numbers: a phonebook build reads
+ * every number of 100,000 contacts.
+ */
+export function readWritten(plus: boolean, digits: string, country: CountryCode): WrittenNumber {
+  const home = Number(getCountryCallingCode(country));
+  if (digits.length < 3) return { plus, digits, e164: null, explicit: false, callingCode: home };
+  const parsed = parsePhoneNumberFromString(plus ? `+${digits}` : digits, { defaultCountry: country, extract: false });
+  let e164 = parsed?.isValid() ? parsed.number : null;
+  let explicit = plus;
+  let callingCode = plus ? (parsed ? Number(parsed.countryCallingCode) : 0) : home;
+  if (!plus) {
+    const idd = digits.startsWith('00') ? '00' : (iddPrefixOf(country).exec(digits)?.[0] ?? '');
+    if (idd !== '') {
+      explicit = true;
+      // The default country's own prefix was read by the parse; `00` elsewhere (toE164's fallback) was not.
+      const intl = parsed && Number(parsed.countryCallingCode) !== home ? parsed : parsePhoneNumberFromString(`+${digits.slice(idd.length)}`, { extract: false });
+      callingCode = intl ? Number(intl.countryCallingCode) : 0;
+      if (e164 === null && intl?.isValid()) e164 = intl.number;
+    }
+  }
+  return { plus, digits, e164, explicit, callingCode };
+}
+
+/**
+ * Whether two numbers whose last TAIL_DIGITS digits agree (and whose E.164 forms, if any, differ) may be
+ * the same number:
+ * - not when both are valid in the same country: two different numbers of one numbering plan;
+ * - not when both were written with their country and the countries differ;
+ * - otherwise yes: at least one side's country is a guess (a national number read with DEFAULT_COUNTRY), or
+ *   cannot be read at all, so the last digits decide.
+ */
+export function tailMayMatch(
+  a: { valid: boolean; explicit: boolean; callingCode: number },
+  b: { valid: boolean; explicit: boolean; callingCode: number },
+): boolean {
+  const known = a.callingCode !== 0 && b.callingCode !== 0;
+  if (known && a.callingCode === b.callingCode && a.valid && b.valid) return false;
+  if (known && a.explicit && b.explicit && a.callingCode !== b.callingCode) return false;
+  return true;
 }

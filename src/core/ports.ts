@@ -2,7 +2,7 @@
  * The narrow ports the core needs from the outside world. Each has a Redis and a memory implementation
  * that pass one shared contract suite (test/integration/*-contract.test.ts).
  */
-import type { Contact, NewCallEvent, StoredEvent } from './event.js';
+import type { NewCallEvent, PhonebookContact, StoredEvent } from './event.js';
 
 export interface DedupeRule {
   /** Same key within ttlMs: the append is a duplicate and returns the first event's id. */
@@ -36,11 +36,30 @@ export interface EventLog {
 }
 
 /** A phonebook entry as the PBX client returns it (the manual's "Phonebook ID", "First Name", … mapped). */
-export type PbxContact = Contact;
+export type PbxContact = PhonebookContact;
 
 export interface PbxCustomField {
   name: string;
   type: string;
+  /** The manual's "Field Required": createNumber refuses a contact without it. */
+  required?: boolean;
+  /** "List of Items" of a drop-down list, split on commas. */
+  items?: string[];
+  /** "Field Length" when above 0. */
+  maxLength?: number;
+}
+
+/** What createNumber takes (manual section 10): first and last name, and one of extension, phone, cell. */
+export interface PbxNewContact {
+  firstName: string;
+  lastName: string;
+  displayName?: string;
+  extension?: string;
+  phoneNumber?: string;
+  cellNumber?: string;
+  email?: string;
+  phoneGroup?: string;
+  customFields?: Record<string, string>;
 }
 
 export interface PbxExtension {
@@ -55,9 +74,20 @@ export interface PbxExtension {
 export interface PbxApi extends PbxCallApi {
   crmSubscribe(extension: string, webPassword: string): Promise<void>;
   crmUnSubscribe(extension: string, webPassword: string): Promise<void>;
-  getPhoneNumber(): Promise<PbxContact[]>;
+  /**
+   * The whole phonebook. With `onBatch`, contacts are handed over a few hundred at a time as they are read
+   * (100,000 of them as objects at once are most of a refresh's memory) and the list returned holds only
+   * those not handed over (none, or all of them for an implementation that does not stream).
+   */
+  getPhoneNumber(onBatch?: (contacts: PbxContact[]) => Promise<void>): Promise<PbxContact[]>;
   getPhonebookCustomFields(): Promise<PbxCustomField[]>;
   getExtensions(): Promise<PbxExtension[]>;
+  /**
+   * Adds a phonebook entry (createNumber). Resolves with the new entry's Phonebook ID when the answer carries
+   * one (the manual's does not), else null. A refusal is PBX_ERR_REJECTED with the manual's code (605 Already
+   * Exists, 602, 606, …).
+   */
+  createNumber(contact: PbxNewContact): Promise<{ phonebookId: string | null }>;
 }
 
 /** A short-lived lock shared by all instances (one phonebook refresh at a time, one subscription leader). */

@@ -10,7 +10,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
-import type { PbxActiveCall, PbxApi, PbxCallGroup, PbxCallLogQuery, PbxCallLogRow, PbxContact, PbxCustomField, PbxExtension } from '../core/ports.js';
+import type { PbxActiveCall, PbxApi, PbxCallGroup, PbxCallLogQuery, PbxCallLogRow, PbxContact, PbxCustomField, PbxExtension, PbxNewContact } from '../core/ports.js';
 import { PbxError, ValidationError, type PbxErrorCode } from '../errors.js';
 import {
   DATA_NOT_FOUND,
@@ -22,7 +22,7 @@ import {
   type PbxAnswer,
 } from './answer.js';
 import { encodeExtensionPassword, redactSecrets, type PasswordFormat } from './credentials.js';
-import { parseElementsSliced, readAndScan, type ByteChunks, type ListBodyScanner } from './json-slices.js';
+import { parseElementsSliced, readAndScan, readScanAndParse, type ByteChunks, type ListBodyScanner, type StreamedList } from './json-slices.js';
 import {
   listEntries,
   mapActiveCall,
@@ -150,10 +150,12 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
   async function post<T>(
     endpoint: string,
     path: string,
-    fields: Record<string, string>,
+    fields: Record<string, unknown>,
     options: {
       read: (body: JsonObject) => T;
       readScanned?: (statusCode: number, body: ScannedBody, redact: (message: string) => string) => Promise<PbxAnswer | { ok: true; value: T }>;
+      /** With readScanned: a 2xx list body's elements go here while it arrives (readScanAndParse). */
+      stream?: (values: unknown[]) => Promise<void>;
       whenNothing?: () => T;
       /** null: no refusal means "nothing" on this endpoint. */
       nothingStatus?: number | null;
@@ -164,7 +166,10 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
     const started = performance.now();
     let outcome: PbxRequestOutcome = 'ok';
     try {
-      const signal = AbortSignal.timeout(timeoutMs);
+      // The request's time limit counts time spent waiting on the PBX, not time the bridge spends indexing
+      // what it already received (readScanAndParse hands elements over while the body arrives).
+      const deadline = pausableTimeout(timeoutMs);
+      const signal = deadline.signal;
       let statusCode: number;
       let body: string | ScannedBody;
       try {
@@ -179,9 +184,23 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
         const length = Number(res.headers['content-length']);
         const announced = Number.isFinite(length) && length >= 0 ? length : null;
         try {
-          body = options.readScanned
-            ? await readAndScan(capped(res.body, maxBytes, announced))
-            : await cappedText(res.body, maxBytes, announced);
+          const stream = options.stream;
+          if (options.readScanned && stream && statusCode >= 200 && statusCode < 300) {
+            const consume = async (values: unknown[]): Promise<void> => {
+              deadline.pause();
+              try {
+                await stream(values);
+              } finally {
+                deadline.resume();
+              }
+            };
+            const streamed = await readScanAndParse(capped(res.body, maxBytes, announced), consume, { minBytes: SLICED_LIST_MIN_BYTES });
+            body = { bytes: streamed.bytes, scanner: null, streamed };
+          } else {
+            body = options.readScanned
+              ? await readAndScan(capped(res.body, maxBytes, announced))
+              : await cappedText(res.body, maxBytes, announced);
+          }
         } catch (err) {
           if (err instanceof ResponseTooLarge) res.body.destroy();
           throw err;
@@ -191,11 +210,14 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
           throw new PbxError('PBX_ERR_BAD_RESPONSE', endpoint, `PBX ${endpoint} answered more than ${maxBytes} bytes (PBX_MAX_RESPONSE_BYTES); the answer was not read`);
         }
         throw transportError(endpoint, err, signal.aborted, timeoutMs);
+      } finally {
+        deadline.clear();
       }
       const redact = (m: string): string => redactSecrets(m, secrets);
-      // The body was scanned, not read as text, only because `readScanned` is given.
+      const scanned = options.readScanned;
+      // A body is scanned rather than read as text only when `readScanned` is given.
       const answer =
-        typeof body === 'string' ? readPbxAnswer(endpoint, statusCode, body, redact) : await options.readScanned!(statusCode, body, redact);
+        typeof body === 'string' || !scanned ? readPbxAnswer(endpoint, statusCode, typeof body === 'string' ? body : utf8Text(body.bytes), redact) : await scanned(statusCode, body, redact);
       if (answer.ok) return 'value' in answer ? answer.value : options.read(answer.body);
       const nothing = options.nothingStatus === undefined ? DATA_NOT_FOUND : options.nothingStatus;
       if (options.whenNothing && nothing !== null && answer.error.pbxStatus === nothing) return options.whenNothing();
@@ -217,8 +239,15 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
     endpoint: string,
     path: string,
     map: (entry: JsonObject) => T,
-    request: { fields?: Record<string, string>; nothingStatus?: number | null } = {},
+    request: { fields?: Record<string, string>; nothingStatus?: number | null; onBatch?: (items: T[]) => Promise<void> } = {},
   ): Promise<T[]> {
+    const onBatch = request.onBatch;
+    /** With onBatch, the items go there as they are read and the list returned is empty. */
+    const hand = async (items: T[]): Promise<T[]> => {
+      if (!onBatch) return items;
+      if (items.length > 0) await onBatch(items);
+      return [];
+    };
     return post<T[]>(endpoint, path, request.fields ?? {}, {
       whenNothing: () => [],
       nothingStatus: request.nothingStatus,
@@ -229,21 +258,49 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
         }
         return entries.map(map);
       },
-      readScanned: async (statusCode, { bytes, scanner }, redact) => {
+      stream: onBatch
+        ? async (values) => {
+            const batch: T[] = [];
+            for (const value of values) if (isJsonObject(value)) batch.push(map(value));
+            await onBatch(batch);
+          }
+        : undefined,
+      readScanned: async (statusCode, { bytes, scanner, streamed }, redact) => {
         const whole = (): PbxAnswer => readPbxAnswer(endpoint, statusCode, utf8Text(bytes), redact);
+        if (streamed?.handed) {
+          // Parsed while it arrived: what was handed over is gone, so the whole text cannot decide.
+          if (streamed.error !== null) throw streamed.error;
+          const envelope = streamed.layout ? readPbxAnswer(endpoint, statusCode, streamed.layout.envelope, redact) : null;
+          if (envelope && !envelope.ok) return envelope;
+          if (!streamed.complete || !envelope) {
+            throw new PbxError('PBX_ERR_BAD_RESPONSE', endpoint, `PBX ${endpoint} answered with a list the bridge cannot read`);
+          }
+          return { ok: true, value: [] };
+        }
         if (bytes.length < SLICED_LIST_MIN_BYTES) return whole();
-        const layout = scanner.finish();
+        const layout = streamed ? streamed.layout : (scanner?.finish() ?? null);
         if (layout === null) return whole();
         const envelope = readPbxAnswer(endpoint, statusCode, layout.envelope, redact);
         // Refusals and odd answers: whatever the whole text says (they are not the large case).
         if (!envelope.ok) return whole();
         const items: T[] = [];
-        const read = await parseElementsSliced(bytes, layout, (values) => {
-          for (const value of values) if (isJsonObject(value)) items.push(map(value));
-        });
-        return read ? { ok: true, value: items } : whole();
+        let handed = false;
+        const read = await parseElementsSliced(bytes, layout, async (values) => {
+          const batch: T[] = [];
+          for (const value of values) if (isJsonObject(value)) batch.push(map(value));
+          if (!onBatch) {
+            for (const item of batch) items.push(item);
+            return;
+          }
+          handed = true;
+          await onBatch(batch);
+        }, { releaseParsed: onBatch !== undefined });
+        if (read) return { ok: true, value: items };
+        // Falling back to the whole text would hand the first slices twice.
+        if (handed) throw new PbxError('PBX_ERR_BAD_RESPONSE', endpoint, `PBX ${endpoint} answered with a list entry that is not JSON`);
+        return whole();
       },
-    });
+    }).then(hand);
   }
 
   async function subscription(endpoint: 'crmSubscribe' | 'crmUnSubscribe', extension: string, webPassword: string): Promise<void> {
@@ -259,8 +316,8 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
   return {
     crmSubscribe: (extension, webPassword) => subscription('crmSubscribe', extension, webPassword),
     crmUnSubscribe: (extension, webPassword) => subscription('crmUnSubscribe', extension, webPassword),
-    getPhoneNumber: (): Promise<PbxContact[]> =>
-      fetchList('getPhoneNumber', `/info/${userType}/getPhoneNumber`, mapContact),
+    getPhoneNumber: (onBatch?: (contacts: PbxContact[]) => Promise<void>): Promise<PbxContact[]> =>
+      fetchList('getPhoneNumber', `/info/${userType}/getPhoneNumber`, mapContact, { onBatch }),
     getPhonebookCustomFields: async (): Promise<PbxCustomField[]> =>
       (await fetchList('getPhonebookCustomfield', '/info/getPhonebookCustomfield', mapCustomField)).filter((f) => f.name !== ''),
     getExtensions: (): Promise<PbxExtension[]> => fetchList('getExtension', `/info/${userType}/getExtension`, mapExtension),
@@ -286,6 +343,8 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
     },
     getRingGroups: (): Promise<PbxCallGroup[]> => fetchList('getRingGroup', `/info/${userType}/getRingGroup`, mapRingGroup),
     getQueues: (): Promise<PbxCallGroup[]> => fetchList('getQueue', `/info/${userType}/getQueue`, mapQueue),
+    createNumber: (contact: PbxNewContact): Promise<{ phonebookId: string | null }> =>
+      post('createNumber', `/add/${userType}/createNumber`, createNumberFields(contact), { read: newPhonebookId }),
     close: () => agent.close(),
   };
 }
@@ -311,10 +370,72 @@ function checkCallLogQuery(query: PbxCallLogQuery): { startDate: string; endDate
   return { startDate, endDate };
 }
 
-/** A body read by `readAndScan`: its chunks, and the scan of them. */
+/**
+ * The manual's createNumber parameters (section 10). Empty optional fields are left out rather than sent
+ * empty (602 "Can Not Be Empty"); custom fields go as the manual's one-element array of name -> value.
+ */
+export function createNumberFields(c: PbxNewContact): Record<string, unknown> {
+  const fields: Record<string, unknown> = { pb_first_name: c.firstName, pb_last_name: c.lastName };
+  const optional: Array<[string, string | undefined]> = [
+    ['pb_display_name', c.displayName],
+    ['pb_extension', c.extension],
+    ['pb_phone_number', c.phoneNumber],
+    ['pb_cell_number', c.cellNumber],
+    ['pb_email', c.email],
+    ['pb_group', c.phoneGroup],
+  ];
+  for (const [name, value] of optional) if (value !== undefined && value !== '') fields[name] = value;
+  const custom = Object.entries(c.customFields ?? {}).filter(([, v]) => v !== '');
+  if (custom.length > 0) fields.custom_fields = [Object.fromEntries(custom)];
+  return fields;
+}
+
+/** The manual's answer is only a message; some PBX builds add the new entry's id, which is used when present. */
+function newPhonebookId(body: JsonObject): { phonebookId: string | null } {
+  const data = isJsonObject(body.data) ? body.data : body;
+  for (const key of ['Phonebook ID', 'phonebook_id', 'phonebookId', 'id']) {
+    const v = data[key];
+    if ((typeof v === 'string' && v.trim() !== '') || typeof v === 'number') return { phonebookId: String(v).trim() };
+  }
+  return { phonebookId: null };
+}
+
+/** An abort signal after `ms`, with the clock stopped between pause() and resume(). */
+function pausableTimeout(ms: number): { signal: AbortSignal; pause(): void; resume(): void; clear(): void } {
+  const controller = new AbortController();
+  let remaining = ms;
+  let since = performance.now();
+  let timer: NodeJS.Timeout | null = null;
+  const arm = (): void => {
+    timer = setTimeout(() => controller.abort(new DOMException('The PBX did not answer in time', 'TimeoutError')), Math.max(0, remaining));
+    timer.unref();
+  };
+  arm();
+  return {
+    signal: controller.signal,
+    pause() {
+      if (timer === null) return;
+      clearTimeout(timer);
+      timer = null;
+      remaining -= performance.now() - since;
+    },
+    resume() {
+      if (timer !== null || controller.signal.aborted) return;
+      since = performance.now();
+      arm();
+    },
+    clear() {
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+    },
+  };
+}
+
+/** A body read by `readAndScan` (its chunks, and the scan of them) or by `readScanAndParse` (`streamed`). */
 interface ScannedBody {
   bytes: ByteChunks;
-  scanner: ListBodyScanner;
+  scanner: ListBodyScanner | null;
+  streamed?: StreamedList;
 }
 
 /** The body as text, as undici's `body.text()` gives it (UTF-8, a leading BOM dropped). */

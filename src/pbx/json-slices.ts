@@ -21,6 +21,11 @@
 export interface SliceOptions {
   /** Work done between two yields to the event loop, in ms. Default 5. */
   sliceMs?: number;
+  /**
+   * parseElementsSliced: let go of the bytes of elements already handed to onValues, so a large body's
+   * memory is freed while the rest is parsed (the bytes cannot be read again afterwards).
+   */
+  releaseParsed?: boolean;
 }
 
 export interface ListBodyLayout {
@@ -57,12 +62,16 @@ function toBuffer(chunk: Uint8Array): Buffer {
   return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
+const EMPTY_CHUNK = Buffer.alloc(0);
+
 /** A body as the chunks it arrived in (not joined), addressed by byte offset. */
 export class ByteChunks {
   private readonly chunks: Buffer[] = [];
   /** offsets[i]: the byte offset of chunks[i]. */
   private readonly offsets: number[] = [];
   private total = 0;
+  /** Chunks before this index were let go (releaseBefore). */
+  private released = 0;
 
   static of(bytes: Uint8Array): ByteChunks {
     const out = new ByteChunks();
@@ -113,6 +122,16 @@ export class ByteChunks {
       parts.push(offset + chunk.length <= end ? chunk : chunk.subarray(0, end - offset));
     }
     return Buffer.concat(parts, end - start).toString('utf8');
+  }
+
+  /** Lets go of every chunk that ends at or before `offset` (nothing before it is read again). */
+  releaseBefore(offset: number): void {
+    for (let i = this.released; i < this.chunks.length; i++) {
+      const chunk = this.chunks[i] as Buffer;
+      if ((this.offsets[i] as number) + chunk.length > offset) break;
+      this.chunks[i] = EMPTY_CHUNK;
+      this.released = i + 1;
+    }
   }
 
   /** All the bytes in one buffer (the whole-text path). */
@@ -213,14 +232,30 @@ export class ListBodyScanner {
     }
   }
 
-  /** The layout once the whole body was pushed and scanned; null when this is not a body it can read. */
-  finish(): ListBodyLayout | null {
+  /**
+   * The layout once the whole body was pushed and scanned; null when this is not a body it can read.
+   * `prefix`: the text before the data array as prefixBefore gave it, when those bytes were let go since.
+   */
+  finish(prefix?: string): ListBodyLayout | null {
     this.scan();
     if (this.phase !== Phase.Done || this.found === null) return null;
     const bodyStart = this.bomMatched;
     const { valueStart, valueEnd, starts, ends } = this.found;
-    const envelope = `${this.bytes.decode(bodyStart, valueStart)}null${this.bytes.decode(valueEnd, this.bytes.length)}`;
+    const envelope = `${prefix ?? this.bytes.decode(bodyStart, valueStart)}null${this.bytes.decode(valueEnd, this.bytes.length)}`;
     return { envelope, starts, ends };
+  }
+
+  /**
+   * For readers that parse while the body arrives: where the latest data array starts (-1: none yet) and
+   * its elements complete so far (the arrays grow as scanning goes on; a new data array gets new ones).
+   */
+  progress(): { dataStart: number; starts: readonly number[]; ends: readonly number[] } {
+    return { dataStart: this.dataValueStart, starts: this.starts, ends: this.ends };
+  }
+
+  /** The body's text before `dataStart`, the BOM left out (finish's envelope prefix). */
+  prefixBefore(dataStart: number): string {
+    return this.bytes.decode(this.bomMatched, dataStart);
   }
 
   private fail(): void {
@@ -467,6 +502,24 @@ function parseLenient(text: string): { ok: true; value: unknown } | { ok: false 
   }
 }
 
+/** Elements [from, to) of a data array, parsed in one go (or one by one, leniently); null when one cannot be. */
+function parseGroup(bytes: ByteChunks, starts: readonly number[], ends: readonly number[], from: number, to: number): unknown[] | null {
+  try {
+    // The bytes from the group's first element to its last are `el , el , … el`.
+    const group: unknown = JSON.parse(`[${bytes.decode(starts[from] as number, ends[to - 1] as number)}]`);
+    if (Array.isArray(group) && group.length === to - from) return group;
+  } catch {
+    // read one by one below
+  }
+  const values: unknown[] = [];
+  for (let k = from; k < to; k++) {
+    const parsed = parseLenient(bytes.decode(starts[k] as number, ends[k] as number));
+    if (!parsed.ok) return null;
+    values.push(parsed.value);
+  }
+  return values;
+}
+
 /**
  * Parses the elements the scanner found, a group at a time, and hands each group's values to `onValues`
  * in order; yields to the event loop every `sliceMs`. False when an element is not JSON even without
@@ -475,7 +528,7 @@ function parseLenient(text: string): { ok: true; value: unknown } | { ok: false 
 export async function parseElementsSliced(
   bytes: ByteChunks,
   layout: Pick<ListBodyLayout, 'starts' | 'ends'>,
-  onValues: (values: unknown[]) => void,
+  onValues: (values: unknown[]) => void | Promise<void>,
   opts: SliceOptions = {},
 ): Promise<boolean> {
   const sliceMs = opts.sliceMs ?? DEFAULT_SLICE_MS;
@@ -484,27 +537,106 @@ export async function parseElementsSliced(
   let sliceStart = performance.now();
   for (let from = 0; from < count; from += PARSE_GROUP) {
     const to = Math.min(count, from + PARSE_GROUP);
-    let values: unknown[] | null = null;
-    try {
-      // The bytes from the group's first element to its last are `el , el , … el`.
-      const group: unknown = JSON.parse(`[${bytes.decode(starts[from] as number, ends[to - 1] as number)}]`);
-      if (Array.isArray(group) && group.length === to - from) values = group;
-    } catch {
-      values = null;
-    }
-    if (values === null) {
-      values = [];
-      for (let k = from; k < to; k++) {
-        const parsed = parseLenient(bytes.decode(starts[k] as number, ends[k] as number));
-        if (!parsed.ok) return false;
-        values.push(parsed.value);
-      }
-    }
-    onValues(values);
+    const values = parseGroup(bytes, starts, ends, from, to);
+    if (values === null) return false;
+    await onValues(values);
+    if (opts.releaseParsed === true && to < count) bytes.releaseBefore(starts[to] as number);
     if (to < count && performance.now() - sliceStart >= sliceMs) {
       await yieldToEventLoop();
       sliceStart = performance.now();
     }
   }
   return true;
+}
+
+export interface StreamedList {
+  bytes: ByteChunks;
+  /** The layout when the body is a list body that was read whole (null otherwise). */
+  layout: ListBodyLayout | null;
+  /** Something went to onValues: the bytes of what was handed are gone, the whole text cannot be read. */
+  handed: boolean;
+  /** Every element was handed over, in order, once. */
+  complete: boolean;
+  /** What onValues threw, if it did (reading stopped there). */
+  error: unknown;
+}
+
+/**
+ * readAndScan that also parses the data array while the body arrives, once `minBytes` have come: elements
+ * go to onValues PARSE_GROUP at a time as soon as they are complete, and their bytes are let go, so a large
+ * body is never held whole. Not `complete` (and the caller must not read the text again when `handed`)
+ * when the body turns out not to be a list body, an element cannot be parsed, a second top-level `data`
+ * array follows the one handed over (JSON.parse would take the last), or onValues throws.
+ */
+export async function readScanAndParse(
+  chunks: AsyncIterable<Uint8Array>,
+  onValues: (values: unknown[]) => Promise<void>,
+  opts: SliceOptions & { minBytes?: number } = {},
+): Promise<StreamedList> {
+  const sliceMs = opts.sliceMs ?? DEFAULT_SLICE_MS;
+  const minBytes = opts.minBytes ?? 0;
+  const bytes = new ByteChunks();
+  const scanner = new ListBodyScanner(bytes);
+  let sliceStart = performance.now();
+  let dataStart = -1;
+  let prefix: string | undefined;
+  let parsed = 0;
+  let handed = false;
+  let failed = false;
+  let error: unknown = null;
+
+  const handOver = async (final: boolean): Promise<void> => {
+    const p = scanner.progress();
+    if (p.dataStart !== dataStart) {
+      if (handed) {
+        failed = true;
+        return;
+      }
+      dataStart = p.dataStart;
+      parsed = 0;
+      prefix = dataStart >= 0 ? scanner.prefixBefore(dataStart) : undefined;
+    }
+    if (dataStart < 0 || bytes.length < minBytes) return;
+    while (!failed) {
+      const available = p.starts.length - parsed;
+      const n = final ? Math.min(available, PARSE_GROUP) : available >= PARSE_GROUP ? PARSE_GROUP : 0;
+      if (n === 0) return;
+      const values = parseGroup(bytes, p.starts, p.ends, parsed, parsed + n);
+      if (values === null) {
+        failed = true;
+        return;
+      }
+      handed = true;
+      try {
+        await onValues(values);
+      } catch (err) {
+        error = err;
+        failed = true;
+        return;
+      }
+      parsed += n;
+      bytes.releaseBefore(parsed < p.starts.length ? (p.starts[parsed] as number) : (p.ends[parsed - 1] as number));
+      if (performance.now() - sliceStart >= sliceMs) {
+        await yieldToEventLoop();
+        sliceStart = performance.now();
+      }
+    }
+  };
+
+  for await (const chunk of chunks) {
+    bytes.push(chunk);
+    while (scanner.pending) {
+      scanner.scan(SCAN_STEP_BYTES);
+      if (performance.now() - sliceStart >= sliceMs) {
+        await yieldToEventLoop();
+        sliceStart = performance.now();
+      }
+    }
+    await handOver(false);
+    if (failed && handed) break;
+  }
+  const layout = failed && handed ? null : scanner.finish(prefix);
+  if (layout !== null && (handed || bytes.length >= minBytes)) await handOver(true);
+  const complete = layout !== null && !failed && (handed || layout.starts.length === 0) && parsed === layout.starts.length;
+  return { bytes, layout: handed ? layout : failed ? null : layout, handed, complete, error };
 }

@@ -92,7 +92,13 @@ export function mapExtension(entry: JsonObject): PbxExtension {
 }
 
 export function mapCustomField(entry: JsonObject): PbxCustomField {
-  return { name: text(entry, 'Field Name'), type: text(entry, 'Field Type') };
+  const field: PbxCustomField = { name: text(entry, 'Field Name'), type: text(entry, 'Field Type') };
+  field.required = /^(yes|y|true|1)$/i.test(text(entry, 'Field Required'));
+  const items = text(entry, 'List of Items');
+  if (items !== '') field.items = items.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const length = Number(text(entry, 'Field Length'));
+  if (Number.isInteger(length) && length > 0) field.maxLength = length;
+  return field;
 }
 
 /**

@@ -1,14 +1,25 @@
 /**
- * The in-memory number index: from every key of every number a contact carries (see core/phone-number.ts) to
- * the contacts carrying it. Lookups are synchronous and touch no network.
+ * The in-memory number index: from every number of every contact (see number-fields.ts) to the contacts
+ * carrying it. Lookups are synchronous, touch no network, and cost a constant number of map reads (one per
+ * key kind, at most three). Matching rules: docs/phonebook.md.
  *
- * Compactness: one Map from key to a "ref" number, or to an array of refs when several contacts share a key.
- * A ref packs the contact's position, the rank of the field the number came from and whether that number had
- * an E.164 form: ref = contactIndex * 8 + fieldRank * 2 + hasE164.
+ * Compactness (100,000 contacts in well under 100 MB): each contact is held once, as one compact string
+ * (compact-contact.ts) decoded only when it matches. Every number a contact carries gets an integer id; per
+ * number id, typed arrays hold its contact, the rank of its field and how it was written. The maps go from
+ * integer keys (E.164 digits, last 8 digits) or short-number text to number ids, never to objects.
  */
-import type { Contact, ContactSummary } from '../core/event.js';
+import type { Contact, ContactMatch, ContactSummary, PhonebookContact } from '../core/event.js';
 import type { PbxContact, PbxCustomField, PbxExtension } from '../core/ports.js';
-import { extractDigits, fromOf, keysOf, toE164, TAIL_DIGITS, type CountryCode } from '../core/phone-number.js';
+import {
+  extractDigits,
+  fromOf,
+  readWritten,
+  tailMayMatch,
+  TAIL_DIGITS,
+  type CountryCode,
+} from '../core/phone-number.js';
+import { decodeContact, encodeContact } from './compact-contact.js';
+import { EntryStore, NumberKeyMap, type Refs } from './compact-store.js';
 import { NumberFieldClassifier } from './number-fields.js';
 
 export interface PhonebookMatch {
@@ -32,30 +43,80 @@ const CLOCK_CHECK_EVERY = 16;
 export const LOOKUP_CACHE_SIZE = 10_000;
 /** Longer caller strings (no real number is) are looked up every time, so the cache stays small. */
 const MAX_CACHED_RAW_LENGTH = 64;
+/**
+ * Distinct written numbers whose reading a build keeps (then starts over): enough for a company's switchboard
+ * repeated across its staff, without holding 200,000 readings until the build ends.
+ */
+const BUILD_CACHE_SIZE = 20_000;
 /** An exact (E.164 or short-number) match beats a last-digits match whatever the field. */
 const TAIL_PENALTY = 8;
 
-type Refs = number | number[];
+/**
+ * Per-number info bits: the field rank in bits 0-1, then "has a valid E.164 form", "country written", and
+ * "exactly TAIL_DIGITS digits, no `+`" (the whole number is its tail: the same 8 digits are the same number).
+ */
+const RANK_BITS = 3;
+const VALID = 4;
+const EXPLICIT = 8;
+const WHOLE = 16;
+
+/** What addRef needs of a key map: NumberKeyMap, or a Map for short numbers. */
+interface KeyMap<K> {
+  get(key: K): Refs | undefined;
+  set(key: K, refs: Refs): void;
+}
+
+/** One number read once: its keys and how it was written. */
+interface Reading {
+  exactKey: number | null;
+  /** Written as exactly TAIL_DIGITS digits, without `+`. */
+  whole: boolean;
+  tailKey: number | null;
+  shortKey: string | null;
+  valid: boolean;
+  explicit: boolean;
+  callingCode: number;
+}
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export class PhonebookIndex {
-  /**
-   * Raw caller string -> result. Parsing the number (libphonenumber) is most of a lookup's cost and the same
-   * callers ring again and again. The index never changes once built, so entries never go stale; a refresh
-   * builds a new index, with an empty cache.
-   */
+  /** Raw caller string -> result; cleared when a contact is added. */
   private readonly cache = new Map<string, PhonebookMatch>();
+  private readonly fields: NumberFieldClassifier;
+
+  /** One compact string per contact, and its phonebookId (compared on ties without decoding). */
+  private readonly entries = new EntryStore();
+  private readonly ids: string[] = [];
+
+  /** Per number id: its contact, its info bits, its country calling code. Grown by doubling. */
+  private numContact = new Int32Array(1024);
+  private numInfo = new Uint8Array(1024);
+  private numCc = new Uint16Array(1024);
+  private numbers = 0;
+
+  private readonly exact: NumberKeyMap;
+  private readonly tails: NumberKeyMap;
+  private readonly shorts = new Map<string, Refs>();
+
+  /** Only while building: each distinct written number is parsed once (a company's switchboard repeats). */
+  private buildCache: Map<string, Reading> | null = null;
 
   private constructor(
     private readonly country: CountryCode,
-    private readonly contacts: readonly Contact[],
-    private readonly keys: Map<string, Refs>,
-    private readonly extensions: ReadonlySet<string>,
-  ) {}
+    readonly extensions: readonly PbxExtension[],
+    readonly customFields: readonly PbxCustomField[],
+    private readonly extensionNumbers: ReadonlySet<string>,
+    expectedContacts = 0,
+  ) {
+    this.fields = new NumberFieldClassifier(customFields);
+    // About two numbers per contact (phone and cell), each under one E.164 and one last-digits key.
+    this.exact = new NumberKeyMap(expectedContacts * 2);
+    this.tails = new NumberKeyMap(expectedContacts * 2);
+  }
 
   static empty(country: CountryCode): PhonebookIndex {
-    return new PhonebookIndex(country, [], new Map(), new Set());
+    return new PhonebookIndex(country, [], [], new Set());
   }
 
   /**
@@ -69,56 +130,107 @@ export class PhonebookIndex {
     country: CountryCode,
     opts: BuildOptions = {},
   ): Promise<PhonebookIndex> {
-    const sliceMs = opts.sliceMs ?? DEFAULT_SLICE_MS;
-    const fields = new NumberFieldClassifier(customFields);
-    const keys = new Map<string, Refs>();
-    // Many contacts share numbers (a company's switchboard): parse each distinct number once per build.
-    // Parsing (~20 us) is nearly all of the build's cost.
-    const keyCache = new Map<string, { keys: string[]; hasE164: boolean }>();
-    let sliceStart = performance.now();
+    const index = PhonebookIndex.builder(extensions, customFields, country, contacts.length);
+    await index.addMany(contacts, opts);
+    index.finishBuild();
+    return index;
+  }
 
+  /**
+   * An empty index to fill with addMany (e.g. chunk by chunk from the snapshot), then finishBuild.
+   * `expectedContacts` sizes its maps up front, so that they never rehash 100,000 contacts' keys in one go.
+   */
+  static builder(
+    extensions: readonly PbxExtension[],
+    customFields: readonly PbxCustomField[],
+    country: CountryCode,
+    expectedContacts = 0,
+  ): PhonebookIndex {
+    const numbers = new Set<string>();
+    for (const e of extensions) {
+      const n = e.number.trim();
+      if (n) numbers.add(n);
+    }
+    const index = new PhonebookIndex(country, extensions, customFields, numbers, expectedContacts);
+    index.buildCache = new Map();
+    return index;
+  }
+
+  /** Adds contacts in slices (see build). */
+  async addMany(contacts: readonly PhonebookContact[], opts: BuildOptions = {}): Promise<void> {
+    const sliceMs = opts.sliceMs ?? DEFAULT_SLICE_MS;
+    let sliceStart = performance.now();
     for (let i = 0; i < contacts.length; i++) {
       const contact = contacts[i];
-      if (contact === undefined) continue;
-      for (const { value, rank } of fields.numbersOf(contact)) {
-        const { plus, digits } = extractDigits(value);
-        const cacheKey = plus ? `+${digits}` : digits;
-        let read = keyCache.get(cacheKey);
-        if (read === undefined) {
-          const e164 = toE164(plus, digits, country);
-          read = { keys: keysOf({ plus, digits, e164 }), hasE164: e164 !== null };
-          keyCache.set(cacheKey, read);
-        }
-        const ref = i * 8 + rank * 2 + (read.hasE164 ? 1 : 0);
-        for (const key of read.keys) addRef(keys, key, ref);
-      }
+      if (contact !== undefined) this.addOne(contact);
       if (i % CLOCK_CHECK_EVERY === 0 && performance.now() - sliceStart >= sliceMs) {
         await yieldToEventLoop();
         sliceStart = performance.now();
       }
     }
+  }
 
-    const extensionNumbers = new Set<string>();
-    for (const e of extensions) {
-      const n = e.number.trim();
-      if (n) extensionNumbers.add(n);
-    }
-    return new PhonebookIndex(country, contacts, keys, extensionNumbers);
+  /** Drops what only the build needed and trims the per-number arrays to size. */
+  finishBuild(): void {
+    this.buildCache = null;
+    this.entries.trim();
+    this.numContact = this.numContact.slice(0, Math.max(this.numbers, 16));
+    this.numInfo = this.numInfo.slice(0, Math.max(this.numbers, 16));
+    this.numCc = this.numCc.slice(0, Math.max(this.numbers, 16));
+  }
+
+  /** Adds one contact to a live index (a contact just created): callers see it from the next lookup. */
+  add(contact: PhonebookContact): void {
+    this.addOne(contact);
+    this.cache.clear();
   }
 
   get size(): number {
-    return this.contacts.length;
+    return this.entries.size;
   }
 
   /** Number of distinct keys (for status and measurements). */
   get keyCount(): number {
-    return this.keys.size;
+    return this.exact.size + this.tails.size + this.shorts.size;
+  }
+
+  /** The compact entries, in order (for the shared snapshot). */
+  entriesSlice(start: number, end: number): string[] {
+    const out: string[] = [];
+    for (let i = start; i < Math.min(end, this.entries.size); i++) out.push(this.entries.get(i));
+    return out;
   }
 
   /** True when the number is one of the tenant's extensions (the call is then internal). */
   isExtension(number: string): boolean {
     const { plus, digits } = extractDigits(number);
-    return !plus && digits !== '' && this.extensions.has(digits);
+    return !plus && digits !== '' && this.extensionNumbers.has(digits);
+  }
+
+  /**
+   * True when the index holds this contact already: the same phonebookId, or (for a contact whose id the
+   * PBX did not give) the same first and last name on one of its numbers.
+   */
+  holds(contact: PhonebookContact): boolean {
+    for (const { value } of this.fields.numbersOf(contact)) {
+      const r = this.read(value);
+      const found = (refs: Refs | undefined): boolean => {
+        if (refs === undefined) return false;
+        for (const ref of typeof refs === 'number' ? [refs] : refs) {
+          const i = this.numContact[ref] ?? -1;
+          if (contact.phonebookId !== '' && this.ids[i] === contact.phonebookId) return true;
+          if (contact.phonebookId === '' || this.ids[i] === '') {
+            const other = decodeContact(this.entries.get(i));
+            if (other && other.firstName === contact.firstName && other.lastName === contact.lastName) return true;
+          }
+        }
+        return false;
+      };
+      if (r.exactKey !== null && found(this.exact.get(r.exactKey))) return true;
+      if (r.tailKey !== null && found(this.tails.get(r.tailKey))) return true;
+      if (r.shortKey !== null && found(this.shorts.get(r.shortKey))) return true;
+    }
+    return false;
   }
 
   /**
@@ -141,50 +253,129 @@ export class PhonebookIndex {
     return { from: match.from, contact: match.contact, otherContacts: match.otherContacts.slice() };
   }
 
+  // --- building ------------------------------------------------------------------------------------------
+
+  private addOne(contact: PhonebookContact): void {
+    const contactIndex = this.entries.size;
+    this.entries.push(encodeContact(contact));
+    this.ids.push(contact.phonebookId);
+    for (const { value, rank } of this.fields.numbersOf(contact)) {
+      const r = this.read(value);
+      const info = rank | (r.valid ? VALID : 0) | (r.explicit ? EXPLICIT : 0) | (r.whole ? WHOLE : 0);
+      const id = this.addNumber(contactIndex, info, r.callingCode);
+      if (r.exactKey !== null) this.addRef(this.exact, r.exactKey, id);
+      if (r.tailKey !== null) this.addRef(this.tails, r.tailKey, id);
+      if (r.shortKey !== null) this.addRef(this.shorts, r.shortKey, id);
+    }
+  }
+
+  private read(value: string): Reading {
+    const { plus, digits } = extractDigits(value);
+    const cacheKey = plus ? `+${digits}` : digits;
+    const cached = this.buildCache?.get(cacheKey);
+    if (cached !== undefined) return cached;
+    const reading = toReading(readWritten(plus, digits, this.country));
+    if (this.buildCache) {
+      if (this.buildCache.size >= BUILD_CACHE_SIZE) this.buildCache.clear();
+      this.buildCache.set(cacheKey, reading);
+    }
+    return reading;
+  }
+
+  private addNumber(contactIndex: number, info: number, callingCode: number): number {
+    if (this.numbers === this.numContact.length) {
+      const grow = <T extends Int32Array | Uint8Array | Uint16Array>(a: T, make: (n: number) => T): T => {
+        const b = make(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.numContact = grow(this.numContact, (n) => new Int32Array(n));
+      this.numInfo = grow(this.numInfo, (n) => new Uint8Array(n));
+      this.numCc = grow(this.numCc, (n) => new Uint16Array(n));
+    }
+    const id = this.numbers++;
+    this.numContact[id] = contactIndex;
+    this.numInfo[id] = info;
+    this.numCc[id] = callingCode;
+    return id;
+  }
+
+  /**
+   * Adds a number id under a key. The same contact's number again under the same key, written the same way
+   * (phone and cell alike), is kept once: the first, from the better-ranked field.
+   */
+  private addRef<K>(map: KeyMap<K>, key: K, id: number): void {
+    const existing = map.get(key);
+    if (existing === undefined) {
+      map.set(key, id);
+      return;
+    }
+    const last = typeof existing === 'number' ? existing : existing[existing.length - 1];
+    if (
+      last !== undefined &&
+      this.numContact[last] === this.numContact[id] &&
+      ((this.numInfo[last] ?? 0) & ~RANK_BITS) === ((this.numInfo[id] ?? 0) & ~RANK_BITS) &&
+      this.numCc[last] === this.numCc[id]
+    ) {
+      return;
+    }
+    if (typeof existing === 'number') map.set(key, [existing, id]);
+    else existing.push(id);
+  }
+
+  // --- lookups -------------------------------------------------------------------------------------------
+
   private lookupUncached(raw: string): PhonebookMatch {
     const { plus, digits } = extractDigits(raw);
     // An extension of the tenant stays as dialled: "1001103" must not turn into some country's E.164.
-    const isExt = !plus && digits !== '' && this.extensions.has(digits);
-    const n = { plus, digits, e164: isExt ? null : toE164(plus, digits, this.country) };
+    const isExt = !plus && digits !== '' && this.extensionNumbers.has(digits);
+    const n = isExt ? { plus, digits, e164: null, explicit: false, callingCode: 0 } : readWritten(plus, digits, this.country);
     const from = fromOf(raw, n);
     if (digits === '') return { from, contact: null, otherContacts: [] };
+    const r = toReading(n);
 
     const scores = new Map<number, number>();
-    const collect = (refs: Refs | undefined, penalty: number, skipWithE164: boolean): void => {
+    const collect = (refs: Refs | undefined, penalty: number, checkTail: boolean): void => {
       if (refs === undefined) return;
       for (const ref of typeof refs === 'number' ? [refs] : refs) {
-        if (skipWithE164 && ref % 2 === 1) continue;
-        const contactIndex = Math.floor(ref / 8);
-        const score = penalty + ((ref % 8) >> 1);
+        const info = this.numInfo[ref] ?? 0;
+        let base = penalty;
+        if (checkTail) {
+          const number = { valid: (info & VALID) !== 0, explicit: (info & EXPLICIT) !== 0, callingCode: this.numCc[ref] ?? 0 };
+          if (!tailMayMatch(r, number)) continue;
+          if (r.whole && (info & WHOLE) !== 0) base = 0;
+        }
+        const contactIndex = this.numContact[ref] ?? -1;
+        const score = base + (info & RANK_BITS);
         const prev = scores.get(contactIndex);
         if (prev === undefined || score < prev) scores.set(contactIndex, score);
       }
     };
-    if (n.e164) collect(this.keys.get(`e:${n.e164}`), 0, false);
-    if (digits.length >= TAIL_DIGITS) {
-      // Two valid numbers with different E.164 forms are different numbers, whatever their last digits.
-      collect(this.keys.get(`t:${digits.slice(-TAIL_DIGITS)}`), TAIL_PENALTY, n.e164 !== null);
-    } else {
-      collect(this.keys.get(`x:${digits}`), 0, false);
-    }
+    if (r.exactKey !== null) collect(this.exact.get(r.exactKey), 0, false);
+    if (r.tailKey !== null) collect(this.tails.get(r.tailKey), TAIL_PENALTY, true);
+    if (r.shortKey !== null) collect(this.shorts.get(r.shortKey), 0, false);
     if (scores.size === 0) return { from, contact: null, otherContacts: [] };
 
-    const best = this.topContacts(scores, MAX_OTHER_CONTACTS + 1);
+    const best: Contact[] = [];
+    for (const { index, score } of this.top(scores, MAX_OTHER_CONTACTS + 1)) {
+      const c = decodeContact(this.entries.get(index));
+      if (c) best.push({ ...c, match: matchOf(score) });
+    }
     const [first, ...others] = best;
     return {
       from,
       contact: first ?? null,
-      otherContacts: others.map((c) => ({ phonebookId: c.phonebookId, displayName: c.displayName })),
+      otherContacts: others.map((c) => ({ phonebookId: c.phonebookId, displayName: c.displayName, match: c.match })),
     };
   }
 
   /** The `limit` best contacts by score, then phonebookId; a partial selection, as a shared number may match thousands. */
-  private topContacts(scores: Map<number, number>, limit: number): Contact[] {
-    const top: { contact: Contact; score: number }[] = [];
+  private top(scores: Map<number, number>, limit: number): Array<{ index: number; score: number }> {
+    const top: Array<{ index: number; score: number; id: string }> = [];
     for (const [index, score] of scores) {
-      const contact = this.contacts[index];
-      if (contact === undefined) continue;
-      const entry = { contact, score };
+      const id = this.ids[index];
+      if (id === undefined) continue;
+      const entry = { index, score, id };
       let pos = top.length;
       while (pos > 0) {
         const prev = top[pos - 1];
@@ -195,31 +386,32 @@ export class PhonebookIndex {
       top.splice(pos, 0, entry);
       if (top.length > limit) top.pop();
     }
-    return top.map((t) => t.contact);
+    return top;
   }
 }
 
-function addRef(keys: Map<string, Refs>, key: string, ref: number): void {
-  const existing = keys.get(key);
-  if (existing === undefined) {
-    keys.set(key, ref);
-    return;
-  }
-  const contactIndex = Math.floor(ref / 8);
-  if (typeof existing === 'number') {
-    // The same contact carrying the number twice (phone and cell): keep the better ref only.
-    if (Math.floor(existing / 8) === contactIndex) keys.set(key, Math.min(existing, ref));
-    else keys.set(key, [existing, ref]);
-    return;
-  }
-  const last = existing[existing.length - 1];
-  if (last !== undefined && Math.floor(last / 8) === contactIndex) existing[existing.length - 1] = Math.min(last, ref);
-  else existing.push(ref);
+function matchOf(score: number): ContactMatch {
+  return score < TAIL_PENALTY ? 'exact' : 'suffix';
 }
 
-function compareEntries(a: { contact: Contact; score: number }, b: { contact: Contact; score: number }): number {
+function toReading(n: { plus: boolean; digits: string; e164: string | null; explicit: boolean; callingCode: number }): Reading {
+  const long = n.digits.length >= TAIL_DIGITS;
+  return {
+    // E.164 has at most 15 digits: exact as a double.
+    exactKey: n.e164 === null ? null : Number(n.e164.slice(1)),
+    whole: !n.plus && n.digits.length === TAIL_DIGITS,
+    // Always TAIL_DIGITS digits long, so leading zeros cannot make two tails one integer.
+    tailKey: long ? Number(n.digits.slice(-TAIL_DIGITS)) : null,
+    shortKey: long || n.digits === '' ? null : n.digits,
+    valid: n.e164 !== null,
+    explicit: n.explicit,
+    callingCode: n.callingCode,
+  };
+}
+
+function compareEntries(a: { score: number; id: string }, b: { score: number; id: string }): number {
   if (a.score !== b.score) return a.score - b.score;
-  return comparePhonebookIds(a.contact.phonebookId, b.contact.phonebookId);
+  return comparePhonebookIds(a.id, b.id);
 }
 
 /** Numeric ids compare as numbers ("9" < "41"), anything else as text. */

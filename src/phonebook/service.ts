@@ -9,14 +9,21 @@
  *   so N instances still refresh about once per interval.
  * - When the PBX fails, the last good index keeps serving and `lastError` says why.
  * - Lookups never touch the network.
+ * - A contact created from the pop (addContact) is added to this index at once, kept in a shared list, and
+ *   published to the other instances, which add it to theirs; every newly built index (refresh or reload)
+ *   re-applies the additions it does not hold yet, so a refresh that has not seen the new contact yet (and
+ *   the snapshot it writes) keeps it. Additions are forgotten once a refresh holds them, or after a day.
  */
 import { randomBytes } from 'node:crypto';
 import type { CountryCode } from '../core/phone-number.js';
-import type { KeyValueStore, Lock, PbxApi, PbxContact, PbxCustomField, PbxExtension } from '../core/ports.js';
+import type { PhonebookContact } from '../core/event.js';
+import type { KeyValueStore, Lock, PbxApi, PbxCustomField, PbxExtension } from '../core/ports.js';
 import { PbxError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { AddedContactsBus } from './added-bus.js';
+import { decodeContact, encodeContact } from './compact-contact.js';
 import { PhonebookIndex, type PhonebookMatch } from './index.js';
-import { SnapshotStore, type PhonebookSnapshot, type SnapshotManifest } from './snapshot-store.js';
+import { SnapshotStore, type SnapshotManifest, type SnapshotMeta } from './snapshot-store.js';
 
 export interface PhonebookServiceOptions {
   /** null: serve whatever snapshot the store holds, never read the PBX. */
@@ -31,6 +38,13 @@ export interface PhonebookServiceOptions {
   versionPollMs?: number;
   /** How long the refresh lock is held at most. Default 60000. */
   lockTtlMs?: number;
+  /**
+   * Write the snapshot to the store for other instances. Default true; one process alone (memory mode) has
+   * nobody to share it with, and would hold every contact twice.
+   */
+  shareSnapshot?: boolean;
+  /** Tells the other instances about created contacts; none: this process only. */
+  bus?: AddedContactsBus;
 }
 
 export interface RefreshResult {
@@ -59,6 +73,18 @@ export const REFRESH_LOCK = 'phonebook-refresh';
 const FRESH_SHARE = 0.8;
 /** PBX status "Data Not Found": an empty phonebook, extension list or custom field list. */
 const PBX_DATA_NOT_FOUND = 601;
+/** The shared list of contacts created from the pop, newest first. */
+const ADDED_KEY = 'phonebook:added';
+const ADDED_MAX = 500;
+/** Far beyond any PBX's lag: an addition no refresh has shown by then was deleted at the PBX. */
+const ADDED_MAX_AGE_MS = 24 * 3600_000;
+
+/** A contact created from the pop, until a refresh holds it. */
+interface Addition {
+  entry: string;
+  contact: PhonebookContact;
+  atMs: number;
+}
 
 export class PhonebookService {
   private readonly store: SnapshotStore;
@@ -68,6 +94,8 @@ export class PhonebookService {
   private readonly log: Logger;
 
   private index: PhonebookIndex;
+  /** By entry string: one contact created twice the same way is one addition. */
+  private readonly additions = new Map<string, Addition>();
   private version: string | null = null;
   private fetchedAtMs: number | null = null;
   private lastError: string | null = null;
@@ -87,6 +115,7 @@ export class PhonebookService {
     this.lockTtlMs = opts.lockTtlMs ?? 60_000;
     this.log = opts.logger.child({ component: 'phonebook' });
     this.index = PhonebookIndex.empty(opts.country);
+    opts.bus?.onMessage((message) => this.applyAddition(parseAddition(message)));
   }
 
   /** Loads the shared snapshot (or reads the PBX when there is none or it is stale), then keeps it current. Never throws. */
@@ -97,6 +126,11 @@ export class PhonebookService {
 
   private async startOnce(): Promise<void> {
     let manifest: SnapshotManifest | null = null;
+    try {
+      for (const raw of (await this.opts.kv.list(ADDED_KEY)).reverse()) this.rememberAddition(parseAddition(raw));
+    } catch (err) {
+      this.recordError('loading the created contacts failed', err);
+    }
     try {
       manifest = await this.store.readManifest();
       if (manifest) await this.reload();
@@ -115,6 +149,31 @@ export class PhonebookService {
   /** Reads the PBX now (unless another instance is doing it: then waits for and loads its result). */
   refresh(): Promise<RefreshResult> {
     return this.refreshWith('forced');
+  }
+
+  /**
+   * A contact the PBX has just created (createNumber): in this index at once, and in every instance's by the
+   * bus. Never throws: when the store or the bus fails, the contact is still in this instance's index.
+   */
+  async addContact(contact: PhonebookContact): Promise<void> {
+    const addition: Addition = { entry: encodeContact(contact), contact, atMs: this.now() };
+    this.applyAddition(addition);
+    const message = JSON.stringify({ entry: addition.entry, atMs: addition.atMs });
+    try {
+      await this.opts.kv.pushCapped(ADDED_KEY, message, ADDED_MAX);
+    } catch (err) {
+      this.recordError('the created contact could not be stored for other instances', err);
+    }
+    try {
+      await this.opts.bus?.publish(message);
+    } catch (err) {
+      this.recordError('the created contact could not be published to other instances', err);
+    }
+  }
+
+  /** The tenant's custom field definitions as of the index in use. */
+  customFields(): readonly PbxCustomField[] {
+    return this.index.customFields;
   }
 
   lookup(raw: string): PhonebookMatch {
@@ -201,23 +260,30 @@ export class PhonebookService {
   private async fetchAndPublish(pbx: PbxApi, token: string): Promise<RefreshResult> {
     this.lastRefreshAtMs = this.now();
     const started = performance.now();
-    let data: [PbxContact[], PbxExtension[], PbxCustomField[]];
+    let index: PhonebookIndex;
+    let extensions: PbxExtension[];
+    let customFields: PbxCustomField[];
     try {
-      data = await Promise.all([
-        emptyWhenNotFound(pbx.getPhoneNumber()),
+      // The definitions first (the index needs them to read custom fields), then the contacts straight into
+      // the index as they are read: never all 100,000 of them as objects at once.
+      [extensions, customFields] = await Promise.all([
         emptyWhenNotFound(pbx.getExtensions()),
         emptyWhenNotFound(pbx.getPhonebookCustomFields()),
       ]);
+      // Sized like the index in use: phonebooks change little between two refreshes.
+      index = PhonebookIndex.builder(extensions, customFields, this.opts.country, this.index.size);
+      const builder = index;
+      const rest = await emptyWhenNotFound(pbx.getPhoneNumber((batch) => builder.addMany(batch)));
+      await index.addMany(rest);
+      index.finishBuild();
     } catch (err) {
       this.recordError('reading the phonebook from the PBX failed; serving the last good copy', err);
       return this.notRefreshed(this.lastError ?? 'PBX failed');
     }
-    const [contacts, extensions, customFields] = data;
     const fetchedAtMs = this.now();
-    const snapshot: PhonebookSnapshot = { version: newVersion(fetchedAtMs), fetchedAtMs, contacts, extensions, customFields };
+    const snapshot: SnapshotMeta = { version: newVersion(fetchedAtMs), fetchedAtMs, extensions, customFields };
     const fetchMs = performance.now() - started;
-
-    const index = await PhonebookIndex.build(contacts, extensions, customFields, this.opts.country);
+    const contactCount = index.size;
     this.install(index, snapshot.version, fetchedAtMs);
     this.lastError = null;
 
@@ -225,13 +291,13 @@ export class PhonebookService {
     try {
       // Publishing under a lock we no longer hold could interleave with another writer's slot.
       if (!(await this.opts.lock.extend(REFRESH_LOCK, token, this.lockTtlMs))) throw new Error('refresh lock expired');
-      await this.store.write(snapshot);
+      if (this.opts.shareSnapshot !== false) await this.store.write(snapshot, index);
     } catch (err) {
       this.recordError('the refreshed phonebook could not be shared with other instances', err);
       reason = this.lastError ?? undefined;
     }
     this.log.info(
-      { contacts: contacts.length, extensions: extensions.length, keys: index.keyCount, fetchMs: Math.round(fetchMs), version: snapshot.version },
+      { contacts: contactCount, extensions: extensions.length, keys: index.keyCount, readAndIndexMs: Math.round(fetchMs), version: snapshot.version },
       'phonebook refreshed from the PBX',
     );
     return reason === undefined ? { refreshed: true, contacts: index.size } : { refreshed: true, contacts: index.size, reason };
@@ -281,9 +347,9 @@ export class PhonebookService {
     for (let attempt = 0; attempt < 3 && !this.closed; attempt++) {
       const manifest = await this.store.readManifest();
       if (!manifest || manifest.version === this.version) return false;
-      const snapshot = await this.store.read(manifest);
-      if (!snapshot) continue;
-      const index = await PhonebookIndex.build(snapshot.contacts, snapshot.extensions, snapshot.customFields, this.opts.country);
+      const read = await this.store.read(manifest, this.opts.country);
+      if (!read) continue;
+      const { meta: snapshot, index } = read;
       // A local refresh may have installed something newer while we built.
       if (this.fetchedAtMs !== null && snapshot.fetchedAtMs < this.fetchedAtMs) return false;
       this.install(index, snapshot.version, snapshot.fetchedAtMs);
@@ -295,9 +361,28 @@ export class PhonebookService {
   }
 
   private install(index: PhonebookIndex, version: string, fetchedAtMs: number): void {
+    for (const [key, a] of this.additions) {
+      if (this.now() - a.atMs > ADDED_MAX_AGE_MS || index.holds(a.contact)) this.additions.delete(key);
+      else index.add(a.contact);
+    }
     this.index = index;
     this.version = version;
     this.fetchedAtMs = fetchedAtMs;
+  }
+
+  // --- contacts created from the pop ----------------------------------------------------------------------
+
+  /** Remembers an addition (so the next index gets it too) and adds it to the index in use. */
+  private applyAddition(a: Addition | null): void {
+    if (!this.rememberAddition(a) || a === null) return;
+    if (!this.index.holds(a.contact)) this.index.add(a.contact);
+  }
+
+  /** False when there is nothing new: unreadable, too old, or known already (our own message coming back). */
+  private rememberAddition(a: Addition | null): boolean {
+    if (a === null || this.additions.has(a.entry) || this.now() - a.atMs > ADDED_MAX_AGE_MS) return false;
+    this.additions.set(a.entry, a);
+    return true;
   }
 
   // --- timers --------------------------------------------------------------------------------------------
@@ -325,6 +410,17 @@ export class PhonebookService {
   private recordError(what: string, err: unknown): void {
     this.lastError = `${what}: ${describe(err)}`;
     this.log.warn({ err: describe(err) }, what);
+  }
+}
+
+function parseAddition(raw: string): Addition | null {
+  try {
+    const v = JSON.parse(raw) as { entry?: unknown; atMs?: unknown };
+    if (typeof v.entry !== 'string' || typeof v.atMs !== 'number') return null;
+    const contact = decodeContact(v.entry);
+    return contact ? { entry: v.entry, contact, atMs: v.atMs } : null;
+  } catch {
+    return null;
   }
 }
 

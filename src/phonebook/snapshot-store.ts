@@ -3,26 +3,31 @@
  *
  * 100,000 contacts are ~30 MB of JSON: one JSON.parse of that blocks the event loop for a few hundred ms, so
  * the contacts are stored in chunks of CHUNK_SIZE, each parsed on its own with a yield in between. A small
- * manifest names the version; instances poll only the manifest.
+ * manifest names the version; instances poll only the manifest. Each chunk holds the contacts' compact entries
+ * (compact-contact.ts), written by joining the index's strings, and read straight into a new index.
  *
  * Chunks live in two slots ('a', 'b'): a writer fills the slot the manifest does not point at, then flips the
  * manifest, so readers never see a half-written snapshot and a crashed writer leaves nothing behind but a slot
  * that the next write overwrites. Every chunk carries its version; a reader that meets a chunk of another
  * version (a second write reused the slot while it was reading) gives up and reads the manifest again.
  */
-import type { KeyValueStore, PbxContact, PbxCustomField, PbxExtension } from '../core/ports.js';
+import type { CountryCode } from '../core/phone-number.js';
+import type { KeyValueStore, PbxCustomField, PbxExtension } from '../core/ports.js';
+import { contactFromArray } from './compact-contact.js';
+import { PhonebookIndex } from './index.js';
 
-export interface PhonebookSnapshot {
+/** What the snapshot says besides its contacts (those come from, and go into, a PhonebookIndex). */
+export interface SnapshotMeta {
   version: string;
   /** When the PBX was read, in ms since the epoch. */
   fetchedAtMs: number;
-  contacts: PbxContact[];
-  extensions: PbxExtension[];
-  customFields: PbxCustomField[];
+  extensions: readonly PbxExtension[];
+  customFields: readonly PbxCustomField[];
 }
 
 export interface SnapshotManifest {
-  format: 1;
+  /** 2: chunks hold compact entries (compact-contact.ts). A format-1 manifest reads as none: the PBX is read again. */
+  format: 2;
   version: string;
   fetchedAtMs: number;
   slot: 'a' | 'b';
@@ -34,7 +39,7 @@ export interface SnapshotManifest {
 
 interface ChunkBody {
   v: string;
-  contacts: PbxContact[];
+  entries: unknown[];
 }
 
 interface MetaBody {
@@ -58,7 +63,7 @@ export class SnapshotStore {
     if (raw === null) return null;
     try {
       const m = JSON.parse(raw) as Partial<SnapshotManifest>;
-      if (m.format !== 1 || typeof m.version !== 'string' || (m.slot !== 'a' && m.slot !== 'b')) return null;
+      if (m.format !== 2 || typeof m.version !== 'string' || (m.slot !== 'a' && m.slot !== 'b')) return null;
       if (typeof m.chunks !== 'number' || typeof m.fetchedAtMs !== 'number') return null;
       return m as SnapshotManifest;
     } catch {
@@ -66,48 +71,57 @@ export class SnapshotStore {
     }
   }
 
-  /** The snapshot the manifest names, or null when it changed under us (read the manifest again). */
-  async read(manifest: SnapshotManifest): Promise<PhonebookSnapshot | null> {
+  /**
+   * Builds an index of the snapshot the manifest names, chunk by chunk (each parsed on its own, the index
+   * built in slices), or null when it changed under us (read the manifest again).
+   */
+  async read(manifest: SnapshotManifest, country: CountryCode): Promise<{ meta: SnapshotMeta; index: PhonebookIndex } | null> {
     const meta = await this.getJson<MetaBody>(metaKey(manifest.slot));
     if (!meta || meta.v !== manifest.version) return null;
-    const contacts: PbxContact[] = [];
+    const index = PhonebookIndex.builder(meta.extensions, meta.customFields, country, manifest.contacts);
     for (let i = 0; i < manifest.chunks; i++) {
       const chunk = await this.getJson<ChunkBody>(chunkKey(manifest.slot, i));
-      if (!chunk || chunk.v !== manifest.version) return null;
-      for (const c of chunk.contacts) contacts.push(c);
+      if (!chunk || chunk.v !== manifest.version || !Array.isArray(chunk.entries)) return null;
+      const contacts = [];
+      for (const e of chunk.entries) {
+        const c = contactFromArray(e);
+        if (c) contacts.push(c);
+      }
+      await index.addMany(contacts);
       await yieldToEventLoop();
     }
+    index.finishBuild();
     return {
-      version: manifest.version,
-      fetchedAtMs: manifest.fetchedAtMs,
-      contacts,
-      extensions: meta.extensions,
-      customFields: meta.customFields,
+      meta: { version: manifest.version, fetchedAtMs: manifest.fetchedAtMs, extensions: meta.extensions, customFields: meta.customFields },
+      index,
     };
   }
 
-  /** Writes the snapshot into the free slot, then publishes it. Returns the manifest written. */
-  async write(snapshot: PhonebookSnapshot): Promise<SnapshotManifest> {
+  /** Writes the index's contacts into the free slot, then publishes them. Returns the manifest written. */
+  async write(snapshot: SnapshotMeta, index: PhonebookIndex): Promise<SnapshotManifest> {
     const previous = await this.readManifest();
     const slot = previous?.slot === 'a' ? 'b' : 'a';
-    const chunks = Math.ceil(snapshot.contacts.length / CHUNK_SIZE);
-    const meta: MetaBody = { v: snapshot.version, extensions: snapshot.extensions, customFields: snapshot.customFields };
+    const size = index.size;
+    const chunks = Math.ceil(size / CHUNK_SIZE);
+    const meta: MetaBody = { v: snapshot.version, extensions: [...snapshot.extensions], customFields: [...snapshot.customFields] };
     await this.kv.set(metaKey(slot), JSON.stringify(meta));
+    const version = JSON.stringify(snapshot.version);
     for (let i = 0; i < chunks; i++) {
-      const body: ChunkBody = { v: snapshot.version, contacts: snapshot.contacts.slice(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE) };
-      await this.kv.set(chunkKey(slot, i), JSON.stringify(body));
+      // The entries are JSON already: joined, never parsed or serialized again.
+      const body = `{"v":${version},"entries":[${index.entriesSlice(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE).join(',')}]}`;
+      await this.kv.set(chunkKey(slot, i), body);
       await yieldToEventLoop();
     }
     const slotChunks = { a: previous?.slotChunks?.a ?? 0, b: previous?.slotChunks?.b ?? 0 };
     const leftOver = slotChunks[slot];
     slotChunks[slot] = chunks;
     const manifest: SnapshotManifest = {
-      format: 1,
+      format: 2,
       version: snapshot.version,
       fetchedAtMs: snapshot.fetchedAtMs,
       slot,
       chunks,
-      contacts: snapshot.contacts.length,
+      contacts: size,
       slotChunks,
     };
     await this.kv.set(MANIFEST_KEY, JSON.stringify(manifest));

@@ -6,6 +6,12 @@
  * - getPhoneNumber / getExtension: 602 No Token, 604 Invalid User Type, 603 Authentication Failed,
  *   601 Data Not Found. getPhonebookCustomfield: 602, 603, 601 (it has no userType).
  * - activeCalls, callLog, recordingPath, getRingGroup, getQueue: call-api.ts.
+ * - createNumber (section 10, `/add/{userType}/createNumber`): 602 "Can Not Be Empty" naming the empty field
+ *   (token_id, pb_first_name, pb_last_name, "one of pb_extension, pb_phone_number, pb_cell_number", or a
+ *   custom field whose definition says "Field Required": YES), 604, 603, 606 "Invalid Input" naming the field
+ *   (an e-mail or number that is not one, a drop-down value not in its list, a value longer than its Field
+ *   Length), 605 "Already Exists" when a given Phone Number or Cell Number is already some entry's Phone or
+ *   Cell Number. The answer carries no id, as in the manual; the entry gets the next Phonebook ID.
  * - anything else (unknown path or method): 424 "Method Failed".
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -54,6 +60,7 @@ const WITH_USER_TYPE: readonly ApiEndpoint[] = ['getPhoneNumber', 'getExtension'
 function endpointOf(method: string, path: string): ApiEndpoint | 'unknown' {
   if (method !== 'POST') return 'unknown';
   if (/^\/info\/[^/]+\/[^/]+\/[^/]+\/callLog\/?$/.test(path)) return 'callLog';
+  if (/^\/add\/[^/]+\/createNumber\/?$/.test(path)) return 'createNumber';
   const m = /^\/info\/(?:([^/]+)\/)?([^/]+)\/?$/.exec(path);
   if (!m) return 'unknown';
   const [, userType, name] = m;
@@ -62,6 +69,62 @@ function endpointOf(method: string, path: string): ApiEndpoint | 'unknown' {
   if (withUserType !== undefined && userType !== undefined) return withUserType;
   if (withoutUserType && userType === undefined) return name;
   return 'unknown';
+}
+
+/** The manual's custom_fields: an array holding one object of name -> value (an object alone is read too). */
+function customValues(raw: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  const objects = Array.isArray(raw) ? raw : [raw];
+  for (const o of objects) {
+    if (typeof o !== 'object' || o === null || Array.isArray(o)) continue;
+    for (const [name, value] of Object.entries(o as Record<string, unknown>)) {
+      const v = asText(value);
+      if (v !== null && v.trim() !== '') out[name] = v.trim();
+    }
+  }
+  return out;
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const NUMBER = /^\+?[\d\s\-().]{3,20}$/;
+
+/** createNumber's checks in the manual's terms; null when the entry may be added. */
+function checkNewNumber(body: Record<string, unknown>, state: SimulatorState): { code: number; message: string } | null {
+  const text = (name: string): string => asText(body[name])?.trim() ?? '';
+  for (const name of ['pb_first_name', 'pb_last_name']) {
+    if (text(name) === '') return { code: 602, message: `${name} Can Not Be Empty` };
+  }
+  const numbers = ['pb_extension', 'pb_phone_number', 'pb_cell_number'];
+  if (numbers.every((n) => text(n) === '')) {
+    return { code: 602, message: 'pb_extension, pb_phone_number or pb_cell_number Can Not Be Empty' };
+  }
+  for (const name of numbers) {
+    if (text(name) !== '' && !NUMBER.test(text(name))) return { code: 606, message: `Invalid Input: ${name}` };
+  }
+  if (text('pb_email') !== '' && !EMAIL.test(text('pb_email'))) return { code: 606, message: 'Invalid Input: pb_email' };
+  const custom = customValues(body.custom_fields);
+  for (const def of state.customFields) {
+    const name = asText(def['Field Name']);
+    if (name === null) continue;
+    const value = custom[name];
+    if (value === undefined) {
+      if (asText(def['Field Required'])?.toUpperCase() === 'YES') return { code: 602, message: `${name} Can Not Be Empty` };
+      continue;
+    }
+    const length = Number(asText(def['Field Length']) ?? '0');
+    if (length > 0 && value.length > length) return { code: 606, message: `Invalid Input: ${name}` };
+    const items = asText(def['List of Items']);
+    if (items !== null && !items.split(',').map((s) => s.trim()).includes(value)) return { code: 606, message: `Invalid Input: ${name}` };
+  }
+  const digits = (v: unknown): string => (asText(v) ?? '').replace(/\D+/g, '');
+  for (const name of ['pb_phone_number', 'pb_cell_number']) {
+    const d = digits(body[name]);
+    if (d === '') continue;
+    if (state.contacts.some((c) => digits(c['Phone Number']) === d || digits(c['Cell Number']) === d)) {
+      return { code: 605, message: 'Already Exists' };
+    }
+  }
+  return null;
 }
 
 export function createManualApi(state: SimulatorState, timers: FaultTimers): Router {
@@ -180,6 +243,33 @@ export function createManualApi(state: SimulatorState, timers: FaultTimers): Rou
   });
 
   mountCallEndpoints(router, state, { fail, succeed, sendList, authorizeList, readBody, asText, sameSecret });
+  router.post('/add/:userType/createNumber', (req, res) => {
+    const body = readBody(req);
+    const token = asText(body.token_id);
+    if (token === null) return fail(res, 602, 'token_id Can Not Be Empty');
+    if (req.params.userType !== state.userType) return fail(res, 604, `Invalid User Type. Allowed Type is: '${state.userType}'.`);
+    if (!sameSecret(token, state.token)) return fail(res, 603, 'Authentication Failed');
+    const refusal = checkNewNumber(body, state);
+    if (refusal) return fail(res, refusal.code, refusal.message);
+    const text = (name: string): string => asText(body[name])?.trim() ?? '';
+    const maxId = state.contacts.reduce((max, c) => Math.max(max, Number(c['Phonebook ID']) || 0), 0);
+    const first = text('pb_first_name');
+    const last = text('pb_last_name');
+    const entry: RawEntry = {
+      'Phonebook ID': String(maxId + 1),
+      'First Name': first,
+      'Last Name': last,
+      'Display Name': text('pb_display_name') || `${first} ${last}`,
+      Extension: text('pb_extension'),
+      'Phone Number': text('pb_phone_number'),
+      'Cell Number': text('pb_cell_number'),
+      'Email ID': text('pb_email'),
+      'Phone Group': text('pb_group'),
+      'Custom Details': customValues(body.custom_fields),
+    };
+    state.contacts = [...state.contacts, entry];
+    succeed(res, { message: 'Number Added Successfully.' });
+  });
 
   router.use((_req, res) => fail(res, 424, 'Method Failed'));
   return router;

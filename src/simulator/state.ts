@@ -52,6 +52,7 @@ export const API_ENDPOINTS = [
   'recordingPath',
   'getRingGroup',
   'getQueue',
+  'createNumber',
 ] as const;
 export type ApiEndpoint = (typeof API_ENDPOINTS)[number];
 

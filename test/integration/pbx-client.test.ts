@@ -206,10 +206,41 @@ describe('against the simulator, errors in the body, MD5 passwords (the defaults
 
   it('maps custom field definitions', async () => {
     expect(await pbx.getPhonebookCustomFields()).toEqual([
-      { name: 'Company', type: 'DropDownList' },
-      { name: 'City', type: 'Text' },
-      { name: 'Office No', type: 'Text' },
+      { name: 'Company', type: 'DropDownList', required: false, items: ['Hodusoft', 'Ecosmob', 'Acme Corp', 'Globex'] },
+      { name: 'City', type: 'Text', required: true, maxLength: 10 },
+      { name: 'Office No', type: 'Text', required: false, maxLength: 20 },
     ]);
+  });
+
+  it('createNumber sends the manual field names: the new entry comes back from getPhoneNumber', async () => {
+    const result = await pbx.createNumber({
+      firstName: 'Kavya',
+      lastName: 'Menon',
+      displayName: 'Kavya M',
+      phoneNumber: '0484 2345678',
+      cellNumber: '',
+      email: 'kavya@example.com',
+      customFields: { City: 'Kochi', Company: 'Globex' },
+    });
+    expect(result).toEqual({ phonebookId: null });
+    const created = (await pbx.getPhoneNumber()).find((c) => c.firstName === 'Kavya');
+    expect(created).toMatchObject({
+      displayName: 'Kavya M',
+      lastName: 'Menon',
+      phoneNumber: '0484 2345678',
+      cellNumber: '',
+      email: 'kavya@example.com',
+      customFields: { City: 'Kochi', Company: 'Globex' },
+    });
+    expect(outcomes.at(0)).toEqual(['createNumber', 'ok']);
+  });
+
+  it('createNumber refusals carry the manual codes: 605 Already Exists, 602 for a missing required field', async () => {
+    const exists = await pbxError(pbx.createNumber({ firstName: 'A', lastName: 'B', phoneNumber: '+91 98247 40472', customFields: { City: 'X' } }));
+    expect([exists.code, exists.pbxStatus, exists.pbxMessage]).toEqual(['PBX_ERR_REJECTED', 605, 'Already Exists']);
+    const empty = await pbxError(pbx.createNumber({ firstName: 'A', lastName: 'B', phoneNumber: '0484 2345679' }));
+    expect([empty.pbxStatus, empty.pbxMessage]).toEqual([602, 'City Can Not Be Empty']);
+    expectNoSecrets(empty);
   });
 
   it('when the simulator answers garbage, then PBX_ERR_BAD_RESPONSE', async () => {
@@ -520,6 +551,48 @@ describe('against servers that misbehave on purpose', () => {
       const got = await testClient(srv.baseUrl).getPhoneNumber();
       expect(got).toEqual(entries.map(mapContact));
       expect(got[7]).toMatchObject({ firstName: 'Zoë "Z" {Ångström}', customFields: { City: 'Abd 😀' } });
+    });
+
+    it('with onBatch, a large phonebook is handed over in batches as it is read, each contact once, in order', async () => {
+      const entries = bigPhonebook(6000);
+      const text = JSON.stringify({ status: 'SUCCESS', message: 'Phonebook Details:', Count: entries.length, data: entries });
+      const srv = await misbehavingServer(serveText(200, text));
+      const batches: number[] = [];
+      const got: unknown[] = [];
+      const rest = await testClient(srv.baseUrl).getPhoneNumber(async (batch) => {
+        batches.push(batch.length);
+        got.push(...batch);
+      });
+      expect(rest).toEqual([]);
+      expect(batches.length).toBeGreaterThan(1);
+      expect(got).toEqual(entries.map(mapContact));
+      // A small answer goes to onBatch in one piece.
+      const small = await misbehavingServer(serveText(200, JSON.stringify({ status: 'SUCCESS', data: entries.slice(0, 3) })));
+      const one: unknown[][] = [];
+      expect(await testClient(small.baseUrl).getPhoneNumber(async (b) => void one.push(b))).toEqual([]);
+      expect(one).toEqual([entries.slice(0, 3).map(mapContact)]);
+    });
+
+    it('with onBatch (parsed while it arrives): a refusal after the data is the refusal, a broken or doubled list is PBX_ERR_BAD_RESPONSE', async () => {
+      const data = JSON.stringify(bigPhonebook(6000));
+      const noop = async (): Promise<void> => undefined;
+      const refusal = `{"data":${data},"status":"FAILED","status_code":603,"message":"Authentication Failed for ${TOKEN}"}`;
+      const r1 = await misbehavingServer(serveText(200, refusal));
+      const err = await pbxError(testClient(r1.baseUrl).getPhoneNumber(noop));
+      expect(err).toMatchObject({ code: 'PBX_ERR_REJECTED', pbxStatus: 603 });
+      expectNoSecrets(err);
+      const broken = `{"status":"SUCCESS","data":${data.slice(0, -200)}`;
+      const r2 = await misbehavingServer(serveText(200, broken));
+      expect((await pbxError(testClient(r2.baseUrl).getPhoneNumber(noop))).code).toBe('PBX_ERR_BAD_RESPONSE');
+      // Two data arrays: JSON.parse would take the second, but the first was handed over already.
+      const doubled = `{"status":"SUCCESS","data":${data},"data":[]}`;
+      const r3 = await misbehavingServer(serveText(200, doubled));
+      expect((await pbxError(testClient(r3.baseUrl).getPhoneNumber(noop))).code).toBe('PBX_ERR_BAD_RESPONSE');
+      // What onBatch throws comes out as it is.
+      const ok = `{"status":"SUCCESS","data":${data}}`;
+      const r4 = await misbehavingServer(serveText(200, ok));
+      const thrown = new Error('index full');
+      await expect(testClient(r4.baseUrl).getPhoneNumber(async () => Promise.reject(thrown))).rejects.toBe(thrown);
     });
 
     it('a large refusal is still a refusal with the PBX code and no secret; a large broken body is PBX_ERR_BAD_RESPONSE', async () => {

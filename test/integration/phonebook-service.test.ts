@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import type { Contact } from '../../src/core/event.js';
+import type { PhonebookContact as Contact } from '../../src/core/event.js';
 import type {
   KeyValueStore,
   Lock,
@@ -76,6 +76,9 @@ class FakePbx implements PbxApi {
   }
   async getQueues(): Promise<PbxCallGroup[]> {
     return [];
+  }
+  async createNumber(): Promise<{ phonebookId: string | null }> {
+    return { phonebookId: null };
   }
 }
 

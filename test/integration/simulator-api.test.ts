@@ -219,6 +219,7 @@ describe('simulator, default settings (errors in an HTTP 200 body, MD5 passwords
         recordingPath: 0,
         getRingGroup: 0,
         getQueue: 0,
+        createNumber: 0,
         unknown: 1,
       },
     });

@@ -22,7 +22,8 @@ describe('loadConfig', () => {
       redisUrl: null,
       adminApiKey: null,
       agentTokenTtlS: 43200,
-      defaultCountry: 'US',
+      // The demo simulator's phonebook is Indian.
+      defaultCountry: 'IN',
       phonebookRefreshS: 300,
       webhookAllowPrivate: false,
       webhookRetryScheduleS: [5, 300, 1800, 7200, 18000, 36000, 36000],
@@ -91,6 +92,13 @@ describe('loadConfig', () => {
       ].sort(),
     );
     expect(r.problems.join('\n')).not.toContain('short-secret-value');
+  });
+
+  it('when DEFAULT_COUNTRY is unset, then a configured PBX reads numbers as US and demo mode as IN; set, it wins in both', () => {
+    const prod = loadConfig(PRODUCTION);
+    expect(prod.ok && prod.config.defaultCountry).toBe('US');
+    const demo = loadConfig({ DEFAULT_COUNTRY: 'us' });
+    expect(demo.ok && demo.config.demo && demo.config.defaultCountry).toBe('US');
   });
 
   it('when a value is blank, then it counts as unset', () => {

@@ -3,7 +3,7 @@
  * recent-callbacks record, and the webhook dispatcher doing nothing while no endpoint exists.
  */
 import { describe, expect, it } from 'vitest';
-import type { Contact, NewCallEvent } from '../../src/core/event.js';
+import type { NewCallEvent, PhonebookContact } from '../../src/core/event.js';
 import { PhonebookIndex } from '../../src/phonebook/index.js';
 import { createLogger, scrubSecrets } from '../../src/logger.js';
 import { MemoryKeyValueStore, MemoryLock } from '../../src/store/memory.js';
@@ -197,7 +197,7 @@ describe('WebhookDispatcher without endpoints', () => {
 
 describe('PhonebookIndex lookup cache', () => {
   it('answers a repeated caller with an equal, separate result', async () => {
-    const contact: Contact = {
+    const contact: PhonebookContact = {
       phonebookId: '1',
       displayName: 'Nisha',
       firstName: 'Nisha',

@@ -5,7 +5,7 @@
  * (null / false) so that the client parses the whole text instead.
  */
 import { describe, expect, it } from 'vitest';
-import { ByteChunks, parseElementsSliced, readAndScan, stripTrailingCommas } from '../../src/pbx/json-slices.js';
+import { ByteChunks, parseElementsSliced, readAndScan, readScanAndParse, stripTrailingCommas } from '../../src/pbx/json-slices.js';
 
 interface Sliced {
   envelope: unknown;
@@ -43,7 +43,9 @@ async function sliced(text: string | Buffer, opts: ReadOptions = {}): Promise<Sl
   const layout = scanner.finish();
   if (layout === null) return null;
   const data: unknown[] = [];
-  const ok = await parseElementsSliced(chunks, layout, (values) => data.push(...values), sliceOpts);
+  const ok = await parseElementsSliced(chunks, layout, (values) => {
+    data.push(...values);
+  }, sliceOpts);
   if (!ok) return null;
   return { envelope: JSON.parse(stripTrailingCommas(layout.envelope)), data };
 }
@@ -59,6 +61,17 @@ async function expectSameAsJsonParse(text: string, opts: ReadOptions = {}): Prom
   const expected = whole(text);
   expect(await sliced(text, opts)).toEqual(expected);
   expect(await sliced(text, { ...opts, chunkSizes: [1, 2, 3, 5, 7, 11, 64, 1000] })).toEqual(expected);
+  if (expected !== null) expect(await streamed(text, [3, 64, 1000])).toEqual(expected);
+}
+
+/** What readScanAndParse hands over while the body arrives (from the first byte on), with the envelope. */
+async function streamed(text: string, chunkSizes: number[]): Promise<Sliced | null> {
+  const data: unknown[] = [];
+  const r = await readScanAndParse(chunksOf(Buffer.from(text, 'utf8'), chunkSizes), async (values) => {
+    data.push(...values);
+  });
+  if (r.layout === null || !r.complete) return null;
+  return { envelope: JSON.parse(stripTrailingCommas(r.layout.envelope)), data };
 }
 
 // ---- random-ish records ----------------------------------------------------------------------------------
@@ -262,6 +275,22 @@ describe('scanListBody + parseElementsSliced', () => {
       const text = JSON.stringify(ordered, null, indent as string | number | undefined);
       await expectSameAsJsonParse(text, round % 3 === 0 ? { sliceMs: 0 } : {});
     }
+  });
+
+  it('with releaseParsed, lets go of the bytes already parsed and still reads every element', async () => {
+    const data = Array.from({ length: 1500 }, (_, i) => ({ 'Phonebook ID': String(i), 'First Name': `Zoë ${i}`, pad: 'x'.repeat(i % 300) }));
+    const text = JSON.stringify({ status: 'SUCCESS', data });
+    const { bytes: chunks, scanner } = await readAndScan(chunksOf(Buffer.from(text), [997]));
+    const layout = scanner.finish();
+    if (layout === null) throw new Error('no layout');
+    const got: unknown[] = [];
+    const ok = await parseElementsSliced(chunks, layout, (values) => {
+      got.push(...values);
+    }, { releaseParsed: true });
+    expect(ok).toBe(true);
+    expect(got).toEqual(data);
+    // The first elements' bytes are gone: their chunks now read as nothing.
+    expect(chunks.chunk(0).bytes.length).toBe(0);
   });
 
   it('gives the same result wherever the chunks split it (escapes, multi-byte characters, the BOM, keys)', async () => {

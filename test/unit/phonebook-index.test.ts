@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Contact } from '../../src/core/event.js';
+import type { PhonebookContact as Contact } from '../../src/core/event.js';
 import type { PbxCustomField, PbxExtension } from '../../src/core/ports.js';
 import { comparePhonebookIds, PhonebookIndex } from '../../src/phonebook/index.js';
 import { NumberFieldClassifier } from '../../src/phonebook/number-fields.js';
@@ -77,7 +77,7 @@ describe('PhonebookIndex.lookup', () => {
     const index = await build([ANJALI, NISHA]);
     const m = index.lookup('78768876');
     expect(m.contact?.phonebookId).toBe('41');
-    expect(m.otherContacts).toEqual([{ phonebookId: '42', displayName: 'Anjali Patel' }]);
+    expect(m.otherContacts).toEqual([{ phonebookId: '42', displayName: 'Anjali Patel', match: 'exact' }]);
   });
 
   it('lists at most 5 other contacts, lowest phonebookIds first', async () => {

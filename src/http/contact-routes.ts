@@ -1,0 +1,184 @@
+/**
+ * Contacts from the pop (docs/phonebook.md, "Saving a contact"):
+ * - `POST /api/contacts` creates the contact at the PBX (createNumber) and puts it in every instance's index;
+ * - `GET /api/contacts/fields` lists the tenant's custom fields for the page's form.
+ * Both take an agent token or the admin key.
+ *
+ * A 400 or 422 names the field when it can (`field`: `firstName`, `phoneNumber`, `customFields.City`, …), so
+ * the page can show the error next to it.
+ */
+import { Router, json, type RequestHandler } from 'express';
+import { z } from 'zod';
+import { SecretDigest } from '../auth/secret-digest.js';
+import { bearerToken } from '../auth/tokens.js';
+import type { TokenVerifier } from '../core/agent.js';
+import type { PhonebookContact } from '../core/event.js';
+import type { PbxApi, PbxCustomField } from '../core/ports.js';
+import { PbxError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { sendError } from './errors.js';
+
+export interface ContactDirectory {
+  addContact(contact: PhonebookContact): Promise<void>;
+  /** The tenant's custom field definitions, as of the last phonebook refresh. */
+  customFields(): readonly PbxCustomField[];
+}
+
+/** The manual's "605 Already Exists". */
+const PBX_ALREADY_EXISTS = 605;
+
+const name = (max: number) => z.string({ message: 'must be a string' }).trim().min(1, 'is required').max(max, `must be at most ${max} characters`);
+const optionalText = (max: number) => z.string({ message: 'must be a string' }).trim().max(max, `must be at most ${max} characters`).optional();
+const phone = z
+  .string({ message: 'must be a string' })
+  .trim()
+  .max(32, 'must be at most 32 characters')
+  .refine((v) => v === '' || (/^\+?[\d\s\-().]+$/.test(v) && v.replace(/\D/g, '').length >= 3), 'must be a phone number')
+  .optional();
+
+const contactBody = z.object({
+  firstName: name(64),
+  lastName: name(64),
+  displayName: optionalText(128),
+  phoneNumber: phone,
+  cellNumber: phone,
+  email: z
+    .string({ message: 'must be a string' })
+    .trim()
+    .max(254, 'must be at most 254 characters')
+    .refine((v) => v === '' || /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v), 'must be an e-mail address')
+    .optional(),
+  customFields: z.record(z.string(), z.string({ message: 'must be a string' }).trim().max(256, 'must be at most 256 characters')).optional(),
+});
+
+/** Manual field names (and custom field names) in a PBX message, mapped to the request's. */
+const PBX_FIELDS: ReadonlyArray<[RegExp, string]> = [
+  [/pb_first_name|first name/i, 'firstName'],
+  [/pb_last_name|last name/i, 'lastName'],
+  [/pb_display_name|display name/i, 'displayName'],
+  [/pb_phone_number|phone number/i, 'phoneNumber'],
+  [/pb_cell_number|cell number/i, 'cellNumber'],
+  [/pb_email|e-?mail/i, 'email'],
+];
+
+function fieldOfPbxMessage(message: string, customFields: readonly PbxCustomField[]): string | null {
+  for (const [re, field] of PBX_FIELDS) if (re.test(message)) return field;
+  for (const f of customFields) if (f.name !== '' && message.includes(f.name)) return `customFields.${f.name}`;
+  return null;
+}
+
+function badRequest(res: Parameters<RequestHandler>[1], field: string, message: string): void {
+  res.status(400).json({ error: 'invalid_request', field, message: `${field}: ${message}` });
+}
+
+/** The admin key, or an agent token (of any role). */
+function requireAgentOrAdmin(adminApiKey: string | null, verify: TokenVerifier): RequestHandler {
+  const admin = adminApiKey ? new SecretDigest(adminApiKey) : null;
+  return async (req, res, next) => {
+    const given = bearerToken(req.headers.authorization);
+    if (given && admin?.matches(given)) {
+      res.locals.caller = 'admin';
+      next();
+      return;
+    }
+    const claims = given ? await verify(given) : null;
+    if (!claims) {
+      sendError(res, 401, 'invalid_token', 'An agent token or the admin key is required: Authorization: Bearer <token>.');
+      return;
+    }
+    res.locals.caller = claims.extension;
+    next();
+  };
+}
+
+export function createContactRouter(deps: {
+  pbx: PbxApi;
+  directory: ContactDirectory;
+  adminApiKey: string | null;
+  verifyToken: TokenVerifier;
+  logger: Logger;
+}): Router {
+  const router = Router();
+  const auth = requireAgentOrAdmin(deps.adminApiKey, deps.verifyToken);
+
+  router.get('/api/contacts/fields', auth, (_req, res) => {
+    res.json({ fields: deps.directory.customFields().map((f) => ({ name: f.name, type: f.type, required: f.required === true, items: f.items ?? null, maxLength: f.maxLength ?? null })) });
+  });
+
+  router.post('/api/contacts', auth, json({ limit: '32kb' }), async (req, res) => {
+    const parsed = contactBody.safeParse(req.body ?? {});
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      badRequest(res, issue?.path.join('.') || 'body', issue?.message ?? 'is invalid');
+      return;
+    }
+    const body = parsed.data;
+    const phoneNumber = body.phoneNumber ?? '';
+    const cellNumber = body.cellNumber ?? '';
+    if (phoneNumber === '' && cellNumber === '') {
+      badRequest(res, 'phoneNumber', 'one of phoneNumber and cellNumber is required');
+      return;
+    }
+    const definitions = deps.directory.customFields();
+    const customFields = Object.fromEntries(Object.entries(body.customFields ?? {}).filter(([, v]) => v !== ''));
+    if (definitions.length > 0) {
+      for (const key of Object.keys(customFields)) {
+        if (!definitions.some((d) => d.name === key)) return badRequest(res, `customFields.${key}`, 'is not a custom field of this phonebook');
+      }
+      for (const d of definitions) {
+        const value = customFields[d.name];
+        if (d.required === true && value === undefined) return badRequest(res, `customFields.${d.name}`, 'is required');
+        if (value === undefined) continue;
+        if (d.maxLength !== undefined && value.length > d.maxLength) return badRequest(res, `customFields.${d.name}`, `must be at most ${d.maxLength} characters`);
+        if (d.items && d.items.length > 0 && !d.items.includes(value)) return badRequest(res, `customFields.${d.name}`, `must be one of: ${d.items.join(', ')}`);
+      }
+    }
+    const displayName = body.displayName || `${body.firstName} ${body.lastName}`;
+    let phonebookId: string | null;
+    try {
+      ({ phonebookId } = await deps.pbx.createNumber({
+        firstName: body.firstName,
+        lastName: body.lastName,
+        displayName,
+        phoneNumber,
+        cellNumber,
+        email: body.email ?? '',
+        customFields,
+      }));
+    } catch (err) {
+      if (!(err instanceof PbxError)) throw err;
+      if (err.isRejection && err.pbxStatus === PBX_ALREADY_EXISTS) {
+        res.status(409).json({ error: 'already_exists', message: 'The PBX already has a contact with this number.' });
+        return;
+      }
+      if (err.isRejection) {
+        const message = err.pbxMessage ?? 'The PBX refused the contact.';
+        const field = fieldOfPbxMessage(message, definitions);
+        res.status(422).json({ error: 'pbx_refused', message, pbxStatus: err.pbxStatus, ...(field ? { field } : {}) });
+        return;
+      }
+      deps.logger.warn({ err: err.message }, 'creating a contact at the PBX failed');
+      if (err.code === 'PBX_ERR_BAD_RESPONSE') sendError(res, 502, 'pbx_bad_response', 'The PBX gave an answer the bridge cannot read.');
+      // A timeout may still have created the contact: the next refresh shows it.
+      else sendError(res, 503, 'pbx_unavailable', 'The PBX cannot be reached; try again.');
+      return;
+    }
+    const contact: PhonebookContact = {
+      phonebookId: phonebookId ?? '',
+      displayName,
+      firstName: body.firstName,
+      lastName: body.lastName,
+      email: body.email ?? '',
+      extension: '',
+      phoneNumber,
+      cellNumber,
+      phoneGroup: '',
+      customFields,
+    };
+    await deps.directory.addContact(contact);
+    deps.logger.info({ by: res.locals.caller as string, phonebookId: contact.phonebookId || null }, 'contact created at the PBX');
+    res.status(201).json({ contact: { ...contact, match: 'exact' } });
+  });
+
+  return router;
+}
