@@ -1,0 +1,90 @@
+/**
+ * The tracker's calls in Redis: one hash per session (`v` version, `json` document) written only by a Lua
+ * compare-and-set, a set of the sessions not yet done, and short-lived grouping keys.
+ */
+import type { Redis } from 'ioredis';
+import type { CallSession } from './model.js';
+import type { CallStateStore, VersionedSession } from './store.js';
+
+/** KEYS: session hash, active set. ARGV: expected version, session json, 1 when still active, id, ttl ms. */
+const CAS_SCRIPT = `
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if v ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'v', v + 1, 'json', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+if ARGV[3] == '1' then redis.call('SADD', KEYS[2], ARGV[4]) else redis.call('SREM', KEYS[2], ARGV[4]) end
+return 1`;
+
+/** KEYS: group key. ARGV: candidate, ttl ms, stale id ('' for none). */
+const CLAIM_SCRIPT = `
+local cur = redis.call('GET', KEYS[1])
+if cur and cur ~= ARGV[3] then return cur end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ARGV[1]`;
+
+/** A session's document outlives the call long enough for late lookups (the recording may take an hour). */
+const SESSION_TTL_MS = 8 * 24 * 3600 * 1000;
+
+export class RedisCallStateStore implements CallStateStore {
+  private readonly activeKey: string;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {
+    this.activeKey = `${prefix}calls:active`;
+  }
+
+  private sessionKey(id: string): string {
+    return `${this.prefix}calls:session:${id}`;
+  }
+
+  async read(sessionId: string): Promise<VersionedSession | null> {
+    const [v, json] = await this.redis.hmget(this.sessionKey(sessionId), 'v', 'json');
+    if (!v || !json) return null;
+    return { session: JSON.parse(json) as CallSession, version: Number(v) };
+  }
+
+  async compareAndSet(session: CallSession, expected: number): Promise<boolean> {
+    const r = await this.redis.eval(
+      CAS_SCRIPT,
+      2,
+      this.sessionKey(session.sessionId),
+      this.activeKey,
+      String(expected),
+      JSON.stringify(session),
+      session.phase === 'done' ? '0' : '1',
+      session.sessionId,
+      String(SESSION_TTL_MS),
+    );
+    return r === 1;
+  }
+
+  async remove(sessionId: string): Promise<void> {
+    await this.redis.multi().del(this.sessionKey(sessionId)).srem(this.activeKey, sessionId).exec();
+  }
+
+  async active(): Promise<string[]> {
+    return this.redis.smembers(this.activeKey);
+  }
+
+  async claimGroup(key: string, candidate: string, ttlMs: number, stale: string | null): Promise<string> {
+    const r = await this.redis.eval(CLAIM_SCRIPT, 1, `${this.prefix}calls:group:${key}`, candidate, String(Math.max(1, ttlMs)), stale ?? '');
+    return String(r);
+  }
+
+  async group(key: string): Promise<string | null> {
+    return this.redis.get(`${this.prefix}calls:group:${key}`);
+  }
+
+  async getFlag(name: string): Promise<string | null> {
+    return this.redis.get(`${this.prefix}calls:flag:${name}`);
+  }
+
+  async setFlag(name: string, value: string): Promise<void> {
+    await this.redis.set(`${this.prefix}calls:flag:${name}`, value);
+  }
+
+  /** The connection belongs to the bridge's stores. */
+  async close(): Promise<void> {}
+}
