@@ -52,7 +52,7 @@ export interface PbxExtension {
 }
 
 /** The HoduPBX calls the bridge makes. Implementations throw PbxError (src/errors.ts). */
-export interface PbxApi {
+export interface PbxApi extends PbxCallApi {
   crmSubscribe(extension: string, webPassword: string): Promise<void>;
   crmUnSubscribe(extension: string, webPassword: string): Promise<void>;
   getPhoneNumber(): Promise<PbxContact[]>;

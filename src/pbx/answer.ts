@@ -16,6 +16,10 @@ export type PbxAnswer =
 
 /** Manual: "601 Data Not Found" on the list endpoints. */
 export const DATA_NOT_FOUND = 601;
+/** Manual, "Call Log": "411 No Call Log Details Found" (no rows for that range). */
+export const NO_CALL_LOG_FOUND = 411;
+/** Manual, "Get Recording Path": "406 No Recording Found" (none yet, or none at all). */
+export const NO_RECORDING_FOUND = 406;
 
 const CODE_FIELDS = ['status_code', 'statusCode', 'code', 'status', 'Status Code', 'error_code'] as const;
 const MESSAGE_FIELDS = ['message', 'Message', 'msg', 'error', 'status_message'] as const;

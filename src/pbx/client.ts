@@ -1,5 +1,6 @@
 /**
- * The HoduPBX Tenant API client (manual sections "CRM Subscribe", "CRM Unsubscribe", 36, 47, 48).
+ * The HoduPBX Tenant API client (manual sections "CRM Subscribe", "CRM Unsubscribe", "Call Log", "Active
+ * Calls", 25, 36, 39, 41, 47, 48).
  *
  * Every call is a JSON POST with `token_id` in the body, over this client's own keep-alive undici Agent.
  * Failures become PbxError: PBX_ERR_TIMEOUT (no full answer within timeoutMs), PBX_ERR_UNREACHABLE
@@ -9,12 +10,30 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
-import type { PbxApi, PbxContact, PbxCustomField, PbxExtension } from '../core/ports.js';
-import { PbxError, type PbxErrorCode } from '../errors.js';
-import { DATA_NOT_FOUND, isJsonObject, readPbxAnswer, type JsonObject, type PbxAnswer } from './answer.js';
+import type { PbxActiveCall, PbxApi, PbxCallGroup, PbxCallLogQuery, PbxCallLogRow, PbxContact, PbxCustomField, PbxExtension } from '../core/ports.js';
+import { PbxError, ValidationError, type PbxErrorCode } from '../errors.js';
+import {
+  DATA_NOT_FOUND,
+  isJsonObject,
+  NO_CALL_LOG_FOUND,
+  NO_RECORDING_FOUND,
+  readPbxAnswer,
+  type JsonObject,
+  type PbxAnswer,
+} from './answer.js';
 import { encodeExtensionPassword, redactSecrets, type PasswordFormat } from './credentials.js';
 import { parseElementsSliced, readAndScan, type ByteChunks, type ListBodyScanner } from './json-slices.js';
-import { listEntries, mapContact, mapCustomField, mapExtension } from './mapping.js';
+import {
+  listEntries,
+  mapActiveCall,
+  mapCallLogRow,
+  mapContact,
+  mapCustomField,
+  mapExtension,
+  mapQueue,
+  mapRingGroup,
+  recordingPathOf,
+} from './mapping.js';
 
 export type PbxRequestOutcome = 'ok' | 'rejected' | 'timeout' | 'unreachable' | 'bad_response';
 
@@ -28,7 +47,10 @@ export interface PbxClientOptions {
   passwordFormat: PasswordFormat;
   /** Per request: connect + headers + body. */
   timeoutMs: number;
-  /** Called once per request (metrics). A 601 "Data Not Found" on a list endpoint counts as `ok`. */
+  /**
+   * Called once per request (metrics). An answer that means "nothing" (601 "Data Not Found" on a list,
+   * 411 on callLog, 406 on recordingPath) counts as `ok`.
+   */
   onRequest?: (endpoint: string, outcome: PbxRequestOutcome, durationMs: number) => void;
 }
 
@@ -91,8 +113,9 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
 
   /**
    * POSTs `{token_id, ...fields}` and hands the JSON body of a SUCCESS answer to `read`. With `readScanned`,
-   * the body is scanned while it arrives (json-slices.ts) and `readScanned` gives the answer itself. A 601
-   * "Data Not Found" answer gives `whenDataNotFound()` instead, when one is given.
+   * the body is scanned while it arrives (json-slices.ts) and `readScanned` gives the answer itself. A
+   * refusal with the code `nothingStatus` (default 601 "Data Not Found") gives `whenNothing()` instead,
+   * when one is given.
    */
   async function post<T>(
     endpoint: string,
@@ -101,7 +124,8 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
     options: {
       read: (body: JsonObject) => T;
       readScanned?: (statusCode: number, body: ScannedBody, redact: (message: string) => string) => Promise<PbxAnswer | { ok: true; value: T }>;
-      whenDataNotFound?: () => T;
+      whenNothing?: () => T;
+      nothingStatus?: number;
       secrets?: readonly string[];
     },
   ): Promise<T> {
@@ -133,7 +157,7 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
             ? await options.readScanned(statusCode, body, redact)
             : readPbxAnswer(endpoint, statusCode, utf8Text(body.bytes), redact);
       if (answer.ok) return 'value' in answer ? answer.value : options.read(answer.body);
-      if (options.whenDataNotFound && answer.error.pbxStatus === DATA_NOT_FOUND) return options.whenDataNotFound();
+      if (options.whenNothing && answer.error.pbxStatus === (options.nothingStatus ?? DATA_NOT_FOUND)) return options.whenNothing();
       throw answer.error;
     } catch (err) {
       outcome = err instanceof PbxError ? outcomeOf(err) : 'unreachable';
@@ -148,9 +172,15 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
    * are read in slices (SLICED_LIST_MIN_BYTES) with the same outcome as one parse of the whole text; an
    * answer that is not a SUCCESS with a `data` array, or that the slices cannot read, is parsed whole.
    */
-  function fetchList<T>(endpoint: string, path: string, map: (entry: JsonObject) => T): Promise<T[]> {
-    return post<T[]>(endpoint, path, {}, {
-      whenDataNotFound: () => [],
+  function fetchList<T>(
+    endpoint: string,
+    path: string,
+    map: (entry: JsonObject) => T,
+    request: { fields?: Record<string, string>; nothingStatus?: number } = {},
+  ): Promise<T[]> {
+    return post<T[]>(endpoint, path, request.fields ?? {}, {
+      whenNothing: () => [],
+      nothingStatus: request.nothingStatus,
       read: (body) => {
         const entries = listEntries(body.data);
         if (entries === null) {
@@ -193,8 +223,48 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
     getPhonebookCustomFields: async (): Promise<PbxCustomField[]> =>
       (await fetchList('getPhonebookCustomfield', '/info/getPhonebookCustomfield', mapCustomField)).filter((f) => f.name !== ''),
     getExtensions: (): Promise<PbxExtension[]> => fetchList('getExtension', `/info/${userType}/getExtension`, mapExtension),
+    activeCalls: (): Promise<PbxActiveCall[]> => fetchList('activeCalls', `/info/${userType}/activeCalls`, mapActiveCall),
+    callLog: async (query): Promise<PbxCallLogRow[]> => {
+      const { startDate, endDate } = checkCallLogQuery(query);
+      const fields: Record<string, string> = query.number === undefined ? {} : { number: query.number };
+      return fetchList('callLog', `/info/${startDate}/${endDate}/${userType}/callLog`, mapCallLogRow, {
+        fields,
+        nothingStatus: NO_CALL_LOG_FOUND,
+      });
+    },
+    recordingPath: async (callId): Promise<string | null> => {
+      if (callId.trim() === '') throw new ValidationError('callId', 'callId must not be empty');
+      return post('recordingPath', `/info/${userType}/recordingPath`, { callid: callId }, {
+        read: (body) => recordingPathOf(body.data),
+        whenNothing: () => null,
+        nothingStatus: NO_RECORDING_FOUND,
+      });
+    },
+    getRingGroups: (): Promise<PbxCallGroup[]> => fetchList('getRingGroup', `/info/${userType}/getRingGroup`, mapRingGroup),
+    getQueues: (): Promise<PbxCallGroup[]> => fetchList('getQueue', `/info/${userType}/getQueue`, mapQueue),
     close: () => agent.close(),
   };
+}
+
+const CALL_LOG_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** A real calendar date written YYYY-MM-DD, as the manual's 412/413 demand; else a ValidationError naming the field. */
+function checkDate(field: 'startDate' | 'endDate', value: string): string {
+  const m = CALL_LOG_DATE.exec(value);
+  const date = m ? new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))) : null;
+  if (date === null || date.toISOString().slice(0, 10) !== value) {
+    throw new ValidationError(field, `${field} must be a date written YYYY-MM-DD`);
+  }
+  return value;
+}
+
+/** The dates go into the URL path, so they are checked before anything is sent. */
+function checkCallLogQuery(query: PbxCallLogQuery): { startDate: string; endDate: string } {
+  const startDate = checkDate('startDate', query.startDate);
+  const endDate = checkDate('endDate', query.endDate);
+  if (startDate > endDate) throw new ValidationError('endDate', 'endDate must not be before startDate');
+  if (query.number !== undefined && query.number.trim() === '') throw new ValidationError('number', 'number must not be empty when given');
+  return { startDate, endDate };
 }
 
 /** A body read by `readAndScan`: its chunks, and the scan of them. */

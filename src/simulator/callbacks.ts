@@ -11,24 +11,25 @@ export interface RingRequest {
   extension: string;
   from: string;
   fromName?: string;
-  callId?: string;
+  /** The `call_id` field; a random one when absent, none at all when null (a PBX that sends no call id). */
+  callId?: string | null;
   /** The `event` field; default `ringing`. */
   state?: string;
 }
 
 export type RingResult =
   /** The callback receiver answered 2xx. `response` is its body (parsed when JSON). */
-  | { delivered: true; status: number; callId: string; response: unknown }
+  | { delivered: true; status: number; callId: string | null; response: unknown }
   | { delivered: false; reason: 'not_subscribed' | 'no_callback_url'; callId?: undefined }
   /** Answered, but not 2xx. */
-  | { delivered: false; reason: 'callback_rejected'; status: number; callId: string; response: unknown }
+  | { delivered: false; reason: 'callback_rejected'; status: number; callId: string | null; response: unknown }
   /** No answer (refused, timed out): `error` is the network error's code. */
-  | { delivered: false; reason: 'callback_failed'; callId: string; error: string };
+  | { delivered: false; reason: 'callback_failed'; callId: string | null; error: string };
 
-export function callbackFields(ring: RingRequest, callId: string): Record<string, string> {
+export function callbackFields(ring: RingRequest, callId: string | null): Record<string, string> {
   const fields: Record<string, string> = { extension_number: ring.extension, caller_number: ring.from };
   if (ring.fromName !== undefined && ring.fromName !== '') fields.caller_name = ring.fromName;
-  fields.call_id = callId;
+  if (callId !== null) fields.call_id = callId;
   fields.event = ring.state ?? 'ringing';
   return fields;
 }
@@ -73,7 +74,7 @@ function parseMaybeJson(text: string): unknown {
 export async function ring(state: SimulatorState, dispatcher: Dispatcher, call: RingRequest): Promise<RingResult> {
   if (!state.subscriptions.has(call.extension)) return { delivered: false, reason: 'not_subscribed' };
   if (state.callbackUrl === null) return { delivered: false, reason: 'no_callback_url' };
-  const callId = call.callId ?? randomUUID();
+  const callId = call.callId === undefined ? randomUUID() : call.callId;
   const req = buildRequest(state.callbackUrl, state.callbackStyle, callbackFields(call, callId));
   try {
     const res = await request(req.url, {

@@ -4,11 +4,12 @@
  */
 import express, { type Response, type Router } from 'express';
 import type { RingRequest, RingResult } from './callbacks.js';
+import { mountCallControls, type CallControls } from './call-controls.js';
 import { generateContacts } from './seed.js';
 import type { FaultMode, RawEntry, SimulatorFault } from './state.js';
 
 /** The operations the routes expose; the simulator object implements them. */
-export interface SimulatorControls {
+export interface SimulatorControls extends CallControls {
   ring(call: RingRequest): Promise<RingResult>;
   subscriptions(): string[];
   requestCounts(): Record<string, number>;
@@ -121,6 +122,8 @@ export function createControlRoutes(sim: SimulatorControls): Router {
     sim.setCallbackUrl(url);
     res.json({ callbackUrl: url });
   });
+
+  mountCallControls(router, sim);
 
   router.post('/reset', (_req, res) => {
     sim.reset();

@@ -5,10 +5,12 @@
  *   extension_number or extension_password), 424 "Method Failed".
  * - getPhoneNumber / getExtension: 602 No Token, 604 Invalid User Type, 603 Authentication Failed,
  *   601 Data Not Found. getPhonebookCustomfield: 602, 603, 601 (it has no userType).
+ * - activeCalls, callLog, recordingPath, getRingGroup, getQueue: call-api.ts.
  * - anything else (unknown path or method): 424 "Method Failed".
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { mountCallEndpoints } from './call-api.js';
 import type { ApiEndpoint, RawEntry, SimulatorState } from './state.js';
 
 export interface FaultTimers {
@@ -47,14 +49,17 @@ function asText(value: unknown): string | null {
   return null;
 }
 
+const WITH_USER_TYPE: readonly ApiEndpoint[] = ['getPhoneNumber', 'getExtension', 'activeCalls', 'recordingPath', 'getRingGroup', 'getQueue'];
+
 function endpointOf(method: string, path: string): ApiEndpoint | 'unknown' {
   if (method !== 'POST') return 'unknown';
+  if (/^\/info\/[^/]+\/[^/]+\/[^/]+\/callLog\/?$/.test(path)) return 'callLog';
   const m = /^\/info\/(?:([^/]+)\/)?([^/]+)\/?$/.exec(path);
   if (!m) return 'unknown';
   const [, userType, name] = m;
-  const withUserType = name === 'getPhoneNumber' || name === 'getExtension';
   const withoutUserType = name === 'crmSubscribe' || name === 'crmUnSubscribe' || name === 'getPhonebookCustomfield';
-  if (withUserType && userType !== undefined) return name;
+  const withUserType = WITH_USER_TYPE.find((e) => e === name);
+  if (withUserType !== undefined && userType !== undefined) return withUserType;
   if (withoutUserType && userType === undefined) return name;
   return 'unknown';
 }
@@ -173,6 +178,8 @@ export function createManualApi(state: SimulatorState, timers: FaultTimers): Rou
     }));
     sendList(res, 'Extension Details.', 'count', data);
   });
+
+  mountCallEndpoints(router, state, { fail, succeed, sendList, authorizeList, readBody, asText, sameSecret });
 
   router.use((_req, res) => fail(res, 424, 'Method Failed'));
   return router;

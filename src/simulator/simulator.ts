@@ -3,16 +3,29 @@
  * tests against it check the bridge against the manual rather than against its own assumptions).
  *
  * - `/hodupbx_api/v1.4/api/...`: the manual's endpoints (manual-api.ts).
- * - `/_sim/...`: control routes (control-routes.ts), the same operations as the methods below.
+ * - `/_sim/...`: control routes (control-routes.ts, call-controls.ts), the same operations as the methods below.
+ * - `/fs_sounds/recordings/...`: the recordings recordingPath points to (a short silent WAV).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { Agent } from 'undici';
 import { ring as sendRing, type RingRequest, type RingResult } from './callbacks.js';
+import {
+  answerCall,
+  callViews,
+  CallControlError,
+  hangupCall,
+  hasRecording,
+  readCallsModeChange,
+  startCall,
+  type SendCallback,
+} from './calls.js';
+import { silentWav } from './recording-file.js';
 import { createControlRoutes, type SimulatorControls } from './control-routes.js';
 import { createManualApi } from './manual-api.js';
 import {
+  callGroupsFrom,
   createState,
   requestCounts,
   resetState,
@@ -24,6 +37,18 @@ import {
 
 export type { CallbackStyle, ErrorStyle, FaultMode, PasswordFormat, RawEntry, SimulatorFault, SimulatorOptions } from './state.js';
 export type { RingRequest, RingResult } from './callbacks.js';
+export type { CallGroupSeed } from './state.js';
+export type {
+  ActiveCallsListing,
+  CallLogFields,
+  CallPhase,
+  CallsMode,
+  CallView,
+  SimCallGroup,
+  StartCallRequest,
+  StartCallResult,
+} from './calls.js';
+export { ACTIVE_CALLS_LISTINGS, CALL_LOG_FIELD_SETS, CallControlError } from './calls.js';
 
 export const API_PREFIX = '/hodupbx_api/v1.4/api';
 
@@ -48,7 +73,7 @@ export interface Simulator extends SimulatorControls {
   setCallbackUrl(url: string | null): void;
   /** Changes (or adds) an extension's web password, as when someone changes it on the PBX; reset() keeps it. */
   setExtensionPassword(extension: string, webPassword: string): void;
-  /** No subscriptions, no counts, no fault, the initial phonebook (the callback URL stays). */
+  /** No subscriptions, counts, fault or calls; the initial phonebook, groups and calls mode (the callback URL stays). */
   reset(): void;
   /** Stops listening, drops open connections, cancels delayed answers. */
   close(): Promise<void>;
@@ -76,6 +101,8 @@ export function createSimulator(opts: SimulatorOptions = {}): Simulator {
     },
   };
 
+  const send: SendCallback = (call) => sendRing(state, callbackAgent, call);
+
   const sim: Simulator = {
     app: express(),
     async listen(port = 0, host = '127.0.0.1') {
@@ -92,7 +119,25 @@ export function createSimulator(opts: SimulatorOptions = {}): Simulator {
       const origin = `http://${hostForUrl(srv.address() as AddressInfo)}:${(srv.address() as AddressInfo).port}`;
       return { url: origin, apiBaseUrl: `${origin}${API_PREFIX}` };
     },
-    ring: (call) => sendRing(state, callbackAgent, call),
+    ring: send,
+    startCall: (call) => startCall(state, send, call),
+    answerCall: (callId, extension) => answerCall(state, send, callId, extension),
+    hangupCall: (callId) => hangupCall(state, send, callId),
+    setCallsMode(change) {
+      state.callsMode = { ...state.callsMode, ...readCallsModeChange(change) };
+      return { ...state.callsMode };
+    },
+    callsMode: () => ({ ...state.callsMode }),
+    calls: () => callViews(state),
+    setCallGroups(groups) {
+      const ringGroups = groups.ringGroups ? callGroupsFrom('ring_group', groups.ringGroups) : state.callGroups.filter((g) => g.kind === 'ring_group');
+      const queues = groups.queues ? callGroupsFrom('queue', groups.queues) : state.callGroups.filter((g) => g.kind === 'queue');
+      const numbers = [...ringGroups, ...queues].map((g) => g.number);
+      const clash = numbers.find((n, i) => numbers.indexOf(n) !== i || state.extensions.has(n));
+      if (clash !== undefined) throw new CallControlError(400, `number ${clash} is used twice (or is an extension)`, 'number');
+      state.callGroups = [...ringGroups, ...queues];
+    },
+    callGroups: () => state.callGroups.map((g) => ({ ...g, members: [...g.members] })),
     subscriptions: () => [...state.subscriptions].sort((a, b) => a.localeCompare(b, 'en', { numeric: true })),
     requestCounts: () => requestCounts(state),
     setFault(fault) {
@@ -126,6 +171,14 @@ export function createSimulator(opts: SimulatorOptions = {}): Simulator {
 
   sim.app.disable('x-powered-by');
   sim.app.use(API_PREFIX, createManualApi(state, timers));
+  sim.app.get('/fs_sounds/recordings/*path', (req: Request, res: Response) => {
+    const file = /([^/]+)\.wav$/.exec(req.path);
+    if (file === null || !hasRecording(state, file[1] ?? '')) {
+      res.status(404).type('text').send('no such recording');
+      return;
+    }
+    res.type('audio/wav').send(silentWav());
+  });
   sim.app.use('/_sim', createControlRoutes(sim));
   sim.app.use('/_sim', (_req: Request, res: Response) => {
     res.status(404).json({ error: 'no such control route' });

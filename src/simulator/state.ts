@@ -1,4 +1,16 @@
 /** The simulated tenant's mutable state, shared by the manual API, the control routes and the methods. */
+import {
+  createCallBook,
+  DEFAULT_CALLS_MODE,
+  DEFAULT_QUEUES,
+  DEFAULT_RING_GROUPS,
+  readCallsModeChange,
+  type ActiveCallsListing,
+  type CallBook,
+  type CallLogFields,
+  type CallsMode,
+  type SimCallGroup,
+} from './calls.js';
 import { DEMO_CONTACTS, DEMO_CUSTOM_FIELDS, DEMO_EXTENSION_NAMES, DEMO_EXTENSIONS, DEMO_TOKEN } from './seed.js';
 
 /**
@@ -30,7 +42,18 @@ export interface SimulatorFault {
 /** A phonebook entry served as is: normally a seed.ts PhonebookEntry, but tests may send odd shapes. */
 export type RawEntry = Record<string, unknown>;
 
-export const API_ENDPOINTS = ['crmSubscribe', 'crmUnSubscribe', 'getPhoneNumber', 'getPhonebookCustomfield', 'getExtension'] as const;
+export const API_ENDPOINTS = [
+  'crmSubscribe',
+  'crmUnSubscribe',
+  'getPhoneNumber',
+  'getPhonebookCustomfield',
+  'getExtension',
+  'activeCalls',
+  'callLog',
+  'recordingPath',
+  'getRingGroup',
+  'getQueue',
+] as const;
 export type ApiEndpoint = (typeof API_ENDPOINTS)[number];
 
 export interface SimulatorOptions {
@@ -56,6 +79,30 @@ export interface SimulatorOptions {
   callbackStyle?: CallbackStyle;
   /** How long one callback may take. Default 5000. */
   callbackTimeoutMs?: number;
+  /** Ring groups with their members. Default `5000` "Sales": 101, 102, 103. */
+  ringGroups?: readonly CallGroupSeed[];
+  /** Queues with their members. Default `2000` "Support": 104, 105. */
+  queues?: readonly CallGroupSeed[];
+  /** How activeCalls lists calls (docs/simulator.md). Default `ringing-legs`. */
+  activeCalls?: ActiveCallsListing;
+  /** Default `extended`. */
+  callLogFields?: CallLogFields;
+  /** Default 3000. */
+  recordingDelayMs?: number;
+  /** Default 0. */
+  callLogDelayMs?: number;
+  /** The PBX's local time zone for the times it writes. Default `UTC`. */
+  timezone?: string;
+  /** Also call back on answer (`answered`) and hang-up (`ended`). Default false. */
+  sendStateCallbacks?: boolean;
+}
+
+/** A ring group or queue as configured: its id defaults to its position (1, 2, …). */
+export interface CallGroupSeed {
+  id?: string;
+  name: string;
+  number: string;
+  members: readonly string[];
 }
 
 export interface SimulatorState {
@@ -76,10 +123,36 @@ export interface SimulatorState {
   readonly callbackTimeoutMs: number;
   /** What reset() restores the phonebook to. */
   readonly initialContacts: readonly RawEntry[];
+  /** Ring groups and queues together (their numbers are distinct). */
+  callGroups: SimCallGroup[];
+  readonly initialCallGroups: readonly SimCallGroup[];
+  callsMode: CallsMode;
+  readonly initialCallsMode: Readonly<CallsMode>;
+  callBook: CallBook;
+}
+
+export function callGroupsFrom(kind: SimCallGroup['kind'], seeds: readonly CallGroupSeed[]): SimCallGroup[] {
+  return seeds.map((g, i) => ({ kind, id: g.id ?? String(i + 1), name: g.name, number: g.number, members: [...g.members] }));
 }
 
 export function createState(opts: SimulatorOptions = {}): SimulatorState {
   const contacts = opts.contacts ?? DEMO_CONTACTS;
+  const callGroups = [
+    ...(opts.ringGroups ? callGroupsFrom('ring_group', opts.ringGroups) : DEFAULT_RING_GROUPS),
+    ...(opts.queues ? callGroupsFrom('queue', opts.queues) : DEFAULT_QUEUES),
+  ];
+  // Checked as the control route checks them: a bad option fails here, not at the first call.
+  const callsMode: CallsMode = {
+    ...DEFAULT_CALLS_MODE,
+    ...readCallsModeChange({
+      activeCalls: opts.activeCalls,
+      callLogFields: opts.callLogFields,
+      recordingDelayMs: opts.recordingDelayMs,
+      callLogDelayMs: opts.callLogDelayMs,
+      timezone: opts.timezone,
+      sendStateCallbacks: opts.sendStateCallbacks,
+    }),
+  };
   return {
     token: opts.token ?? DEMO_TOKEN,
     userType: opts.userType ?? 'TENANT',
@@ -96,15 +169,26 @@ export function createState(opts: SimulatorOptions = {}): SimulatorState {
     callbackStyle: opts.callbackStyle ?? 'json',
     callbackTimeoutMs: opts.callbackTimeoutMs ?? 5000,
     initialContacts: contacts,
+    callGroups: callGroups.map((g) => ({ ...g, members: [...g.members] })),
+    initialCallGroups: callGroups,
+    callsMode: { ...callsMode },
+    initialCallsMode: Object.freeze(callsMode),
+    callBook: createCallBook(),
   };
 }
 
-/** Back to the start: no subscriptions, no counts, no fault, the initial phonebook. The callback URL stays. */
+/**
+ * Back to the start: no subscriptions, no counts, no fault, no calls, the initial phonebook, ring groups,
+ * queues and calls mode. The callback URL stays.
+ */
 export function resetState(state: SimulatorState): void {
   state.subscriptions.clear();
   state.counts.clear();
   state.fault = { mode: 'none' };
   state.contacts = state.initialContacts;
+  state.callGroups = state.initialCallGroups.map((g) => ({ ...g, members: [...g.members] }));
+  state.callsMode = { ...state.initialCallsMode };
+  state.callBook.calls.clear();
 }
 
 /** Requests seen per endpoint, every endpoint listed (0 when unseen); `unknown` counts 424 answers. */

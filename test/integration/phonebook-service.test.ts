@@ -1,7 +1,17 @@
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import type { Contact } from '../../src/core/event.js';
-import type { KeyValueStore, Lock, PbxApi, PbxContact, PbxCustomField, PbxExtension } from '../../src/core/ports.js';
+import type {
+  KeyValueStore,
+  Lock,
+  PbxActiveCall,
+  PbxApi,
+  PbxCallGroup,
+  PbxCallLogRow,
+  PbxContact,
+  PbxCustomField,
+  PbxExtension,
+} from '../../src/core/ports.js';
 import { PbxError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
 import { PhonebookService, type PhonebookServiceOptions } from '../../src/phonebook/service.js';
@@ -50,6 +60,22 @@ class FakePbx implements PbxApi {
   }
   getPhonebookCustomFields(): Promise<PbxCustomField[]> {
     return this.answer('getPhonebookCustomFields', this.customFields);
+  }
+  // The call endpoints are not used by the phonebook: a PBX with no calls.
+  async activeCalls(): Promise<PbxActiveCall[]> {
+    return [];
+  }
+  async callLog(): Promise<PbxCallLogRow[]> {
+    return [];
+  }
+  async recordingPath(): Promise<string | null> {
+    return null;
+  }
+  async getRingGroups(): Promise<PbxCallGroup[]> {
+    return [];
+  }
+  async getQueues(): Promise<PbxCallGroup[]> {
+    return [];
   }
 }
 

@@ -208,7 +208,19 @@ describe('simulator, default settings (errors in an HTTP 200 body, MD5 passwords
     await call(`${api}/info/nope`, {});
     const r = await call(`${origin}/_sim/requests`, undefined, 'GET');
     expect(r.json).toEqual({
-      counts: { crmSubscribe: 0, crmUnSubscribe: 0, getPhoneNumber: 2, getPhonebookCustomfield: 0, getExtension: 0, unknown: 1 },
+      counts: {
+        crmSubscribe: 0,
+        crmUnSubscribe: 0,
+        getPhoneNumber: 2,
+        getPhonebookCustomfield: 0,
+        getExtension: 0,
+        activeCalls: 0,
+        callLog: 0,
+        recordingPath: 0,
+        getRingGroup: 0,
+        getQueue: 0,
+        unknown: 1,
+      },
     });
     expect(sim.requestCounts().getPhoneNumber).toBe(2);
   });
