@@ -245,6 +245,9 @@ export class CallTracker {
   /** Appends what a transition decided, then clears it from the outbox; journals a completed call. */
   private async flush(s: CallSession): Promise<SentEvent[]> {
     const sent: SentEvent[] = [];
+    // Journaled before call.completed goes out, so a client that reads the journal on it finds the call.
+    const completing = s.cdr !== null && s.outbox.some((p) => p.event.type === 'call.completed');
+    if (completing) await this.o.journal.put(journalEntry(s));
     for (const p of s.outbox) {
       const r = await this.o.eventLog.append(p.event, { key: `calls:${p.key}`, ttlMs: OUTCOME_DEDUPE_MS });
       sent.push({ id: r.id, type: p.event.type, extension: p.event.data.extension, timestamp: p.event.timestamp });
