@@ -128,7 +128,7 @@ export function complete(s: CallSession, facts: CompletionFacts, now: number, ti
   const callId = s.callId ?? row?.callId ?? null;
   if (cdr.recordingUrl) return recordingFound(s, cdr.recordingUrl, now);
   if (callId && (s.answeredBy !== null || s.answerUnknown) && times.recordingWaitMs > 0) {
-    s.recording = { nextAt: now + 5000, delayMs: 5000, deadline: now + times.recordingWaitMs, callId };
+    s.recording = { nextAt: now + 2000, delayMs: 2000, deadline: now + times.recordingWaitMs, callId };
   } else {
     s.phase = 'done';
   }
