@@ -6,13 +6,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
 import type { ActiveCallsListing } from '../../src/simulator/calls.js';
-import { admin, createHarness, type Harness } from '../helpers/bridge-harness.js';
+import { admin, createHarness, postJson, type Harness } from '../helpers/bridge-harness.js';
+import { startReceiver } from '../helpers/webhook-receiver.js';
 import { countOf, framesFrom, readyz, subscribeAtSimulator, summary, supervisorSocket, type CallFrame } from '../helpers/calls.js';
 import { uniquePrefix } from '../helpers/redis-server.js';
 import { eventually } from '../helpers/wait.js';
 import type { AgentSocket } from '../helpers/ws-client.js';
 
-const FAST = { ACTIVE_CALLS_POLL_MS: '100', CALL_GROUP_WINDOW_S: '10', CALL_LOG_WAIT_S: '3', RECORDING_WAIT_S: '20' };
+const FAST = { ACTIVE_CALLS_POLL_MS: '100', CALL_GROUP_WINDOW_S: '10', CALL_LOG_WAIT_S: '3', RECORDING_WAIT_S: '20', WEBHOOK_ALLOW_PRIVATE: 'true' };
 const LISTINGS: ActiveCallsListing[] = ['ringing-legs', 'connected-only', 'group-number'];
 let callerSeq = 0;
 /** A distinct caller per call, so one socket can tell the calls apart. */
@@ -168,6 +169,24 @@ describe.each(modes)('call tracker, %s mode', (_mode, modeEnv) => {
       expect(countOf(frames, 'call.missed')).toBe(0);
       // The answer was never seen in activeCalls: it came from the call log.
       expect(frames.find((f) => f.type === 'call.completed')?.data.cdr).toMatchObject({ answeredBy: '101', source: 'call_log' });
+    });
+
+    it('when a CRM endpoint asks for call.completed and call.recording, then it gets exactly those, once each', async () => {
+      const receiver = await startReceiver();
+      try {
+        const created = await postJson(`${bridge.url}/api/webhooks`, { url: receiver.url, events: ['call.completed', 'call.recording'] }, admin);
+        expect(created.status).toBe(201);
+        const from = nextCaller();
+        const { callId } = await h.simulator.startCall({ from, to: '101' });
+        await sup.waitFor(() => countOf(framesFrom(sup, from.slice(-10)), 'call.ringing') === 1);
+        await h.simulator.answerCall(callId, '101');
+        await h.simulator.hangupCall(callId);
+        await eventually(() => receiver.hits.length >= 2, 15_000, 'two deliveries');
+        const types = receiver.hits.map((hit) => (JSON.parse(hit.body) as { type: string }).type);
+        expect(types.sort()).toEqual(['call.completed', 'call.recording']);
+      } finally {
+        await receiver.close();
+      }
     });
 
     it('when nothing rings, then the PBX is not polled', async () => {
