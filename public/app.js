@@ -2,6 +2,7 @@
 // (textContent, attributes set one by one), never as HTML.
 import { connect, tokenExpiry } from '/client.js';
 import { formatNumber } from '/format.js';
+import { clearMissed, followCard, followRecent, isCallRecord, loadRecentCalls, showCallerHistory } from '/calls.js';
 
 const MAX_CARDS = 3;
 const MAX_RECENT = 15;
@@ -37,6 +38,7 @@ function showLogin(message) {
   stopFlash();
   $('cards').querySelectorAll('.card').forEach((c) => c.remove());
   $('recent').replaceChildren();
+  clearMissed();
   updateEmpty();
   $('live-view').hidden = true;
   $('login-view').hidden = false;
@@ -56,6 +58,7 @@ function startLive(token, extension) {
   $('notify').hidden = !('Notification' in window) || Notification.permission !== 'default';
   $('who').textContent = extension ? `Extension ${extension}` : '';
   updateEmpty();
+  loadRecentCalls(MAX_RECENT);
   conn = connect({
     token,
     lastEventId: store.getItem('lastEventId'),
@@ -141,6 +144,7 @@ function timeOf(event) {
 
 function callKey(event) {
   const call = event.data?.call;
+  if (call?.sessionId) return `session:${call.sessionId}`;
   return call?.id ? `call:${call.id}` : `event:${event.id}`;
 }
 
@@ -312,8 +316,9 @@ function onEvent(event) {
   if (!event.data?.call) return;
   const age = Date.now() - Date.parse(event.timestamp);
   const stale = Number.isFinite(age) && age > STALE_AFTER_MS;
-  recordRecent(event, { stale });
   const key = callKey(event);
+  if (isCallRecord(event)) followRecent(event, key);
+  else recordRecent(event, { stale });
   const existing = findCard(key);
   if (event.type === 'call.ringing') {
     if (stale) return;
@@ -322,6 +327,7 @@ function onEvent(event) {
       return;
     }
     addCard(event);
+    showCallerHistory(findCard(key), event);
     const who = event.data.contact ? contactName(event.data.contact) : formatNumber(event.data.call.from) || 'Unknown caller';
     startFlash(who);
     const company = event.data.contact?.customFields?.Company;
@@ -329,7 +335,10 @@ function onEvent(event) {
     return;
   }
   // answered / ended / missed / completed: the card stays (it is still useful) but no longer rings.
-  if (existing) setCardState(existing, event);
+  if (existing && !isCallRecord(event)) {
+    setCardState(existing, event);
+    followCard(existing, event, removeCard);
+  }
   if (ringingCards().length === 0) stopFlash();
 }
 
