@@ -4,15 +4,19 @@
  */
 import type { Redis } from 'ioredis';
 import type { CallSession } from './model.js';
-import type { CallStateStore, VersionedSession } from './store.js';
+import { dueAt, type CallStateStore, type VersionedSession } from './store.js';
 
-/** KEYS: session hash, active set. ARGV: expected version, session json, 1 when still active, id, ttl ms. */
+/**
+ * KEYS: session hash, due index (zset), recordings set. ARGV: expected version, session json, due time (''
+ * when done), id, ttl ms, 1 when it waits for a recording.
+ */
 const CAS_SCRIPT = `
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if v ~= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'v', v + 1, 'json', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
-if ARGV[3] == '1' then redis.call('SADD', KEYS[2], ARGV[4]) else redis.call('SREM', KEYS[2], ARGV[4]) end
+if ARGV[3] == '' then redis.call('ZREM', KEYS[2], ARGV[4]) else redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4]) end
+if ARGV[6] == '1' then redis.call('SADD', KEYS[3], ARGV[4]) else redis.call('SREM', KEYS[3], ARGV[4]) end
 return 1`;
 
 /** KEYS: group key. ARGV: candidate, ttl ms, stale id ('' for none). */
@@ -26,13 +30,15 @@ return ARGV[1]`;
 const SESSION_TTL_MS = 8 * 24 * 3600 * 1000;
 
 export class RedisCallStateStore implements CallStateStore {
-  private readonly activeKey: string;
+  private readonly dueKey: string;
+  private readonly recordingsKey: string;
 
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
   ) {
-    this.activeKey = `${prefix}calls:active`;
+    this.dueKey = `${prefix}calls:due`;
+    this.recordingsKey = `${prefix}calls:recordings-pending`;
   }
 
   private sessionKey(id: string): string {
@@ -46,26 +52,34 @@ export class RedisCallStateStore implements CallStateStore {
   }
 
   async compareAndSet(session: CallSession, expected: number): Promise<boolean> {
+    const due = dueAt(session);
     const r = await this.redis.eval(
       CAS_SCRIPT,
-      2,
+      3,
       this.sessionKey(session.sessionId),
-      this.activeKey,
+      this.dueKey,
+      this.recordingsKey,
       String(expected),
       JSON.stringify(session),
-      session.phase === 'done' ? '0' : '1',
+      due === null ? '' : String(due),
       session.sessionId,
       String(SESSION_TTL_MS),
+      session.phase === 'completed' ? '1' : '0',
     );
     return r === 1;
   }
 
   async remove(sessionId: string): Promise<void> {
-    await this.redis.multi().del(this.sessionKey(sessionId)).srem(this.activeKey, sessionId).exec();
+    await this.redis.multi().del(this.sessionKey(sessionId)).zrem(this.dueKey, sessionId).srem(this.recordingsKey, sessionId).exec();
   }
 
-  async active(): Promise<string[]> {
-    return this.redis.smembers(this.activeKey);
+  async due(now: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.dueKey, '-inf', String(now));
+  }
+
+  async counts(): Promise<{ active: number; recordingsPending: number }> {
+    const [active, recordingsPending] = await Promise.all([this.redis.zcard(this.dueKey), this.redis.scard(this.recordingsKey)]);
+    return { active, recordingsPending };
   }
 
   async claimGroup(key: string, candidate: string, ttlMs: number, stale: string | null): Promise<string> {

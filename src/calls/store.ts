@@ -13,13 +13,16 @@ export interface VersionedSession {
 export interface CallStateStore {
   read(sessionId: string): Promise<VersionedSession | null>;
   /**
-   * Writes the session if its stored version is still `expected` (0: it must not exist yet); a session
-   * that is `done` leaves the active set. False when someone else wrote first.
+   * Writes the session if its stored version is still `expected` (0: it must not exist yet), and files it
+   * under when it next needs work (dueAt); a session that is `done` leaves that index. False when someone
+   * else wrote first.
    */
   compareAndSet(session: CallSession, expected: number): Promise<boolean>;
   remove(sessionId: string): Promise<void>;
-  /** Sessions not yet done, in no order. */
-  active(): Promise<string[]>;
+  /** Sessions that need work by `now` (open calls always do), in no order. */
+  due(now: number): Promise<string[]>;
+  /** Sessions not yet done, and of those the ones waiting for a recording. */
+  counts(): Promise<{ active: number; recordingsPending: number }>;
   /**
    * The session a grouping key points to; when none (or only `stale`), points it to `candidate` for ttlMs.
    * Atomic: two instances claiming one key at once get the same answer.
@@ -33,6 +36,14 @@ export interface CallStateStore {
 }
 
 const MAX_ATTEMPTS = 20;
+
+/** When a session next needs work: open calls at every poll, later ones when their lookup is due. */
+export function dueAt(s: CallSession): number | null {
+  if (s.phase === 'done') return null;
+  if (s.outbox.length > 0 || s.phase === 'open') return 0;
+  if (s.phase === 'over') return s.callLog.nextAt;
+  return s.recording?.nextAt ?? 0;
+}
 
 /**
  * Applies `change` to the stored session atomically. `change` gets a fresh copy each attempt and returns
@@ -55,7 +66,9 @@ export async function updateSession(
 
 export class MemoryCallStateStore implements CallStateStore {
   private readonly sessions = new Map<string, { json: string; version: number }>();
-  private readonly activeIds = new Set<string>();
+  /** Session id -> when it is next due; done sessions are not in it. */
+  private readonly dueIndex = new Map<string, number>();
+  private readonly recordingsPending = new Set<string>();
   private readonly groups = new Map<string, { id: string; expiresAt: number }>();
   private readonly flags = new Map<string, string>();
   /** Finished sessions kept for lookups by id; the oldest go first. */
@@ -78,11 +91,14 @@ export class MemoryCallStateStore implements CallStateStore {
     if ((e?.version ?? 0) !== expected) return false;
     this.sessions.delete(session.sessionId);
     this.sessions.set(session.sessionId, { json: JSON.stringify(session), version: expected + 1 });
-    if (session.phase === 'done') this.activeIds.delete(session.sessionId);
-    else this.activeIds.add(session.sessionId);
+    const due = dueAt(session);
+    if (due === null) this.dueIndex.delete(session.sessionId);
+    else this.dueIndex.set(session.sessionId, due);
+    if (session.phase === 'completed') this.recordingsPending.add(session.sessionId);
+    else this.recordingsPending.delete(session.sessionId);
     while (this.sessions.size > this.maxSessions) {
       const oldest = this.sessions.keys().next().value;
-      if (oldest === undefined || this.activeIds.has(oldest)) break;
+      if (oldest === undefined || this.dueIndex.has(oldest)) break;
       this.sessions.delete(oldest);
     }
     return true;
@@ -90,11 +106,16 @@ export class MemoryCallStateStore implements CallStateStore {
 
   async remove(sessionId: string): Promise<void> {
     this.sessions.delete(sessionId);
-    this.activeIds.delete(sessionId);
+    this.dueIndex.delete(sessionId);
+    this.recordingsPending.delete(sessionId);
   }
 
-  async active(): Promise<string[]> {
-    return [...this.activeIds];
+  async due(now: number): Promise<string[]> {
+    return [...this.dueIndex].filter(([, at]) => at <= now).map(([id]) => id);
+  }
+
+  async counts(): Promise<{ active: number; recordingsPending: number }> {
+    return { active: this.dueIndex.size, recordingsPending: this.recordingsPending.size };
   }
 
   async claimGroup(key: string, candidate: string, ttlMs: number, stale: string | null): Promise<string> {

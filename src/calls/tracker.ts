@@ -139,11 +139,12 @@ export class CallTracker {
       if (created) await this.o.store.remove(sessionId);
       return result;
     }
-    await updateSession(this.o.store, sessionId, (s) => {
+    // Kept for the journal's "every event it had"; the PBX's answer does not wait for it.
+    void updateSession(this.o.store, sessionId, (s) => {
       if (s.events.some((e) => e.id === result.id)) return false;
       s.events.push({ id: result.id, type: event.type, extension: cb.extension, timestamp: event.timestamp });
       return true;
-    });
+    }).catch((err: unknown) => this.log.warn({ err: err instanceof Error ? err.message : String(err), sessionId }, 'could not note the ringing event on the call'));
     return result;
   }
 
@@ -269,11 +270,13 @@ export class CallTracker {
   /** One round: only when some call is not done, and only on the instance holding the lease. */
   async tick(): Promise<void> {
     try {
-      const ids = await this.o.store.active();
-      this.figures.active = ids.length;
+      const ids = await this.o.store.due(this.now());
       if (ids.length === 0) {
+        // Nothing rings and no lookup is due: no PBX request, and only two counts from the store.
+        const counts = await this.o.store.counts();
+        this.figures.active = counts.active;
+        this.figures.recordingsPending = counts.recordingsPending;
         this.figures.open = 0;
-        this.figures.recordingsPending = 0;
         return;
       }
       this.figures.leader = await this.o.lease.hold();
@@ -283,7 +286,9 @@ export class CallTracker {
       for (const s of sessions) if (s.outbox.length > 0) await this.flush(s);
       const open = sessions.filter((s) => s.phase === 'open');
       this.figures.open = open.length;
-      this.figures.recordingsPending = sessions.filter((s) => s.phase === 'completed' && s.recording).length;
+      const counts = await this.o.store.counts();
+      this.figures.active = counts.active;
+      this.figures.recordingsPending = counts.recordingsPending;
       if (open.length > 0) await this.pollActiveCalls(open);
       await this.callLogRound(ids);
       await this.recordingRound(sessions);
@@ -411,7 +416,8 @@ export class CallTracker {
       try {
         url = await this.o.pbx.recordingPath(callId);
       } catch {
-        continue;
+        // Not asked is not "none yet", but it waits its turn like one (up to RECORDING_WAIT_S).
+        url = null;
       }
       const updated = await updateSession(this.o.store, s.sessionId, (x) => (url ? recordingFound(x, url, now) : recordingNotYet(x, now)));
       if (updated) await this.flush(updated);
