@@ -239,6 +239,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
       country: config.defaultCountry,
       logger,
       registry: metrics.registry,
+      storeAvailable: () => stores.redis === null || stores.redis.status === 'ready',
     });
     closers.push(() => calls.close());
     const acceptCall = (cb: NormalizedCallback) => calls.tracker.accept(cb);

@@ -34,6 +34,7 @@ export function startCallTracker(deps: {
   country: CountryCode;
   logger: Logger;
   registry: Registry;
+  storeAvailable?: () => boolean;
 }): CallsModule {
   const store = deps.redis ? new RedisCallStateStore(deps.redis.client, deps.redis.prefix) : new MemoryCallStateStore();
   const journal = deps.redis
@@ -58,6 +59,7 @@ export function startCallTracker(deps: {
     config: deps.config,
     logger: deps.logger,
     metrics,
+    ...(deps.storeAvailable ? { storeAvailable: deps.storeAvailable } : {}),
   });
   tracker.start();
   const started = tracker;

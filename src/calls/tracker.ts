@@ -50,7 +50,24 @@ export interface CallTrackerOptions {
   config: CallsConfig;
   logger: Logger;
   metrics?: TrackerMetrics;
+  /** False while the store is known to be unreachable (Redis down): callbacks then skip the tracker at once. */
+  storeAvailable?: () => boolean;
   now?: () => number;
+}
+
+/** The most a callback waits for the call state (a Redis that hangs instead of refusing). */
+const STORE_WAIT_MS = 300;
+
+async function withinStoreWait<T>(work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer from the call state within ${STORE_WAIT_MS} ms`)), STORE_WAIT_MS);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface TrackerStatus {
@@ -74,6 +91,7 @@ export class CallTracker {
   private closed = false;
   private listingShowsRinging = false;
   private answerCallbacksSeen = false;
+  private roundFailing = false;
   private figures = { active: 0, open: 0, recordingsPending: 0, leader: false, pbxReachable: null as boolean | null, lastPollAt: null as number | null };
 
   constructor(opts: CallTrackerOptions) {
@@ -115,8 +133,16 @@ export class CallTracker {
 
   /** The callback route's `accept`: a ringing callback opens a leg; a state callback moves it at once. */
   async accept(cb: NormalizedCallback): Promise<AppendResult> {
-    if (cb.state === 'ringing') return this.ringing(cb);
-    const handled = await this.stateCallback(cb);
+    let handled: AppendResult | null = null;
+    try {
+      if (this.o.storeAvailable && !this.o.storeAvailable()) throw new TrackerStoreError(new Error('the call state store is unreachable'));
+      handled = cb.state === 'ringing' ? await this.ringing(cb) : await this.stateCallback(cb);
+    } catch (err) {
+      if (!(err instanceof TrackerStoreError)) throw err;
+      // The call state cannot be reached (Redis is down): the pop must not wait for it. The event goes out
+      // as a call of its own; the event log has its own outage mode.
+      this.log.warn({ err: err.message, extension: cb.extension }, 'call tracker unavailable; event passed on untracked');
+    }
     if (handled) return handled;
     // A state callback for a call the bridge never saw ring: passed on as it came, a call of its own.
     return this.o.eventLog.append(buildCallEvent(cb, this.o.directory, this.o.eventOptions), dedupeRule(cb));
@@ -131,7 +157,15 @@ export class CallTracker {
   private async ringing(cb: NormalizedCallback): Promise<AppendResult> {
     const event = buildCallEvent(cb, this.o.directory, this.o.eventOptions);
     const now = this.now();
-    const { sessionId, created } = await this.join(cb, event, now);
+    let joined: { sessionId: string; created: boolean };
+    try {
+      const joining = this.join(cb, event, now);
+      joining.catch(() => undefined);
+      joined = await withinStoreWait(joining);
+    } catch (err) {
+      throw new TrackerStoreError(err);
+    }
+    const { sessionId, created } = joined;
     event.data.call.sessionId = sessionId;
     const result = await this.o.eventLog.append(event, dedupeRule(cb));
     if (result.duplicate) {
@@ -213,7 +247,12 @@ export class CallTracker {
 
   /** answered / ended from the PBX or a site's middleware: authoritative, applied at once. */
   private async stateCallback(cb: NormalizedCallback): Promise<AppendResult | null> {
-    const sessionId = await this.o.store.group(this.groupKey(cb).key);
+    let sessionId: string | null;
+    try {
+      sessionId = await withinStoreWait(this.o.store.group(this.groupKey(cb).key));
+    } catch (err) {
+      throw new TrackerStoreError(err);
+    }
     if (!sessionId) return null;
     const now = this.now();
     if (cb.state === 'answered' && !this.answerCallbacksSeen) {
@@ -271,6 +310,8 @@ export class CallTracker {
   async tick(): Promise<void> {
     try {
       const ids = await this.o.store.due(this.now());
+      if (this.roundFailing) this.log.info('call tracker rounds work again');
+      this.roundFailing = false;
       if (ids.length === 0) {
         // Nothing rings and no lookup is due: no PBX request, and only two counts from the store.
         const counts = await this.o.store.counts();
@@ -293,7 +334,9 @@ export class CallTracker {
       await this.callLogRound(ids);
       await this.recordingRound(sessions);
     } catch (err) {
-      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'call tracker round failed');
+      // Logged once per outage, not once per poll.
+      if (!this.roundFailing) this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'call tracker round failed');
+      this.roundFailing = true;
     }
   }
 
@@ -427,6 +470,14 @@ export class CallTracker {
   /** The call with every event it had, while it is still followed (the journal has it once completed). */
   async session(sessionId: string): Promise<CallSession | null> {
     return (await this.o.store.read(sessionId))?.session ?? null;
+  }
+}
+
+/** The tracker's own state could not be read or written (as opposed to the event log refusing). */
+class TrackerStoreError extends Error {
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = 'TrackerStoreError';
   }
 }
 
