@@ -32,6 +32,11 @@ const OUTCOME_DEDUPE_MS = 24 * 3600 * 1000;
 const GONE_ANSWER_WAIT_MS = 60_000;
 /** A call never listed by activeCalls (connected-only listings) is looked up in the call log from then on. */
 const UNSEEN_LOOKUP_AFTER_MS = 3000;
+/**
+ * A call that neither activeCalls nor the call log ever showed is given up after this long (over, who
+ * answered unknown), so a ringing callback for a call the PBX never reports cannot keep the polling going.
+ */
+const UNSEEN_GIVE_UP_MS = 10 * 60_000;
 /** Call-log lookups per poll round, so 200 calls ending at once do not become 200 requests at once. */
 const CALL_LOG_LOOKUPS_PER_ROUND = 10;
 const RECORDING_LOOKUPS_PER_ROUND = 10;
@@ -419,6 +424,7 @@ export class CallTracker {
         if (x.observed.goneAt !== null && now - x.observed.goneAt >= GONE_ANSWER_WAIT_MS) {
           return end(x, { kind: 'unknown' }, x.observed.goneAt, now, this.times);
         }
+        if (!x.observed.seen && now - x.startedAt >= UNSEEN_GIVE_UP_MS) return end(x, { kind: 'unknown' }, now, now, this.times);
       } else if (x.phase === 'over') {
         if (over) {
           if (x.answeredBy === null && x.answerUnknown) {
