@@ -411,7 +411,7 @@ $('simulate').addEventListener('click', async () => {
     if (res.status === 401) return showLogin(EXPIRED_MESSAGE);
     const body = await res.json().catch(() => ({}));
     note.textContent = res.ok && body.delivered
-      ? `Ringing your extension from ${body.from}.`
+      ? `Ringing your extension from ${body.from}. ${body.outcome === 'missed' ? 'Nobody will answer this one.' : 'It is answered in a few seconds.'}`
       : `The simulator could not ring your extension${body.reason ? ` (${body.reason})` : ''}.`;
   } catch {
     note.textContent = 'The bridge cannot be reached.';

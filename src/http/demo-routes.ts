@@ -1,4 +1,7 @@
-/** Demo mode only: "Simulate a call" rings the signed-in agent's own extension through the built-in simulator. */
+/**
+ * Demo mode only: "Simulate a call" plays a whole call on the signed-in agent's own extension through the
+ * built-in simulator (rings, answered, ended; every few presses a missed one).
+ */
 import { Router, json } from 'express';
 import { z } from 'zod';
 import type { TokenVerifier } from '../core/agent.js';
@@ -6,8 +9,11 @@ import { agentClaims, requireAgentToken } from './auth-middleware.js';
 import { parseInput } from './errors.js';
 
 export interface DemoRinger {
-  /** Rings `extension` from `from` (a number from the demo phonebook when omitted). */
-  ring(extension: string, from?: string): Promise<{ delivered: boolean; from: string; reason?: string }>;
+  /** Rings `extension` from `from` (a number from the demo phonebook when omitted) and plays the call out. */
+  ring(
+    extension: string,
+    from?: string,
+  ): Promise<{ delivered: boolean; from: string; reason?: string; callId?: string; outcome?: 'answered' | 'missed' }>;
 }
 
 const ringBody = z.object({

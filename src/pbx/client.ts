@@ -125,7 +125,8 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
       read: (body: JsonObject) => T;
       readScanned?: (statusCode: number, body: ScannedBody, redact: (message: string) => string) => Promise<PbxAnswer | { ok: true; value: T }>;
       whenNothing?: () => T;
-      nothingStatus?: number;
+      /** null: no refusal means "nothing" on this endpoint. */
+      nothingStatus?: number | null;
       secrets?: readonly string[];
     },
   ): Promise<T> {
@@ -157,7 +158,8 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
             ? await options.readScanned(statusCode, body, redact)
             : readPbxAnswer(endpoint, statusCode, utf8Text(body.bytes), redact);
       if (answer.ok) return 'value' in answer ? answer.value : options.read(answer.body);
-      if (options.whenNothing && answer.error.pbxStatus === (options.nothingStatus ?? DATA_NOT_FOUND)) return options.whenNothing();
+      const nothing = options.nothingStatus === undefined ? DATA_NOT_FOUND : options.nothingStatus;
+      if (options.whenNothing && nothing !== null && answer.error.pbxStatus === nothing) return options.whenNothing();
       throw answer.error;
     } catch (err) {
       outcome = err instanceof PbxError ? outcomeOf(err) : 'unreachable';
@@ -176,7 +178,7 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
     endpoint: string,
     path: string,
     map: (entry: JsonObject) => T,
-    request: { fields?: Record<string, string>; nothingStatus?: number } = {},
+    request: { fields?: Record<string, string>; nothingStatus?: number | null } = {},
   ): Promise<T[]> {
     return post<T[]>(endpoint, path, request.fields ?? {}, {
       whenNothing: () => [],
@@ -223,7 +225,10 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
     getPhonebookCustomFields: async (): Promise<PbxCustomField[]> =>
       (await fetchList('getPhonebookCustomfield', '/info/getPhonebookCustomfield', mapCustomField)).filter((f) => f.name !== ''),
     getExtensions: (): Promise<PbxExtension[]> => fetchList('getExtension', `/info/${userType}/getExtension`, mapExtension),
-    activeCalls: (): Promise<PbxActiveCall[]> => fetchList('activeCalls', `/info/${userType}/activeCalls`, mapActiveCall),
+    // The manual lists no "nothing" code for activeCalls: no calls is an empty `data`, and any refusal
+    // (a 601 too) is an error, so a tracker never takes a refusal for "every call is over".
+    activeCalls: (): Promise<PbxActiveCall[]> =>
+      fetchList('activeCalls', `/info/${userType}/activeCalls`, mapActiveCall, { nothingStatus: null }),
     callLog: async (query): Promise<PbxCallLogRow[]> => {
       const { startDate, endDate } = checkCallLogQuery(query);
       const fields: Record<string, string> = query.number === undefined ? {} : { number: query.number };

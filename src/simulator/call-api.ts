@@ -8,7 +8,8 @@
  * - getRingGroup (41) / getQueue (39): 602 No Token, 604 Invalid User Type, 603, 601 Data Not Found.
  */
 import type { Request, Response, Router } from 'express';
-import { activeCallRows, callLogRows, recordingUrl, type SimCallGroup } from './calls.js';
+import { activeCallRows, callLogRows, recordingUrl } from './calls.js';
+import type { SimCallGroup } from './call-settings.js';
 import type { RawEntry, SimulatorState } from './state.js';
 
 export interface ManualHelpers {

@@ -3,16 +3,8 @@
  * demo, a shell). A bad input answers 400 `{"error","field"}` naming it; an unknown call 404.
  */
 import type { Response, Router } from 'express';
-import {
-  CallControlError,
-  readCallGroupSeeds,
-  readCallsModeChange,
-  type CallsMode,
-  type CallView,
-  type SimCallGroup,
-  type StartCallRequest,
-  type StartCallResult,
-} from './calls.js';
+import type { CallView, StartCallRequest, StartCallResult } from './calls.js';
+import { CallControlError, readCallGroupSeeds, readCallsModeChange, type CallsMode, type SimCallGroup } from './call-settings.js';
 import type { CallGroupSeed } from './state.js';
 
 /** The call operations the routes expose; the simulator object implements them. */

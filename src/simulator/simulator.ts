@@ -11,16 +11,8 @@ import type { AddressInfo } from 'node:net';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { Agent } from 'undici';
 import { ring as sendRing, type RingRequest, type RingResult } from './callbacks.js';
-import {
-  answerCall,
-  callViews,
-  CallControlError,
-  hangupCall,
-  hasRecording,
-  readCallsModeChange,
-  startCall,
-  type SendCallback,
-} from './calls.js';
+import { answerCall, callViews, hangupCall, hasRecording, startCall, type SendCallback } from './calls.js';
+import { CallControlError, readCallsModeChange } from './call-settings.js';
 import { silentWav } from './recording-file.js';
 import { createControlRoutes, type SimulatorControls } from './control-routes.js';
 import { createManualApi } from './manual-api.js';
@@ -38,17 +30,9 @@ import {
 export type { CallbackStyle, ErrorStyle, FaultMode, PasswordFormat, RawEntry, SimulatorFault, SimulatorOptions } from './state.js';
 export type { RingRequest, RingResult } from './callbacks.js';
 export type { CallGroupSeed } from './state.js';
-export type {
-  ActiveCallsListing,
-  CallLogFields,
-  CallPhase,
-  CallsMode,
-  CallView,
-  SimCallGroup,
-  StartCallRequest,
-  StartCallResult,
-} from './calls.js';
-export { ACTIVE_CALLS_LISTINGS, CALL_LOG_FIELD_SETS, CallControlError } from './calls.js';
+export type { CallPhase, CallView, StartCallRequest, StartCallResult } from './calls.js';
+export type { ActiveCallsListing, CallLogFields, CallsMode, SimCallGroup } from './call-settings.js';
+export { ACTIVE_CALLS_LISTINGS, CALL_LOG_FIELD_SETS, CallControlError } from './call-settings.js';
 
 export const API_PREFIX = '/hodupbx_api/v1.4/api';
 

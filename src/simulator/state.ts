@@ -1,16 +1,15 @@
 /** The simulated tenant's mutable state, shared by the manual API, the control routes and the methods. */
+import { createCallBook, type CallBook } from './calls.js';
 import {
-  createCallBook,
   DEFAULT_CALLS_MODE,
   DEFAULT_QUEUES,
   DEFAULT_RING_GROUPS,
   readCallsModeChange,
   type ActiveCallsListing,
-  type CallBook,
   type CallLogFields,
   type CallsMode,
   type SimCallGroup,
-} from './calls.js';
+} from './call-settings.js';
 import { DEMO_CONTACTS, DEMO_CUSTOM_FIELDS, DEMO_EXTENSION_NAMES, DEMO_EXTENSIONS, DEMO_TOKEN } from './seed.js';
 
 /**

@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
-import type { ActiveCallsListing } from '../../src/simulator/calls.js';
+import type { ActiveCallsListing } from '../../src/simulator/simulator.js';
 import { admin, createHarness, postJson, type Harness } from '../helpers/bridge-harness.js';
 import { startReceiver } from '../helpers/webhook-receiver.js';
 import { countOf, framesFrom, readyz, subscribeAtSimulator, summary, supervisorSocket, type CallFrame } from '../helpers/calls.js';

@@ -84,12 +84,17 @@ describe('PBX client call endpoints, against a recording server', () => {
     expect(outcomes).toEqual(['ok']);
   });
 
-  it('activeCalls refused (501) is a PBX_ERR_REJECTED with the status, never an empty list', async () => {
-    const { pbx } = await against(answerJson(200, { status: 'FAILED', status_code: 501, message: 'Authentication Failed' }));
+  it.each([
+    [501, 'Authentication Failed'],
+    [601, 'Data Not Found'],
+  ])('activeCalls refused (%i) is a PBX_ERR_REJECTED with the status, never an empty list', async (code, message) => {
+    const outcomes: PbxRequestOutcome[] = [];
+    const { pbx } = await against(answerJson(200, { status: 'FAILED', status_code: code, message }), outcomes);
     const err = await rejection(pbx.activeCalls());
     expect(err).toBeInstanceOf(PbxError);
-    expect([(err as PbxError).code, (err as PbxError).pbxStatus]).toEqual(['PBX_ERR_REJECTED', 501]);
+    expect([(err as PbxError).code, (err as PbxError).pbxStatus]).toEqual(['PBX_ERR_REJECTED', code]);
     expect((err as PbxError).message).not.toContain(TOKEN);
+    expect(outcomes).toEqual(['rejected']);
   });
 
   it('callLog puts the dates in the path, the number in the body, and reads the manual row', async () => {
@@ -207,10 +212,13 @@ describe('PBX client call endpoints, against a recording server', () => {
     expect(outcomes).toEqual(['ok', 'ok']);
   });
 
-  it('callLog 601 is not "no rows": it is a refusal (only 411 means empty there)', async () => {
-    const { pbx } = await against(answerJson(200, { status: 'FAILED', status_code: 412, message: 'Invalid Start Date' }));
+  it.each([
+    [412, 'Invalid Start Date'],
+    [601, 'Data Not Found'],
+  ])('callLog %i is a refusal, not "no rows" (only 411 means empty there)', async (code, message) => {
+    const { pbx } = await against(answerJson(200, { status: 'FAILED', status_code: code, message }));
     const err = await rejection(pbx.callLog({ startDate: '2026-03-01', endDate: '2026-03-02' }));
-    expect((err as PbxError).pbxStatus).toBe(412);
+    expect([(err as PbxError).code, (err as PbxError).pbxStatus]).toEqual(['PBX_ERR_REJECTED', code]);
   });
 
   it.each([
@@ -292,6 +300,29 @@ describe('PBX client call endpoints, against the simulator playing a call', () =
     expect(await pbx.getQueues()).toEqual([{ kind: 'queue', id: '1', name: 'Support', number: '2000' }]);
   });
 
+  it('a PBX outage limited to activeCalls is an error, not an empty list; the call log still answers', async () => {
+    const { callId } = await sim.startCall({ from: '124', to: '101' });
+    sim.setFault({ mode: 'down', endpoints: ['activeCalls'] });
+    const err = await rejection(pbx.activeCalls());
+    expect((err as PbxError).code).toBe('PBX_ERR_UNREACHABLE');
+    await sim.hangupCall(callId);
+    const today = new Date().toISOString().slice(0, 10);
+    expect(await pbx.callLog({ startDate: today, endDate: today })).toMatchObject([{ callId, callStatus: 'NO ANSWER', answerTime: null }]);
+    sim.setFault({ mode: 'none' });
+    expect(await pbx.activeCalls()).toEqual([]);
+  });
+
+  it('reads a manual-only call log row: the extra fields are null', async () => {
+    sim.setCallsMode({ callLogFields: 'manual' });
+    const { callId } = await sim.startCall({ from: '124', to: '2000' });
+    await sim.answerCall(callId, '105');
+    await sim.hangupCall(callId);
+    const today = new Date().toISOString().slice(0, 10);
+    expect(await pbx.callLog({ startDate: today, endDate: today, number: '124' })).toMatchObject([
+      { caller: '124', callee: '2000', forward: '105', callId: null, answerTime: null, callStatus: null, recordingPath: null },
+    ]);
+  });
+
   it('follows a ring-group call from activeCalls to the call log and the recording', async () => {
     sim.setCallsMode({ activeCalls: 'ringing-legs' });
     const { callId } = await sim.startCall({ from: '09824740472', to: '5000' });
@@ -300,9 +331,9 @@ describe('PBX client call endpoints, against the simulator playing a call', () =
       ['09824740472', '102'],
       ['09824740472', '103'],
     ]);
-    sim.answerCall(callId, '102');
+    await sim.answerCall(callId, '102');
     expect((await pbx.activeCalls()).map((c) => c.calleeNumber)).toEqual(['102']);
-    sim.hangupCall(callId);
+    await sim.hangupCall(callId);
     expect(await pbx.activeCalls()).toEqual([]);
     const today = new Date().toISOString().slice(0, 10);
     const rows = await pbx.callLog({ startDate: today, endDate: today, number: '102' });

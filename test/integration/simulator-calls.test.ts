@@ -3,7 +3,9 @@
  * with a real callback receiver. Like simulator-api.test.ts these tests read the manual, not the bridge:
  * they never import src/pbx.
  */
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
 import { startRecordingServer, type RecordedRequest } from '../helpers/recording-server.js';
@@ -484,5 +486,28 @@ describe('simulator: whole calls', () => {
     it('refuses a bad option at construction', () => {
       expect(() => createSimulator({ timezone: 'Nowhere/Land' })).toThrow(/timezone/);
     });
+  });
+});
+
+describe('standalone simulator CLI', () => {
+  const run = (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+    promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/simulator/standalone.ts', ...args], { timeout: 15_000 }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (err: { code?: number; stdout?: string; stderr?: string }) => ({ code: err.code ?? -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' }),
+    );
+
+  it('--help prints every option, the call listings among them, and exits 0', async () => {
+    const r = await run('--help');
+    expect(r.code).toBe(0);
+    for (const option of ['--port', '--callback-url', '--active-calls', '--call-log-fields', '--recording-delay-ms', '--call-log-delay-ms', '--timezone', '--state-callbacks']) {
+      expect(r.stdout).toContain(option);
+    }
+    expect(r.stdout).toContain('ringing-legs | connected-only | group-number');
+  });
+
+  it('a bad listing is refused with exit 2, naming the option', async () => {
+    const r = await run('--active-calls', 'everything');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--active-calls must be one of');
   });
 });
