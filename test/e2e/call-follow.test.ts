@@ -105,4 +105,21 @@ describe('the agent page follows the call', () => {
     await sim.hangupCall(again.callId);
     expect(a.errors).toEqual([]);
   });
+
+  it('demo mode: "Simulate a call" rings, shows On call with a running timer, then the call ends with its duration', async () => {
+    const demo = await startBridge(testConfig({ ACTIVE_CALLS_POLL_MS: '200' }), silentLogger());
+    cleanups.push(() => demo.close());
+    const { context, page, errors } = await openPage(browser);
+    cleanups.push(() => context.close());
+    await page.goto(demo.url);
+    await signIn(page, '101', DEMO_EXTENSIONS['101'] ?? '');
+    await page.waitForSelector('#live-view', { state: 'visible' });
+    await expect.poll(() => page.locator('#status').textContent(), POLL).toBe('connected');
+    await page.click('#simulate');
+    await page.waitForSelector('.card.ringing', POLL);
+    const card = page.locator('.card').first();
+    await expect.poll(() => card.locator('.state').textContent(), { ...POLL, timeout: 15_000 }).toBe('On call');
+    await expect.poll(() => card.locator('.call-status').textContent(), { ...POLL, timeout: 15_000 }).toMatch(/^Call ended · 0:0[4-9]$/);
+    expect(errors).toEqual([]);
+  }, 40_000);
 });
