@@ -13,6 +13,8 @@ import { parsePbxLocalTime } from './pbx-time.js';
 
 /** How far the row's start may be from the ringing callback's arrival (clocks, queue time before the pop). */
 const START_SLACK_MS = 120_000;
+/** Clock difference allowed between the PBX's end_date and the bridge's clock. */
+const END_SLACK_MS = 2000;
 /** Rows of one call (its legs) start within this of each other. */
 const SAME_CALL_MS = 5000;
 
@@ -29,7 +31,10 @@ export function matchRows(s: CallSession, rows: readonly PbxCallLogRow[], tz: st
     if (s.callId && r.callId) return r.callId === s.callId;
     if (!r.caller || !sameNumber(r.caller, s.fromRaw, country)) return false;
     const start = parsePbxLocalTime(r.startDate, tz);
-    // The callee may be a leg's extension or a group's number, so only the caller and the time tell.
+    // The callee may be a leg's extension or a group's number, so only the caller and the time tell. The
+    // call was still on when this leg rang, so an earlier call of this caller that had ended is not it.
+    const endAt = parsePbxLocalTime(r.endDate, tz);
+    if (endAt !== null && endAt < s.startedAt - END_SLACK_MS) return false;
     return start !== null && Math.abs(start - s.startedAt) <= START_SLACK_MS;
   });
   if (mine.length === 0) return null;

@@ -57,7 +57,8 @@ export function addLeg(s: CallSession, extension: string, now: number): boolean 
 
 /** Someone answered: call.answered to every extension the call rang on. */
 export function answer(s: CallSession, by: string, at: number, now: number): boolean {
-  if (s.answeredBy !== null || s.phase === 'done') return false;
+  // After the outcome nothing but call.completed / call.recording may follow.
+  if (s.answeredBy !== null || s.phase !== 'open') return false;
   s.answeredBy = by;
   s.answeredAt = at;
   for (const leg of s.legs) {

@@ -107,6 +107,8 @@ describe('call-log rows', () => {
     const s = session(['101'], null);
     expect(matchRows(s, [logRow({ caller: '4155550199' })], 'UTC', 'US')).toBeNull();
     expect(matchRows(s, [logRow({ startDate: '2026-11-27 09:03:33' })], 'UTC', 'US')).toBeNull();
+    // The same caller's previous call, over before this one rang.
+    expect(matchRows(s, [logRow({ startDate: '2026-11-27 10:02:50', endDate: '2026-11-27 10:03:20' })], 'UTC', 'US')).toBeNull();
   });
 });
 
