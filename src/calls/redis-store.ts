@@ -19,11 +19,19 @@ if ARGV[3] == '' then redis.call('ZREM', KEYS[2], ARGV[4]) else redis.call('ZADD
 if ARGV[6] == '1' then redis.call('SADD', KEYS[3], ARGV[4]) else redis.call('SREM', KEYS[3], ARGV[4]) end
 return 1`;
 
-/** KEYS: group key. ARGV: candidate, ttl ms, stale id ('' for none). */
+/**
+ * KEYS: group key, candidate's session hash, due index. ARGV: candidate id, group ttl ms, stale id ('' for
+ * none), candidate json, session ttl ms. Claims the key and writes the candidate as version 1 together.
+ */
 const CLAIM_SCRIPT = `
 local cur = redis.call('GET', KEYS[1])
 if cur and cur ~= ARGV[3] then return cur end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  redis.call('HSET', KEYS[2], 'v', 1, 'json', ARGV[4])
+  redis.call('PEXPIRE', KEYS[2], ARGV[5])
+  redis.call('ZADD', KEYS[3], 0, ARGV[1])
+end
 return ARGV[1]`;
 
 /** A session's document outlives the call long enough for late lookups (the recording may take an hour). */
@@ -82,8 +90,19 @@ export class RedisCallStateStore implements CallStateStore {
     return { active, recordingsPending };
   }
 
-  async claimGroup(key: string, candidate: string, ttlMs: number, stale: string | null): Promise<string> {
-    const r = await this.redis.eval(CLAIM_SCRIPT, 1, `${this.prefix}calls:group:${key}`, candidate, String(Math.max(1, ttlMs)), stale ?? '');
+  async claimGroup(key: string, candidate: CallSession, ttlMs: number, stale: string | null): Promise<string> {
+    const r = await this.redis.eval(
+      CLAIM_SCRIPT,
+      3,
+      `${this.prefix}calls:group:${key}`,
+      this.sessionKey(candidate.sessionId),
+      this.dueKey,
+      candidate.sessionId,
+      String(Math.max(1, ttlMs)),
+      stale ?? '',
+      JSON.stringify(candidate),
+      String(SESSION_TTL_MS),
+    );
     return String(r);
   }
 

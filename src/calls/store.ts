@@ -24,10 +24,11 @@ export interface CallStateStore {
   /** Sessions not yet done, and of those the ones waiting for a recording. */
   counts(): Promise<{ active: number; recordingsPending: number }>;
   /**
-   * The session a grouping key points to; when none (or only `stale`), points it to `candidate` for ttlMs.
-   * Atomic: two instances claiming one key at once get the same answer.
+   * The session a grouping key points to; when none (or only `stale`), points it to `candidate` for ttlMs
+   * and writes `candidate` as a new session, in the same atomic step: two instances opening one call at
+   * once get the same answer, and a claimed key never points to a session not yet written.
    */
-  claimGroup(key: string, candidate: string, ttlMs: number, stale: string | null): Promise<string>;
+  claimGroup(key: string, candidate: CallSession, ttlMs: number, stale: string | null): Promise<string>;
   group(key: string): Promise<string | null>;
   /** A small shared flag (what the PBX's listing was seen to show). */
   getFlag(name: string): Promise<string | null>;
@@ -118,14 +119,16 @@ export class MemoryCallStateStore implements CallStateStore {
     return { active: this.dueIndex.size, recordingsPending: this.recordingsPending.size };
   }
 
-  async claimGroup(key: string, candidate: string, ttlMs: number, stale: string | null): Promise<string> {
+  async claimGroup(key: string, candidate: CallSession, ttlMs: number, stale: string | null): Promise<string> {
     const g = this.groups.get(key);
     if (g && g.expiresAt > this.now() && g.id !== stale) return g.id;
-    this.groups.set(key, { id: candidate, expiresAt: this.now() + ttlMs });
+    // Set before the first await, so a claim running alongside sees it.
+    this.groups.set(key, { id: candidate.sessionId, expiresAt: this.now() + ttlMs });
+    await this.compareAndSet(candidate, 0);
     if (this.groups.size > 10_000) {
       for (const [k, v] of this.groups) if (v.expiresAt <= this.now()) this.groups.delete(k);
     }
-    return candidate;
+    return candidate.sessionId;
   }
 
   async group(key: string): Promise<string | null> {

@@ -192,32 +192,26 @@ export class CallTracker {
     const { key, ttlMs } = this.groupKey(cb);
     let stale: string | null = null;
     for (let attempt = 0; attempt < 5; attempt++) {
-      const existing = await this.o.store.group(key);
-      if (existing && existing !== stale) {
-        let joined = false;
-        await updateSession(this.o.store, existing, (s) => {
-          joined = false;
-          if (s.phase !== 'open') return false;
-          const leg = legOf(s, cb.extension);
-          if (leg) {
-            joined = leg.state === 'ringing' || leg.state === 'answered';
-            return false;
-          }
-          // Without a call id only an open leg of this caller within the window ties the calls together.
-          if (cb.callId === null && openLegs(s).length === 0) return false;
-          joined = true;
-          return addLeg(s, cb.extension, now);
-        });
-        if (joined) return { sessionId: existing, created: false };
-        stale = existing;
-      }
+      // One round trip for a new call: the key is claimed and the session written together.
       const fresh = this.newSession(cb, event, now);
-      await this.o.store.compareAndSet(fresh, 0);
-      const winner = await this.o.store.claimGroup(key, fresh.sessionId, ttlMs, stale);
-      if (winner === fresh.sessionId) return { sessionId: fresh.sessionId, created: true };
-      // Another instance opened this call a moment earlier: join theirs.
-      await this.o.store.remove(fresh.sessionId);
-      stale = null;
+      const existing = await this.o.store.claimGroup(key, fresh, ttlMs, stale);
+      if (existing === fresh.sessionId) return { sessionId: existing, created: true };
+      let joined = false;
+      await updateSession(this.o.store, existing, (s) => {
+        joined = false;
+        if (s.phase !== 'open') return false;
+        const leg = legOf(s, cb.extension);
+        if (leg) {
+          joined = leg.state === 'ringing' || leg.state === 'answered';
+          return false;
+        }
+        // Without a call id only an open leg of this caller within the window ties the calls together.
+        if (cb.callId === null && openLegs(s).length === 0) return false;
+        joined = true;
+        return addLeg(s, cb.extension, now);
+      });
+      if (joined) return { sessionId: existing, created: false };
+      stale = existing;
     }
     throw new Error('call tracker: could not open a leg for this call');
   }

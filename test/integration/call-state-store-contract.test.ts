@@ -60,11 +60,15 @@ describe.each(implementations)('%s call state', (_name, make) => {
 
   it('when two instances claim one grouping key, then both get the same session; a stale one is replaced', async () => {
     const store = make();
-    const [x, y] = await Promise.all([store.claimGroup('caller:1', 'one', 10_000, null), store.claimGroup('caller:1', 'two', 10_000, null)]);
+    const [x, y] = await Promise.all([store.claimGroup('caller:1', session('one'), 10_000, null), store.claimGroup('caller:1', session('two'), 10_000, null)]);
     expect(x).toBe(y);
-    expect(await store.claimGroup('caller:1', 'three', 10_000, null)).toBe(x);
-    expect(await store.claimGroup('caller:1', 'three', 10_000, x)).toBe('three');
+    // The winner's session is written with the claim; the loser's is not.
+    expect((await store.read(x))?.version).toBe(1);
+    expect(await store.read(x === 'one' ? 'two' : 'one')).toBeNull();
+    expect(await store.claimGroup('caller:1', session('three'), 10_000, null)).toBe(x);
+    expect(await store.claimGroup('caller:1', session('three'), 10_000, x)).toBe('three');
     expect(await store.group('caller:1')).toBe('three');
+    expect(await store.due(0)).toEqual(expect.arrayContaining([x, 'three']));
   });
 
   it('when a session moves on, then the due index follows it, and a done one leaves it', async () => {
