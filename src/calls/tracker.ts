@@ -97,6 +97,8 @@ export class CallTracker {
   private listingShowsRinging = false;
   private answerCallbacksSeen = false;
   private roundFailing = false;
+  /** Callbacks passed on untracked since the call state became unreachable. */
+  private untracked = 0;
   private figures = { active: 0, open: 0, recordingsPending: 0, leader: false, pbxReachable: null as boolean | null, lastPollAt: null as number | null };
 
   constructor(opts: CallTrackerOptions) {
@@ -142,11 +144,13 @@ export class CallTracker {
     try {
       if (this.o.storeAvailable && !this.o.storeAvailable()) throw new TrackerStoreError(new Error('the call state store is unreachable'));
       handled = cb.state === 'ringing' ? await this.ringing(cb) : await this.stateCallback(cb);
+      if (this.untracked > 0) this.log.info({ untracked: this.untracked }, 'call tracker reachable again');
+      this.untracked = 0;
     } catch (err) {
       if (!(err instanceof TrackerStoreError)) throw err;
       // The call state cannot be reached (Redis is down): the pop must not wait for it. The event goes out
-      // as a call of its own; the event log has its own outage mode.
-      this.log.warn({ err: err.message, extension: cb.extension }, 'call tracker unavailable; event passed on untracked');
+      // as a call of its own; the event log has its own outage mode. Logged once per outage.
+      if (this.untracked++ === 0) this.log.warn({ err: err.message }, 'call tracker unavailable; callbacks are passed on untracked');
     }
     if (handled) return handled;
     // A state callback for a call the bridge never saw ring: passed on as it came, a call of its own.
@@ -330,7 +334,7 @@ export class CallTracker {
       this.figures.active = counts.active;
       this.figures.recordingsPending = counts.recordingsPending;
       if (open.length > 0) await this.pollActiveCalls(open);
-      await this.callLogRound(ids);
+      await this.callLogRound(sessions);
       await this.recordingRound(sessions);
     } catch (err) {
       // Logged once per outage, not once per poll.
@@ -378,14 +382,19 @@ export class CallTracker {
   }
 
   /** Call-log lookups that are due: calls over, calls gone unanswered, calls the listing never showed. */
-  private async callLogRound(ids: string[]): Promise<void> {
+  private async callLogRound(sessions: CallSession[]): Promise<void> {
     const now = this.now();
-    const fresh = (await Promise.all(ids.map((id) => this.o.store.read(id)))).flatMap((v) => (v ? [v.session] : []));
-    const due = fresh
-      .filter((s) => (s.phase === 'over' || (s.phase === 'open' && (s.observed.goneAt !== null || !s.observed.seen))) && s.callLog.nextAt <= now)
+    const needsLookup = (s: CallSession) =>
+      (s.phase === 'over' || (s.phase === 'open' && (s.observed.goneAt !== null || !s.observed.seen))) && s.callLog.nextAt <= now;
+    // Picked from this round's reads; each is read again before its lookup (the poll may have moved it on).
+    const picked = sessions
+      .filter(needsLookup)
       .sort((a, b) => a.callLog.nextAt - b.callLog.nextAt)
       .slice(0, CALL_LOG_LOOKUPS_PER_ROUND);
-    for (const s of due) await this.lookUpCallLog(s);
+    for (const s of picked) {
+      const fresh = (await this.o.store.read(s.sessionId))?.session;
+      if (fresh && needsLookup(fresh)) await this.lookUpCallLog(fresh);
+    }
   }
 
   private async lookUpCallLog(s: CallSession): Promise<void> {
