@@ -214,6 +214,17 @@ describe.each(modes)('call tracker, %s mode', (_mode, modeEnv) => {
       const call = ((await one.json()) as { call: { events: Array<{ type: string }>; cdr: { answeredBy: string } } }).call;
       expect(call.cdr.answeredBy).toBe('104');
       expect(call.events.map((e) => e.type)).toEqual(expect.arrayContaining(['call.ringing', 'call.ended', 'call.completed']));
+      // The pop's "recent calls with this caller", with an agent token; none without one.
+      const agent = await postJson(`${bridge.url}/api/tokens`, { extension: '104', role: 'agent' }, admin);
+      const mine = await fetch(`${bridge.url}/api/agents/calls?number=${encodeURIComponent('(415) 555-0177')}`, {
+        headers: { authorization: `Bearer ${String(agent.body.token)}` },
+      });
+      expect(((await mine.json()) as { calls: Array<{ sessionId: string }> }).calls[0]?.sessionId).toBe(sessionId);
+      expect((await fetch(`${bridge.url}/api/agents/calls?number=4155550177`)).status).toBe(401);
+      const metrics = await (await fetch(`${bridge.url}/metrics`)).text();
+      for (const name of ['bridge_calls_active_calls_polls_total', 'bridge_calls_open', 'bridge_calls_events_total', 'bridge_calls_call_log_lag_seconds', 'bridge_calls_recordings_pending']) {
+        expect(metrics).toContain(name);
+      }
       const bad = await fetch(`${bridge.url}/api/calls?since=yesterday`, { headers: admin });
       expect(bad.status).toBe(400);
       expect(((await bad.json()) as { message: string }).message).toContain('since');
