@@ -12,6 +12,8 @@ export interface Leg {
   extension: string;
   state: LegState;
   ringingAt: number;
+  /** An `ended` state callback came for this leg (the call is over once every leg, or the answered one, had it). */
+  hungUp?: boolean;
 }
 
 /**

@@ -265,14 +265,22 @@ export class CallTracker {
     const answerCallbacks = this.answerCallbacksSeen || (await this.o.store.getFlag(FLAG_ANSWER_CALLBACKS)) === '1';
     let known = false;
     const updated = await updateSession(this.o.store, sessionId, (s) => {
-      known = legOf(s, cb.extension) !== undefined;
-      if (!known) return false;
+      const leg = legOf(s, cb.extension);
+      known = leg !== undefined;
+      if (!leg) return false;
       if (cb.state === 'answered') return answer(s, cb.extension, now, now);
       if (s.phase !== 'open') return false;
-      if (s.answeredBy !== null) return end(s, { kind: 'answered', by: s.answeredBy, answeredAt: s.answeredAt }, now, now, this.times);
+      // One leg hanging up ends the call when it was the answered one, or the last one still ringing.
+      const first = !leg.hungUp;
+      leg.hungUp = true;
+      if (s.answeredBy !== null) {
+        if (s.answeredBy !== cb.extension) return first;
+        return end(s, { kind: 'answered', by: s.answeredBy, answeredAt: s.answeredAt }, now, now, this.times);
+      }
+      if (!s.legs.every((l) => l.hungUp)) return first;
       // This site reports answers by callback, so an end without one is a call nobody answered.
       if (answerCallbacks) return end(s, { kind: 'missed' }, now, now, this.times);
-      if (s.observed.goneAt !== null) return false;
+      if (s.observed.goneAt !== null) return first;
       s.observed.goneAt = now;
       s.callLog.nextAt = now;
       return true;

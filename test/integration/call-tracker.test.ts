@@ -136,6 +136,18 @@ describe.each(modes)('call tracker, %s mode', (_mode, modeEnv) => {
       expect(summary(framesFrom(sup, digits)).slice(0, 4)).toEqual(['call.ringing:101', 'call.answered:101', 'call.ended:101', 'call.completed:101']);
     });
 
+    it('when state callbacks end every leg of a ring group nobody answered, then each leg gets call.missed', async () => {
+      const from = nextCaller();
+      const digits = from.slice(-10);
+      const { callId } = await h.simulator.startCall({ from, to: '5000', stateCallbacks: true });
+      await sup.waitFor(() => countOf(framesFrom(sup, digits), 'call.ringing') === 3);
+      await h.simulator.hangupCall(callId);
+      await sup.waitFor(() => countOf(framesFrom(sup, digits), 'call.completed') === 1, 10_000);
+      expect(summary(framesFrom(sup, digits)).filter((x) => !x.startsWith('call.ringing')).sort()).toEqual(
+        ['call.completed:101', 'call.missed:101', 'call.missed:102', 'call.missed:103'],
+      );
+    });
+
     it('when the call log has the manual fields only and a one-leg call rings out, then no wrong outcome: call.ended without answeredBy', async () => {
       h.simulator.setCallsMode({ activeCalls: 'ringing-legs', callLogFields: 'manual' });
       const from = nextCaller();
