@@ -39,6 +39,11 @@ const UNSEEN_LOOKUP_AFTER_MS = 3000;
 const UNSEEN_GIVE_UP_MS = 10 * 60_000;
 /** Call-log lookups per poll round, so 200 calls ending at once do not become 200 requests at once. */
 const CALL_LOG_LOOKUPS_PER_ROUND = 10;
+/**
+ * When activeCalls has failed this long while the call log still answers, open calls are looked up in the
+ * call log too: its rows are the PBX's word, so a PBX that stops listing calls cannot hold them open forever.
+ */
+const LISTING_FAILING_MS = 10_000;
 const RECORDING_LOOKUPS_PER_ROUND = 10;
 const FLAG_LISTING = 'listing-shows-ringing';
 const FLAG_ANSWER_CALLBACKS = 'answer-callbacks';
@@ -99,6 +104,8 @@ export class CallTracker {
   private roundFailing = false;
   /** Callbacks passed on untracked since the call state became unreachable. */
   private untracked = 0;
+  /** Since when every activeCalls request failed; null while it answers. */
+  private listingFailingSince: number | null = null;
   private figures = { active: 0, open: 0, recordingsPending: 0, leader: false, pbxReachable: null as boolean | null, lastPollAt: null as number | null };
 
   constructor(opts: CallTrackerOptions) {
@@ -358,11 +365,13 @@ export class CallTracker {
       this.o.metrics?.activeCallsPolls.inc({ outcome: 'ok' });
       this.figures.pbxReachable = true;
       this.figures.lastPollAt = this.now();
+      this.listingFailingSince = null;
     } catch (err) {
       // While the PBX cannot be asked nothing is concluded; the next answer reconciles every open call.
       this.o.metrics?.activeCallsPolls.inc({ outcome: 'failed' });
       if (this.figures.pbxReachable !== false) this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'activeCalls failed; concluding nothing until the PBX answers');
       this.figures.pbxReachable = false;
+      this.listingFailingSince ??= this.now();
       return;
     }
     if (!this.listingShowsRinging) this.listingShowsRinging = (await this.o.store.getFlag(FLAG_LISTING)) === '1';
@@ -392,8 +401,9 @@ export class CallTracker {
   /** Call-log lookups that are due: calls over, calls gone unanswered, calls the listing never showed. */
   private async callLogRound(sessions: CallSession[]): Promise<void> {
     const now = this.now();
+    const listingDown = this.listingFailingSince !== null && now - this.listingFailingSince >= LISTING_FAILING_MS;
     const needsLookup = (s: CallSession) =>
-      (s.phase === 'over' || (s.phase === 'open' && (s.observed.goneAt !== null || !s.observed.seen))) && s.callLog.nextAt <= now;
+      (s.phase === 'over' || (s.phase === 'open' && (s.observed.goneAt !== null || !s.observed.seen || listingDown))) && s.callLog.nextAt <= now;
     // Picked from this round's reads; each is read again before its lookup (the poll may have moved it on).
     const picked = sessions
       .filter(needsLookup)

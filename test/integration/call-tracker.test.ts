@@ -201,6 +201,25 @@ describe.each(modes)('call tracker, %s mode', (_mode, modeEnv) => {
       }
     });
 
+    it('when only activeCalls keeps failing, then the call log settles the call', async () => {
+      const from = nextCaller();
+      const digits = from.slice(-10);
+      const { callId } = await h.simulator.startCall({ from, to: '5000' });
+      await sup.waitFor(() => countOf(framesFrom(sup, digits), 'call.ringing') === 3);
+      await polledTimes(h, 2);
+      h.simulator.setFault({ mode: 'down', endpoints: ['activeCalls'] });
+      try {
+        await h.simulator.answerCall(callId, '103');
+        await h.simulator.hangupCall(callId);
+        await sup.waitFor(() => countOf(framesFrom(sup, digits), 'call.completed') === 1, 20_000);
+        const frames = framesFrom(sup, digits);
+        expect(countOf(frames, 'call.ended')).toBe(3);
+        expect(frames.find((f) => f.type === 'call.completed')?.data.cdr).toMatchObject({ answeredBy: '103', source: 'call_log' });
+      } finally {
+        h.simulator.setFault({ mode: 'none' });
+      }
+    }, 30_000);
+
     it('when nothing rings, then the PBX is not polled', async () => {
       // Calls may still wait for a recording; what matters is that none rings or talks.
       await eventually(async () => ((await readyz(bridge)).calls as { open: number }).open === 0, 15_000, 'no open call');
