@@ -12,40 +12,22 @@ import { buildCallEvent, type CallerDirectory, type CallEventOptions } from '../
 import { dedupeRule, type NormalizedCallback } from '../core/callback.js';
 import type { NewCallEvent } from '../core/event.js';
 import type { CountryCode } from '../core/phone-number.js';
-import type { AppendResult, EventLog, PbxActiveCall, PbxCallApi } from '../core/ports.js';
+import type { AppendResult, EventLog, PbxCallApi } from '../core/ports.js';
 import type { LeaderLease } from '../lease/leader-lease.js';
 import type { Logger } from '../logger.js';
-import { answerFacts, completionFacts, isOver, matchRows } from './call-log.js';
-import { observe, rowsOfCaller, showsRinging } from './inference.js';
-import type { CallJournal, JournalEntry } from './journal.js';
-import { addLeg, answer, complete, end, legOf, recordingFound, recordingNotYet, type MachineTimes } from './machine.js';
+import type { CallJournal } from './journal.js';
+import { addLeg, answer, end, legOf } from './machine.js';
 import type { TrackerMetrics } from './metrics.js';
-import { openLegs, type CallSession, type SentEvent } from './model.js';
+import { openLegs, type CallSession } from './model.js';
 import { callerKey } from './numbers.js';
-import { pbxLocalDate } from './pbx-time.js';
+import { createFlush, type Flush } from './outbox.js';
+import { CallPoller } from './poller.js';
 import { updateSession, type CallStateStore } from './store.js';
 
 /** Legs with one PBX call id belong together for as long as a call can last. */
 const CALL_ID_GROUP_TTL_MS = 12 * 3600 * 1000;
-const OUTCOME_DEDUPE_MS = 24 * 3600 * 1000;
-/** A call gone from activeCalls that nobody was seen to answer waits this long for its call-log row. */
-const GONE_ANSWER_WAIT_MS = 60_000;
 /** A call never listed by activeCalls (connected-only listings) is looked up in the call log from then on. */
 const UNSEEN_LOOKUP_AFTER_MS = 3000;
-/**
- * A call that neither activeCalls nor the call log ever showed is given up after this long (over, who
- * answered unknown), so a ringing callback for a call the PBX never reports cannot keep the polling going.
- */
-const UNSEEN_GIVE_UP_MS = 10 * 60_000;
-/** Call-log lookups per poll round, so 200 calls ending at once do not become 200 requests at once. */
-const CALL_LOG_LOOKUPS_PER_ROUND = 10;
-/**
- * When activeCalls has failed this long while the call log still answers, open calls are looked up in the
- * call log too: its rows are the PBX's word, so a PBX that stops listing calls cannot hold them open forever.
- */
-const LISTING_FAILING_MS = 10_000;
-const RECORDING_LOOKUPS_PER_ROUND = 10;
-const FLAG_LISTING = 'listing-shows-ringing';
 const FLAG_ANSWER_CALLBACKS = 'answer-callbacks';
 
 export interface CallTrackerOptions {
@@ -94,25 +76,40 @@ export interface TrackerStatus {
 export class CallTracker {
   private readonly o: CallTrackerOptions;
   private readonly now: () => number;
-  private readonly times: MachineTimes;
+  private readonly times: { callLogWaitMs: number; recordingWaitMs: number };
   private readonly log: Logger;
+  private readonly flush: Flush;
+  private readonly poller: CallPoller;
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
   private closed = false;
-  private listingShowsRinging = false;
   private answerCallbacksSeen = false;
-  private roundFailing = false;
   /** Callbacks passed on untracked since the call state became unreachable. */
   private untracked = 0;
-  /** Since when every activeCalls request failed; null while it answers. */
-  private listingFailingSince: number | null = null;
-  private figures = { active: 0, open: 0, recordingsPending: 0, leader: false, pbxReachable: null as boolean | null, lastPollAt: null as number | null };
 
   constructor(opts: CallTrackerOptions) {
     this.o = opts;
     this.now = opts.now ?? Date.now;
     this.log = opts.logger.child({ component: 'call-tracker' });
     this.times = { callLogWaitMs: opts.config.callLogWaitS * 1000, recordingWaitMs: opts.config.recordingWaitS * 1000 };
+    this.flush = createFlush({ eventLog: opts.eventLog, store: opts.store, journal: opts.journal, ...(opts.metrics ? { metrics: opts.metrics } : {}) });
+    this.poller = new CallPoller({
+      store: opts.store,
+      pbx: opts.pbx,
+      lease: opts.lease,
+      flush: this.flush,
+      config: opts.config,
+      country: opts.country,
+      times: this.times,
+      logger: this.log,
+      ...(opts.metrics ? { metrics: opts.metrics } : {}),
+      now: this.now,
+    });
+  }
+
+  /** One round of the PBX side (tests and benchmarks may drive it directly). */
+  tick(): Promise<void> {
+    return this.poller.tick();
   }
 
   start(): void {
@@ -134,7 +131,7 @@ export class CallTracker {
   }
 
   status(): TrackerStatus {
-    const f = this.figures;
+    const f = this.poller.figures;
     return {
       leader: f.leader,
       active: f.active,
@@ -300,200 +297,6 @@ export class CallTracker {
     return { id: first.id, duplicate: sent.length === 0 };
   }
 
-  /** Appends what a transition decided, then clears it from the outbox; journals a completed call. */
-  private async flush(s: CallSession): Promise<SentEvent[]> {
-    const sent: SentEvent[] = [];
-    // Journaled before call.completed goes out, so a client that reads the journal on it finds the call.
-    const completing = s.cdr !== null && s.outbox.some((p) => p.event.type === 'call.completed');
-    if (completing) await this.o.journal.put(journalEntry(s));
-    for (const p of s.outbox) {
-      const r = await this.o.eventLog.append(p.event, { key: `calls:${p.key}`, ttlMs: OUTCOME_DEDUPE_MS });
-      sent.push({ id: r.id, type: p.event.type, extension: p.event.data.extension, timestamp: p.event.timestamp });
-      if (!r.duplicate) this.o.metrics?.outcomes.inc({ type: p.event.type.replace('call.', '') });
-    }
-    const keys = new Set(s.outbox.map((p) => p.key));
-    const after =
-      keys.size === 0
-        ? s
-        : await updateSession(this.o.store, s.sessionId, (x) => {
-            x.outbox = x.outbox.filter((p) => !keys.has(p.key));
-            for (const e of sent) if (!x.events.some((have) => have.id === e.id)) x.events.push(e);
-            return true;
-          });
-    if (after?.cdr && (after.phase === 'completed' || after.phase === 'done')) await this.o.journal.put(journalEntry(after));
-    return sent;
-  }
-
-  /** One round: only when some call is not done, and only on the instance holding the lease. */
-  async tick(): Promise<void> {
-    try {
-      const ids = await this.o.store.due(this.now());
-      if (this.roundFailing) this.log.info('call tracker rounds work again');
-      this.roundFailing = false;
-      if (ids.length === 0) {
-        // Nothing rings and no lookup is due: no PBX request, and only two counts from the store.
-        const counts = await this.o.store.counts();
-        this.figures.active = counts.active;
-        this.figures.recordingsPending = counts.recordingsPending;
-        this.figures.open = 0;
-        return;
-      }
-      this.figures.leader = await this.o.lease.hold();
-      if (!this.figures.leader) return;
-      const sessions = (await Promise.all(ids.map((id) => this.o.store.read(id)))).flatMap((v) => (v ? [v.session] : []));
-      // What an instance decided and could not append before it died is sent now (dedupe keeps it once).
-      for (const s of sessions) if (s.outbox.length > 0) await this.flush(s);
-      const open = sessions.filter((s) => s.phase === 'open');
-      this.figures.open = open.length;
-      const counts = await this.o.store.counts();
-      this.figures.active = counts.active;
-      this.figures.recordingsPending = counts.recordingsPending;
-      if (open.length > 0) await this.pollActiveCalls(open);
-      await this.callLogRound(sessions);
-      await this.recordingRound(sessions);
-    } catch (err) {
-      // Logged once per outage, not once per poll.
-      if (!this.roundFailing) this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'call tracker round failed');
-      this.roundFailing = true;
-    }
-  }
-
-  private async pollActiveCalls(open: CallSession[]): Promise<void> {
-    let rows: PbxActiveCall[];
-    try {
-      rows = await this.o.pbx.activeCalls();
-      this.o.metrics?.activeCallsPolls.inc({ outcome: 'ok' });
-      this.figures.pbxReachable = true;
-      this.figures.lastPollAt = this.now();
-      this.listingFailingSince = null;
-    } catch (err) {
-      // While the PBX cannot be asked nothing is concluded; the next answer reconciles every open call.
-      this.o.metrics?.activeCallsPolls.inc({ outcome: 'failed' });
-      if (this.figures.pbxReachable !== false) this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'activeCalls failed; concluding nothing until the PBX answers');
-      this.figures.pbxReachable = false;
-      this.listingFailingSince ??= this.now();
-      return;
-    }
-    if (!this.listingShowsRinging) this.listingShowsRinging = (await this.o.store.getFlag(FLAG_LISTING)) === '1';
-    const now = this.now();
-    for (const s of open) {
-      const mine = rowsOfCaller(s, rows, this.o.country);
-      const updated = await updateSession(this.o.store, s.sessionId, (x) => {
-        if (x.phase !== 'open') return false;
-        const before = JSON.stringify(x.observed);
-        const inference = observe(x, mine, now, { listingShowsRinging: this.listingShowsRinging });
-        if (inference.kind === 'answered') answer(x, inference.by, now, now);
-        if (inference.kind === 'gone') {
-          if (x.answeredBy !== null) end(x, { kind: 'answered', by: x.answeredBy, answeredAt: x.answeredAt }, x.observed.goneAt ?? now, now, this.times);
-          else x.callLog.nextAt = Math.min(x.callLog.nextAt, now);
-        }
-        return inference.kind !== 'none' || JSON.stringify(x.observed) !== before;
-      });
-      if (!updated) continue;
-      if (!this.listingShowsRinging && showsRinging(updated)) {
-        this.listingShowsRinging = true;
-        await this.o.store.setFlag(FLAG_LISTING, '1');
-      }
-      if (updated.outbox.length > 0) await this.flush(updated);
-    }
-  }
-
-  /** Call-log lookups that are due: calls over, calls gone unanswered, calls the listing never showed. */
-  private async callLogRound(sessions: CallSession[]): Promise<void> {
-    const now = this.now();
-    const listingDown = this.listingFailingSince !== null && now - this.listingFailingSince >= LISTING_FAILING_MS;
-    const needsLookup = (s: CallSession) =>
-      (s.phase === 'over' || (s.phase === 'open' && (s.observed.goneAt !== null || !s.observed.seen || listingDown))) && s.callLog.nextAt <= now;
-    // Picked from this round's reads; each is read again before its lookup (the poll may have moved it on).
-    const picked = sessions
-      .filter(needsLookup)
-      .sort((a, b) => a.callLog.nextAt - b.callLog.nextAt)
-      .slice(0, CALL_LOG_LOOKUPS_PER_ROUND);
-    for (const s of picked) {
-      const fresh = (await this.o.store.read(s.sessionId))?.session;
-      if (fresh && needsLookup(fresh)) await this.lookUpCallLog(fresh);
-    }
-  }
-
-  private async lookUpCallLog(s: CallSession): Promise<void> {
-    const tz = this.o.config.pbxTimezone;
-    const now = this.now();
-    let rows;
-    try {
-      rows = await this.o.pbx.callLog({
-        startDate: pbxLocalDate(s.startedAt - 120_000, tz),
-        endDate: pbxLocalDate(now, tz),
-        number: s.fromRaw,
-      });
-    } catch {
-      // Not asked is not "no row": try again later, conclude nothing.
-      await updateSession(this.o.store, s.sessionId, (x) => {
-        x.callLog.nextAt = now + this.retryDelay(x.callLog.attempts);
-        return true;
-      });
-      return;
-    }
-    const match = matchRows(s, rows, tz, this.o.country);
-    const over = match && isOver(match) ? match : null;
-    const updated = await updateSession(this.o.store, s.sessionId, (x) => {
-      if (x.phase === 'open') {
-        if (over) {
-          end(x, answerFacts(x, over, tz), over.endedAt ?? now, now, this.times);
-          this.o.metrics?.callLogLag.observe(Math.max(0, (now - (over.endedAt ?? now)) / 1000));
-          return complete(x, completionFacts(over), now, this.times) || true;
-        }
-        if (x.observed.goneAt !== null && now - x.observed.goneAt >= GONE_ANSWER_WAIT_MS) {
-          return end(x, { kind: 'unknown' }, x.observed.goneAt, now, this.times);
-        }
-        if (!x.observed.seen && now - x.startedAt >= UNSEEN_GIVE_UP_MS) return end(x, { kind: 'unknown' }, now, now, this.times);
-      } else if (x.phase === 'over') {
-        if (over) {
-          if (x.answeredBy === null && x.answerUnknown) {
-            const facts = answerFacts(x, over, tz);
-            if (facts.kind === 'answered') {
-              x.answeredBy = facts.by;
-              x.answeredAt = facts.answeredAt;
-            }
-          }
-          this.o.metrics?.callLogLag.observe(Math.max(0, (now - (over.endedAt ?? x.endedAt ?? now)) / 1000));
-          return complete(x, completionFacts(over), now, this.times);
-        }
-        if (x.callLog.deadline !== null && now >= x.callLog.deadline) return complete(x, { row: null }, now, this.times);
-      } else {
-        return false;
-      }
-      x.callLog.attempts += 1;
-      x.callLog.nextAt = now + this.retryDelay(x.callLog.attempts);
-      return true;
-    });
-    if (updated && updated.outbox.length > 0) await this.flush(updated);
-  }
-
-  /** 1.5 s, 3 s, 6 s … up to 30 s between call-log lookups of one call. */
-  private retryDelay(attempts: number): number {
-    return Math.min(1500 * 2 ** Math.min(attempts, 5), 30_000);
-  }
-
-  private async recordingRound(sessions: CallSession[]): Promise<void> {
-    const now = this.now();
-    const due = sessions
-      .filter((s) => s.phase === 'completed' && s.recording && s.recording.nextAt <= now)
-      .slice(0, RECORDING_LOOKUPS_PER_ROUND);
-    for (const s of due) {
-      const callId = s.recording?.callId;
-      if (!callId) continue;
-      let url: string | null;
-      try {
-        url = await this.o.pbx.recordingPath(callId);
-      } catch {
-        // Not asked is not "none yet", but it waits its turn like one (up to RECORDING_WAIT_S).
-        url = null;
-      }
-      const updated = await updateSession(this.o.store, s.sessionId, (x) => (url ? recordingFound(x, url, now) : recordingNotYet(x, now)));
-      if (updated) await this.flush(updated);
-    }
-  }
-
   /** The call with every event it had, while it is still followed (the journal has it once completed). */
   async session(sessionId: string): Promise<CallSession | null> {
     return (await this.o.store.read(sessionId))?.session ?? null;
@@ -506,22 +309,4 @@ class TrackerStoreError extends Error {
     super(cause instanceof Error ? cause.message : String(cause), { cause });
     this.name = 'TrackerStoreError';
   }
-}
-
-export function journalEntry(s: CallSession): JournalEntry {
-  if (!s.cdr) throw new Error('journalEntry: the call is not completed');
-  return {
-    sessionId: s.sessionId,
-    callId: s.callId,
-    from: s.from,
-    fromRaw: s.fromRaw,
-    fromName: s.fromName,
-    direction: s.direction,
-    contact: s.contact,
-    extensions: s.legs.map((l) => l.extension),
-    answeredBy: s.answeredBy,
-    outcome: s.answeredBy !== null ? 'answered' : s.answerUnknown ? 'unknown' : 'missed',
-    cdr: s.cdr,
-    events: s.events,
-  };
 }
