@@ -2,7 +2,7 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { TokenVerifier } from '../core/agent.js';
-import type { CallJournal, JournalEntry } from '../calls/journal.js';
+import { decodeCursor, type CallJournal, type JournalEntry } from '../calls/journal.js';
 import type { CallSession } from '../calls/model.js';
 import { agentClaims, requireAdminKey, requireAgentToken } from './auth-middleware.js';
 import { parseInput, sendError } from './errors.js';
@@ -26,7 +26,11 @@ const listQuery = z.object({
     .transform(Number)
     .refine((n) => n >= 1 && n <= 200, 'must be between 1 and 200')
     .optional(),
-  cursor: z.string().max(512, 'is too long').optional(),
+  cursor: z
+    .string()
+    .max(512, 'is too long')
+    .refine((v) => decodeCursor(v) !== null, 'must be a nextCursor this API returned')
+    .optional(),
 });
 
 const agentQuery = z.object({

@@ -259,6 +259,9 @@ describe.each(modes)('call tracker, %s mode', (_mode, modeEnv) => {
       const bad = await fetch(`${bridge.url}/api/calls?since=yesterday`, { headers: admin });
       expect(bad.status).toBe(400);
       expect(((await bad.json()) as { message: string }).message).toContain('since');
+      const badCursor = await fetch(`${bridge.url}/api/calls?cursor=nonsense`, { headers: admin });
+      expect(badCursor.status).toBe(400);
+      expect(((await badCursor.json()) as { message: string }).message).toContain('cursor');
     });
   });
 });
