@@ -45,7 +45,7 @@ function event(i: number): NewCallEvent {
     timestamp: new Date().toISOString(),
     data: {
       extension: '101',
-      call: { id: `bench-${i}`, from: '+14155550132', fromRaw: '+14155550132', fromName: 'BENCH', to: '101', direction: 'inbound' },
+      call: { id: `bench-${i}`, from: '+14155550132', fromRaw: '+14155550132', fromName: 'BENCH', to: '101', direction: 'inbound', sessionId: 'session-1' },
       contact: null,
       otherContacts: [],
       links: { crm: 'https://crm.example.com/search?phone=%2B14155550132' },

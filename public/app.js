@@ -3,6 +3,7 @@
 import { connect, tokenExpiry } from '/client.js';
 import { formatNumber } from '/format.js';
 import { contactExtras } from '/contact-form.js';
+import { clearMissed, followCard, followRecent, isCallRecord, loadRecentCalls, showCallerHistory } from '/calls.js';
 
 const MAX_CARDS = 3;
 const MAX_RECENT = 15;
@@ -38,6 +39,7 @@ function showLogin(message) {
   stopFlash();
   $('cards').querySelectorAll('.card').forEach((c) => c.remove());
   $('recent').replaceChildren();
+  clearMissed();
   updateEmpty();
   $('live-view').hidden = true;
   $('login-view').hidden = false;
@@ -57,6 +59,7 @@ function startLive(token, extension) {
   $('notify').hidden = !('Notification' in window) || Notification.permission !== 'default';
   $('who').textContent = extension ? `Extension ${extension}` : '';
   updateEmpty();
+  loadRecentCalls(MAX_RECENT);
   conn = connect({
     token,
     lastEventId: store.getItem('lastEventId'),
@@ -142,6 +145,7 @@ function timeOf(event) {
 
 function callKey(event) {
   const call = event.data?.call;
+  if (call?.sessionId) return `session:${call.sessionId}`;
   return call?.id ? `call:${call.id}` : `event:${event.id}`;
 }
 
@@ -315,8 +319,9 @@ function onEvent(event) {
   if (!event.data?.call) return;
   const age = Date.now() - Date.parse(event.timestamp);
   const stale = Number.isFinite(age) && age > STALE_AFTER_MS;
-  recordRecent(event, { stale });
   const key = callKey(event);
+  if (isCallRecord(event)) followRecent(event, key);
+  else recordRecent(event, { stale });
   const existing = findCard(key);
   if (event.type === 'call.ringing') {
     if (stale) return;
@@ -325,6 +330,7 @@ function onEvent(event) {
       return;
     }
     addCard(event);
+    showCallerHistory(findCard(key), event);
     const who = event.data.contact ? contactName(event.data.contact) : formatNumber(event.data.call.from) || 'Unknown caller';
     startFlash(who);
     const company = event.data.contact?.customFields?.Company;
@@ -332,7 +338,10 @@ function onEvent(event) {
     return;
   }
   // answered / ended / missed / completed: the card stays (it is still useful) but no longer rings.
-  if (existing) setCardState(existing, event);
+  if (existing && !isCallRecord(event)) {
+    setCardState(existing, event);
+    followCard(existing, event, removeCard);
+  }
   if (ringingCards().length === 0) stopFlash();
 }
 

@@ -7,6 +7,10 @@
 // resumes with lastEventId, so nothing is missed across a network blip or a bridge restart, and it drops
 // any event it has already delivered, so nothing pops twice.
 //
+// Events: every event of the agent's extension (a supervisor's: all), as the bridge sends them: call.ringing,
+// then call.answered / call.ended / call.missed, call.completed and call.recording; `data.call.sessionId`
+// ties one call's events together (docs/calls.md).
+//
 // Statuses: 'connecting' (first attempt), 'connected' (the bridge said ready), 'reconnecting' (waiting to
 // try again), 'expired' (the token ran out: get a new one and call connect again), 'closed' (close() was
 // called). 'expired' and 'closed' are final.

@@ -12,7 +12,7 @@ import type { AgentClaims } from './core/agent.js';
 import type { Config, PbxConfig } from './config.js';
 import type { Logger } from './logger.js';
 import type { EventLog, KeyValueStore, Lock } from './core/ports.js';
-import { createCallAcceptor } from './core/call-events.js';
+import type { NormalizedCallback } from './core/callback.js';
 import { eventTypeForState } from './core/event.js';
 import { MemoryKeyValueStore, MemoryLock } from './store/memory.js';
 import { createRedisClient, DEFAULT_KEY_PREFIX, RedisKeyValueStore, RedisLock } from './store/redis.js';
@@ -42,6 +42,8 @@ import { createWebhookRouter } from './http/webhook-routes.js';
 import { MemoryRevocationBus, RedisRevocationBus, type RevocationBus } from './auth/revocation-bus.js';
 import { createContactRouter } from './http/contact-routes.js';
 import { RedisAddedContactsBus } from './phonebook/added-bus.js';
+import { startCallTracker, type CallTracker } from './calls/index.js';
+import { createCallRouter } from './http/call-routes.js';
 
 export interface BridgeOptions {
   /** Key prefix in Redis; tests give each bridge group its own. */
@@ -58,6 +60,8 @@ export interface Bridge {
   metrics: BridgeMetrics;
   eventLog: EventLog;
   demo: DemoPbx | null;
+  /** The call tracker (docs/calls.md). */
+  calls: CallTracker;
   /** Secrets generated in demo mode, for the startup log. */
   generated: { adminApiKey?: string; callbackSecret?: string };
   /** Stops accepting, lets in-flight requests finish, closes sockets with 1001, then every client in reverse order. */
@@ -207,7 +211,6 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
       },
       isExtension: (number: string) => phonebook.isExtension(number),
     };
-    const accept = createCallAcceptor(stores.eventLog, countedDirectory, { crmLinkTemplate: config.crmLinkTemplate });
 
     // Feature modules add their routers here, and hook into agent sessions (sign-in, sockets).
     const featureRouters: Router[] = [];
@@ -258,6 +261,27 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
     closers.push(() => webhooks.close());
     featureRouters.push(createWebhookRouter({ adminApiKey, webhooks }));
 
+    // ── feature wiring: call tracker and journal (docs/calls.md) ──
+    // Ringing callbacks open legs (the event carries the session id); state callbacks move them at once.
+    const calls = startCallTracker({
+      config: config.calls,
+      pbx,
+      eventLog: stores.eventLog,
+      lock: stores.lock,
+      redis: stores.redis ? { client: stores.redis, prefix: options.redisPrefix ?? DEFAULT_KEY_PREFIX } : null,
+      directory: countedDirectory,
+      eventOptions: { crmLinkTemplate: config.crmLinkTemplate },
+      country: config.defaultCountry,
+      logger,
+      registry: metrics.registry,
+      storeAvailable: () => stores.redis === null || stores.redis.status === 'ready',
+    });
+    closers.push(() => calls.close());
+    const acceptCall = (cb: NormalizedCallback) => calls.tracker.accept(cb);
+    featureRouters.push(
+      createCallRouter({ adminApiKey, verify: tokens.verify, journal: calls.journal, session: (id) => calls.tracker.session(id) }),
+    );
+
     // ── perf wiring: the callback route is answered before Express, and refused past the bridge's limit
     // (docs/performance.md) ──
     const overload = new OverloadGuard({
@@ -270,7 +294,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
       fieldNames: config.callbackFields,
       accept: async (cb) => {
         const started = performance.now();
-        const result = await accept(cb);
+        const result = await acceptCall(cb);
         metrics.callbackToPublish.observe((performance.now() - started) / 1000);
         metrics.callbacks.inc({ result: result.duplicate ? 'duplicate' : 'accepted' });
         if (!result.duplicate) metrics.eventsPublished.inc({ type: eventTypeForState(cb.state) });
@@ -329,6 +353,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
             ...(log ? { eventLogBuffered: log.buffered } : {}),
             pbx: pbxHealth.status(),
             phonebook: phonebook.status(),
+            calls: calls.tracker.status(),
             demo: config.demo,
           };
         },
@@ -424,6 +449,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
       metrics,
       eventLog: stores.eventLog,
       demo,
+      calls: calls.tracker,
       generated,
       close: closeAll,
     };

@@ -142,6 +142,15 @@ function isLoopbackUrl(raw: string): boolean {
   return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 }
 
+function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const envSchema = z.object({
   ...securitySchema,
   ...overloadSchema,
@@ -176,6 +185,17 @@ const envSchema = z.object({
   WEBHOOK_TIMEOUT_MS: intIn(100, 120_000).default(15000),
   UNSUBSCRIBE_GRACE_S: intIn(0, 86400).default(300),
   RESUBSCRIBE_INTERVAL_S: intIn(10, 7 * 86400).default(3600),
+  // ── call tracker and journal (docs/calls.md) ──
+  ACTIVE_CALLS_POLL_MS: intIn(100, 60_000).default(1000),
+  CALL_GROUP_WINDOW_S: intIn(0, 600).default(10),
+  CALL_LOG_WAIT_S: intIn(1, 86400).default(300),
+  RECORDING_WAIT_S: intIn(0, 7 * 86400).default(3600),
+  CALL_JOURNAL_DAYS: intIn(1, 3650).default(90),
+  PBX_TIMEZONE: z
+    .string()
+    .trim()
+    .refine(isTimeZone, 'must be an IANA time zone name, e.g. Asia/Kolkata or UTC')
+    .default('UTC'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     message: 'must be one of fatal, error, warn, info, debug, trace, silent',
   }).default('info'),
@@ -235,6 +255,17 @@ export interface Config {
   callbackMaxInFlight: number;
   callbackMaxEventLoopDelayMs: number;
   callbackMaxEventLoopUtilization: number;
+  /** The call tracker (docs/calls.md). */
+  calls: CallsConfig;
+}
+
+export interface CallsConfig {
+  activeCallsPollMs: number;
+  groupWindowS: number;
+  callLogWaitS: number;
+  recordingWaitS: number;
+  journalDays: number;
+  pbxTimezone: string;
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -311,6 +342,14 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       callbackMaxInFlight: e.CALLBACK_MAX_IN_FLIGHT,
       callbackMaxEventLoopDelayMs: e.CALLBACK_MAX_EVENT_LOOP_DELAY_MS,
       callbackMaxEventLoopUtilization: e.CALLBACK_MAX_EVENT_LOOP_UTILIZATION,
+      calls: {
+        activeCallsPollMs: e.ACTIVE_CALLS_POLL_MS,
+        groupWindowS: e.CALL_GROUP_WINDOW_S,
+        callLogWaitS: e.CALL_LOG_WAIT_S,
+        recordingWaitS: e.RECORDING_WAIT_S,
+        journalDays: e.CALL_JOURNAL_DAYS,
+        pbxTimezone: e.PBX_TIMEZONE,
+      },
     },
   };
 }

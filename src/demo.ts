@@ -85,7 +85,9 @@ export async function startDemoPbx(
   logger: Logger,
   timing: DemoCallTiming = DEMO_CALL_TIMING,
 ): Promise<DemoPbx> {
-  const simulator = createSimulator({ token: DEMO_TOKEN, passwordFormat: config.pbxPasswordFormat });
+  // A listing of connected calls only lets the call tracker see the demo's one-extension calls answered while
+  // they last (docs/calls.md), so the page shows "On call" with its timer rather than after the hang-up.
+  const simulator = createSimulator({ token: DEMO_TOKEN, passwordFormat: config.pbxPasswordFormat, activeCalls: 'connected-only' });
   const address = await simulator.listen(0, '127.0.0.1');
   logger.info({ simulator: address.apiBaseUrl }, 'demo mode: built-in HoduPBX simulator started');
   let next = 0;

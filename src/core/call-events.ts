@@ -1,4 +1,5 @@
 /** Turns a normalized callback into the event envelope and appends it to the log, enriched from the phonebook. */
+import { randomUUID } from 'node:crypto';
 import type { NormalizedCallback } from './callback.js';
 import { dedupeRule } from './callback.js';
 import { eventTypeForState, type Contact, type ContactSummary, type NewCallEvent } from './event.js';
@@ -27,7 +28,13 @@ export function crmLink(template: string, values: { number: string; extension: s
   return template.replace(/\{(number|extension|phonebookId)\}/g, (_m, name: keyof typeof values) => encodeURIComponent(values[name]));
 }
 
-export function buildCallEvent(cb: NormalizedCallback, directory: CallerDirectory, opts: CallEventOptions): NewCallEvent {
+/** `sessionId` is the call tracker's when it runs; without one every callback is a call of its own. */
+export function buildCallEvent(
+  cb: NormalizedCallback,
+  directory: CallerDirectory,
+  opts: CallEventOptions,
+  sessionId: string = randomUUID(),
+): NewCallEvent {
   const match = directory.lookup(cb.from);
   const links: { crm?: string } = {};
   if (opts.crmLinkTemplate) {
@@ -49,6 +56,7 @@ export function buildCallEvent(cb: NormalizedCallback, directory: CallerDirector
         fromName: cb.fromName,
         to: cb.extension,
         direction: directory.isExtension(cb.from) ? 'internal' : 'inbound',
+        sessionId,
       },
       contact: match.contact,
       otherContacts: match.otherContacts,

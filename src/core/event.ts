@@ -1,6 +1,6 @@
 /** The event envelope of CONTRACT section 2: what agents and CRM systems receive. */
 
-export const EVENT_TYPES = ['call.ringing', 'call.answered', 'call.ended', 'call.missed', 'call.completed'] as const;
+export const EVENT_TYPES = ['call.ringing', 'call.answered', 'call.ended', 'call.missed', 'call.completed', 'call.recording'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export type CallState = 'ringing' | 'answered' | 'ended';
@@ -40,6 +40,25 @@ export interface CallInfo {
   fromName: string | null;
   to: string;
   direction: 'inbound' | 'internal';
+  /** The bridge's id for the whole call, the same on every leg and every event of it (docs/calls.md). */
+  sessionId: string;
+  /** On call.ended / call.missed: when the call was over, ISO 8601. */
+  endedAt?: string;
+}
+
+/** The call's journal entry as call.completed carries it (docs/calls.md); unknown values are null. */
+export interface CallRecord {
+  startedAt: string;
+  answeredAt: string | null;
+  endedAt: string | null;
+  durationS: number | null;
+  talkS: number | null;
+  answeredBy: string | null;
+  caller: string;
+  callee: string | null;
+  recordingUrl: string | null;
+  /** call_log: the PBX's call log had the row; observed: it had none in time, this is what the bridge saw. */
+  source: 'call_log' | 'observed';
 }
 
 export interface CallEventData {
@@ -48,6 +67,12 @@ export interface CallEventData {
   contact: Contact | null;
   otherContacts: ContactSummary[];
   links: { crm?: string };
+  /** call.answered / call.ended: the extension that answered (null on call.ended when the PBX could not say). */
+  answeredBy?: string | null;
+  /** call.completed */
+  cdr?: CallRecord;
+  /** call.recording */
+  recordingUrl?: string;
 }
 
 /** An event before the event log gave it an id. */

@@ -70,7 +70,7 @@ function newEvent(extension = '122', from = '+919824740472'): NewCallEvent {
     timestamp: new Date().toISOString(),
     data: {
       extension,
-      call: { id: `call-${seq}`, from, fromRaw: from, fromName: null, to: extension, direction: 'inbound' },
+      call: { id: `call-${seq}`, from, fromRaw: from, fromName: null, to: extension, direction: 'inbound', sessionId: 'session-1' },
       contact: null,
       otherContacts: [],
       links: {},

@@ -39,7 +39,7 @@ function newEvent(extension = '122'): NewCallEvent {
     timestamp: new Date().toISOString(),
     data: {
       extension,
-      call: { id: null, from: '+15550100', fromRaw: '5550100', fromName: null, to: extension, direction: 'inbound' },
+      call: { id: null, from: '+15550100', fromRaw: '5550100', fromName: null, to: extension, direction: 'inbound', sessionId: 'session-1' },
       contact: null,
       otherContacts: [],
       links: {},

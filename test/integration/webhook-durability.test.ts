@@ -186,7 +186,7 @@ process.stdout.write('worker ready\\n');
         timestamp: new Date().toISOString(),
         data: {
           extension: '101',
-          call: { id: callId, from: '+14155550132', fromRaw: '+14155550132', fromName: null, to: '101', direction: 'inbound' as const },
+          call: { id: callId, from: '+14155550132', fromRaw: '+14155550132', fromName: null, to: '101', direction: 'inbound' as const, sessionId: 'session-1' },
           contact: null,
           otherContacts: [],
           links: {},

@@ -97,7 +97,7 @@ function callEvent(extension: string, fromName: string | null = null): NewCallEv
     timestamp: new Date().toISOString(),
     data: {
       extension,
-      call: { id: randomBytes(4).toString('hex'), from: '+15550100', fromRaw: '5550100', fromName, to: extension, direction: 'inbound' },
+      call: { id: randomBytes(4).toString('hex'), from: '+15550100', fromRaw: '5550100', fromName, to: extension, direction: 'inbound', sessionId: 'session-1' },
       contact: null,
       otherContacts: [],
       links: {},

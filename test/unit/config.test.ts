@@ -105,4 +105,18 @@ describe('loadConfig', () => {
     const r = loadConfig({ PORT: '  ', REDIS_URL: '' });
     expect(r.ok && r.config.port === 3000 && r.config.redisUrl === null).toBe(true);
   });
+
+  it('when the call-tracker variables are set, then they are typed; a zone that is not IANA is named', () => {
+    const ok = loadConfig({ ACTIVE_CALLS_POLL_MS: '250', CALL_GROUP_WINDOW_S: '5', PBX_TIMEZONE: 'Asia/Kolkata', CALL_JOURNAL_DAYS: '30' });
+    expect(ok.ok && ok.config.calls).toEqual({
+      activeCallsPollMs: 250,
+      groupWindowS: 5,
+      callLogWaitS: 300,
+      recordingWaitS: 3600,
+      journalDays: 30,
+      pbxTimezone: 'Asia/Kolkata',
+    });
+    const bad = loadConfig({ PBX_TIMEZONE: 'Mars/Olympus', ACTIVE_CALLS_POLL_MS: 'often' });
+    expect(bad.ok ? [] : bad.problems.map((p) => p.split(':')[0]).sort()).toEqual(['ACTIVE_CALLS_POLL_MS', 'PBX_TIMEZONE']);
+  });
 });

@@ -141,7 +141,7 @@ describe('MemoryEventLog dedupe', () => {
     const event = (i: number) => ({
       type: 'call.ringing' as const,
       timestamp: new Date(0).toISOString(),
-      data: { extension: '101', call: { id: `c${i}`, from: '+1', fromRaw: '1', fromName: null, to: '101', direction: 'inbound' as const }, contact: null, otherContacts: [], links: {} },
+      data: { extension: '101', call: { id: `c${i}`, sessionId: `s${i}`, from: '+1', fromRaw: '1', fromName: null, to: '101', direction: 'inbound' as const }, contact: null, otherContacts: [], links: {} },
     });
     const first = new Map<number, string>();
     for (let i = 0; i < 3000; i++) first.set(i, (await log.append(event(i), { key: `c${i}`, ttlMs: DAY_MS })).id);

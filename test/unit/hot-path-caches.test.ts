@@ -111,7 +111,7 @@ describe('WebhookDispatcher without endpoints', () => {
       timestamp: new Date().toISOString(),
       data: {
         extension: '122',
-        call: { id: `c-${seq}`, from: '+919824740472', fromRaw: '+919824740472', fromName: null, to: '122', direction: 'inbound' },
+        call: { id: `c-${seq}`, from: '+919824740472', fromRaw: '+919824740472', fromName: null, to: '122', direction: 'inbound', sessionId: 'session-1' },
         contact: null,
         otherContacts: [],
         links: {},

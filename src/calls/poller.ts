@@ -1,0 +1,251 @@
+/**
+ * The PBX side of the tracker (docs/calls.md): one round every ACTIVE_CALLS_POLL_MS, doing work only when a
+ * call needs it and only on the instance holding the lease. activeCalls is asked while a call is open; the
+ * call log after a call is over (or was never listed); recordingPath after completion. While the PBX cannot
+ * be asked nothing is concluded.
+ */
+import type { CallsConfig } from '../config.js';
+import type { CountryCode } from '../core/phone-number.js';
+import type { PbxActiveCall, PbxCallApi } from '../core/ports.js';
+import type { LeaderLease } from '../lease/leader-lease.js';
+import type { Logger } from '../logger.js';
+import { answerFacts, completionFacts, isOver, matchRows } from './call-log.js';
+import { observe, rowsOfCaller, showsRinging } from './inference.js';
+import { answer, complete, end, recordingFound, recordingNotYet, type MachineTimes } from './machine.js';
+import type { TrackerMetrics } from './metrics.js';
+import type { CallSession } from './model.js';
+import type { Flush } from './outbox.js';
+import { pbxLocalDate } from './pbx-time.js';
+import { updateSession, type CallStateStore } from './store.js';
+
+/** A call gone from activeCalls that nobody was seen to answer waits this long for its call-log row. */
+const GONE_ANSWER_WAIT_MS = 60_000;
+/**
+ * A call that neither activeCalls nor the call log ever showed is given up after this long (over, who
+ * answered unknown), so a ringing callback for a call the PBX never reports cannot keep the polling going.
+ */
+const UNSEEN_GIVE_UP_MS = 10 * 60_000;
+/** Call-log lookups per poll round, so 200 calls ending at once do not become 200 requests at once. */
+const CALL_LOG_LOOKUPS_PER_ROUND = 10;
+/**
+ * When activeCalls has failed this long while the call log still answers, open calls are looked up in the
+ * call log too: its rows are the PBX's word, so a PBX that stops listing calls cannot hold them open forever.
+ */
+const LISTING_FAILING_MS = 10_000;
+const RECORDING_LOOKUPS_PER_ROUND = 10;
+const FLAG_LISTING = 'listing-shows-ringing';
+
+export interface PollerOptions {
+  store: CallStateStore;
+  pbx: PbxCallApi;
+  lease: LeaderLease;
+  flush: Flush;
+  config: CallsConfig;
+  country: CountryCode;
+  times: MachineTimes;
+  logger: Logger;
+  metrics?: TrackerMetrics;
+  now: () => number;
+}
+
+export interface PollerFigures {
+  active: number;
+  open: number;
+  recordingsPending: number;
+  leader: boolean;
+  pbxReachable: boolean | null;
+  lastPollAt: number | null;
+}
+
+export class CallPoller {
+  private readonly o: PollerOptions;
+  private readonly now: () => number;
+  private readonly times: MachineTimes;
+  private readonly log: Logger;
+  private listingShowsRinging = false;
+  private roundFailing = false;
+  /** Since when every activeCalls request failed; null while it answers. */
+  private listingFailingSince: number | null = null;
+  readonly figures: PollerFigures = { active: 0, open: 0, recordingsPending: 0, leader: false, pbxReachable: null, lastPollAt: null };
+
+  constructor(opts: PollerOptions) {
+    this.o = opts;
+    this.now = opts.now;
+    this.times = opts.times;
+    this.log = opts.logger;
+  }
+
+  private flush(s: CallSession): Promise<unknown> {
+    return this.o.flush(s);
+  }
+
+  /** One round: only when some call is not done, and only on the instance holding the lease. */
+  async tick(): Promise<void> {
+    try {
+      const ids = await this.o.store.due(this.now());
+      if (this.roundFailing) this.log.info('call tracker rounds work again');
+      this.roundFailing = false;
+      if (ids.length === 0) {
+        // Nothing rings and no lookup is due: no PBX request, and only two counts from the store.
+        const counts = await this.o.store.counts();
+        this.figures.active = counts.active;
+        this.figures.recordingsPending = counts.recordingsPending;
+        this.figures.open = 0;
+        return;
+      }
+      this.figures.leader = await this.o.lease.hold();
+      if (!this.figures.leader) return;
+      const sessions = (await Promise.all(ids.map((id) => this.o.store.read(id)))).flatMap((v) => (v ? [v.session] : []));
+      // What an instance decided and could not append before it died is sent now (dedupe keeps it once).
+      for (const s of sessions) if (s.outbox.length > 0) await this.flush(s);
+      const open = sessions.filter((s) => s.phase === 'open');
+      this.figures.open = open.length;
+      const counts = await this.o.store.counts();
+      this.figures.active = counts.active;
+      this.figures.recordingsPending = counts.recordingsPending;
+      if (open.length > 0) await this.pollActiveCalls(open);
+      await this.callLogRound(sessions);
+      await this.recordingRound(sessions);
+    } catch (err) {
+      // Logged once per outage, not once per poll.
+      if (!this.roundFailing) this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'call tracker round failed');
+      this.roundFailing = true;
+    }
+  }
+
+  private async pollActiveCalls(open: CallSession[]): Promise<void> {
+    let rows: PbxActiveCall[];
+    try {
+      rows = await this.o.pbx.activeCalls();
+      this.o.metrics?.activeCallsPolls.inc({ outcome: 'ok' });
+      this.figures.pbxReachable = true;
+      this.figures.lastPollAt = this.now();
+      this.listingFailingSince = null;
+    } catch (err) {
+      // While the PBX cannot be asked nothing is concluded; the next answer reconciles every open call.
+      this.o.metrics?.activeCallsPolls.inc({ outcome: 'failed' });
+      if (this.figures.pbxReachable !== false) this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'activeCalls failed; concluding nothing until the PBX answers');
+      this.figures.pbxReachable = false;
+      this.listingFailingSince ??= this.now();
+      return;
+    }
+    if (!this.listingShowsRinging) this.listingShowsRinging = (await this.o.store.getFlag(FLAG_LISTING)) === '1';
+    const now = this.now();
+    for (const s of open) {
+      const mine = rowsOfCaller(s, rows, this.o.country);
+      const updated = await updateSession(this.o.store, s.sessionId, (x) => {
+        if (x.phase !== 'open') return false;
+        const before = JSON.stringify(x.observed);
+        const inference = observe(x, mine, now, { listingShowsRinging: this.listingShowsRinging });
+        if (inference.kind === 'answered') answer(x, inference.by, now, now);
+        if (inference.kind === 'gone') {
+          if (x.answeredBy !== null) end(x, { kind: 'answered', by: x.answeredBy, answeredAt: x.answeredAt }, x.observed.goneAt ?? now, now, this.times);
+          else x.callLog.nextAt = Math.min(x.callLog.nextAt, now);
+        }
+        return inference.kind !== 'none' || JSON.stringify(x.observed) !== before;
+      });
+      if (!updated) continue;
+      if (!this.listingShowsRinging && showsRinging(updated)) {
+        this.listingShowsRinging = true;
+        await this.o.store.setFlag(FLAG_LISTING, '1');
+      }
+      if (updated.outbox.length > 0) await this.flush(updated);
+    }
+  }
+
+  /** Call-log lookups that are due: calls over, calls gone unanswered, calls the listing never showed. */
+  private async callLogRound(sessions: CallSession[]): Promise<void> {
+    const now = this.now();
+    const listingDown = this.listingFailingSince !== null && now - this.listingFailingSince >= LISTING_FAILING_MS;
+    const needsLookup = (s: CallSession) =>
+      (s.phase === 'over' || (s.phase === 'open' && (s.observed.goneAt !== null || !s.observed.seen || listingDown))) && s.callLog.nextAt <= now;
+    // Picked from this round's reads; each is read again before its lookup (the poll may have moved it on).
+    const picked = sessions
+      .filter(needsLookup)
+      .sort((a, b) => a.callLog.nextAt - b.callLog.nextAt)
+      .slice(0, CALL_LOG_LOOKUPS_PER_ROUND);
+    for (const s of picked) {
+      const fresh = (await this.o.store.read(s.sessionId))?.session;
+      if (fresh && needsLookup(fresh)) await this.lookUpCallLog(fresh);
+    }
+  }
+
+  private async lookUpCallLog(s: CallSession): Promise<void> {
+    const tz = this.o.config.pbxTimezone;
+    const now = this.now();
+    let rows;
+    try {
+      rows = await this.o.pbx.callLog({
+        startDate: pbxLocalDate(s.startedAt - 120_000, tz),
+        endDate: pbxLocalDate(now, tz),
+        number: s.fromRaw,
+      });
+    } catch {
+      // Not asked is not "no row": try again later, conclude nothing.
+      await updateSession(this.o.store, s.sessionId, (x) => {
+        x.callLog.nextAt = now + this.retryDelay(x.callLog.attempts);
+        return true;
+      });
+      return;
+    }
+    const match = matchRows(s, rows, tz, this.o.country);
+    const over = match && isOver(match) ? match : null;
+    const updated = await updateSession(this.o.store, s.sessionId, (x) => {
+      if (x.phase === 'open') {
+        if (over) {
+          end(x, answerFacts(x, over, tz), over.endedAt ?? now, now, this.times);
+          this.o.metrics?.callLogLag.observe(Math.max(0, (now - (over.endedAt ?? now)) / 1000));
+          return complete(x, completionFacts(over), now, this.times) || true;
+        }
+        if (x.observed.goneAt !== null && now - x.observed.goneAt >= GONE_ANSWER_WAIT_MS) {
+          return end(x, { kind: 'unknown' }, x.observed.goneAt, now, this.times);
+        }
+        if (!x.observed.seen && now - x.startedAt >= UNSEEN_GIVE_UP_MS) return end(x, { kind: 'unknown' }, now, now, this.times);
+      } else if (x.phase === 'over') {
+        if (over) {
+          if (x.answeredBy === null && x.answerUnknown) {
+            const facts = answerFacts(x, over, tz);
+            if (facts.kind === 'answered') {
+              x.answeredBy = facts.by;
+              x.answeredAt = facts.answeredAt;
+            }
+          }
+          this.o.metrics?.callLogLag.observe(Math.max(0, (now - (over.endedAt ?? x.endedAt ?? now)) / 1000));
+          return complete(x, completionFacts(over), now, this.times);
+        }
+        if (x.callLog.deadline !== null && now >= x.callLog.deadline) return complete(x, { row: null }, now, this.times);
+      } else {
+        return false;
+      }
+      x.callLog.attempts += 1;
+      x.callLog.nextAt = now + this.retryDelay(x.callLog.attempts);
+      return true;
+    });
+    if (updated && updated.outbox.length > 0) await this.flush(updated);
+  }
+
+  /** 1.5 s, 3 s, 6 s … up to 30 s between call-log lookups of one call. */
+  private retryDelay(attempts: number): number {
+    return Math.min(1500 * 2 ** Math.min(attempts, 5), 30_000);
+  }
+
+  private async recordingRound(sessions: CallSession[]): Promise<void> {
+    const now = this.now();
+    const due = sessions
+      .filter((s) => s.phase === 'completed' && s.recording && s.recording.nextAt <= now)
+      .slice(0, RECORDING_LOOKUPS_PER_ROUND);
+    for (const s of due) {
+      const callId = s.recording?.callId;
+      if (!callId) continue;
+      let url: string | null;
+      try {
+        url = await this.o.pbx.recordingPath(callId);
+      } catch {
+        // Not asked is not "none yet", but it waits its turn like one (up to RECORDING_WAIT_S).
+        url = null;
+      }
+      const updated = await updateSession(this.o.store, s.sessionId, (x) => (url ? recordingFound(x, url, now) : recordingNotYet(x, now)));
+      if (updated) await this.flush(updated);
+    }
+  }
+}

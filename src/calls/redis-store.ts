@@ -1,0 +1,123 @@
+/**
+ * The tracker's calls in Redis: one hash per session (`v` version, `json` document) written only by a Lua
+ * compare-and-set, a set of the sessions not yet done, and short-lived grouping keys.
+ */
+import type { Redis } from 'ioredis';
+import type { CallSession } from './model.js';
+import { dueAt, type CallStateStore, type VersionedSession } from './store.js';
+
+/**
+ * KEYS: session hash, due index (zset), recordings set. ARGV: expected version, session json, due time (''
+ * when done), id, ttl ms, 1 when it waits for a recording.
+ */
+const CAS_SCRIPT = `
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if v ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'v', v + 1, 'json', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+if ARGV[3] == '' then redis.call('ZREM', KEYS[2], ARGV[4]) else redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4]) end
+if ARGV[6] == '1' then redis.call('SADD', KEYS[3], ARGV[4]) else redis.call('SREM', KEYS[3], ARGV[4]) end
+return 1`;
+
+/**
+ * KEYS: group key, candidate's session hash, due index. ARGV: candidate id, group ttl ms, stale id ('' for
+ * none), candidate json, session ttl ms. Claims the key and writes the candidate as version 1 together.
+ */
+const CLAIM_SCRIPT = `
+local cur = redis.call('GET', KEYS[1])
+if cur and cur ~= ARGV[3] then return cur end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  redis.call('HSET', KEYS[2], 'v', 1, 'json', ARGV[4])
+  redis.call('PEXPIRE', KEYS[2], ARGV[5])
+  redis.call('ZADD', KEYS[3], 0, ARGV[1])
+end
+return ARGV[1]`;
+
+/** A session's document outlives the call long enough for late lookups (the recording may take an hour). */
+const SESSION_TTL_MS = 8 * 24 * 3600 * 1000;
+
+export class RedisCallStateStore implements CallStateStore {
+  private readonly dueKey: string;
+  private readonly recordingsKey: string;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {
+    this.dueKey = `${prefix}calls:due`;
+    this.recordingsKey = `${prefix}calls:recordings-pending`;
+  }
+
+  private sessionKey(id: string): string {
+    return `${this.prefix}calls:session:${id}`;
+  }
+
+  async read(sessionId: string): Promise<VersionedSession | null> {
+    const [v, json] = await this.redis.hmget(this.sessionKey(sessionId), 'v', 'json');
+    if (!v || !json) return null;
+    return { session: JSON.parse(json) as CallSession, version: Number(v) };
+  }
+
+  async compareAndSet(session: CallSession, expected: number): Promise<boolean> {
+    const due = dueAt(session);
+    const r = await this.redis.eval(
+      CAS_SCRIPT,
+      3,
+      this.sessionKey(session.sessionId),
+      this.dueKey,
+      this.recordingsKey,
+      String(expected),
+      JSON.stringify(session),
+      due === null ? '' : String(due),
+      session.sessionId,
+      String(SESSION_TTL_MS),
+      session.phase === 'completed' ? '1' : '0',
+    );
+    return r === 1;
+  }
+
+  async remove(sessionId: string): Promise<void> {
+    await this.redis.multi().del(this.sessionKey(sessionId)).zrem(this.dueKey, sessionId).srem(this.recordingsKey, sessionId).exec();
+  }
+
+  async due(now: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.dueKey, '-inf', String(now));
+  }
+
+  async counts(): Promise<{ active: number; recordingsPending: number }> {
+    const [active, recordingsPending] = await Promise.all([this.redis.zcard(this.dueKey), this.redis.scard(this.recordingsKey)]);
+    return { active, recordingsPending };
+  }
+
+  async claimGroup(key: string, candidate: CallSession, ttlMs: number, stale: string | null): Promise<string> {
+    const r = await this.redis.eval(
+      CLAIM_SCRIPT,
+      3,
+      `${this.prefix}calls:group:${key}`,
+      this.sessionKey(candidate.sessionId),
+      this.dueKey,
+      candidate.sessionId,
+      String(Math.max(1, ttlMs)),
+      stale ?? '',
+      JSON.stringify(candidate),
+      String(SESSION_TTL_MS),
+    );
+    return String(r);
+  }
+
+  async group(key: string): Promise<string | null> {
+    return this.redis.get(`${this.prefix}calls:group:${key}`);
+  }
+
+  async getFlag(name: string): Promise<string | null> {
+    return this.redis.get(`${this.prefix}calls:flag:${name}`);
+  }
+
+  async setFlag(name: string, value: string): Promise<void> {
+    await this.redis.set(`${this.prefix}calls:flag:${name}`, value);
+  }
+
+  /** The connection belongs to the bridge's stores. */
+  async close(): Promise<void> {}
+}

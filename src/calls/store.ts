@@ -1,0 +1,148 @@
+/**
+ * Where the tracker keeps its calls: the Redis form (any number of instances; a restart loses nothing) and
+ * the memory form (one instance). Both offer one primitive for transitions, a compare-and-set on the whole
+ * session, and `update` builds on it: read, change a copy, write only if nobody wrote in between, else retry.
+ */
+import type { CallSession } from './model.js';
+
+export interface VersionedSession {
+  session: CallSession;
+  version: number;
+}
+
+export interface CallStateStore {
+  read(sessionId: string): Promise<VersionedSession | null>;
+  /**
+   * Writes the session if its stored version is still `expected` (0: it must not exist yet), and files it
+   * under when it next needs work (dueAt); a session that is `done` leaves that index. False when someone
+   * else wrote first.
+   */
+  compareAndSet(session: CallSession, expected: number): Promise<boolean>;
+  remove(sessionId: string): Promise<void>;
+  /** Sessions that need work by `now` (open calls always do), in no order. */
+  due(now: number): Promise<string[]>;
+  /** Sessions not yet done, and of those the ones waiting for a recording. */
+  counts(): Promise<{ active: number; recordingsPending: number }>;
+  /**
+   * The session a grouping key points to; when none (or only `stale`), points it to `candidate` for ttlMs
+   * and writes `candidate` as a new session, in the same atomic step: two instances opening one call at
+   * once get the same answer, and a claimed key never points to a session not yet written.
+   */
+  claimGroup(key: string, candidate: CallSession, ttlMs: number, stale: string | null): Promise<string>;
+  group(key: string): Promise<string | null>;
+  /** A small shared flag (what the PBX's listing was seen to show). */
+  getFlag(name: string): Promise<string | null>;
+  setFlag(name: string, value: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+const MAX_ATTEMPTS = 20;
+
+/** When a session next needs work: open calls at every poll, later ones when their lookup is due. */
+export function dueAt(s: CallSession): number | null {
+  if (s.phase === 'done') return null;
+  if (s.outbox.length > 0 || s.phase === 'open') return 0;
+  if (s.phase === 'over') return s.callLog.nextAt;
+  return s.recording?.nextAt ?? 0;
+}
+
+/**
+ * Applies `change` to the stored session atomically. `change` gets a fresh copy each attempt and returns
+ * false when there is nothing to do. Answers the session as written, or null when nothing changed.
+ */
+export async function updateSession(
+  store: CallStateStore,
+  sessionId: string,
+  change: (s: CallSession) => boolean,
+): Promise<CallSession | null> {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const current = await store.read(sessionId);
+    if (!current) return null;
+    const copy = structuredClone(current.session);
+    if (!change(copy)) return null;
+    if (await store.compareAndSet(copy, current.version)) return copy;
+  }
+  throw new Error(`call session ${sessionId}: too many concurrent writers`);
+}
+
+export class MemoryCallStateStore implements CallStateStore {
+  private readonly sessions = new Map<string, { json: string; version: number }>();
+  /** Session id -> when it is next due; done sessions are not in it. */
+  private readonly dueIndex = new Map<string, number>();
+  private readonly recordingsPending = new Set<string>();
+  private readonly groups = new Map<string, { id: string; expiresAt: number }>();
+  private readonly flags = new Map<string, string>();
+  /** Finished sessions kept for lookups by id; the oldest go first. */
+  private readonly maxSessions: number;
+
+  constructor(opts: { maxSessions?: number; now?: () => number } = {}) {
+    this.maxSessions = opts.maxSessions ?? 20_000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  private readonly now: () => number;
+
+  async read(sessionId: string): Promise<VersionedSession | null> {
+    const e = this.sessions.get(sessionId);
+    return e ? { session: JSON.parse(e.json) as CallSession, version: e.version } : null;
+  }
+
+  async compareAndSet(session: CallSession, expected: number): Promise<boolean> {
+    const e = this.sessions.get(session.sessionId);
+    if ((e?.version ?? 0) !== expected) return false;
+    this.sessions.delete(session.sessionId);
+    this.sessions.set(session.sessionId, { json: JSON.stringify(session), version: expected + 1 });
+    const due = dueAt(session);
+    if (due === null) this.dueIndex.delete(session.sessionId);
+    else this.dueIndex.set(session.sessionId, due);
+    if (session.phase === 'completed') this.recordingsPending.add(session.sessionId);
+    else this.recordingsPending.delete(session.sessionId);
+    while (this.sessions.size > this.maxSessions) {
+      const oldest = this.sessions.keys().next().value;
+      if (oldest === undefined || this.dueIndex.has(oldest)) break;
+      this.sessions.delete(oldest);
+    }
+    return true;
+  }
+
+  async remove(sessionId: string): Promise<void> {
+    this.sessions.delete(sessionId);
+    this.dueIndex.delete(sessionId);
+    this.recordingsPending.delete(sessionId);
+  }
+
+  async due(now: number): Promise<string[]> {
+    return [...this.dueIndex].filter(([, at]) => at <= now).map(([id]) => id);
+  }
+
+  async counts(): Promise<{ active: number; recordingsPending: number }> {
+    return { active: this.dueIndex.size, recordingsPending: this.recordingsPending.size };
+  }
+
+  async claimGroup(key: string, candidate: CallSession, ttlMs: number, stale: string | null): Promise<string> {
+    const g = this.groups.get(key);
+    if (g && g.expiresAt > this.now() && g.id !== stale) return g.id;
+    // Set before the first await, so a claim running alongside sees it.
+    this.groups.set(key, { id: candidate.sessionId, expiresAt: this.now() + ttlMs });
+    await this.compareAndSet(candidate, 0);
+    if (this.groups.size > 10_000) {
+      for (const [k, v] of this.groups) if (v.expiresAt <= this.now()) this.groups.delete(k);
+    }
+    return candidate.sessionId;
+  }
+
+  async group(key: string): Promise<string | null> {
+    const g = this.groups.get(key);
+    return g && g.expiresAt > this.now() ? g.id : null;
+  }
+
+  async getFlag(name: string): Promise<string | null> {
+    return this.flags.get(name) ?? null;
+  }
+
+  async setFlag(name: string, value: string): Promise<void> {
+    this.flags.set(name, value);
+  }
+
+  async close(): Promise<void> {}
+}

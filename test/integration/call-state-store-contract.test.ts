@@ -1,0 +1,99 @@
+/** One contract suite for the tracker's call state over memory and real Redis: compare-and-set, grouping, due index. */
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import type { CallSession } from '../../src/calls/model.js';
+import { RedisCallStateStore } from '../../src/calls/redis-store.js';
+import { MemoryCallStateStore, updateSession, type CallStateStore } from '../../src/calls/store.js';
+import { createRedisClient } from '../../src/store/redis.js';
+import { uniquePrefix } from '../helpers/redis-server.js';
+
+const clients: Redis[] = [];
+afterAll(() => clients.forEach((c) => c.disconnect()));
+
+const implementations: Array<[string, () => CallStateStore]> = [
+  ['memory', () => new MemoryCallStateStore()],
+  [
+    'redis',
+    () => {
+      const c = createRedisClient(inject('redisUrl'), 'test-call-state');
+      clients.push(c);
+      return new RedisCallStateStore(c, uniquePrefix('call-state'));
+    },
+  ],
+];
+
+function session(id: string): CallSession {
+  return {
+    sessionId: id, callId: null, fromRaw: '5550100', from: '5550100', fromName: null, direction: 'inbound', contact: null,
+    otherContacts: [], links: {}, startedAt: 1000, answeredAt: null, answeredBy: null, endedAt: null, answerUnknown: false,
+    legs: [{ extension: '101', state: 'ringing', ringingAt: 1000 }], phase: 'open',
+    observed: { seen: false, absentBeforeSeen: false, maxLegsListed: 0, groupCallee: null, goneAt: null },
+    callLog: { nextAt: 5000, attempts: 0, deadline: null }, recording: null, cdr: null, outbox: [], events: [],
+  };
+}
+
+describe.each(implementations)('%s call state', (_name, make) => {
+  it('when two writers race on one version, then exactly one wins', async () => {
+    const store = make();
+    expect(await store.compareAndSet(session('a'), 0)).toBe(true);
+    expect(await store.compareAndSet(session('a'), 0)).toBe(false);
+    const read = await store.read('a');
+    expect(read?.version).toBe(1);
+    const next = { ...session('a'), answeredBy: '101' };
+    const results = await Promise.all([store.compareAndSet(next, 1), store.compareAndSet(next, 1)]);
+    expect(results.filter(Boolean)).toHaveLength(1);
+  });
+
+  it('when many updates run at once, then none is lost', async () => {
+    const store = make();
+    await store.compareAndSet(session('b'), 0);
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        updateSession(store, 'b', (s) => {
+          s.legs.push({ extension: String(200 + i), state: 'ringing', ringingAt: 1000 });
+          return true;
+        }),
+      ),
+    );
+    expect((await store.read('b'))?.session.legs).toHaveLength(11);
+  });
+
+  it('when two instances claim one grouping key, then both get the same session; a stale one is replaced', async () => {
+    const store = make();
+    const [x, y] = await Promise.all([store.claimGroup('caller:1', session('one'), 10_000, null), store.claimGroup('caller:1', session('two'), 10_000, null)]);
+    expect(x).toBe(y);
+    // The winner's session is written with the claim; the loser's is not.
+    expect((await store.read(x))?.version).toBe(1);
+    expect(await store.read(x === 'one' ? 'two' : 'one')).toBeNull();
+    expect(await store.claimGroup('caller:1', session('three'), 10_000, null)).toBe(x);
+    expect(await store.claimGroup('caller:1', session('three'), 10_000, x)).toBe('three');
+    expect(await store.group('caller:1')).toBe('three');
+    expect(await store.due(0)).toEqual(expect.arrayContaining([x, 'three']));
+  });
+
+  it('when a session moves on, then the due index follows it, and a done one leaves it', async () => {
+    const store = make();
+    await store.compareAndSet(session('c'), 0);
+    expect(await store.due(0)).toContain('c');
+    await updateSession(store, 'c', (s) => {
+      s.phase = 'over';
+      s.callLog.nextAt = 5000;
+      return true;
+    });
+    expect(await store.due(4999)).not.toContain('c');
+    expect(await store.due(5000)).toContain('c');
+    await updateSession(store, 'c', (s) => {
+      s.phase = 'completed';
+      s.recording = { nextAt: 9000, delayMs: 2000, deadline: 20_000, callId: 'x' };
+      return true;
+    });
+    expect(await store.counts()).toEqual({ active: 1, recordingsPending: 1 });
+    await updateSession(store, 'c', (s) => {
+      s.phase = 'done';
+      return true;
+    });
+    expect(await store.due(Number.MAX_SAFE_INTEGER)).not.toContain('c');
+    expect(await store.counts()).toEqual({ active: 0, recordingsPending: 0 });
+    expect((await store.read('c'))?.session.phase).toBe('done');
+  });
+});
