@@ -64,7 +64,7 @@ async function checkControls(page: Page, width: number): Promise<number> {
       expect(box.y, `${name} inside the header`).toBeGreaterThanOrEqual(header.y - 0.5);
       expect(box.y + box.height, `${name} inside the header`).toBeLessThanOrEqual(header.y + header.height + 0.5);
     }
-    await control.click({ trial: true, timeout: 3000 });
+    await control.click({ trial: true, timeout: 10_000 });
   }
   return count;
 }

@@ -43,7 +43,7 @@ describe('call tracker, instances on one Redis', () => {
     await eventually(async () => {
       const leaders = await Promise.all([a, b].map(async (x) => ((await readyz(x)).calls as { leader: boolean }).leader));
       return leaders.filter(Boolean).length === 1;
-    }, 5000, 'exactly one instance polling');
+    }, 15_000, 'exactly one instance polling');
     await h.simulator.answerCall(callId, '103');
     await onA.waitFor(() => countOf(framesFrom(onA, '4155557001'), 'call.answered') === 3);
     await h.simulator.hangupCall(callId);
@@ -77,7 +77,7 @@ describe('call tracker, instances on one Redis', () => {
     await eventually(async () => {
       for (const p of [p1, p2]) if (((await readyz(p)).calls as { leader: boolean }).leader) leader = p;
       return leader !== null;
-    }, 5000, 'a poller');
+    }, 15_000, 'a poller');
     const killed = leader as unknown as BridgeProcess;
     const survivor = killed === p1 ? s2 : s1;
     killed.kill('SIGKILL');
