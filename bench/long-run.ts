@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     const sample = await bridge.sample();
     console.log('');
     console.log(`long run: ${calls} distinct calls at ${rate}/s into one memory-mode bridge, ${agents} agents, 10,000 contacts`);
-    console.log(`sent ${step.sent}, accepted ${step.accepted}, errors ${step.errors}, pops ${step.framesReceived}, missing ${step.missing}, repeated ${step.duplicates}`);
+    console.log(`sent ${step.sent}, accepted ${step.accepted}, errors ${step.errors}${step.firstError ? ` (first: ${step.firstError})` : ""}, pops ${step.framesReceived}, missing ${step.missing}, repeated ${step.duplicates}`);
     console.log(`first ${window} pops: p50 ${first.p50} ms, p95 ${first.p95} ms, p99 ${first.p99} ms, max ${first.max} ms`);
     console.log(`last  ${window} pops: p50 ${last.p50} ms, p95 ${last.p95} ms, p99 ${last.p99} ms, max ${last.max} ms`);
     console.log(`p99 last/first: ${round(last.p99 / first.p99)}x; bridge RSS at the end ${round(sample.rssBytes / 2 ** 20, 1)} MB`);

@@ -74,6 +74,18 @@ export interface BridgeStartOptions {
   redisUrl?: string;
   /** Extra node flags, e.g. --cpu-prof. */
   nodeArgs?: string[];
+  /** Extra environment for the bridge (e.g. BENCH_BRIDGE_ENV='ACTIVE_CALLS_POLL_MS=60000'). */
+  env?: Record<string, string>;
+}
+
+/** BENCH_BRIDGE_ENV: `NAME=value` pairs, comma-separated, added to every bridge a benchmark starts. */
+function benchBridgeEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of (process.env.BENCH_BRIDGE_ENV ?? '').split(',')) {
+    const at = pair.indexOf('=');
+    if (at > 0) out[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
+  }
+  return out;
 }
 
 export async function startBridge(opts: BridgeStartOptions): Promise<Target> {
@@ -94,6 +106,8 @@ export async function startBridge(opts: BridgeStartOptions): Promise<Target> {
     PHONEBOOK_REFRESH_S: '86400',
     LOG_LEVEL: 'info',
     REDIS_URL: opts.redisUrl ?? '',
+    ...benchBridgeEnv(),
+    ...opts.env,
   };
   const server = spawnServer({ name: opts.name, cwd: root, args: serverArgs('src/main.ts', opts.nodeArgs ?? []), env, url });
   await waitFor(server, `readyz with ${opts.contacts} contacts`, 180_000, async () => {

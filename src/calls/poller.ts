@@ -133,6 +133,10 @@ export class CallPoller {
     const now = this.now();
     for (const s of open) {
       const mine = rowsOfCaller(s, rows, this.o.country);
+      // Never listed, and still not: observe() would change nothing, so skip the read-modify-write. (A ringing
+      // callback the PBX never lists, e.g. a missed call on a PBX that lists connected calls only, stays open
+      // until the call log or UNSEEN_GIVE_UP_MS settles it; this keeps each such call's round cost to a read.)
+      if (mine.length === 0 && !s.observed.seen && s.observed.absentBeforeSeen) continue;
       const updated = await updateSession(this.o.store, s.sessionId, (x) => {
         if (x.phase !== 'open') return false;
         const before = JSON.stringify(x.observed);

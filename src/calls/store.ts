@@ -3,6 +3,7 @@
  * the memory form (one instance). Both offer one primitive for transitions, a compare-and-set on the whole
  * session, and `update` builds on it: read, change a copy, write only if nobody wrote in between, else retry.
  */
+import { ExpiringMap } from '../store/expiring-map.js';
 import type { CallSession } from './model.js';
 
 export interface VersionedSession {
@@ -70,7 +71,8 @@ export class MemoryCallStateStore implements CallStateStore {
   /** Session id -> when it is next due; done sessions are not in it. */
   private readonly dueIndex = new Map<string, number>();
   private readonly recordingsPending = new Set<string>();
-  private readonly groups = new Map<string, { id: string; expiresAt: number }>();
+  /** Grouping key -> session id, for CALL_GROUP_WINDOW_S; bounded and swept like every in-process table. */
+  private readonly groups: ExpiringMap<string>;
   private readonly flags = new Map<string, string>();
   /** Finished sessions kept for lookups by id; the oldest go first. */
   private readonly maxSessions: number;
@@ -78,6 +80,7 @@ export class MemoryCallStateStore implements CallStateStore {
   constructor(opts: { maxSessions?: number; now?: () => number } = {}) {
     this.maxSessions = opts.maxSessions ?? 20_000;
     this.now = opts.now ?? Date.now;
+    this.groups = new ExpiringMap<string>({ maxKeys: 100_000, now: this.now });
   }
 
   private readonly now: () => number;
@@ -120,20 +123,16 @@ export class MemoryCallStateStore implements CallStateStore {
   }
 
   async claimGroup(key: string, candidate: CallSession, ttlMs: number, stale: string | null): Promise<string> {
-    const g = this.groups.get(key);
-    if (g && g.expiresAt > this.now() && g.id !== stale) return g.id;
+    const held = this.groups.get(key);
+    if (held !== undefined && held !== stale) return held;
     // Set before the first await, so a claim running alongside sees it.
-    this.groups.set(key, { id: candidate.sessionId, expiresAt: this.now() + ttlMs });
+    this.groups.set(key, candidate.sessionId, ttlMs);
     await this.compareAndSet(candidate, 0);
-    if (this.groups.size > 10_000) {
-      for (const [k, v] of this.groups) if (v.expiresAt <= this.now()) this.groups.delete(k);
-    }
     return candidate.sessionId;
   }
 
   async group(key: string): Promise<string | null> {
-    const g = this.groups.get(key);
-    return g && g.expiresAt > this.now() ? g.id : null;
+    return this.groups.get(key) ?? null;
   }
 
   async getFlag(name: string): Promise<string | null> {
