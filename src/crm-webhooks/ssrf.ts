@@ -7,100 +7,107 @@
  *
  * IP spellings: the WHATWG URL parser already normalizes `2130706433`, `0x7f000001`, `0177.0.0.1` and `127.1`
  * to `127.0.0.1`, and `[::ffff:127.0.0.1]` to `[::ffff:7f00:1]`, so only canonical forms reach the checks.
+ * Parsing and range matching are ipaddr.js's; which ranges are refused is this file's table.
  */
-import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type LookupOptions } from 'node:dns';
+import ipaddr from 'ipaddr.js';
 import { buildConnector } from 'undici';
 import { BridgeError } from '../errors.js';
 
-const V4_BLOCKED: Array<[string, number]> = [
-  ['0.0.0.0', 8], // "this network", includes the unspecified address
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10], // CGNAT
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16], // link-local, cloud metadata (169.254.169.254)
-  ['172.16.0.0', 12],
-  ['192.0.0.0', 24], // IETF protocol assignments
-  ['192.0.2.0', 24], // documentation
-  ['192.168.0.0', 16],
-  ['198.18.0.0', 15], // benchmarking
-  ['198.51.100.0', 24], // documentation
-  ['203.0.113.0', 24], // documentation
-  ['224.0.0.0', 4], // multicast
-  ['240.0.0.0', 4], // reserved, includes 255.255.255.255
-];
+type IPv4 = ipaddr.IPv4;
+type IPv6 = ipaddr.IPv6;
 
-const V6_BLOCKED: Array<[string, number]> = [
-  ['::', 96], // unspecified, loopback and the deprecated IPv4-compatible form
-  ['::ffff:0:0', 96], // IPv4-mapped: judged by the embedded address below, blocked here as a backstop
-  ['::ffff:0:0:0', 96], // IPv4-translated (SIIT): translators forward it to the embedded IPv4 address
-  ['64:ff9b:1::', 48], // local-use NAT64
-  ['100::', 64], // discard
-  ['2001::', 32], // Teredo: tunnels to an IPv4 address (obfuscated in the low bits) through a relay
-  ['2001:db8::', 32], // documentation
-  ['fc00::', 7], // unique local
-  ['fe80::', 10], // link-local
-  ['fec0::', 10], // site-local (deprecated)
-  ['ff00::', 8], // multicast
-];
+const V4_BLOCKED: Array<[IPv4, number]> = [
+  '0.0.0.0/8', // "this network", includes the unspecified address
+  '10.0.0.0/8',
+  '100.64.0.0/10', // CGNAT
+  '127.0.0.0/8',
+  '169.254.0.0/16', // link-local, cloud metadata (169.254.169.254)
+  '172.16.0.0/12',
+  '192.0.0.0/24', // IETF protocol assignments
+  '192.0.2.0/24', // documentation
+  '192.168.0.0/16',
+  '198.18.0.0/15', // benchmarking
+  '198.51.100.0/24', // documentation
+  '203.0.113.0/24', // documentation
+  '224.0.0.0/4', // multicast
+  '240.0.0.0/4', // reserved, includes 255.255.255.255
+].map((cidr) => ipaddr.IPv4.parseCIDR(cidr));
 
-const v4List = new BlockList();
-for (const [net, prefix] of V4_BLOCKED) v4List.addSubnet(net, prefix, 'ipv4');
-const v6List = new BlockList();
-for (const [net, prefix] of V6_BLOCKED) v6List.addSubnet(net, prefix, 'ipv6');
+const V6_BLOCKED: Array<[IPv6, number]> = [
+  '::/96', // unspecified, loopback and the deprecated IPv4-compatible form
+  '::ffff:0:0/96', // IPv4-mapped: judged by the embedded address below, blocked here as a backstop
+  '::ffff:0:0:0/96', // IPv4-translated (SIIT): translators forward it to the embedded IPv4 address
+  '64:ff9b:1::/48', // local-use NAT64
+  '100::/64', // discard
+  '2001::/32', // Teredo: tunnels to an IPv4 address (obfuscated in the low bits) through a relay
+  '2001:db8::/32', // documentation
+  'fc00::/7', // unique local
+  'fe80::/10', // link-local
+  'fec0::/10', // site-local (deprecated)
+  'ff00::/8', // multicast
+].map((cidr) => ipaddr.IPv6.parseCIDR(cidr));
 
-/** Expands an IPv6 address to its eight 16-bit groups; null when it is not one. */
-function ipv6Groups(address: string): number[] | null {
-  if (isIP(address) !== 6) return null;
-  let text = address.toLowerCase();
-  const zone = text.indexOf('%');
-  if (zone >= 0) text = text.slice(0, zone);
-  // A trailing dotted quad becomes two groups.
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (dotted?.[1]) {
-    const o = dotted[1].split('.').map(Number);
-    text = text.slice(0, -dotted[1].length) + `${(((o[0] ?? 0) << 8) | (o[1] ?? 0)).toString(16)}:${(((o[2] ?? 0) << 8) | (o[3] ?? 0)).toString(16)}`;
+/**
+ * Parses an address node:net calls an IP (what a socket would connect to without a lookup); null otherwise,
+ * which the guard refuses. IPv4 keeps to four decimal parts (ipaddr.js alone would also read `127.1`). IPv6
+ * goes through the WHATWG URL parser first, which writes it in hex groups (ipaddr.js 1.x cannot read a dotted
+ * quad after `::`, as in `64:ff9b::1.2.3.4`); the zone (`%eth0`) names an interface, not an address, and goes.
+ */
+function parseIp(address: string): IPv4 | IPv6 | null {
+  const family = isIP(address);
+  if (family === 4) return ipaddr.IPv4.isValidFourPartDecimal(address) ? ipaddr.IPv4.parse(address) : null;
+  if (family !== 6) return null;
+  const zone = address.indexOf('%');
+  try {
+    const hex = new URL(`http://[${zone >= 0 ? address.slice(0, zone) : address}]/`).hostname.slice(1, -1);
+    return ipaddr.IPv6.parse(hex);
+  } catch {
+    return null;
   }
-  const [head = '', tail] = text.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const fill = tail === undefined ? [] : new Array<string>(8 - h.length - t.length).fill('0');
-  const groups = [...h, ...fill, ...t].map((g) => parseInt(g, 16));
-  return groups.length === 8 && groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : null;
 }
 
-function v4FromGroups(hi: number, lo: number): string {
-  return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
+function v4FromParts(hi: number, lo: number): IPv4 {
+  return new ipaddr.IPv4([hi >> 8, hi & 0xff, lo >> 8, lo & 0xff]);
+}
+
+const NAT64 = ipaddr.IPv6.parse('64:ff9b::');
+
+function embeddedIn(ip: IPv6): { v4: IPv4; mapped: boolean; compatible: boolean } | null {
+  const [g0, g1 = 0, g2 = 0, g3, g4, g5, g6 = 0, g7 = 0] = ip.parts;
+  const zeroHead = g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0;
+  if (ip.isIPv4MappedAddress()) return { v4: ip.toIPv4Address(), mapped: true, compatible: false };
+  if (zeroHead && g5 === 0) return { v4: v4FromParts(g6, g7), mapped: false, compatible: true };
+  if (ip.match(NAT64, 96)) return { v4: v4FromParts(g6, g7), mapped: false, compatible: false };
+  if (g0 === 0x2002) return { v4: v4FromParts(g1, g2), mapped: false, compatible: false };
+  return null;
 }
 
 /** The IPv4 address an IPv6 address carries (mapped, compatible, NAT64 64:ff9b::/96, 6to4 2002::/16), if any. */
 export function embeddedIpv4(address: string): { v4: string; mapped: boolean; compatible: boolean } | null {
-  const g = ipv6Groups(address);
-  if (!g) return null;
-  const [g0, g1 = 0, g2 = 0, g3, g4, g5, g6 = 0, g7 = 0] = g;
-  const zeroHead = g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0;
-  if (zeroHead && g5 === 0xffff) return { v4: v4FromGroups(g6, g7), mapped: true, compatible: false };
-  if (zeroHead && g5 === 0) return { v4: v4FromGroups(g6, g7), mapped: false, compatible: true };
-  if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0) return { v4: v4FromGroups(g6, g7), mapped: false, compatible: false };
-  if (g0 === 0x2002) return { v4: v4FromGroups(g1, g2), mapped: false, compatible: false };
-  return null;
+  const ip = parseIp(address);
+  if (!(ip instanceof ipaddr.IPv6)) return null;
+  const embedded = embeddedIn(ip);
+  return embedded && { ...embedded, v4: embedded.v4.toString() };
 }
+
+const blockedV4 = (ip: IPv4): boolean => V4_BLOCKED.some((range) => ip.match(range));
+const blockedV6 = (ip: IPv6): boolean => V6_BLOCKED.some((range) => ip.match(range));
 
 const GENERIC = 'a loopback, private, link-local or reserved address';
 
 /** Why an IP address may not be a webhook target, or null when it may. Non-IP input is refused. */
 export function blockedAddressReason(address: string): string | null {
   const bare = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
-  const family = isIP(bare);
-  if (family === 4) return v4List.check(bare, 'ipv4') ? `${bare} is ${GENERIC}` : null;
-  if (family === 6) {
-    const embedded = embeddedIpv4(bare);
-    if (embedded && !embedded.compatible && v4List.check(embedded.v4, 'ipv4')) return `${bare} is ${GENERIC} (it embeds ${embedded.v4})`;
-    // An IPv4-mapped address reaches exactly its IPv4 address, which passed above.
-    if (embedded?.mapped) return null;
-    return v6List.check(bare, 'ipv6') ? `${bare} is ${GENERIC}` : null;
-  }
-  return `${address} is not an IP address`;
+  const ip = parseIp(bare);
+  if (!ip) return `${address} is not an IP address`;
+  if (ip instanceof ipaddr.IPv4) return blockedV4(ip) ? `${bare} is ${GENERIC}` : null;
+  const embedded = embeddedIn(ip);
+  if (embedded && !embedded.compatible && blockedV4(embedded.v4)) return `${bare} is ${GENERIC} (it embeds ${embedded.v4.toString()})`;
+  // An IPv4-mapped address reaches exactly its IPv4 address, which passed above.
+  if (embedded?.mapped) return null;
+  return blockedV6(ip) ? `${bare} is ${GENERIC}` : null;
 }
 
 export function isBlockedAddress(address: string): boolean {

@@ -8,6 +8,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { DeliveryRecord, DeliveryStatus, DeliveryStore, EndpointStore, WebhookEndpoint } from './types.js';
+import { defineLuaScript } from '../store/lua.js';
 
 export const DEFAULT_MAX_DELIVERIES_PER_ENDPOINT = 1000;
 
@@ -117,18 +118,24 @@ export class RedisEndpointStore implements EndpointStore {
     return n > 0;
   }
   async update(e: WebhookEndpoint): Promise<boolean> {
-    const r = await this.redis.eval(UPDATE_IF_EXISTS, 1, this.key, e.id, JSON.stringify(e));
+    const r = await UPDATE_IF_EXISTS.run(this.redis, [this.key], [e.id, JSON.stringify(e)]);
     return r === 1;
   }
 }
 
 /** KEYS[1] hash; ARGV id, json */
-const UPDATE_IF_EXISTS = `
+const UPDATE_IF_EXISTS = defineLuaScript(
+  'hbHashUpdateIfExists',
+  `
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 end
-return 0`;
+return 0`,
+  1,
+);
 
 /** KEYS[1] hash, KEYS[2] order zset; ARGV id, json, score, max. Returns the existing JSON, or false when created. */
-const CREATE_IF_ABSENT = `
+const CREATE_IF_ABSENT = defineLuaScript(
+  'hbDeliveryCreateIfAbsent',
+  `
 local existing = redis.call('HGET', KEYS[1], ARGV[1])
 if existing then return existing end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
@@ -139,16 +146,22 @@ if excess > 0 then
   redis.call('ZREMRANGEBYRANK', KEYS[2], 0, excess - 1)
   redis.call('HDEL', KEYS[1], unpack(old))
 end
-return false`;
+return false`,
+  2,
+);
 
 /** KEYS[1] hash; ARGV id, expected status, json. 1 replaced, 0 other status, -1 missing. */
-const REPLACE_IF_STATUS = `
+const REPLACE_IF_STATUS = defineLuaScript(
+  'hbDeliveryReplaceIfStatus',
+  `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then return -1 end
 local ok, rec = pcall(cjson.decode, cur)
 if not ok or rec['status'] ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-return 1`;
+return 1`,
+  1,
+);
 
 export class RedisDeliveryStore implements DeliveryStore {
   constructor(
@@ -165,15 +178,10 @@ export class RedisDeliveryStore implements DeliveryStore {
   }
 
   async createIfAbsent(record: DeliveryRecord): Promise<DeliveryRecord | null> {
-    const existing = await this.redis.eval(
-      CREATE_IF_ABSENT,
-      2,
-      this.hashKey(record.endpointId),
-      this.orderKey(record.endpointId),
-      record.id,
-      JSON.stringify(record),
-      String(Date.parse(record.createdAt) || Date.now()),
-      String(this.maxPerEndpoint),
+    const existing = await CREATE_IF_ABSENT.run(
+      this.redis,
+      [this.hashKey(record.endpointId), this.orderKey(record.endpointId)],
+      [record.id, JSON.stringify(record), String(Date.parse(record.createdAt) || Date.now()), String(this.maxPerEndpoint)],
     );
     return typeof existing === 'string' ? parseJson<DeliveryRecord>(existing) : null;
   }
@@ -181,11 +189,11 @@ export class RedisDeliveryStore implements DeliveryStore {
     return parseJson<DeliveryRecord>(await this.redis.hget(this.hashKey(endpointId), deliveryId));
   }
   async update(record: DeliveryRecord): Promise<boolean> {
-    const r = await this.redis.eval(UPDATE_IF_EXISTS, 1, this.hashKey(record.endpointId), record.id, JSON.stringify(record));
+    const r = await UPDATE_IF_EXISTS.run(this.redis, [this.hashKey(record.endpointId)], [record.id, JSON.stringify(record)]);
     return r === 1;
   }
   async replaceIfStatus(record: DeliveryRecord, expected: DeliveryStatus): Promise<boolean> {
-    const r = await this.redis.eval(REPLACE_IF_STATUS, 1, this.hashKey(record.endpointId), record.id, expected, JSON.stringify(record));
+    const r = await REPLACE_IF_STATUS.run(this.redis, [this.hashKey(record.endpointId)], [record.id, expected, JSON.stringify(record)]);
     return r === 1;
   }
   async list(endpointId: string, status: DeliveryStatus | null, limit: number): Promise<DeliveryRecord[]> {

@@ -6,7 +6,6 @@
  * tail loop promptly without touching either connection: it sets a stop flag and asks Redis to
  * `CLIENT UNBLOCK` the subscriber connection (over the command connection), so it never waits out BLOCK.
  */
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { compareEventIds, EVENT_TYPES, parseEventId, type EventType, type NewCallEvent, type StoredEvent } from '../core/event.js';
 import type { AppendResult, DedupeRule, EventLog, ReplayResult } from '../core/ports.js';
@@ -15,6 +14,7 @@ import { Fanout, type EventListener } from './fanout.js';
 import { serializeEventBody, storedEvent } from './serialize.js';
 import { RedisStreamTail } from './redis-stream-tail.js';
 import { readStreamInfo, type StreamInfo } from './redis-stream-info.js';
+import { defineLuaScript } from '../store/lua.js';
 
 export interface RedisEventLogOptions {
   /** Command connection (shared with others). */
@@ -39,7 +39,9 @@ export interface RedisEventLogOptions {
  * ARGV: maxlen, trim operator (~ or =), dedupe ttl ms (0: none), body, extension, type, origin tag ('' for none)
  * Answers {id, duplicate (0/1), the id of the entry just before it ('0-0': none)}.
  */
-const APPEND_SCRIPT = `
+const APPEND_SCRIPT = defineLuaScript(
+  'hbEventAppend',
+  `
 local ttl = tonumber(ARGV[3])
 if ttl > 0 then
   local existing = redis.call('GET', KEYS[2])
@@ -56,8 +58,9 @@ else
 end
 if ttl > 0 then redis.call('SET', KEYS[2], id, 'PX', ttl) end
 return {id, 0, prev}
-`;
-const APPEND_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
+`,
+  2,
+);
 
 /**
  * Appends events accepted during a Redis outage, in order, each under a new stream id (`*`: above everything
@@ -67,7 +70,9 @@ const APPEND_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
  * Per entry it answers {id, outcome}: 'shared' (added under that id) or 'duplicate' (its dedupe key was taken
  * already: the event itself, or the same callback accepted by another instance, is in the stream under that id).
  */
-const APPEND_BUFFERED_SCRIPT = `
+const APPEND_BUFFERED_SCRIPT = defineLuaScript(
+  'hbEventAppendBuffered',
+  `
 local out = {}
 local n = (#ARGV - 2) / 5
 for i = 0, n - 1 do
@@ -87,8 +92,8 @@ for i = 0, n - 1 do
   end
 end
 return out
-`;
-const APPEND_BUFFERED_SHA = createHash('sha1').update(APPEND_BUFFERED_SCRIPT).digest('hex');
+`,
+);
 
 /** One event accepted during an outage, as the resilient log hands it back to the stream. */
 export interface BufferedAppend {
@@ -166,7 +171,7 @@ export class RedisEventLog implements EventLog {
     const keys = [this.streamKey, dedupe ? this.dedupePrefix + dedupe.key : this.streamKey];
     const body = serializeEventBody(event);
     const args = [String(this.maxEvents), this.trimOperator, String(ttl), body, event.data.extension, event.type, origin];
-    const reply = await this.evalScript(APPEND_SHA, APPEND_SCRIPT, keys, args);
+    const reply = await APPEND_SCRIPT.run(this.redis, keys, args);
     if (!Array.isArray(reply) || typeof reply[0] !== 'string') throw new Error('unexpected reply from the append script');
     const id = reply[0];
     const duplicate = reply[1] === 1;
@@ -189,7 +194,7 @@ export class RedisEventLog implements EventLog {
       const ttl = e.dedupeKey && e.dedupeTtlMs > 0 ? Math.max(1, Math.ceil(e.dedupeTtlMs)) : 0;
       args.push(String(ttl), e.body, e.extension, e.type, e.origin);
     }
-    const reply = await this.evalScript(APPEND_BUFFERED_SHA, APPEND_BUFFERED_SCRIPT, keys, args);
+    const reply = await APPEND_BUFFERED_SCRIPT.run(this.redis, keys, args);
     if (!Array.isArray(reply) || reply.length !== entries.length * 2) throw new Error('unexpected reply from the buffered append script');
     const out: Array<{ id: string; outcome: BufferedOutcome }> = [];
     for (let i = 0; i < reply.length; i += 2) {
@@ -243,14 +248,6 @@ export class RedisEventLog implements EventLog {
     await this.tail.stop();
   }
 
-  private async evalScript(sha: string, script: string, keys: string[], args: string[]): Promise<unknown> {
-    try {
-      return await this.redis.evalsha(sha, keys.length, ...keys, ...args);
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return this.redis.eval(script, keys.length, ...keys, ...args);
-    }
-  }
 }
 
 /**

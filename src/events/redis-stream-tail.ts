@@ -3,6 +3,7 @@
  * last id it saw (never `$`), so nothing appended between two reads is skipped. While Redis is unreachable it
  * backs off (doubling, capped), logs once per outage, and resumes from the same id.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import { isNoSuchKey, parseStreamInfo } from './redis-stream-info.js';
@@ -28,7 +29,8 @@ export class RedisStreamTail {
   private lastSeenId: string | null = null;
   /** The subscriber connection's CLIENT ID, so stop() can CLIENT UNBLOCK its pending XREAD. */
   private blockedClientId: number | null = null;
-  private cancelSleep: (() => void) | null = null;
+  /** Aborted by stop(): wakes a backoff sleep at once. */
+  private readonly stopping = new AbortController();
   private inOutage = false;
 
   constructor(private readonly opts: RedisStreamTailOptions) {}
@@ -44,7 +46,7 @@ export class RedisStreamTail {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.cancelSleep?.();
+    this.stopping.abort();
     const loopDone = this.loopDone;
     if (!loopDone) return;
     let finished = false;
@@ -124,22 +126,18 @@ export class RedisStreamTail {
     this.opts.logger.info({ stream: this.opts.streamKey, lastSeenId: this.lastSeenId }, 'event log tail reads from Redis again');
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.cancelSleep = null;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.cancelSleep = done;
-    });
+  /** Backs off for `ms`, or less when stop() is called meanwhile. */
+  private async sleep(ms: number): Promise<void> {
+    await delay(ms, undefined, { signal: this.stopping.signal }).catch(() => undefined);
   }
 }
 
 /** Waits for `p` or `ms`, whichever is first, and leaves no timer behind. */
 async function settledWithin(p: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
-  clearTimeout(timer);
+  const done = new AbortController();
+  try {
+    await Promise.race([p, delay(ms, undefined, { signal: done.signal }).catch(() => undefined)]);
+  } finally {
+    done.abort();
+  }
 }

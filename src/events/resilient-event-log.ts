@@ -21,6 +21,7 @@
  */
 import { ExpiringMap } from '../store/expiring-map.js';
 import { randomBytes } from 'node:crypto';
+import { setImmediate as nextCheckPhase, setTimeout as delay } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { compareEventIds, parseEventId, type NewCallEvent, type StoredEvent } from '../core/event.js';
 import type { AppendResult, DedupeRule, EventLog, ReplayResult } from '../core/ports.js';
@@ -500,16 +501,15 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
     () => (settled = true),
     () => (settled = true),
   );
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      setImmediate(() =>
-        setImmediate(() => {
-          if (!settled) reject(new TimeoutError(`no answer from Redis within ${ms} ms`));
-        }),
-      );
-    }, ms);
-  });
+  const done = new AbortController();
+  const timeout = (async (): Promise<T> => {
+    await delay(ms, undefined, { signal: done.signal });
+    await nextCheckPhase();
+    await nextCheckPhase();
+    // Settled after all: the race has its outcome already.
+    if (settled) return p;
+    throw new TimeoutError(`no answer from Redis within ${ms} ms`);
+  })();
   timeout.catch(() => undefined);
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([p, timeout]).finally(() => done.abort());
 }

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { KeyValueStore, Lock } from '../core/ports.js';
+import { defineLuaScript, defineLuaScriptsOn } from './lua.js';
 
 export const DEFAULT_KEY_PREFIX = 'hodubridge:';
 
@@ -10,13 +11,16 @@ export const DEFAULT_KEY_PREFIX = 'hodubridge:';
  * instead of queueing them without bound.
  */
 export function createRedisClient(url: string, name: string, extra: RedisOptions = {}): Redis {
-  return new Redis(url, {
+  const client = new Redis(url, {
     connectionName: name,
     maxRetriesPerRequest: 1,
     enableOfflineQueue: true,
     retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), 2000),
     ...extra,
   });
+  // Before any command can start an auto-pipeline (see src/store/lua.ts).
+  if (client.options.enableAutoPipelining) defineLuaScriptsOn(client);
+  return client;
 }
 
 export class RedisKeyValueStore implements KeyValueStore {
@@ -60,8 +64,16 @@ export class RedisKeyValueStore implements KeyValueStore {
   async close(): Promise<void> {}
 }
 
-const EXTEND_SCRIPT = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
-const RELEASE_SCRIPT = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+const EXTEND_SCRIPT = defineLuaScript(
+  'hbLockExtend',
+  `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`,
+  1,
+);
+const RELEASE_SCRIPT = defineLuaScript(
+  'hbLockRelease',
+  `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`,
+  1,
+);
 
 export class RedisLock implements Lock {
   constructor(
@@ -76,11 +88,11 @@ export class RedisLock implements Lock {
   }
 
   async extend(name: string, token: string, ttlMs: number): Promise<boolean> {
-    const r = await this.redis.eval(EXTEND_SCRIPT, 1, `${this.prefix}lock:${name}`, token, String(ttlMs));
+    const r = await EXTEND_SCRIPT.run(this.redis, [`${this.prefix}lock:${name}`], [token, String(ttlMs)]);
     return r === 1;
   }
 
   async release(name: string, token: string): Promise<void> {
-    await this.redis.eval(RELEASE_SCRIPT, 1, `${this.prefix}lock:${name}`, token);
+    await RELEASE_SCRIPT.run(this.redis, [`${this.prefix}lock:${name}`], [token]);
   }
 }

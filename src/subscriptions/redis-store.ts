@@ -6,6 +6,7 @@
  * Intent changes and conditional outcomes are Lua scripts, so concurrent writers never lose each other's fields.
  */
 import type { Redis } from 'ioredis';
+import { defineLuaScript } from '../store/lua.js';
 import { emptyRecord, SUBSCRIPTION_STATES, type ExtensionRecord, type PresenceReading, type RecordPatch, type RecordRaise, type SubscriptionState, type SubscriptionStore } from './store.js';
 
 const SET_FIELDS = `
@@ -16,7 +17,9 @@ for _, k in ipairs(del) do redis.call('hdel', KEYS[1], k) end
 `;
 
 /** KEYS: hash, known set. ARGV: set json, del json, raise json, create flag, extension, now. */
-const UPDATE_SCRIPT = `
+const UPDATE_SCRIPT = defineLuaScript(
+  'hbSubscriptionUpdate',
+  `
 if redis.call('exists', KEYS[1]) == 0 then
   if ARGV[4] ~= '1' then return 0 end
   redis.call('hset', KEYS[1], 'state', 'unsubscribed', 'updatedAt', ARGV[6], 'rev', '0')
@@ -30,18 +33,26 @@ end
 redis.call('hincrby', KEYS[1], 'rev', 1)
 redis.call('sadd', KEYS[2], ARGV[5])
 return 1
-`;
+`,
+  2,
+);
 
 /** KEYS: hash. ARGV: set json, del json, expected rev. */
-const COMMIT_SCRIPT = `
+const COMMIT_SCRIPT = defineLuaScript(
+  'hbSubscriptionCommit',
+  `
 local rev = redis.call('hget', KEYS[1], 'rev')
 if (not rev) or rev ~= ARGV[3] then return 0 end
 ${SET_FIELDS}
 return 1
-`;
+`,
+  1,
+);
 
 /** KEYS: presence zset. ARGV: now. Returns {live count, latest lapsed expiry or ''}. */
-const TAKE_STALE_SCRIPT = `
+const TAKE_STALE_SCRIPT = defineLuaScript(
+  'hbPresenceTakeStale',
+  `
 local stale = redis.call('zrangebyscore', KEYS[1], '-inf', ARGV[1], 'WITHSCORES')
 local best = ''
 local bestN = -1
@@ -52,7 +63,9 @@ end
 if #stale > 0 then redis.call('zremrangebyscore', KEYS[1], '-inf', ARGV[1]) end
 local live = redis.call('zcount', KEYS[1], '(' .. ARGV[1], '+inf')
 return {live, best}
-`;
+`,
+  1,
+);
 
 function encodePatch(patch: RecordPatch): { set: Record<string, string>; del: string[] } {
   const set: Record<string, string> = {};
@@ -133,24 +146,17 @@ export class RedisSubscriptionStore implements SubscriptionStore {
     const raised: Record<string, string> = {};
     if (raise.agentTokenExp !== undefined) raised.agentTokenExp = String(raise.agentTokenExp);
     if (raise.agentUntil !== undefined) raised.agentUntil = String(raise.agentUntil);
-    const r = await this.redis.eval(
-      UPDATE_SCRIPT,
-      2,
-      this.recordKey(extension),
-      this.knownKey,
-      json(set),
-      json(del),
-      json(raised),
-      create ? '1' : '0',
-      extension,
-      String(this.now()),
+    const r = await UPDATE_SCRIPT.run(
+      this.redis,
+      [this.recordKey(extension), this.knownKey],
+      [json(set), json(del), json(raised), create ? '1' : '0', extension, String(this.now())],
     );
     return r === 1;
   }
 
   async commit(extension: string, rev: number, patch: RecordPatch): Promise<boolean> {
     const { set, del } = encodePatch(patch);
-    const r = await this.redis.eval(COMMIT_SCRIPT, 1, this.recordKey(extension), json(set), json(del), String(rev));
+    const r = await COMMIT_SCRIPT.run(this.redis, [this.recordKey(extension)], [json(set), json(del), String(rev)]);
     return r === 1;
   }
 
@@ -177,7 +183,7 @@ export class RedisSubscriptionStore implements SubscriptionStore {
   }
 
   async takeStalePresence(extension: string, now: number): Promise<PresenceReading> {
-    const r = await this.redis.eval(TAKE_STALE_SCRIPT, 1, this.presenceKey(extension), String(now));
+    const r = await TAKE_STALE_SCRIPT.run(this.redis, [this.presenceKey(extension)], [String(now)]);
     if (!Array.isArray(r)) return { present: false, staleUntil: null };
     const [live, stale] = r as [unknown, unknown];
     return {

@@ -1,0 +1,77 @@
+/**
+ * Lua scripts, each registered once per connection with ioredis `defineCommand` (as BullMQ's script loader
+ * does). ioredis then sends EVAL the first time a socket runs the script and EVALSHA after that, and falls
+ * back to EVAL by itself on NOSCRIPT (a restarted server, a failover, a SCRIPT FLUSH), so no caller handles it.
+ *
+ * Auto-pipelining: each auto-pipeline copies the client's defined commands when it is made (once per tick), so
+ * a script defined while one is pending is missing from it and breaks that batch. A client with
+ * `enableAutoPipelining` therefore gets every declared script when it is created (createRedisClient calls
+ * defineLuaScriptsOn), and a script declared later is sent outside the auto-pipeline.
+ */
+import type { Redis } from 'ioredis';
+
+/** What a script's KEYS and ARGV may hold. */
+export type ScriptArg = string | number;
+
+type ScriptCommand = (...args: ScriptArg[]) => Promise<unknown>;
+
+/** Per connection, the commands this module defined on it (a connection is shared by many stores). */
+const definedOn = new WeakMap<Redis, Map<string, ScriptCommand>>();
+/** Every script by name: one name, one body, across the process. */
+const registry = new Map<string, LuaScript>();
+
+export class LuaScript {
+  /**
+   * @param name the command name ioredis adds to the client; it must not be a Redis command or client method.
+   * @param numberOfKeys how many KEYS every call passes; omitted for a script whose key count varies per call.
+   */
+  constructor(
+    readonly name: string,
+    readonly lua: string,
+    readonly numberOfKeys?: number,
+  ) {}
+
+  /** Runs the script on `redis` (defining it there on first use) and answers its raw reply. */
+  async run(redis: Redis, keys: readonly string[], args: readonly ScriptArg[]): Promise<unknown> {
+    if (this.numberOfKeys !== undefined && keys.length !== this.numberOfKeys) {
+      throw new Error(`Lua script ${this.name} takes ${this.numberOfKeys} keys, got ${keys.length}`);
+    }
+    // Always defined without a fixed key count, so one form serves both kinds: numkeys goes first.
+    return commandOn(redis, this)(keys.length, ...keys, ...args);
+  }
+}
+
+/** Declares a script once, at module load; a second script under the same name is a programming error. */
+export function defineLuaScript(name: string, lua: string, numberOfKeys?: number): LuaScript {
+  if (registry.has(name)) throw new Error(`a Lua script named ${name} is defined already`);
+  const script = new LuaScript(name, lua, numberOfKeys);
+  registry.set(name, script);
+  return script;
+}
+
+/** Defines every script declared so far on `redis`, a client no command was sent on yet; idempotent. */
+export function defineLuaScriptsOn(redis: Redis): void {
+  for (const script of registry.values()) commandOn(redis, script, true);
+}
+
+function commandOn(redis: Redis, script: LuaScript, unused = false): ScriptCommand {
+  let commands = definedOn.get(redis);
+  if (!commands) {
+    commands = new Map();
+    definedOn.set(redis, commands);
+  }
+  const known = commands.get(script.name);
+  if (known) return known;
+  // defineCommand would silently replace a client method (e.g. `get`); refuse instead.
+  if (script.name in redis) throw new Error(`cannot define Lua script ${script.name}: the Redis client already has a method of that name`);
+  if (redis.options.enableAutoPipelining && !unused) {
+    // Perhaps in use already, with an auto-pipeline pending that lacks this script (see the header).
+    redis.options.autoPipeliningIgnoredCommands = [...(redis.options.autoPipeliningIgnoredCommands ?? []), script.name];
+  }
+  redis.defineCommand(script.name, { lua: script.lua });
+  const method: unknown = Reflect.get(redis, script.name);
+  if (typeof method !== 'function') throw new Error(`ioredis did not define Lua script ${script.name}`);
+  const command: ScriptCommand = (...args) => method.apply(redis, args) as Promise<unknown>;
+  commands.set(script.name, command);
+  return command;
+}
