@@ -20,6 +20,7 @@ import { randomUUID } from 'node:crypto';
 import type { AgentClaims } from '../core/agent.js';
 import type { Lock, PbxApi } from '../core/ports.js';
 import { PbxError } from '../errors.js';
+import { LeaderLease } from '../lease/leader-lease.js';
 import type { Logger } from '../logger.js';
 import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 import type { Nudge, NudgeBus } from './bus.js';
@@ -131,7 +132,6 @@ export class SubscriptionManager {
   readonly instanceId: string;
   private readonly pbx: PbxApi;
   private readonly store: SubscriptionStore;
-  private readonly lock: Lock;
   private readonly bus: NudgeBus;
   private readonly cipher: CredentialCipher;
   private readonly log: Logger;
@@ -147,8 +147,7 @@ export class SubscriptionManager {
   private readonly onClose: (() => Promise<void>) | undefined;
 
   // leadership
-  private leaseToken: string | null = null;
-  private leaseValidUntil = 0;
+  private readonly lease: LeaderLease;
   private leaseTimer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
@@ -183,7 +182,6 @@ export class SubscriptionManager {
     this.instanceId = opts.instanceId ?? randomUUID();
     this.pbx = opts.pbx;
     this.store = opts.store;
-    this.lock = opts.lock;
     this.bus = opts.bus;
     this.cipher = opts.cipher;
     this.log = opts.logger.child({ component: 'subscriptions' });
@@ -197,6 +195,15 @@ export class SubscriptionManager {
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
     this.onClose = opts.onClose;
+    this.lease = new LeaderLease({
+      lock: opts.lock,
+      name: LEASE_NAME,
+      ttlMs: this.leaseTtlMs,
+      now: this.now,
+      onAcquired: () => this.becomeLeader(),
+      onLost: (reason) => this.stepDown(reason),
+      onError: (err) => this.log.debug({ err: err instanceof Error ? err.message : String(err) }, 'subscription lease tick failed'),
+    });
     this.bus.onNudge((n) => this.onNudge(n));
   }
 
@@ -355,7 +362,7 @@ export class SubscriptionManager {
   // ---- status ----------------------------------------------------------------------------------------------
 
   isLeader(): boolean {
-    return this.leaseToken !== null && this.now() < this.leaseValidUntil;
+    return this.lease.isLeader();
   }
 
   /** For metrics and readiness: cheap and synchronous; the counts are refreshed in the background every 5 s. */
@@ -399,7 +406,7 @@ export class SubscriptionManager {
   private onNudge(n: Nudge): void {
     if (this.closed || n.from === this.instanceId) return;
     if (n.kind === 'released') {
-      if (this.leaseToken === null) this.scheduleLeaseTick(0);
+      if (!this.lease.held) this.scheduleLeaseTick(0);
       return;
     }
     this.handleExtensionNudge(n.extension, n.reset);
@@ -443,35 +450,18 @@ export class SubscriptionManager {
       this.ticking = null;
       const renewEvery = Math.floor(this.leaseTtlMs / 3);
       const pollEvery = Math.max(100, Math.floor(this.leaseTtlMs / 5));
-      this.scheduleLeaseTick(this.leaseToken ? renewEvery : pollEvery);
+      this.scheduleLeaseTick(this.lease.held ? renewEvery : pollEvery);
     });
     return this.ticking;
   }
 
   private async tickOnce(): Promise<void> {
     if (this.closed) return;
-    const startedAt = this.now();
-    // The lease in the store lives at least ttl from when it was written; act on it a little less than that.
-    const validUntil = startedAt + Math.floor(this.leaseTtlMs * 0.8);
-    try {
-      if (this.leaseToken) {
-        if (await this.lock.extend(LEASE_NAME, this.leaseToken, this.leaseTtlMs)) this.leaseValidUntil = validUntil;
-        else this.stepDown('lease lost');
-      } else {
-        const token = await this.lock.acquire(LEASE_NAME, this.leaseTtlMs);
-        if (token && !this.closed) this.becomeLeader(token, validUntil);
-        else if (token) await this.lock.release(LEASE_NAME, token);
-      }
-    } catch (err) {
-      // The store is unreachable: a leader keeps acting only while its last renewal is surely still valid.
-      if (this.leaseToken && this.now() >= this.leaseValidUntil) this.stepDown('lease could not be renewed');
-      this.log.debug({ err: err instanceof Error ? err.message : String(err) }, 'subscription lease tick failed');
-    }
+    await this.lease.hold();
   }
 
-  private becomeLeader(token: string, validUntil: number): void {
-    this.leaseToken = token;
-    this.leaseValidUntil = validUntil;
+  private becomeLeader(): void {
+    if (this.closed) return; // close() releases the lease
     this.log.info({ instanceId: this.instanceId }, 'this instance now leads subscriptions: full reconcile');
     this.sweepTimer = setInterval(() => {
       this.sweep().catch((err: unknown) => this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'subscription sweep failed'));
@@ -485,9 +475,6 @@ export class SubscriptionManager {
   }
 
   private stepDown(reason: string): void {
-    if (!this.leaseToken) return;
-    this.leaseToken = null;
-    this.leaseValidUntil = 0;
     this.stopLeaderWork();
     this.log.warn({ instanceId: this.instanceId, reason }, 'this instance no longer leads subscriptions');
   }
@@ -699,7 +686,6 @@ export class SubscriptionManager {
     this.heartbeatTimer = null;
     if (this.countTimer) clearInterval(this.countTimer);
     this.countTimer = null;
-    const wasLeader = this.leaseToken;
     this.stopLeaderWork();
     await this.ticking?.catch(() => undefined);
     await this.presenceChain;
@@ -711,16 +697,8 @@ export class SubscriptionManager {
       ]);
       clearTimeout(timer);
     }
-    const token = this.leaseToken ?? wasLeader;
-    this.leaseToken = null;
-    if (token) {
-      try {
-        await this.lock.release(LEASE_NAME, token);
-        await this.bus.publish({ kind: 'released', from: this.instanceId });
-      } catch {
-        // The lease expires by itself.
-      }
-    }
+    // A lease that cannot be given back expires by itself.
+    if (await this.lease.release()) await this.bus.publish({ kind: 'released', from: this.instanceId }).catch(() => undefined);
     await this.counting?.catch(() => undefined);
     await this.bus.close();
     await this.onClose?.();
