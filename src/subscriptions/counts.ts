@@ -55,16 +55,15 @@ export class CountKeeper {
     this.counts = { extensions: views.length, desired: views.filter((v) => v.desired).length, byState, countedAt: iso(this.now()) };
   }
 
-  /** No more counts from now on (close() waits for one under way). */
-  stopTimer(): void {
+  /** No more counts from now on (settle() waits for one under way). */
+  stop(): void {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
   }
 
   /** Waits for a count under way. */
-  async close(): Promise<void> {
-    this.stopTimer();
+  async settle(): Promise<void> {
     await this.counting?.catch(() => undefined);
   }
 }

@@ -237,14 +237,14 @@ export class SubscriptionManager {
     if (this.closed) return;
     this.closed = true;
     this.presence.stop();
-    this.counts.stopTimer();
+    this.counts.stop();
     this.reconciler.stop();
     await this.leadership.stop();
-    await this.presence.close();
+    await this.presence.settle();
     await this.reconciler.settle();
     // A lease that cannot be given back expires by itself.
     if (await this.leadership.release()) await this.bus.publish({ kind: 'released', from: this.instanceId }).catch(() => undefined);
-    await this.counts.close();
+    await this.counts.settle();
     await this.bus.close();
     await this.onClose?.();
   }

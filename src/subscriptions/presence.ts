@@ -77,15 +77,14 @@ export class Presence {
     this.enqueue('heartbeat', () => this.o.store.touchPresence(this.o.instanceId, extensions, this.o.now() + this.o.presenceTtlMs));
   }
 
-  /** Stops the heartbeat and ignores sockets from now on (close() waits for writes under way). */
+  /** Stops the heartbeat and ignores sockets from now on (settle() waits for writes under way). */
   stop(): void {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
   }
 
-  async close(): Promise<void> {
-    this.stop();
-    await this.chain;
+  settle(): Promise<void> {
+    return this.chain;
   }
 }
