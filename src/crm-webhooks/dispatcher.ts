@@ -1,8 +1,8 @@
 /**
  * Turns events in the log into delivery jobs, exactly once per (event, endpoint), crash-safe.
  *
- * One instance at a time is the dispatcher (a lock, renewed while held; another instance takes over when it
- * lapses). It keeps a cursor — the id of the last event it has enqueued deliveries for — in the shared
+ * One instance at a time is the dispatcher (the `webhooks:dispatcher` leader lease, extended while held; another
+ * instance takes over when it lapses). It keeps a cursor — the id of the last event it has enqueued deliveries for — in the shared
  * key-value store, and reads the log from there (`readAfter`), so an event appended by an instance that died
  * before anyone enqueued for it is picked up by whoever dispatches next, after a restart as well. For each
  * event it creates the delivery records and adds the jobs, then advances the cursor. If it dies between the
@@ -13,6 +13,7 @@
  */
 import type { EventLog, KeyValueStore, Lock } from '../core/ports.js';
 import type { StoredEvent } from '../core/event.js';
+import { LeaderLease } from '../lease/leader-lease.js';
 import type { Logger } from '../logger.js';
 import { deliveryIdFor, type DeliveryJob, type DeliveryQueue, type DeliveryRecord, type DeliveryStore, type EndpointStore, type WebhookEndpoint } from './types.js';
 
@@ -36,7 +37,7 @@ export interface DispatcherOptions {
 }
 
 export class WebhookDispatcher {
-  private token: string | null = null;
+  private readonly lease: LeaderLease;
   private unsubscribe: (() => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
   private draining: Promise<void> | null = null;
@@ -53,6 +54,14 @@ export class WebhookDispatcher {
   constructor(private readonly opts: DispatcherOptions) {
     this.lockTtlMs = opts.lockTtlMs ?? 10_000;
     this.batchSize = opts.batchSize ?? 200;
+    this.lease = new LeaderLease({
+      lock: opts.lock,
+      name: DISPATCH_LOCK,
+      ttlMs: this.lockTtlMs,
+      onAcquired: () => opts.logger.debug('this instance dispatches webhooks'),
+      onLost: () => opts.logger.info('lost the webhook dispatcher lock'),
+      onError: (err) => opts.logger.warn({ err }, 'webhook dispatcher lock failed'),
+    });
   }
 
   async start(): Promise<void> {
@@ -65,34 +74,18 @@ export class WebhookDispatcher {
 
   /** Whether this instance is the dispatcher now. */
   get leading(): boolean {
-    return this.token !== null;
+    return this.lease.held;
   }
 
-  /** Acquires or renews the lock, then catches up (also covers a missed wake-up). */
+  /** Acquires or extends the lease, then catches up (also covers a missed wake-up). */
   private async tick(): Promise<void> {
     if (this.stopped) return;
-    try {
-      if (this.token) {
-        const kept = await this.opts.lock.extend(DISPATCH_LOCK, this.token, this.lockTtlMs);
-        if (!kept) {
-          this.opts.logger.info('lost the webhook dispatcher lock');
-          this.token = null;
-        }
-      }
-      if (!this.token) {
-        this.token = await this.opts.lock.acquire(DISPATCH_LOCK, this.lockTtlMs);
-        if (this.token) this.opts.logger.debug('this instance dispatches webhooks');
-      }
-    } catch (err) {
-      this.opts.logger.warn({ err }, 'webhook dispatcher lock failed');
-      return;
-    }
-    this.kick();
+    if (await this.lease.hold()) this.kick();
   }
 
   /** Drains the log from the cursor when this instance dispatches; coalesces wake-ups. */
   kick(): void {
-    if (!this.token || this.stopped) return;
+    if (!this.leading || this.stopped) return;
     if (this.draining) {
       this.again = true;
       return;
@@ -105,7 +98,7 @@ export class WebhookDispatcher {
         } catch (err) {
           this.opts.logger.warn({ err }, 'webhook dispatch failed; will retry');
         }
-      } while (this.again && this.token && !this.stopped);
+      } while (this.again && this.leading && !this.stopped);
       this.draining = null;
     })();
   }
@@ -144,7 +137,7 @@ export class WebhookDispatcher {
       // before the endpoints, so every event skipped was accepted before any endpoint now active was created.
       const changesBefore = this.endpointChanges;
       const last = await this.opts.eventLog.lastId();
-      if (!this.token || this.stopped) return;
+      if (!this.leading || this.stopped) return;
       if (!(await this.hasActiveEndpoint())) {
         if (last) await this.opts.kv.set(CURSOR_KEY, last);
         if (changesBefore === this.endpointChanges) this.noEndpointsUntil = Date.now() + NO_ENDPOINT_RECHECK_MS;
@@ -156,7 +149,7 @@ export class WebhookDispatcher {
     const changes = this.endpointChanges;
     let cursor = await this.cursor();
     for (;;) {
-      if (!this.token || this.stopped) return;
+      if (!this.leading || this.stopped) return;
       const { events, complete } = await this.opts.eventLog.readAfter(cursor, this.batchSize);
       if (!complete) {
         this.opts.logger.warn({ cursor }, 'webhook dispatcher fell behind the event log; some events were trimmed before delivery');
@@ -232,9 +225,6 @@ export class WebhookDispatcher {
     if (this.timer) clearInterval(this.timer);
     if (this.recheckTimer) clearTimeout(this.recheckTimer);
     await this.idle();
-    if (this.token) {
-      await this.opts.lock.release(DISPATCH_LOCK, this.token).catch(() => undefined);
-      this.token = null;
-    }
+    await this.lease.release();
   }
 }

@@ -60,4 +60,57 @@ describe.each(implementations)('%s leader lease', (_name, makeLock) => {
     expect(await new LeaderLease({ lock, name: 'one', ttlMs: 2000 }).hold()).toBe(true);
     expect(await new LeaderLease({ lock, name: 'two', ttlMs: 2000 }).hold()).toBe(true);
   });
+
+  it('when the lease is taken, extended and then lost to another instance, then onAcquired and onLost say so once each', async () => {
+    const lock = makeLock();
+    const seen: string[] = [];
+    const a = new LeaderLease({ lock, name: 'poller', ttlMs: 150, onAcquired: () => seen.push('acquired'), onLost: (r) => seen.push(`lost: ${r}`) });
+    const b = new LeaderLease({ lock, name: 'poller', ttlMs: 5000 });
+    expect(await a.hold()).toBe(true);
+    expect(await a.hold()).toBe(true);
+    expect(seen).toEqual(['acquired']);
+    await eventually(() => b.hold(), 3000, 'the second instance to take the lease');
+    expect(await a.hold()).toBe(false);
+    expect(seen).toEqual(['acquired', 'lost: lease lost']);
+    expect(a.held).toBe(false);
+  });
+
+  it('when the Lock fails, then a lease held stays valid until its local deadline and counts as lost after it', async () => {
+    const real = makeLock();
+    let broken = false;
+    const fail = (): never => {
+      throw new Error('lock unreachable');
+    };
+    const lock: Lock = {
+      acquire: (name, ttlMs) => (broken ? Promise.resolve().then(fail) : real.acquire(name, ttlMs)),
+      extend: (name, token, ttlMs) => (broken ? Promise.resolve().then(fail) : real.extend(name, token, ttlMs)),
+      release: (name, token) => real.release(name, token),
+    };
+    let clock = 1_000_000;
+    const errors: unknown[] = [];
+    const lost: string[] = [];
+    const a = new LeaderLease({ lock, name: 'poller', ttlMs: 60_000, now: () => clock, onError: (e) => errors.push(e), onLost: (r) => lost.push(r) });
+    expect(await a.hold()).toBe(true);
+    broken = true;
+    clock += 30_000;
+    expect(await a.hold()).toBe(true);
+    expect(a.isLeader()).toBe(true);
+    expect(errors).toHaveLength(1);
+    clock += 20_000; // past 80 % of the ttl since the last extension
+    expect(await a.hold()).toBe(false);
+    expect(a.isLeader()).toBe(false);
+    expect(lost).toEqual(['lease could not be extended']);
+    await a.release();
+  });
+
+  it('when release() is called while a hold() is under way, then the lease is not kept and another takes it at once', async () => {
+    const lock = makeLock();
+    const a = new LeaderLease({ lock, name: 'poller', ttlMs: 5000 });
+    const b = new LeaderLease({ lock, name: 'poller', ttlMs: 5000 });
+    const holding = a.hold();
+    expect(await a.release()).toBe(false);
+    expect(await holding).toBe(false);
+    expect(a.held).toBe(false);
+    expect(await b.hold()).toBe(true);
+  });
 });
