@@ -84,8 +84,8 @@ export interface PbxApi extends PbxCallApi {
   getExtensions(): Promise<PbxExtension[]>;
   /**
    * Adds a phonebook entry (createNumber). Resolves with the new entry's Phonebook ID when the answer carries
-   * one (the manual's does not), else null. A refusal is PBX_ERR_REJECTED with the manual's code (605 Already
-   * Exists, 602, 606, …).
+   * one (the manual's does not), else null. A refusal is PBX_ERR_REJECTED carrying the manual's code
+   * (src/pbx/refusals.ts tells "already exists" apart).
    */
   createNumber(contact: PbxNewContact): Promise<{ phonebookId: string | null }>;
 }

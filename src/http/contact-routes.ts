@@ -16,6 +16,7 @@ import type { PhonebookContact } from '../core/event.js';
 import type { PbxApi, PbxCustomField } from '../core/ports.js';
 import { PbxError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { isAlreadyExists } from '../pbx/refusals.js';
 import { sendError } from './errors.js';
 
 export interface ContactDirectory {
@@ -24,8 +25,6 @@ export interface ContactDirectory {
   customFields(): readonly PbxCustomField[];
 }
 
-/** The manual's "605 Already Exists". */
-const PBX_ALREADY_EXISTS = 605;
 
 const name = (max: number) => z.string({ message: 'must be a string' }).trim().min(1, 'is required').max(max, `must be at most ${max} characters`);
 const optionalText = (max: number) => z.string({ message: 'must be a string' }).trim().max(max, `must be at most ${max} characters`).optional();
@@ -147,7 +146,7 @@ export function createContactRouter(deps: {
       }));
     } catch (err) {
       if (!(err instanceof PbxError)) throw err;
-      if (err.isRejection && err.pbxStatus === PBX_ALREADY_EXISTS) {
+      if (isAlreadyExists(err)) {
         res.status(409).json({ error: 'already_exists', message: 'The PBX already has a contact with this number.' });
         return;
       }

@@ -22,3 +22,9 @@ export function isUnreachable(err: PbxError): boolean {
 export function isDataNotFound(err: unknown): boolean {
   return err instanceof PbxError && err.pbxStatus === DATA_NOT_FOUND;
 }
+
+/** The manual's createNumber 605 "Already Exists": a contact with this number is there already. */
+const ALREADY_EXISTS = 605;
+export function isAlreadyExists(err: PbxError): boolean {
+  return err.isRejection && err.pbxStatus === ALREADY_EXISTS;
+}

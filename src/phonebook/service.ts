@@ -19,6 +19,7 @@ import type { CountryCode } from '../core/phone-number.js';
 import type { PhonebookContact } from '../core/event.js';
 import type { KeyValueStore, Lock, PbxApi, PbxCustomField, PbxExtension } from '../core/ports.js';
 import { PbxError } from '../errors.js';
+import { isDataNotFound } from '../pbx/refusals.js';
 import type { Logger } from '../logger.js';
 import type { AddedContactsBus } from './added-bus.js';
 import { decodeContact, encodeContact } from './compact-contact.js';
@@ -72,7 +73,6 @@ export const REFRESH_LOCK = 'phonebook-refresh';
 /** A scheduled refresh skips when the snapshot is younger than this share of the interval. */
 const FRESH_SHARE = 0.8;
 /** PBX status "Data Not Found": an empty phonebook, extension list or custom field list. */
-const PBX_DATA_NOT_FOUND = 601;
 /** The shared list of contacts created from the pop, newest first. */
 const ADDED_KEY = 'phonebook:added';
 const ADDED_MAX = 500;
@@ -424,12 +424,12 @@ function parseAddition(raw: string): Addition | null {
   }
 }
 
-/** The manual's 601 "Data Not Found" means an empty list, not a failure. */
+/** "Data Not Found" on a list means an empty list, not a failure (src/pbx/refusals.ts). */
 async function emptyWhenNotFound<T>(call: Promise<T[]>): Promise<T[]> {
   try {
     return await call;
   } catch (err) {
-    if (err instanceof PbxError && err.pbxStatus === PBX_DATA_NOT_FOUND) return [];
+    if (isDataNotFound(err)) return [];
     throw err;
   }
 }
