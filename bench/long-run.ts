@@ -55,6 +55,8 @@ async function main(): Promise<void> {
   const gen = new LoadGenerator(bridge.spec, callers, 64);
   try {
     await gen.connectAgents(await bridge.agentSpecs(Array.from({ length: agents }, (_, i) => String(2000 + i))));
+    // Warm-up, not measured: the first seconds of a fresh process (JIT, first allocations) are not its steady state.
+    await gen.runOpenLoop(Math.min(rate, 500), 3000, 2000);
     console.log(`${agents} agents connected; sending ${calls} distinct calls at ${rate}/s (${round(calls / rate, 0)} s)`);
     const step = await gen.runOpenLoop(rate, (calls / rate) * 1000, 5000);
     const first = gen.latencyOfRange(0, window);
