@@ -33,6 +33,12 @@ const CALL_LOG_LOOKUPS_PER_ROUND = 10;
  */
 const LISTING_FAILING_MS = 10_000;
 const RECORDING_LOOKUPS_PER_ROUND = 10;
+/**
+ * Sessions one round reads at most. A round is one pass over what is due; past this many (a PBX that never
+ * lists its calls, a flood of ringing callbacks) the rest wait for the next round instead of one round
+ * blocking the event loop for all of them at once.
+ */
+const SESSIONS_PER_ROUND = 1000;
 const FLAG_LISTING = 'listing-shows-ringing';
 
 export interface PollerOptions {
@@ -95,7 +101,7 @@ export class CallPoller {
       }
       this.figures.leader = await this.o.lease.hold();
       if (!this.figures.leader) return;
-      const sessions = (await Promise.all(ids.map((id) => this.o.store.read(id)))).flatMap((v) => (v ? [v.session] : []));
+      const sessions = (await Promise.all(this.nextBatch(ids).map((id) => this.o.store.read(id)))).flatMap((v) => (v ? [v.session] : []));
       // What an instance decided and could not append before it died is sent now (dedupe keeps it once).
       for (const s of sessions) if (s.outbox.length > 0) await this.flush(s);
       const open = sessions.filter((s) => s.phase === 'open');
@@ -111,6 +117,17 @@ export class CallPoller {
       if (!this.roundFailing) this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'call tracker round failed');
       this.roundFailing = true;
     }
+  }
+
+  private batchStart = 0;
+
+  /** Up to SESSIONS_PER_ROUND of the due ids, taking turns round by round when there are more. */
+  private nextBatch(ids: string[]): string[] {
+    if (ids.length <= SESSIONS_PER_ROUND) return ids;
+    const from = this.batchStart % ids.length;
+    this.batchStart = from + SESSIONS_PER_ROUND;
+    const batch = ids.slice(from, from + SESSIONS_PER_ROUND);
+    return batch.length < SESSIONS_PER_ROUND ? batch.concat(ids.slice(0, SESSIONS_PER_ROUND - batch.length)) : batch;
   }
 
   private async pollActiveCalls(open: CallSession[]): Promise<void> {
