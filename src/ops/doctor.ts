@@ -213,7 +213,7 @@ async function redisChecks(config: Config, timeoutMs: number): Promise<Check[]> 
       checks.push({ name: 'Redis persistence', status: 'warn', detail: 'appendonly is off and the RDB schedule cannot be read (CONFIG disabled): check with your provider' });
     }
 
-    // Eviction: any policy but noeviction may drop the stream or BullMQ's keys when memory runs out.
+    // Eviction: every policy but noeviction may drop the stream or BullMQ's keys when memory runs out.
     const policy = info.get('maxmemory_policy') ?? (await configValue(redis, 'maxmemory-policy'));
     const maxmemory = Number(info.get('maxmemory') ?? '0');
     if (policy === undefined || policy === null) checks.push({ name: 'Redis eviction', status: 'warn', detail: 'maxmemory-policy cannot be read; it should be noeviction' });
