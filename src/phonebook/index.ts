@@ -21,6 +21,7 @@ import {
 import { decodeContact, encodeContact } from './compact-contact.js';
 import { EntryStore, NumberKeyMap, type Refs } from './compact-store.js';
 import { NumberFieldClassifier } from './number-fields.js';
+import { ExpiringMap } from '../store/expiring-map.js';
 
 export interface PhonebookMatch {
   /** The caller as the event shows it (E.164 where readable, else the digits as received). */
@@ -82,7 +83,8 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
 
 export class PhonebookIndex {
   /** Raw caller string -> result; cleared when a contact is added. */
-  private readonly cache = new Map<string, PhonebookMatch>();
+  /** Repeat callers; bounded, oldest first out (src/store/expiring-map.ts: a Map trimmed from the front slows down). */
+  private readonly cache = new ExpiringMap<PhonebookMatch>({ maxKeys: LOOKUP_CACHE_SIZE });
   private readonly fields: NumberFieldClassifier;
 
   /** One compact string per contact, and its phonebookId (compared on ties without decoding). */
@@ -243,11 +245,7 @@ export class PhonebookIndex {
     if (match === undefined) {
       match = this.lookupUncached(raw);
       if (raw.length > MAX_CACHED_RAW_LENGTH) return match;
-      if (this.cache.size >= LOOKUP_CACHE_SIZE) {
-        const oldest = this.cache.keys().next();
-        if (oldest.done !== true) this.cache.delete(oldest.value);
-      }
-      this.cache.set(raw, match);
+      this.cache.set(raw, match, null);
     }
     // A copy per caller: the cached result itself is never handed out.
     return { from: match.from, contact: match.contact, otherContacts: match.otherContacts.slice() };
