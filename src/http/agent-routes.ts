@@ -1,5 +1,5 @@
 /** POST /api/agents/login and /logout (CONTRACT 4): the PBX itself checks the extension's web password. */
-import { Router, json, type RequestHandler } from 'express';
+import { Router, json } from 'express';
 import { z } from 'zod';
 import type { AgentClaims } from '../core/agent.js';
 import type { PbxApi } from '../core/ports.js';
@@ -8,7 +8,7 @@ import { isCredentialRefusal } from '../pbx/refusals.js';
 import type { Logger } from '../logger.js';
 import type { TokenService } from '../auth/tokens.js';
 import { LoginRateLimiter } from '../auth/login-rate-limit.js';
-import { agentClaims, requireAgentToken } from './auth-middleware.js';
+import { agentClaims, allowCrossOriginGet, requireAgentToken } from './auth-middleware.js';
 import { parseInput } from './errors.js';
 
 export const extensionNumber = z
@@ -77,18 +77,8 @@ export function createAgentRouter(deps: {
 
   // Lets a client tell a revoked or foreign token from a network failure: a browser cannot see the HTTP 401
   // of a refused WebSocket handshake. Open to other origins (bearer token, no cookies) for embedded clients.
-  const allowCrossOrigin: RequestHandler = (req, res, next) => {
-    res.setHeader('Access-Control-Allow-Origin', '*');
-    res.setHeader('Access-Control-Allow-Headers', 'Authorization');
-    res.setHeader('Access-Control-Allow-Methods', 'GET');
-    if (req.method === 'OPTIONS') {
-      res.status(204).end();
-      return;
-    }
-    next();
-  };
-  router.options('/api/agents/session', allowCrossOrigin);
-  router.get('/api/agents/session', allowCrossOrigin, requireAgentToken(deps.tokens.verify), (_req, res) => {
+  router.options('/api/agents/session', allowCrossOriginGet);
+  router.get('/api/agents/session', allowCrossOriginGet, requireAgentToken(deps.tokens.verify), (_req, res) => {
     const claims = agentClaims(res);
     res.json({ extension: claims.extension, role: claims.role, expiresAt: new Date(claims.exp * 1000).toISOString() });
   });

@@ -29,3 +29,18 @@ export function requireAgentToken(verify: TokenVerifier): RequestHandler {
     next();
   };
 }
+
+/**
+ * For the agent's own read routes that client.js calls from a CRM page on another origin: bearer token, no
+ * cookies, so any origin may ask; a preflight is answered here.
+ */
+export const allowCrossOriginGet: RequestHandler = (req, res, next) => {
+  res.setHeader('Access-Control-Allow-Origin', '*');
+  res.setHeader('Access-Control-Allow-Headers', 'Authorization');
+  res.setHeader('Access-Control-Allow-Methods', 'GET');
+  if (req.method === 'OPTIONS') {
+    res.status(204).end();
+    return;
+  }
+  next();
+};
