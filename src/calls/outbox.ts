@@ -38,9 +38,8 @@ export function createFlush(deps: { eventLog: EventLog; store: CallStateStore; j
   };
 }
 
-/** The journal's entry for a completed call. */
-export function journalEntry(s: CallSession): JournalEntry {
-  if (!s.cdr) throw new Error('journalEntry: the call is not completed');
+/** What the journal shows of a call, completed or not. */
+export function callSummary(s: CallSession): Omit<JournalEntry, 'outcome' | 'cdr'> {
   return {
     sessionId: s.sessionId,
     callId: s.callId,
@@ -51,8 +50,12 @@ export function journalEntry(s: CallSession): JournalEntry {
     contact: s.contact,
     extensions: s.legs.map((l) => l.extension),
     answeredBy: s.answeredBy,
-    outcome: s.answeredBy !== null ? 'answered' : s.answerUnknown ? 'unknown' : 'missed',
-    cdr: s.cdr,
     events: s.events,
   };
+}
+
+/** The journal's entry for a completed call. */
+export function journalEntry(s: CallSession): JournalEntry {
+  if (!s.cdr) throw new Error('journalEntry: the call is not completed');
+  return { ...callSummary(s), outcome: s.answeredBy !== null ? 'answered' : s.answerUnknown ? 'unknown' : 'missed', cdr: s.cdr };
 }

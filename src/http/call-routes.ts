@@ -1,10 +1,11 @@
 /** The call journal's routes (docs/calls.md): /api/calls (admin) and /api/agents/calls (agent token). */
-import { Router, type RequestHandler } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
 import type { TokenVerifier } from '../core/agent.js';
 import { decodeCursor, type CallJournal, type JournalEntry } from '../calls/journal.js';
 import type { CallSession } from '../calls/model.js';
-import { agentClaims, requireAdminKey, requireAgentToken } from './auth-middleware.js';
+import { callSummary } from '../calls/outbox.js';
+import { agentClaims, allowCrossOriginGet, requireAdminKey, requireAgentToken } from './auth-middleware.js';
 import { parseInput, sendError } from './errors.js';
 
 const time = z
@@ -45,21 +46,7 @@ const agentQuery = z.object({
 
 /** A call still followed by the tracker, in the journal's shape (no cdr yet). */
 function inProgress(s: CallSession): Record<string, unknown> {
-  return {
-    sessionId: s.sessionId,
-    callId: s.callId,
-    from: s.from,
-    fromRaw: s.fromRaw,
-    fromName: s.fromName,
-    direction: s.direction,
-    contact: s.contact,
-    extensions: s.legs.map((l) => l.extension),
-    answeredBy: s.answeredBy,
-    outcome: null,
-    state: s.phase,
-    cdr: s.cdr,
-    events: s.events,
-  };
+  return { ...callSummary(s), outcome: null, state: s.phase, cdr: s.cdr };
 }
 
 export function createCallRouter(deps: {
@@ -94,18 +81,8 @@ export function createCallRouter(deps: {
   });
 
   // Open to other origins like /api/agents/session: a CRM page using client.js asks with the agent's token.
-  const allowCrossOrigin: RequestHandler = (req, res, next) => {
-    res.setHeader('Access-Control-Allow-Origin', '*');
-    res.setHeader('Access-Control-Allow-Headers', 'Authorization');
-    res.setHeader('Access-Control-Allow-Methods', 'GET');
-    if (req.method === 'OPTIONS') {
-      res.status(204).end();
-      return;
-    }
-    next();
-  };
-  router.options('/api/agents/calls', allowCrossOrigin);
-  router.get('/api/agents/calls', allowCrossOrigin, requireAgentToken(deps.verify), async (req, res) => {
+  router.options('/api/agents/calls', allowCrossOriginGet);
+  router.get('/api/agents/calls', allowCrossOriginGet, requireAgentToken(deps.verify), async (req, res) => {
     const q = parseInput(agentQuery, req.query);
     const claims = agentClaims(res);
     // With a number: the pop's "recent calls with this caller". Without: this agent's own recent calls.
