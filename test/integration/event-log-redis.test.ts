@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { compareEventIds, type NewCallEvent, type StoredEvent } from '../../src/core/event.js';
 import { RedisEventLog, type RedisEventLogOptions } from '../../src/events/redis-event-log.js';
 import { createRedisClient } from '../../src/store/redis.js';
-import { eventually } from '../helpers/wait.js';
+import { eventually, eventuallyValue, letTimePass } from '../helpers/wait.js';
 import { startRedisServer, uniquePrefix } from '../helpers/redis-server.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -97,9 +97,12 @@ describe('redis event log', () => {
   it('when close is called during a long blocking read, then it returns promptly and leaves the connections open', async () => {
     const url = inject('redisUrl');
     const subscriberRedis = client(url, 'test-events-tail');
+    const tailId = String(await subscriberRedis.client('ID'));
     const log = await openLog(url, { subscriberRedis, blockMs: 10_000 });
     log.subscribe(() => undefined);
-    await new Promise((r) => setTimeout(r, 100));
+    // Redis itself says when the tail's connection sits in its blocking read (flag b).
+    const probe = client(url, 'test-events-probe');
+    await eventually(async () => / flags=\w*b/.test(String(await probe.client('LIST', 'ID', tailId))), 5000, 'the tail to block in XREAD');
     const started = Date.now();
     await log.close();
     // Far less than the 10 s block: close() unblocks the read instead of waiting it out.
@@ -119,19 +122,17 @@ describe('redis event log', () => {
     await until(() => got.length === 1);
 
     await server.stop();
-    await new Promise((r) => setTimeout(r, 1500));
+    await until(() => lines.some((l) => l.msg.includes('cannot read from Redis')));
+    // Several failed reads at 50-400 ms backoff: none of them may log the outage a second time.
+    await letTimePass(1500);
     await server.restart();
 
-    let second: string | null = null;
-    for (let i = 0; i < 100 && second === null; i++) {
-      second = await log.append(newEvent(), null).then(
-        (r) => r.id,
-        async () => {
-          await new Promise((r) => setTimeout(r, 100));
-          return null;
-        },
-      );
-    }
+    // Appends fail until the client has reconnected.
+    const second = await eventuallyValue(
+      () => log.append(newEvent(), null).then((r) => r.id, () => null),
+      (id) => id !== null,
+      10_000,
+    );
     await until(() => got.length === 2, 15_000);
     expect(got.map((e) => e.id)).toEqual([first.id, second]);
     const outageLogs = lines.filter((l) => l.msg.includes('cannot read from Redis'));
