@@ -13,7 +13,7 @@ import { MemoryEventLog } from '../../src/events/memory-event-log.js';
 import { RedisEventLog } from '../../src/events/redis-event-log.js';
 import { createRedisClient } from '../../src/store/redis.js';
 import { createWsHub, type WsHub, type WsHubOptions } from '../../src/ws/hub.js';
-import { eventually } from '../helpers/wait.js';
+import { eventually, letTimePass } from '../helpers/wait.js';
 import { uniquePrefix } from '../helpers/redis-server.js';
 
 const logger = pino({ level: 'silent' });
@@ -88,8 +88,6 @@ async function connect(port: number, query: string, headers: Record<string, stri
   });
   return { ws, frames, closed };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function callEvent(extension: string, fromName: string | null = null): NewCallEvent {
   return {
@@ -241,8 +239,9 @@ describe('websocket hub: routing', () => {
     const e1 = await log.append(callEvent('122'), null);
     const e2 = await log.append(callEvent('123'), null);
     const e3 = await log.append(callEvent('124'), null);
-    await eventually(() => sup.frames.length === 4);
-    await sleep(50);
+    await eventually(() => sup.frames.length === 4 && a122.frames.length === 2 && a123.frames.length === 2);
+    // No agent may get a third frame (another extension's event) in this time.
+    await letTimePass(50);
     expect(eventIds(a122.frames)).toEqual([e1.id]);
     expect(eventIds(a123.frames)).toEqual([e2.id]);
     expect(eventIds(sup.frames)).toEqual([e1.id, e2.id, e3.id]);
@@ -313,7 +312,8 @@ describe.each([
 
     const e5 = await log.append(callEvent('122'), null);
     await eventually(() => again.frames.length === 4);
-    await sleep(100);
+    // No event may arrive a second time (replayed and then sent live) in this time.
+    await letTimePass(100);
     expect(eventIds(again.frames)).toEqual([e2.id, e4.id, e5.id]);
   });
 
@@ -325,14 +325,16 @@ describe.each([
     const producer = (async () => {
       for (let i = 0; i < 150; i++) {
         appended.push((await log.append(callEvent(String(100 + (i % 4))), null)).id);
-        if (i % 5 === 0) await sleep(1);
+        // Spread over time so the supervisor's replay overlaps live appends.
+        if (i % 5 === 0) await letTimePass(1);
       }
     })();
     await eventually(() => appended.length >= 30);
     const sup = await connect(port, `token=${token('1', 'supervisor')}&lastEventId=${base.id}`);
     await producer;
     await eventually(() => sup.frames.length === 151);
-    await sleep(100);
+    // No event may arrive a second time in this time.
+    await letTimePass(100);
     expect(JSON.parse(sup.frames[0] as string)).toMatchObject({ type: 'ready', resumed: true });
     expect(eventIds(sup.frames)).toEqual(appended);
   });
@@ -432,7 +434,8 @@ describe('websocket hub: closing sockets', () => {
     const gone = new Promise<void>((r) => socket.once('close', () => r()));
     socket.resume(); // reads, but never pongs
     await gone;
-    await sleep(250);
+    // Two more heartbeats: the client that answers pings must not be terminated by them.
+    await letTimePass(250);
     expect(alive.ws.readyState).toBe(WebSocket.OPEN);
     expect(hub.stats().sockets).toBe(1);
   });
