@@ -11,7 +11,7 @@ import { MemoryEventLog } from '../../src/events/memory-event-log.js';
 import { RedisEventLog } from '../../src/events/redis-event-log.js';
 import { ResilientEventLog } from '../../src/events/resilient-event-log.js';
 import { createRedisClient } from '../../src/store/redis.js';
-import { eventually } from '../helpers/wait.js';
+import { eventually, eventuallyValue, letTimePass } from '../helpers/wait.js';
 import { uniquePrefix } from '../helpers/redis-server.js';
 
 const logger = pino({ level: 'silent' });
@@ -110,8 +110,6 @@ function collect(log: EventLog): StoredEvent[] {
 }
 
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 function isAscending(ids: string[]): boolean {
   const parse = (id: string) => id.split('-').map(BigInt) as [bigint, bigint];
   for (let i = 1; i < ids.length; i++) {
@@ -158,8 +156,8 @@ describe.each(implementations)('%s event log', (name, make) => {
   it('when the dedupe ttl has passed, then the same key makes a new event', async () => {
     const { log } = await make();
     const first = await log.append(newEvent(), { key: 'call-y', ttlMs: 80 });
-    await sleep(150);
-    const later = await log.append(newEvent(), { key: 'call-y', ttlMs: 80 });
+    // Appends inside the ttl are duplicates and change nothing; the first one after it is a new event.
+    const later = await eventuallyValue(() => log.append(newEvent(), { key: 'call-y', ttlMs: 80 }), (r) => !r.duplicate);
     expect(later.duplicate).toBe(false);
     expect(later.id).not.toBe(first.id);
   });
@@ -220,7 +218,8 @@ describe.each(implementations)('%s event log', (name, make) => {
     cleanups.push(unsubscribe);
     const ids = (await Promise.all(Array.from({ length: 50 }, (_, i) => log.append(newEvent(String(100 + (i % 3))), null)))).map((r) => r.id);
     await eventually(() => a.length >= 50 && b.length >= 50);
-    await sleep(50);
+    // No subscriber may get an event a second time in this time.
+    await letTimePass(50);
     expect(a.map((e) => e.id)).toEqual(ids);
     expect(b.map((e) => e.id)).toEqual(ids);
   });
@@ -249,7 +248,8 @@ describe.each(implementations)('%s event log', (name, make) => {
     const ids: string[] = [];
     for (let i = 0; i < 40; i++) ids.push((await (i % 2 ? other : log).append(newEvent(), null)).id);
     await eventually(() => here.length >= 40 && there.length >= 40);
-    await sleep(50);
+    // No subscriber may get an event a second time (its own append, then again from the tail) in this time.
+    await letTimePass(50);
     expect(here.map((e) => e.id)).toEqual(ids);
     expect(there.map((e) => e.id)).toEqual(ids);
   });
