@@ -18,6 +18,7 @@ import { PhonebookService, type PhonebookServiceOptions } from '../../src/phoneb
 import { MemoryKeyValueStore, MemoryLock } from '../../src/store/memory.js';
 import { createRedisClient, RedisKeyValueStore, RedisLock } from '../../src/store/redis.js';
 import { uniquePrefix } from '../helpers/redis-server.js';
+import { letTimePass } from '../helpers/wait.js';
 
 function contact(id: string, phoneNumber: string, displayName = `Contact ${id}`): Contact {
   return {
@@ -45,7 +46,8 @@ class FakePbx implements PbxApi {
 
   private async answer<T>(endpoint: keyof FakePbx['calls'], value: T): Promise<T> {
     this.calls[endpoint]++;
-    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    // A slow PBX: what callers do while it answers is what the test looks at.
+    if (this.delayMs) await letTimePass(this.delayMs);
     if (this.down) throw new PbxError('PBX_ERR_UNREACHABLE', endpoint, 'PBX unreachable');
     return structuredClone(value);
   }
@@ -233,7 +235,8 @@ function suite(name: string, makeBackend: () => Promise<Backend>, cleanup: () =>
       const all = [service(pbx, { refreshIntervalMs: 300 }), service(pbx, { refreshIntervalMs: 300 }), service(pbx, { refreshIntervalMs: 300 })];
       await Promise.all(all.map((s) => s.start()));
       expect(pbx.calls.getPhoneNumber).toBe(1);
-      await new Promise((r) => setTimeout(r, 1000));
+      // About three intervals: the instances together must not read the PBX once each per interval.
+      await letTimePass(1000);
       // 1 at start + one per 300 ms interval (~3), not 3 instances x 3 intervals.
       expect(pbx.calls.getPhoneNumber).toBeGreaterThanOrEqual(2);
       expect(pbx.calls.getPhoneNumber).toBeLessThanOrEqual(5);
@@ -271,19 +274,23 @@ function suite(name: string, makeBackend: () => Promise<Backend>, cleanup: () =>
       await s.start();
       await s.close();
       const calls = pbx.calls.getPhoneNumber;
-      await new Promise((r) => setTimeout(r, 200));
+      // Four refresh intervals: no timer may read the PBX after close.
+      await letTimePass(200);
       expect(pbx.calls.getPhoneNumber).toBe(calls);
     });
 
-    it('treats the PBX answer 601 Data Not Found as an empty list', async () => {
+    // The PBX client answers "Data Not Found" on a list with an empty list (pbx-client.test.ts): the
+    // phonebook sees no definitions, not an error.
+    it('when the PBX has no custom fields and no extensions, then the contacts still load', async () => {
       fresh();
       const pbx = new FakePbx();
-      pbx.getPhonebookCustomFields = async () => {
-        throw new PbxError('PBX_ERR_REJECTED', 'getPhonebookCustomfield', 'Data Not Found', { pbxStatus: 601 });
-      };
+      pbx.customFields = [];
+      pbx.extensions = [];
       const s = service(pbx);
       await s.start();
       expect(s.status()).toMatchObject({ contacts: 1, lastError: null });
+      expect(s.lookup('09824740472').contact?.phonebookId).toBe('41');
+      expect(s.isExtension('102')).toBe(false);
     });
   });
 }
