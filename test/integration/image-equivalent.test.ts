@@ -29,6 +29,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { DEMO_EXTENSIONS } from '../../src/simulator/seed.js';
 import { freePort } from '../helpers/redis-server.js';
+import { eventuallyValue } from '../helpers/wait.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -365,17 +366,17 @@ function startProcess(argv: string[], cwd: string, env: Record<string, string>):
 }
 
 async function waitForHttp(url: string, proc: Proc, timeoutMs: number): Promise<Response> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
+  const answer = async (): Promise<Response | null> => {
     if (proc.child.exitCode !== null) throw new Error(`process exited (${proc.child.exitCode}) before ${url} answered:\n${proc.output()}`);
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      if (res.ok) return res;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > until) throw new Error(`${url} did not answer 200 in ${timeoutMs} ms:\n${proc.output()}`);
-    await new Promise((r) => setTimeout(r, 200));
+    // null: not listening yet, or not ready.
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) }).catch(() => null);
+    return res?.ok ? res : null;
+  };
+  try {
+    return (await eventuallyValue(answer, (res) => res !== null, timeoutMs)) as Response;
+  } catch (err) {
+    if (proc.child.exitCode !== null) throw err;
+    throw new Error(`${url} did not answer 200 in ${timeoutMs} ms:\n${proc.output()}`);
   }
 }
 
