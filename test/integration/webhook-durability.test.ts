@@ -18,7 +18,7 @@ import { RedisEndpointStore } from '../../src/crm-webhooks/stores.js';
 import { generateSecret } from '../../src/crm-webhooks/signing.js';
 import { admin, createHarness, postJson, SECRETS, type Harness } from '../helpers/bridge-harness.js';
 import { startReceiver, type Hit, type Receiver } from '../helpers/webhook-receiver.js';
-import { eventuallyValue } from '../helpers/wait.js';
+import { eventuallyValue, letTimePass } from '../helpers/wait.js';
 import { startRedisServer, uniquePrefix, type RedisServerHandle } from '../helpers/redis-server.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -126,7 +126,8 @@ describe('a bridge process killed with SIGKILL while a delivery waits for its re
     expect(hits[1]!.id).toBe(eventId);
     expect(verify(secret, hits[1]!)).toMatchObject({ id: eventId });
     expect(hits[1]!.at - hits[0]!.at).toBeGreaterThanOrEqual(1100);
-    await new Promise((r) => setTimeout(r, 300));
+    // No third attempt (from the killed process's job as well as the new one's) may arrive in this time.
+    await letTimePass(300);
     expect(receiver.hitsFor(eventId)).toHaveLength(2);
   }, 60_000);
 });
@@ -206,7 +207,8 @@ process.stdout.write('worker ready\\n');
       expect(verify(secret, hits[1]!)).toMatchObject({ id: eventId });
       const late = await eventually(() => receiver.hitsFor(lateId), (x) => x.length === 1, 15_000);
       expect(verify(secret, late[0]!)).toMatchObject({ id: lateId });
-      await new Promise((r) => setTimeout(r, 500));
+      // Neither delivery may be made again (the stalled job recovered twice) in this time.
+      await letTimePass(500);
       expect(receiver.hitsFor(eventId)).toHaveLength(2);
       expect(receiver.hitsFor(lateId)).toHaveLength(1);
     } finally {
@@ -242,7 +244,8 @@ describe('two bridge instances on one Redis', () => {
       ids.push(String(r.body.eventId));
     }
     await eventually(() => ids.every((id) => receiver.hitsFor(id).length >= 2), Boolean, 10_000);
-    await new Promise((r) => setTimeout(r, 500));
+    // No attempt may be made a second time (by the other instance) in this time.
+    await letTimePass(500);
     for (const id of ids) {
       const hits = receiver.hitsFor(id);
       expect(hits.map((x) => x.n)).toEqual([1, 2]);
