@@ -10,10 +10,22 @@ import { compareEventIds } from '../../src/core/event.js';
 import { admin, createHarness, postJson, SECRETS, type Harness } from '../helpers/bridge-harness.js';
 import { spawnBridge, stopBridge, type BridgeProcess } from '../helpers/bridge-process.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
-import { eventually } from '../helpers/wait.js';
+import { eventually, letTimePass } from '../helpers/wait.js';
 import { openAgentSocket, type AgentSocket } from '../helpers/ws-client.js';
 
 const unhandled: unknown[] = [];
+
+/**
+ * Callback senders run until the test stops them; if the test fails first, they stop here anyway and say so
+ * (the test's own timeout is 40 s).
+ */
+const SENDERS_DEADLINE_MS = 40_000;
+function sendersDeadline(): () => void {
+  const until = Date.now() + SENDERS_DEADLINE_MS;
+  return () => {
+    if (Date.now() > until) throw new Error(`callback senders still running after ${SENDERS_DEADLINE_MS} ms: the test never stopped them`);
+  };
+}
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
 
 describe('three instances on one Redis', () => {
@@ -114,7 +126,9 @@ describe('three instances on one Redis', () => {
     let stop = false;
     let n = 0;
     const sender = async () => {
+      const checkDeadline = sendersDeadline();
       while (!stop) {
+        checkDeadline();
         const i = n++;
         try {
           const r = await callback(k.url, { extension: '320', caller: `55520${String(i).padStart(3, '0')}`, call_id: randomUUID() });
@@ -162,14 +176,16 @@ describe('three instances on one Redis', () => {
     let stop = false;
     let n = 0;
     const sender = async () => {
+      const checkDeadline = sendersDeadline();
       while (!stop) {
+        checkDeadline();
         const i = n++;
         try {
           const r = await callback(g.url, { extension: '330', caller: `55530${String(i).padStart(3, '0')}`, call_id: randomUUID() });
           if (r.status === 200) accepted.push(String(r.body.eventId));
         } catch {
           // Refused while it shuts down: a short pause so the senders do not spin (a pace, not a wait for anything).
-          await new Promise((r) => setTimeout(r, 20));
+          await letTimePass(20);
         }
       }
     };
