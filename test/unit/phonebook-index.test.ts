@@ -183,3 +183,28 @@ describe('comparePhonebookIds', () => {
     expect(['41', '9', '100', '042', 'abc'].sort(comparePhonebookIds)).toEqual(['9', '41', '042', '100', 'abc']);
   });
 });
+
+describe('PhonebookIndex lookup cache', () => {
+  it('answers a repeated caller with an equal, separate result', async () => {
+    const nisha: Contact = {
+      phonebookId: '1',
+      displayName: 'Nisha',
+      firstName: 'Nisha',
+      lastName: '',
+      email: '',
+      extension: '',
+      phoneNumber: '+91 98247 40472',
+      cellNumber: '',
+      phoneGroup: '1',
+      customFields: {},
+    };
+    const index = await PhonebookIndex.build([nisha], [], [], 'IN');
+    const a = index.lookup('09824740472');
+    const b = index.lookup('09824740472');
+    expect(a.contact?.phonebookId).toBe('1');
+    expect(b).toEqual(a);
+    expect(b).not.toBe(a);
+    expect(b.otherContacts).not.toBe(a.otherContacts);
+    expect(index.lookup('+919824740472').contact?.phonebookId).toBe('1');
+  });
+});
