@@ -12,15 +12,16 @@ import { admin, createHarness, postJson, SECRETS, type Harness } from '../helper
 import { spawnBridge, stopBridge, type BridgeProcess } from '../helpers/bridge-process.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 import { startReceiver, type Receiver } from '../helpers/webhook-receiver.js';
-import { eventually } from '../helpers/wait.js';
+import { eventually, letTimePass } from '../helpers/wait.js';
 import { openAgentSocket, type AgentSocket } from '../helpers/ws-client.js';
 
 const EXTENSIONS = ['401', '402', '403', '404', '405', '406'];
 const RATE_PER_S = 20;
 /** The preStop pause, shortened: the instance is out of the pool, still serving, before SIGTERM. */
 const PRE_STOP_MS = 300;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Past this, an agent that finds no instance to connect to fails the test. */
+const GIVE_UP_MS = 60_000;
+const TEST_TIMEOUT_MS = 180_000;
 
 /** An agent's page, reduced to what matters here: stay connected, resume with lastEventId, count what pops. */
 class Agent {
@@ -37,8 +38,10 @@ class Agent {
   ) {}
 
   async connect(): Promise<void> {
+    const until = Date.now() + GIVE_UP_MS;
     for (;;) {
       if (this.stopped) return;
+      if (Date.now() > until) throw new Error(`agent ${this.extension} found no instance to connect to in ${GIVE_UP_MS} ms`);
       try {
         const s = await openAgentSocket(this.pickInstance(), this.token, this.lastEventId);
         this.socket = s;
@@ -56,8 +59,8 @@ class Agent {
         });
         return;
       } catch {
-        // That instance went away between the pick and the handshake: try another, as the page does.
-        await sleep(50);
+        // That instance went away between the pick and the handshake: try another after a pause, as the page does.
+        await letTimePass(50);
       }
     }
   }
@@ -138,34 +141,42 @@ describe('a rolling upgrade under load', () => {
           // Connection refused or reset by an instance on its way out.
         }
         retried++;
-        await sleep(100);
+        // The PBX's pause before it retries.
+        await letTimePass(100);
       }
       throw new Error(`callback ${i} never accepted`);
     };
     const sender = (async () => {
       const startedAt = Date.now();
       while (sending) {
+        if (Date.now() - startedAt > TEST_TIMEOUT_MS) throw new Error('the callback sender was never stopped');
         const i = rung++;
         const p = ring(i).finally(() => inFlight.delete(p));
         inFlight.add(p);
         // Open loop: the next callback is due at a fixed time, whatever the answers do.
         const due = startedAt + ((i + 1) * 1000) / RATE_PER_S;
-        await sleep(Math.max(0, due - Date.now()));
+        await letTimePass(Math.max(0, due - Date.now()));
       }
     })();
 
     // The upgrade: replace each old instance with a new one, one at a time.
     const exits: Array<{ code: number | null; signal: NodeJS.Signals | null }> = [];
     const old = [...pool];
-    await sleep(1000);
+    // About a second of load on each pool before the next step: as many callbacks accepted as the rate gives.
+    const someLoad = async (what: string) => {
+      const before = accepted.size;
+      await eventually(() => accepted.size >= before + RATE_PER_S, 20_000, `${RATE_PER_S} callbacks accepted ${what}`);
+    };
+    await someLoad('by the old pool');
     for (const leaving of old) {
       const fresh = await start();
       pool.push(fresh);
       pool.splice(pool.indexOf(leaving), 1); // out of the Service's endpoints
-      await sleep(PRE_STOP_MS); // preStop
+      // preStop: out of the pool and still serving; nothing it has accepted may be lost over this time.
+      await letTimePass(PRE_STOP_MS);
       leaving.kill('SIGTERM');
       exits.push(await leaving.exited);
-      await sleep(1000);
+      await someLoad('after an old instance left');
     }
     sending = false;
     await sender;
@@ -175,7 +186,8 @@ describe('a rolling upgrade under load', () => {
     const expectedFor = (ext: string) => [...accepted].filter(([, e]) => e === ext).map(([id]) => id);
     await eventually(() => agents.every((a) => expectedFor(a.extension).every((id) => a.received.has(id))), 20_000, 'every pop');
     await eventually(() => [...accepted.keys()].every((id) => receiver.hitsFor(id).length > 0), 30_000, 'every webhook');
-    await sleep(300); // let anything late (a duplicate) arrive before counting
+    // No pop and no webhook may arrive a second time in this time (a late duplicate would, before counting).
+    await letTimePass(300);
 
     const pops = agents.reduce((n, a) => n + expectedFor(a.extension).filter((id) => a.received.has(id)).length, 0);
     const twice = agents.reduce((n, a) => n + [...a.received.values()].filter((c) => c > 1).length, 0);
@@ -190,12 +202,13 @@ describe('a rolling upgrade under load', () => {
         `(${repeatedWebhooks} delivered more than once), old instances' exits ${exits.map((e) => e.code).join(',')}`,
     );
 
-    expect(exits).toEqual(old.map(() => ({ code: 0, signal: null })));
+    const shutdownErrors = old.flatMap((p) => p.logs.parsed().filter((l) => Number(l.level) >= 50).map((l) => l.msg));
+    expect(exits, `old instances' error logs: ${JSON.stringify(shutdownErrors)}`).toEqual(old.map(() => ({ code: 0, signal: null })));
     expect(accepted.size).toBe(rung);
     expect(pops).toBe(accepted.size);
     expect(twice).toBe(0);
     expect(stray).toBe(0);
     expect(delivered).toBe(accepted.size);
     expect(reconnects).toBeGreaterThanOrEqual(1);
-  }, 180_000);
+  }, TEST_TIMEOUT_MS);
 });
