@@ -10,10 +10,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { startBridge, type Bridge } from '../../src/bridge.js';
+import type { Bridge } from '../../src/bridge.js';
+import { startTestBridge } from '../helpers/bridge-harness.js';
 import { createSimulator, type Simulator } from '../../src/simulator/simulator.js';
 import { DEMO_CONTACTS, DEMO_EXTENSIONS } from '../../src/simulator/seed.js';
-import { POLL, launchBrowser, openPage, signIn, silentLogger, testConfig } from '../helpers/browser.js';
+import { POLL, launchBrowser, openPage, signIn } from '../helpers/browser.js';
 
 const SIM_TOKEN = 'e2e-sim-token-0001';
 const CALLBACK_SECRET = 'e2e-callback-secret-0001';
@@ -47,7 +48,7 @@ async function simulatorBridge(opts: { contacts?: Array<Record<string, unknown>>
   const sim = createSimulator({ token: SIM_TOKEN, ...(opts.contacts ? { contacts: opts.contacts } : {}) });
   cleanups.push(() => sim.close());
   const address = await sim.listen();
-  const bridge = await startBridge(testConfig({ PBX_BASE_URL: address.apiBaseUrl, ...SECRETS, ...opts.env }), silentLogger());
+  const bridge = await startTestBridge({ PBX_BASE_URL: address.apiBaseUrl, ...SECRETS, ...opts.env });
   cleanups.push(() => bridge.close());
   sim.setCallbackUrl(`${bridge.url}/pbx/callback/${CALLBACK_SECRET}`);
   return { sim, bridge };
@@ -72,7 +73,7 @@ describe('the agent page in demo mode', () => {
   let bridge: Bridge;
 
   beforeAll(async () => {
-    bridge = await startBridge(testConfig(), silentLogger());
+    bridge = await startTestBridge();
     cleanups.push(() => bridge.close());
   });
 
@@ -155,7 +156,7 @@ describe('the agent page in demo mode', () => {
 
 describe('the agent page fed by a fake socket (defence in depth)', () => {
   it('never puts a non-http(s) CRM link in an href, and drops an event it has already shown', async () => {
-    const bridge = await startBridge(testConfig(), silentLogger());
+    const bridge = await startTestBridge();
     cleanups.push(() => bridge.close());
     const { context, page, errors } = await openPage(browser);
     try {
@@ -185,7 +186,12 @@ describe('the agent page fed by a fake socket (defence in depth)', () => {
               event('1-0', 'https://crm.example.com/x', '+14155550100'), // the same id again: not shown twice
               event('2-0', 'https://crm.example.com/contacts?phone=%2B14155550101', '+14155550101'),
             ];
-            frames.forEach((data, i) => setTimeout(() => this.onmessage?.({ data }), 50 * (i + 1)));
+            frames.forEach((data, i) =>
+              setTimeout(() => {
+                this.onmessage?.({ data });
+                (window as unknown as { __framesSent?: number }).__framesSent = i + 1;
+              }, 50 * (i + 1)),
+            );
           }
           send(): void {}
           close(): void {}
@@ -197,7 +203,8 @@ describe('the agent page fed by a fake socket (defence in depth)', () => {
       });
       await page.goto(bridge.url);
       await expect.poll(() => page.locator('.card').count(), POLL).toBe(2);
-      await page.waitForTimeout(200);
+      // Every frame handled, the repeated id included: it must not have made a third card.
+      await expect.poll(() => page.evaluate(() => (window as unknown as { __framesSent?: number }).__framesSent), POLL).toBe(4);
       expect(await page.locator('.card').count()).toBe(2);
       const [second, first] = [page.locator('.card').nth(0), page.locator('.card').nth(1)];
       expect(await first.locator('.number').textContent()).toBe('+1 415-555-0100');
@@ -345,7 +352,10 @@ describe('the agent page against a PBX of its own', () => {
       expect(await page.locator('.card.unknown .name').textContent()).toContain('Unknown caller');
       expect(await page.locator('#recent li').count()).toBe(3);
 
-      await page.waitForTimeout(400); // let the pop-in animation finish
+      // The cards' pop-in animation over (the ringing pulse never ends, and does not matter here).
+      await page.waitForFunction(() =>
+        document.getAnimations().every((a) => !(a instanceof CSSAnimation && a.animationName === 'pop') || a.playState === 'finished'),
+      );
       // The committed README screenshot is rewritten only on request (UPDATE_SCREENSHOT=1); a plain test run
       // leaves the checkout as it was.
       const out = process.env.UPDATE_SCREENSHOT

@@ -6,10 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { startBridge, type Bridge } from '../../src/bridge.js';
+import type { Bridge } from '../../src/bridge.js';
+import { startTestBridge } from '../helpers/bridge-harness.js';
 import { createSimulator, type Simulator } from '../../src/simulator/simulator.js';
 import { DEMO_EXTENSIONS } from '../../src/simulator/seed.js';
-import { POLL, launchBrowser, openPage, signIn, silentLogger, testConfig } from '../helpers/browser.js';
+import { POLL, launchBrowser, openPage, signIn } from '../helpers/browser.js';
 
 const SIM_TOKEN = 'e2e-calls-sim-token-01';
 const CALLBACK_SECRET = 'e2e-calls-callback-secret-01';
@@ -35,7 +36,7 @@ beforeAll(async () => {
   sim = createSimulator({ token: SIM_TOKEN, recordingDelayMs: 200 });
   cleanups.push(() => sim.close());
   const address = await sim.listen();
-  bridge = await startBridge(testConfig({ PBX_BASE_URL: address.apiBaseUrl, ...ENV }), silentLogger());
+  bridge = await startTestBridge({ PBX_BASE_URL: address.apiBaseUrl, ...ENV });
   cleanups.push(() => bridge.close());
   sim.setCallbackUrl(`${bridge.url}/pbx/callback/${CALLBACK_SECRET}`);
 });
@@ -107,7 +108,7 @@ describe('the agent page follows the call', () => {
   });
 
   it('demo mode: "Simulate a call" rings, shows On call with a running timer, then the call ends with its duration', async () => {
-    const demo = await startBridge(testConfig({ ACTIVE_CALLS_POLL_MS: '200' }), silentLogger());
+    const demo = await startTestBridge({ ACTIVE_CALLS_POLL_MS: '200' });
     cleanups.push(() => demo.close());
     const { context, page, errors } = await openPage(browser);
     cleanups.push(() => context.close());

@@ -6,10 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { startBridge, type Bridge } from '../../src/bridge.js';
+import type { Bridge } from '../../src/bridge.js';
+import { startTestBridge } from '../helpers/bridge-harness.js';
 import { createSimulator, type Simulator } from '../../src/simulator/simulator.js';
 import { DEMO_CONTACTS, DEMO_EXTENSIONS } from '../../src/simulator/seed.js';
-import { POLL, launchBrowser, openPage, signIn, silentLogger, testConfig } from '../helpers/browser.js';
+import { POLL, launchBrowser, openPage, signIn } from '../helpers/browser.js';
 
 const SIM_TOKEN = 'e2e-sim-token-0002';
 const CALLBACK_SECRET = 'e2e-callback-secret-0002';
@@ -29,7 +30,7 @@ beforeAll(async () => {
   browser = await launchBrowser();
   sim = createSimulator({ token: SIM_TOKEN });
   const address = await sim.listen();
-  bridge = await startBridge(testConfig({ PBX_BASE_URL: address.apiBaseUrl, ...SECRETS }), silentLogger());
+  bridge = await startTestBridge({ PBX_BASE_URL: address.apiBaseUrl, ...SECRETS });
   sim.setCallbackUrl(`${bridge.url}/pbx/callback/${CALLBACK_SECRET}`);
 });
 

@@ -5,13 +5,15 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { startBridge, type Bridge } from '../../src/bridge.js';
+import type { Bridge } from '../../src/bridge.js';
+import { startTestBridge } from '../helpers/bridge-harness.js';
 import { TokenService } from '../../src/auth/tokens.js';
 import { MemoryKeyValueStore } from '../../src/store/memory.js';
 import { createSimulator, type Simulator } from '../../src/simulator/simulator.js';
 import { DEMO_EXTENSIONS } from '../../src/simulator/seed.js';
-import { POLL, launchBrowser, openPage, signIn, silentLogger, testConfig } from '../helpers/browser.js';
+import { POLL, launchBrowser, openPage, signIn } from '../helpers/browser.js';
 import { uniquePrefix } from '../helpers/redis-server.js';
+import { letTimePass } from '../helpers/wait.js';
 
 const SIM_TOKEN = 'e2e-sim-token-0002';
 const CALLBACK_SECRET = 'e2e-callback-secret-0002';
@@ -43,11 +45,7 @@ afterAll(async () => {
 });
 
 async function bridgeOn(port: number, env: Record<string, string>, redisPrefix?: string): Promise<Bridge> {
-  const bridge = await startBridge(
-    testConfig({ PBX_BASE_URL: pbxBaseUrl, ...ENV, ...env, PORT: String(port) }),
-    silentLogger(),
-    redisPrefix ? { redisPrefix } : {},
-  );
+  const bridge = await startTestBridge({ PBX_BASE_URL: pbxBaseUrl, ...ENV, ...env, PORT: String(port) }, redisPrefix ? { redisPrefix } : {});
   let closed = false;
   const close = bridge.close;
   bridge.close = async () => {
@@ -95,14 +93,16 @@ describe('a bridge restart under an open page', () => {
       // And one after the reconnect, live.
       await ring('105', '212-555-0147'); // Sarah Kim
       await expect.poll(() => cardNames(page), POLL).toEqual(['Sarah Kim', 'Michael Johnson', 'Emily Carter']);
-      await page.waitForTimeout(500); // anything popping twice would have done so by now
+      // No card may pop a second time (resumed and then sent live) in this time.
+      await letTimePass(500);
       expect(await cardNames(page)).toEqual(['Sarah Kim', 'Michael Johnson', 'Emily Carter']);
       expect(await recentCount(page)).toBe(3);
 
       // A reload resumes from the id kept in sessionStorage: the session goes on and nothing pops again.
       await page.reload();
       await expect.poll(() => page.textContent('#status'), POLL).toBe('connected');
-      await page.waitForTimeout(500);
+      // Nothing the session already showed may pop again after the reload in this time.
+      await letTimePass(500);
       expect(await page.locator('.card').count()).toBe(0);
       expect(await recentCount(page)).toBe(0);
       await ring('105', '(415) 555-0132');

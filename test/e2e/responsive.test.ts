@@ -6,14 +6,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { startBridge, type Bridge } from '../../src/bridge.js';
+import type { Bridge } from '../../src/bridge.js';
+import { startTestBridge } from '../helpers/bridge-harness.js';
 import { DEMO_EXTENSIONS } from '../../src/simulator/seed.js';
-import { POLL, launchBrowser, openPage, signIn, silentLogger, testConfig } from '../helpers/browser.js';
+import { POLL, launchBrowser, openPage, signIn } from '../helpers/browser.js';
 
+// One extension each: the page reads the extension's recent calls back from the bridge's journal, so a
+// viewport signed in as an extension an earlier one called would list those calls too.
 const VIEWPORTS = [
-  { width: 390, height: 844 },
-  { width: 360, height: 740 },
-  { width: 1280, height: 800 },
+  { width: 390, height: 844, extension: '101' },
+  { width: 360, height: 740, extension: '102' },
+  { width: 1280, height: 800, extension: '103' },
 ];
 
 let browser: Browser;
@@ -21,7 +24,7 @@ let bridge: Bridge;
 
 beforeAll(async () => {
   browser = await launchBrowser();
-  bridge = await startBridge(testConfig({ CRM_LINK_TEMPLATE: 'https://crm.example.com/search?phone={number}' }), silentLogger());
+  bridge = await startTestBridge({ CRM_LINK_TEMPLATE: 'https://crm.example.com/search?phone={number}' });
 });
 
 afterAll(async () => {
@@ -69,7 +72,7 @@ async function checkControls(page: Page, width: number): Promise<number> {
   return count;
 }
 
-describe.each(VIEWPORTS)('the agent page at $width x $height', (viewport) => {
+describe.each(VIEWPORTS)('the agent page at $width x $height', ({ extension, ...viewport }) => {
   it('fits the viewport and every control is visible and clickable, signed out and signed in with calls', async () => {
     const { context, page, errors } = await openPage(browser, { viewport });
     const notFound: string[] = [];
@@ -82,7 +85,7 @@ describe.each(VIEWPORTS)('the agent page at $width x $height', (viewport) => {
       expect(await overflow(page)).toMatchObject({ scrollWidth: viewport.width, outside: [] });
       expect(await checkControls(page, viewport.width)).toBeGreaterThanOrEqual(3);
 
-      await signIn(page, '101', DEMO_EXTENSIONS['101'] ?? '');
+      await signIn(page, extension, DEMO_EXTENSIONS[extension] ?? '');
       await expect.poll(() => page.textContent('#status'), POLL).toBe('connected');
       // The notifications offer and sign-out are the buttons a narrow header used to push off-screen.
       expect(await page.isVisible('#notify')).toBe(true);

@@ -1,10 +1,12 @@
 /**
- * Starts whole bridges in-process against a real simulator, with logs captured so tests can assert on them
- * (and check that no secret ever reaches them).
+ * The only way tests start a bridge in-process: `createHarness().startBridge` against the harness's own
+ * simulator, with logs captured so tests can assert on them (and check that no secret ever reaches them), or
+ * `startTestBridge` for a bridge on its own. (Child processes: bridge-process.ts.)
  */
+import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import { startBridge, type Bridge } from '../../src/bridge.js';
+import { startBridge, type Bridge, type BridgeOptions } from '../../src/bridge.js';
 import { createSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/simulator.js';
 import { LogCapture } from './log-capture.js';
 
@@ -62,6 +64,16 @@ export async function createHarness(simOptions: SimulatorOptions = {}): Promise<
       await simulator.close();
     },
   };
+}
+
+/**
+ * A bridge on its own, on loopback and a free port, logs discarded: demo mode (the built-in simulator,
+ * generated secrets) unless `env` names a PBX the test runs itself.
+ */
+export async function startTestBridge(env: Record<string, string> = {}, options: BridgeOptions = {}): Promise<Bridge> {
+  const result = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env });
+  if (!result.ok) throw new Error(`bad test config: ${result.problems.join('; ')}`);
+  return startBridge(result.config, pino({ enabled: false }), options);
 }
 
 export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {

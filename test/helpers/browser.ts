@@ -3,9 +3,6 @@
  * browser). CHROMIUM_PATH overrides where it is (scripts/test-deps.mjs). Launch once per test file and open a fresh context per test.
  */
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { pino } from 'pino';
-import { loadConfig, type Config } from '../../src/config.js';
-import type { Logger } from '../../src/logger.js';
 import { findChromium } from '../../scripts/test-deps.mjs';
 
 export const CHROMIUM_ARGS = [
@@ -41,17 +38,6 @@ export async function openPage(browser: Browser, opts: { viewport?: { width: num
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
   return { context, page, errors };
-}
-
-/** Config for an in-process bridge on a free loopback port: demo mode unless PBX_BASE_URL is given. */
-export function testConfig(env: Record<string, string> = {}): Config {
-  const result = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env });
-  if (!result.ok) throw new Error(`bad test config: ${result.problems.join('; ')}`);
-  return result.config;
-}
-
-export function silentLogger(): Logger {
-  return pino({ enabled: false });
 }
 
 /** Signs in through the page's form. */

@@ -17,8 +17,8 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBu
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import { CONFIG_VARIABLES, loadConfig } from '../../src/config.js';
-import { startBridge, type Bridge } from '../../src/bridge.js';
-import { silentLogger, testConfig } from '../helpers/browser.js';
+import type { Bridge } from '../../src/bridge.js';
+import { startTestBridge } from '../helpers/bridge-harness.js';
 
 const DIR = join(import.meta.dirname, '../../deploy/kubernetes');
 /** The bridge's own shutdown deadline (src/main.ts). */
@@ -191,7 +191,7 @@ describe('deploy/kubernetes', () => {
   describe('the probes against a running bridge', () => {
     let bridge: Bridge;
     beforeAll(async () => {
-      bridge = await startBridge(testConfig(), silentLogger());
+      bridge = await startTestBridge();
     });
     afterAll(async () => {
       await bridge?.close();
