@@ -6,6 +6,7 @@ import { compareEventIds, type NewCallEvent, type StoredEvent } from '../../src/
 import { RedisEventLog, type RedisEventLogOptions } from '../../src/events/redis-event-log.js';
 import { createRedisClient } from '../../src/store/redis.js';
 import { eventually, eventuallyValue, letTimePass } from '../helpers/wait.js';
+import { LogCapture } from '../helpers/log-capture.js';
 import { startRedisServer, uniquePrefix } from '../helpers/redis-server.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -113,8 +114,9 @@ describe('redis event log', () => {
   it('when Redis goes away and comes back, then the tail logs the outage once, backs off, and resumes without losing events', async () => {
     const server = await startRedisServer();
     cleanups.push(() => server.stop());
-    const lines: Array<{ level: number; msg: string }> = [];
-    const logger = pino({ level: 'info' }, { write: (s: string) => lines.push(JSON.parse(s) as { level: number; msg: string }) });
+    const logs = new LogCapture();
+    const messages = () => logs.parsed().map((l) => String(l.msg));
+    const logger = pino({ level: 'info' }, logs.stream);
     const log = await openLog(server.url, { logger, retryMinMs: 50, retryMaxMs: 400, blockMs: 500 });
     const got: StoredEvent[] = [];
     log.subscribe((e) => got.push(e));
@@ -122,7 +124,7 @@ describe('redis event log', () => {
     await until(() => got.length === 1);
 
     await server.stop();
-    await until(() => lines.some((l) => l.msg.includes('cannot read from Redis')));
+    await until(() => messages().some((m) => m.includes('cannot read from Redis')));
     // Several failed reads at 50-400 ms backoff: none of them may log the outage a second time.
     await letTimePass(1500);
     await server.restart();
@@ -135,8 +137,8 @@ describe('redis event log', () => {
     );
     await until(() => got.length === 2, 15_000);
     expect(got.map((e) => e.id)).toEqual([first.id, second]);
-    const outageLogs = lines.filter((l) => l.msg.includes('cannot read from Redis'));
+    const outageLogs = messages().filter((m) => m.includes('cannot read from Redis'));
     expect(outageLogs).toHaveLength(1);
-    expect(lines.filter((l) => l.msg.includes('reads from Redis again'))).toHaveLength(1);
+    expect(messages().filter((m) => m.includes('reads from Redis again'))).toHaveLength(1);
   });
 });
