@@ -3,10 +3,15 @@
  * the redaction applied before a callback is kept for operators. Pure: no I/O.
  */
 import { createHash } from 'node:crypto';
-import type { CanonicalCallbackField, CallbackFieldMap } from '../config.js';
 import { CallbackError } from '../errors.js';
 import type { CallState } from './event.js';
 import type { DedupeRule } from './ports.js';
+
+/** The callback's fields the bridge reads; a site may add names for each (CALLBACK_FIELDS). */
+export const CANONICAL_CALLBACK_FIELDS = ['extension', 'from', 'fromName', 'callId', 'state'] as const;
+export type CanonicalCallbackField = (typeof CANONICAL_CALLBACK_FIELDS)[number];
+/** A site's extra field names per canonical field, tried before the built-in aliases. */
+export type CallbackFieldMap = Partial<Record<CanonicalCallbackField, string[]>>;
 
 export interface NormalizedCallback {
   extension: string;
@@ -32,7 +37,7 @@ export const CALLBACK_FIELD_ALIASES: Readonly<Record<CanonicalCallbackField, rea
   state: ['event', 'event_type', 'status', 'state', 'call_state', 'Event-Name', 'Answer-State'],
 };
 
-const CANONICAL_ORDER: readonly CanonicalCallbackField[] = ['extension', 'from', 'fromName', 'callId', 'state'];
+const CANONICAL_ORDER: readonly CanonicalCallbackField[] = CANONICAL_CALLBACK_FIELDS;
 
 export const DUPLICATE_WINDOW_WITH_CALL_ID_MS = 24 * 60 * 60 * 1000;
 export const DUPLICATE_WINDOW_WITHOUT_CALL_ID_MS = 10_000;

@@ -13,13 +13,13 @@ import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerR
 import { performance } from 'node:perf_hooks';
 import { parse as parseQueryString } from 'node:querystring';
 import express, { type Request, type Response, type Router } from 'express';
-import type { CallbackFieldMap } from '../config.js';
 import {
   normalizeCallback,
   redactCut,
   redactForRecord,
   redactText,
   REDACTED,
+  type CallbackFieldMap,
   type NormalizedCallback,
 } from '../core/callback.js';
 import type { AppendResult } from '../core/ports.js';
