@@ -7,7 +7,7 @@ import { CallbackError } from '../errors.js';
 import type { CallState } from './event.js';
 import type { DedupeRule } from './ports.js';
 
-/** The callback's fields the bridge reads; a site may add names for each (CALLBACK_FIELDS). */
+/** The callback's fields the bridge reads; a site may add names for each (PBX_CALLBACK_FIELDS). */
 export const CANONICAL_CALLBACK_FIELDS = ['extension', 'from', 'fromName', 'callId', 'state'] as const;
 export type CanonicalCallbackField = (typeof CANONICAL_CALLBACK_FIELDS)[number];
 /** A site's extra field names per canonical field, tried before the built-in aliases. */
