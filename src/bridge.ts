@@ -248,6 +248,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
     const webhooks = await startWebhookService({
       logger,
       eventLog: stores.eventLog,
+      sharedLater: stores.resilient,
       kv: stores.kv,
       lock: stores.lock,
       redis: stores.redis,

@@ -332,8 +332,6 @@ class Hub implements WsHub {
   // ---- events -------------------------------------------------------------------------------------------
 
   private route(event: StoredEvent): void {
-    // Sent to this instance's sockets when it was accepted during a Redis outage; now only read back from the stream.
-    if (event.echo) return;
     this.rooms.forEachRecipient(event.extension, (client) => {
       if (!client.held) return this.deliverLive(client, event);
       if (client.held.length < this.maxHeldEvents) return void client.held.push(event);
