@@ -382,8 +382,8 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
       maxSockets: config.wsMaxSockets,
       maxSocketsPerToken: config.wsMaxSocketsPerToken,
     });
-    revocationBus.onRevoked((jti) => hub?.closeToken(jti));
-    revocationBus.onResync(() => void hub?.recheckTokens());
+    revocationBus.onMessage((jti) => hub?.closeToken(jti));
+    revocationBus.onReconnect(() => void hub?.recheckTokens());
     metrics.addLabelledCounter('bridge_ws_upgrades_refused_total', 'WebSocket upgrades refused by a socket cap (token: 429, process: 503)', ['limit'], () => {
       const st = hub?.stats();
       return [
