@@ -179,7 +179,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
     metrics.addGauge('bridge_phonebook_age_seconds', 'Age of the phonebook snapshot', () => phonebook.status().ageSeconds ?? -1);
 
     // ── security wiring: a revoked token's sockets close on every instance (docs/security.md) ──
-    let revocations: RevocationBus = new MemoryRevocationBus();
+    let revocations: RevocationBus = new MemoryRevocationBus(logger);
     if (stores.redis && config.redisUrl) {
       const bus = new RedisRevocationBus(
         stores.redis,

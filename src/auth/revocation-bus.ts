@@ -15,7 +15,11 @@ export type RevocationBus = Channel<string>;
 const JTI = z.string().regex(/^[A-Za-z0-9-]{1,64}$/);
 
 /** One instance: the revocation reaches only this process's listeners. */
-export class MemoryRevocationBus extends MemoryChannel<string> {}
+export class MemoryRevocationBus extends MemoryChannel<string> {
+  constructor(logger?: Logger) {
+    super(logger ?? null, 'token revocation listener threw');
+  }
+}
 
 /** Publishes on the shared command connection; listens on `subscriber`, a connection this bus owns and closes. */
 export class RedisRevocationBus extends RedisChannel<string> {

@@ -54,11 +54,11 @@ export class RedisChannel<T> implements Channel<T> {
       if (channel !== o.name) return;
       const message = this.decode(text);
       if (message === undefined) return;
-      for (const listener of this.listeners) this.call(() => listener(message));
+      for (const listener of this.listeners) callListener(() => listener(message), o.logger, o.listenerError);
     });
     subscriber.on('ready', () => {
       if (!this.subscribed) return;
-      for (const listener of this.reconnectListeners) this.call(listener);
+      for (const listener of this.reconnectListeners) callListener(listener, o.logger, o.listenerError);
     });
   }
 
@@ -100,22 +100,34 @@ export class RedisChannel<T> implements Channel<T> {
     const parsed = this.o.schema.safeParse(value);
     return parsed.success ? parsed.data : undefined;
   }
+}
 
-  private call(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      this.o.logger.error({ err }, this.o.listenerError);
-    }
+/** A listener that throws is logged; the others still run. */
+function callListener(fn: () => void, logger: Logger, listenerError: string): void {
+  try {
+    fn();
+  } catch (err) {
+    logger.error({ err }, listenerError);
   }
 }
 
-/** One process: a message reaches only this process's listeners, each in a microtask of its own. */
+/**
+ * One process: a message reaches only this process's listeners, each in a microtask of its own. Without a
+ * logger, a listener that throws is an uncaught exception.
+ */
 export class MemoryChannel<T> implements Channel<T> {
   private readonly listeners: Array<(message: T) => void> = [];
 
+  constructor(
+    private readonly logger: Logger | null = null,
+    private readonly listenerError = 'channel listener threw',
+  ) {}
+
   async publish(message: T): Promise<void> {
-    for (const listener of this.listeners) queueMicrotask(() => listener(message));
+    const { logger, listenerError } = this;
+    for (const listener of this.listeners) {
+      queueMicrotask(logger ? () => callListener(() => listener(message), logger, listenerError) : () => listener(message));
+    }
   }
 
   onMessage(listener: (message: T) => void): void {

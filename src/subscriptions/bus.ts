@@ -23,7 +23,11 @@ const NUDGE: z.ZodType<Nudge> = z.union([
   z.object({ kind: z.literal('extension'), extension: z.string(), reset: z.unknown().transform((v) => v === true), from: z.string() }),
 ]);
 
-export class MemoryNudgeBus extends MemoryChannel<Nudge> {}
+export class MemoryNudgeBus extends MemoryChannel<Nudge> {
+  constructor(logger?: Logger) {
+    super(logger ?? null, 'subscription nudge listener threw');
+  }
+}
 
 /** Publishes on the shared command connection; listens on `subscriber`, a connection this bus owns and closes. */
 export class RedisNudgeBus extends RedisChannel<Nudge> {
