@@ -74,6 +74,13 @@ export const ERRORS = {
   WEBHOOK_ERR_DELIVERY_NOT_FOUND: { status: 404, error: 'not_found', message: 'No such delivery for this webhook endpoint.' },
   WEBHOOK_ERR_ENDPOINT_DISABLED: { status: 409, error: 'endpoint_disabled', message: 'The endpoint is disabled; enable it first.' },
   WEBHOOK_ERR_NOT_FAILED: { status: 409, error: 'not_failed', message: 'Only a failed delivery can be sent again.' },
+  // ---- WebSocket handshakes (refused with a plain HTTP answer whose body is only `{"error"}`) -------------
+  /** Verifying the token failed (the store could not be read); the page retries. */
+  WS_ERR_UNAVAILABLE: { status: 503, error: 'unavailable', message: 'The token cannot be checked right now.' },
+  WS_ERR_SHUTTING_DOWN: { status: 503, error: 'shutting_down', message: 'This instance is shutting down.' },
+  WS_ERR_TOO_MANY_SOCKETS: { status: 503, error: 'too_many_sockets', message: 'This instance has as many sockets open as it takes (WS_MAX_SOCKETS).' },
+  WS_ERR_TOO_MANY_SOCKETS_FOR_TOKEN: { status: 429, error: 'too_many_sockets_for_token', message: 'This token has as many sockets open as it may.' },
+
   CALL_ERR_NOT_FOUND: { status: 404, error: 'not_found', message: 'No call with that sessionId.' },
   /** Saving a contact from the pop: the PBX's answer to createNumber (src/pbx/refusals.ts tells them apart). */
   CONTACT_ERR_ALREADY_EXISTS: { status: 409, error: 'already_exists', message: 'The PBX already has a contact with this number.' },
