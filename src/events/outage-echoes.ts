@@ -30,11 +30,16 @@ export class OutageEchoes {
     this.pending.delete(origin);
   }
 
-  /** The provisional id when the event under `origin` is one of ours coming back (and tells listeners), else undefined. */
-  take(origin: string | undefined, eventId: string): string | undefined {
+  /** The provisional id when the event under `origin` is one of ours coming back, else undefined. */
+  take(origin: string | undefined): string | undefined {
     const provisionalId = origin === undefined ? undefined : this.pending.get(origin);
     if (origin === undefined || provisionalId === undefined) return undefined;
     this.pending.delete(origin);
+    return provisionalId;
+  }
+
+  /** Tells the `onSharedLater` listeners that an event taken back is in the shared log (as `eventId`). */
+  announce(eventId: string): void {
     for (const listener of this.listeners) {
       try {
         listener();
@@ -42,7 +47,6 @@ export class OutageEchoes {
         this.logger.error({ err, eventId }, 'shared-later listener threw');
       }
     }
-    return provisionalId;
   }
 
   onSharedLater(listener: () => void): () => void {

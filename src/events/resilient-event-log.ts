@@ -357,11 +357,12 @@ export class ResilientEventLog implements EventLog {
 
   private onShared(event: TaggedEvent): void {
     this.observe(event.id);
-    const provisionalId = this.echoes.take(event.origin, event.id);
+    const provisionalId = this.echoes.take(event.origin);
     if (provisionalId !== undefined) {
       // Delivered here during the outage under its provisional id; from now on replays know it by its shared id.
       const { origin: _origin, ...shared } = event;
       this.recent.replace(provisionalId, shared);
+      this.echoes.announce(event.id);
       return;
     }
     this.recent.keep(event);
