@@ -19,10 +19,8 @@
  * When this instance's tail reads one of its own buffered events back (by its origin tag) it is not handed to
  * the listeners again, they had it: replays know it by its shared id from then on, and `onSharedLater`
  * listeners (the webhook dispatcher, which reads the shared log) are told it is there.
- *
- * Split by job: outage-watch.ts (whether there is an outage), outage-buffer.ts (the buffer and its flush),
- * outage-echoes.ts (its events coming back), recent-events.ts (replay during an outage), redis-timeouts.ts
- * (slow vs gone); this file holds the modes' append, read and live paths.
+ * Split by job: outage-watch.ts (is there an outage), outage-buffer.ts (the buffer and its flush),
+ * outage-echoes.ts (its events coming back), recent-events.ts (replay), redis-timeouts.ts (slow vs gone).
  */
 import { ExpiringMap } from '../store/expiring-map.js';
 import { randomBytes } from 'node:crypto';
@@ -228,7 +226,7 @@ export class ResilientEventLog implements EventLog {
         if (!(err instanceof TimeoutError)) this.outage.enter(err);
       }
     }
-    return this.readLocal(afterId, limit);
+    return this.recent.readAfter(afterId, limit, `${this.last[0]}-${this.last[1]}`);
   }
 
   async lastId(): Promise<string | null> {
@@ -309,10 +307,6 @@ export class ResilientEventLog implements EventLog {
     this.fanout.publish(stored);
     this.scheduleFlush();
     return { id, duplicate: false };
-  }
-
-  private readLocal(afterId: string, limit: number): ReplayResult {
-    return this.recent.readAfter(afterId, limit, `${this.last[0]}-${this.last[1]}`);
   }
 
   /**
