@@ -179,7 +179,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
     metrics.addGauge('bridge_phonebook_age_seconds', 'Age of the phonebook snapshot', () => phonebook.status().ageSeconds ?? -1);
 
     // ── security wiring: a revoked token's sockets close on every instance (docs/security.md) ──
-    let revocations: RevocationBus = new MemoryRevocationBus();
+    let revocations: RevocationBus = new MemoryRevocationBus(logger);
     if (stores.redis && config.redisUrl) {
       const bus = new RedisRevocationBus(
         stores.redis,
@@ -248,6 +248,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
     const webhooks = await startWebhookService({
       logger,
       eventLog: stores.eventLog,
+      sharedLater: stores.resilient,
       kv: stores.kv,
       lock: stores.lock,
       redis: stores.redis,
@@ -381,8 +382,8 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
       maxSockets: config.wsMaxSockets,
       maxSocketsPerToken: config.wsMaxSocketsPerToken,
     });
-    revocationBus.onRevoked((jti) => hub?.closeToken(jti));
-    revocationBus.onResync(() => void hub?.recheckTokens());
+    revocationBus.onMessage((jti) => hub?.closeToken(jti));
+    revocationBus.onReconnect(() => void hub?.recheckTokens());
     metrics.addLabelledCounter('bridge_ws_upgrades_refused_total', 'WebSocket upgrades refused by a socket cap (token: 429, process: 503)', ['limit'], () => {
       const st = hub?.stats();
       return [

@@ -5,10 +5,8 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { getCountries, type CountryCode } from 'libphonenumber-js';
+import { CANONICAL_CALLBACK_FIELDS, type CallbackFieldMap, type CanonicalCallbackField } from './core/callback.js';
 
-const CANONICAL_CALLBACK_FIELDS = ['extension', 'from', 'fromName', 'callId', 'state'] as const;
-export type CanonicalCallbackField = (typeof CANONICAL_CALLBACK_FIELDS)[number];
-export type CallbackFieldMap = Partial<Record<CanonicalCallbackField, string[]>>;
 
 const countries = new Set<string>(getCountries());
 

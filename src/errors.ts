@@ -43,6 +43,12 @@ export const ERRORS = {
     error: 'invalid_token',
     message: 'A valid agent token is required: Authorization: Bearer <token>.',
   },
+  /** Routes open to agents and operators alike (the contacts routes). */
+  AUTH_ERR_AGENT_OR_ADMIN: {
+    status: 401,
+    error: 'invalid_token',
+    message: 'An agent token or the admin key is required: Authorization: Bearer <token>.',
+  },
 
   // ---- agent sign-in --------------------------------------------------------------------------------------
   LOGIN_ERR_INVALID_CREDENTIALS: { status: 401, error: 'invalid_credentials', message: 'The PBX refused this extension and password.' },
@@ -68,6 +74,21 @@ export const ERRORS = {
   WEBHOOK_ERR_DELIVERY_NOT_FOUND: { status: 404, error: 'not_found', message: 'No such delivery for this webhook endpoint.' },
   WEBHOOK_ERR_ENDPOINT_DISABLED: { status: 409, error: 'endpoint_disabled', message: 'The endpoint is disabled; enable it first.' },
   WEBHOOK_ERR_NOT_FAILED: { status: 409, error: 'not_failed', message: 'Only a failed delivery can be sent again.' },
+  // ---- WebSocket handshakes (refused with a plain HTTP answer whose body is only `{"error"}`) -------------
+  /** Verifying the token failed (the store could not be read); the page retries. */
+  WS_ERR_UNAVAILABLE: { status: 503, error: 'unavailable', message: 'The token cannot be checked right now.' },
+  WS_ERR_SHUTTING_DOWN: { status: 503, error: 'shutting_down', message: 'This instance is shutting down.' },
+  WS_ERR_TOO_MANY_SOCKETS: { status: 503, error: 'too_many_sockets', message: 'This instance has as many sockets open as it takes (WS_MAX_SOCKETS).' },
+  WS_ERR_TOO_MANY_SOCKETS_FOR_TOKEN: { status: 429, error: 'too_many_sockets_for_token', message: 'This token has as many sockets open as it may.' },
+
+  CALL_ERR_NOT_FOUND: { status: 404, error: 'not_found', message: 'No call with that sessionId.' },
+  /** Saving a contact from the pop: the PBX's answer to createNumber (src/pbx/refusals.ts tells them apart). */
+  CONTACT_ERR_ALREADY_EXISTS: { status: 409, error: 'already_exists', message: 'The PBX already has a contact with this number.' },
+  /** Any other refusal; the message is the PBX's own, the answer adds `pbxStatus` and the `field` it names. */
+  CONTACT_ERR_REFUSED: { status: 422, error: 'pbx_refused', message: 'The PBX refused the contact.' },
+  CONTACT_ERR_PBX_BAD_RESPONSE: { status: 502, error: 'pbx_bad_response', message: 'The PBX gave an answer the bridge cannot read.' },
+  /** A timeout may still have created the contact: the next refresh shows it. */
+  CONTACT_ERR_PBX_UNAVAILABLE: { status: 503, error: 'pbx_unavailable', message: 'The PBX cannot be reached; try again.' },
   /** A webhook connection to a non-public address, refused by the SSRF guard (a delivery failure, never an answer). */
   WEBHOOK_ERR_BLOCKED_ADDRESS: { status: 422, error: 'url_not_allowed', message: 'The address is not public.' },
 
@@ -107,13 +128,21 @@ export const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS;
 
+export interface BridgeErrorOptions {
+  cause?: unknown;
+  /** Fields the answer carries besides `error` and `message` (the `field` a 400 names, …); never a secret. */
+  answerFields?: Readonly<Record<string, unknown>>;
+}
+
 export class BridgeError extends Error {
   readonly code: ErrorCode;
+  readonly answerFields: Readonly<Record<string, unknown>> | undefined;
   /** @param message more detail than the registry's default message (never a secret). */
-  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
-    super(message ?? ERRORS[code].message, options);
+  constructor(code: ErrorCode, message?: string, options?: BridgeErrorOptions) {
+    super(message ?? ERRORS[code].message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
+    this.answerFields = options?.answerFields;
   }
   get status(): number {
     return ERRORS[this.code].status;
@@ -160,8 +189,8 @@ export class CallbackError extends BridgeError {
 
 export class ValidationError extends BridgeError {
   readonly field: string;
-  constructor(field: string, message: string) {
-    super('VALIDATION_ERR', message);
+  constructor(field: string, message: string, options?: BridgeErrorOptions) {
+    super('VALIDATION_ERR', message, options);
     this.field = field;
   }
 }

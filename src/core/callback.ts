@@ -1,12 +1,17 @@
 /**
- * The PBX's ringing callback (CONTRACT 3) read into one canonical shape, the duplicate rule for it, and
- * the redaction applied before a callback is kept for operators. Pure: no I/O.
+ * The PBX's ringing callback (CONTRACT 3) read into one canonical shape, and the duplicate rule for it.
+ * Pure: no I/O.
  */
 import { createHash } from 'node:crypto';
-import type { CanonicalCallbackField, CallbackFieldMap } from '../config.js';
 import { CallbackError } from '../errors.js';
 import type { CallState } from './event.js';
 import type { DedupeRule } from './ports.js';
+
+/** The callback's fields the bridge reads; a site may add names for each (PBX_CALLBACK_FIELDS). */
+export const CANONICAL_CALLBACK_FIELDS = ['extension', 'from', 'fromName', 'callId', 'state'] as const;
+export type CanonicalCallbackField = (typeof CANONICAL_CALLBACK_FIELDS)[number];
+/** A site's extra field names per canonical field, tried before the built-in aliases. */
+export type CallbackFieldMap = Partial<Record<CanonicalCallbackField, string[]>>;
 
 export interface NormalizedCallback {
   extension: string;
@@ -32,7 +37,7 @@ export const CALLBACK_FIELD_ALIASES: Readonly<Record<CanonicalCallbackField, rea
   state: ['event', 'event_type', 'status', 'state', 'call_state', 'Event-Name', 'Answer-State'],
 };
 
-const CANONICAL_ORDER: readonly CanonicalCallbackField[] = ['extension', 'from', 'fromName', 'callId', 'state'];
+const CANONICAL_ORDER: readonly CanonicalCallbackField[] = CANONICAL_CALLBACK_FIELDS;
 
 export const DUPLICATE_WINDOW_WITH_CALL_ID_MS = 24 * 60 * 60 * 1000;
 export const DUPLICATE_WINDOW_WITHOUT_CALL_ID_MS = 10_000;
@@ -251,71 +256,4 @@ export function dedupeRule(cb: NormalizedCallback): DedupeRule {
     .update(JSON.stringify([cb.extension, cb.from, cb.fromName, cb.state]))
     .digest('hex');
   return { key: `f:${digest}`, ttlMs: DUPLICATE_WINDOW_WITHOUT_CALL_ID_MS };
-}
-
-// ---- Redaction for the recent-callbacks record ----
-
-export const REDACTED = '[redacted]';
-
-/** Names that look like credentials: secret, password, passwd, pwd, token, auth…, api key, signature. */
-export function isSecretFieldName(name: string): boolean {
-  return /secret|passw|pwd|token|auth|apikey|signature|credential|cookie/.test(normalizeFieldName(name));
-}
-
-const RECORD_LIMITS = { depth: 4, keys: 100, items: 20, string: 512 } as const;
-
-/**
- * A copy of a parsed callback safe to keep and show: fields whose name looks like a credential are
- * replaced, the secrets (as sent or URL-encoded) are cut out of every string, and size is bounded
- * (depth, keys, items, string length) so a 64 KiB body does not become a 64 KiB record.
- */
-export function redactForRecord(value: unknown, secrets: readonly string[], depth = 0): unknown {
-  if (typeof value === 'string') return redactCut(value, secrets, RECORD_LIMITS.string);
-  if (value === null || typeof value !== 'object') return value;
-  if (depth >= RECORD_LIMITS.depth) return '[nested too deep]';
-  if (Array.isArray(value)) {
-    return value.slice(0, RECORD_LIMITS.items).map((v) => redactForRecord(v, secrets, depth + 1));
-  }
-  const out: Record<string, unknown> = {};
-  for (const [name, v] of Object.entries(value).slice(0, RECORD_LIMITS.keys)) {
-    const safeName = redactCut(name, secrets, 128);
-    out[safeName] = isSecretFieldName(name) ? REDACTED : redactForRecord(v, secrets, depth + 1);
-  }
-  return out;
-}
-
-/**
- * Credential-looking `name=value` / `"name":"value"` pairs. Every quantifier is bounded, so the work is
- * linear in the text: an unbounded `auth\w*` rescanned a long `authauth…` word from every `auth` in it.
- */
-export const SECRET_PAIR_PATTERN = /((?:secret|passw\w{0,32}|pwd|token|auth\w{0,32}|api[-_]?key|signature)["']?\s{0,8}[:=]\s{0,8}["']?)([^"'&\s,;}]+)/gi;
-
-/**
- * Cuts `text` to `max` characters (plus '…') and redacts it, in work bounded by `max` and the secrets'
- * length, however long the text: it is cut first, with a margin as long as the longest secret, so a secret
- * straddling the cut is still removed whole, then redacted, then cut to `max`.
- */
-export function redactCut(text: string, secrets: readonly string[], max: number): string {
-  let margin = 64;
-  for (const secret of secrets) margin = Math.max(margin, encodeURIComponent(secret).length);
-  const head = text.length > max + margin ? text.slice(0, max + margin) : text;
-  const redacted = redactText(head, secrets);
-  return redacted.length > max || head.length < text.length ? `${redacted.slice(0, max)}…` : redacted;
-}
-
-/**
- * Removes the secrets from free text (a raw body, a header) and masks `name=value` / `"name":"value"`
- * pairs whose name looks like a credential, for bodies too broken to parse.
- */
-export function redactText(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret === '') continue;
-    if (out.includes(secret)) out = out.split(secret).join(REDACTED);
-    const encoded = encodeURIComponent(secret);
-    if (encoded !== secret && out.includes(encoded)) out = out.split(encoded).join(REDACTED);
-  }
-  // The pattern below needs a ':' or '=': most values (numbers, names, ids) have neither.
-  if (!out.includes(':') && !out.includes('=')) return out;
-  return out.replace(SECRET_PAIR_PATTERN, (_m, prefix: string) => `${prefix}${REDACTED}`);
 }

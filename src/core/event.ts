@@ -92,14 +92,6 @@ export interface StoredEvent {
   extension: string;
   type: EventType;
   json: string;
-  /** The Redis log's origin tag (`<instanceId>/<n>`) when the appending instance set one; internal to the event logs. */
-  origin?: string;
-  /**
-   * Set by the resilient event log on an event this instance already handed to its listeners during a Redis
-   * outage, now read back from the shared stream (under the same id, or a new one when the stream had moved
-   * past it). The hub skips it: its agents already have it.
-   */
-  echo?: true;
 }
 
 export function eventTypeForState(state: CallState): EventType {

@@ -9,7 +9,8 @@
  * two, the next dispatcher repeats the batch: records are created only if absent and job ids are
  * deterministic, so the repeat adds nothing.
  *
- * Every instance's log subscription only wakes the dispatcher; events are never enqueued from it directly.
+ * Every instance's log subscription (and the resilient log's signal for its outage events reaching the shared
+ * stream) only wakes the dispatcher; events are never enqueued from it directly.
  */
 import type { EventLog, KeyValueStore, Lock } from '../core/ports.js';
 import type { StoredEvent } from '../core/event.js';
@@ -22,8 +23,18 @@ export const DISPATCH_LOCK = 'webhooks:dispatcher';
 /** While no endpoint is active, how long the dispatcher goes without looking again (its own changes excepted). */
 export const NO_ENDPOINT_RECHECK_MS = 1000;
 
+/**
+ * Says that events the log did not publish to its listeners can now be read from it: the resilient log's
+ * events from a Redis outage, read back from the shared stream (src/events/outage-echoes.ts).
+ */
+export interface SharedLaterSignal {
+  onSharedLater(listener: () => void): () => void;
+}
+
 export interface DispatcherOptions {
   eventLog: EventLog;
+  /** Wakes the dispatcher besides the log's subscription; none in memory mode. */
+  sharedLater?: SharedLaterSignal | null;
   kv: KeyValueStore;
   lock: Lock;
   endpoints: EndpointStore;
@@ -39,6 +50,7 @@ export interface DispatcherOptions {
 export class WebhookDispatcher {
   private readonly lease: LeaderLease;
   private unsubscribe: (() => void) | null = null;
+  private unsubscribeSharedLater: (() => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
   private draining: Promise<void> | null = null;
   private again = false;
@@ -66,6 +78,7 @@ export class WebhookDispatcher {
 
   async start(): Promise<void> {
     this.unsubscribe = this.opts.eventLog.subscribe(() => this.kick());
+    this.unsubscribeSharedLater = this.opts.sharedLater?.onSharedLater(() => this.kick()) ?? null;
     await this.tick();
     // The first catch-up (and, on a first start, the cursor) is in place before start() resolves.
     await this.idle();
@@ -222,6 +235,7 @@ export class WebhookDispatcher {
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe?.();
+    this.unsubscribeSharedLater?.();
     if (this.timer) clearInterval(this.timer);
     if (this.recheckTimer) clearTimeout(this.recheckTimer);
     await this.idle();

@@ -9,7 +9,7 @@ import type { EventType } from '../core/event.js';
 import type { EventLog, KeyValueStore, Lock } from '../core/ports.js';
 import type { Logger } from '../logger.js';
 import { BullDeliveryQueue } from './bullmq-queue.js';
-import { WebhookDispatcher } from './dispatcher.js';
+import { WebhookDispatcher, type SharedLaterSignal } from './dispatcher.js';
 import { DeliveryEngine } from './engine.js';
 import { MemoryDeliveryQueue } from './memory-queue.js';
 import { WebhookSender } from './sender.js';
@@ -31,6 +31,8 @@ import {
 export interface WebhookServiceOptions {
   logger: Logger;
   eventLog: EventLog;
+  /** The resilient log's signal that its outage events reached the shared stream (wakes the dispatcher). */
+  sharedLater?: SharedLaterSignal | null;
   kv: KeyValueStore;
   lock: Lock;
   /** The bridge's command connection (borrowed), or null for the in-memory mode. */
@@ -152,6 +154,7 @@ export async function startWebhookService(opts: WebhookServiceOptions): Promise<
 
   const dispatcher = new WebhookDispatcher({
     eventLog: opts.eventLog,
+    sharedLater: opts.sharedLater,
     kv: opts.kv,
     lock: opts.lock,
     endpoints,

@@ -11,6 +11,7 @@ import { compareEventIds, EVENT_TYPES, parseEventId, type EventType, type NewCal
 import type { AppendResult, DedupeRule, EventLog, ReplayResult } from '../core/ports.js';
 import type { Logger } from '../logger.js';
 import { Fanout, type EventListener } from './fanout.js';
+import type { TaggedEvent } from './tagged-event.js';
 import { serializeEventBody, storedEvent } from './serialize.js';
 import { RedisStreamTail } from './redis-stream-tail.js';
 import { readStreamInfo, type StreamInfo } from './redis-stream-info.js';
@@ -119,7 +120,7 @@ export class RedisEventLog implements EventLog {
   private readonly dedupePrefix: string;
   private readonly maxEvents: number;
   private readonly trimOperator: '~' | '=';
-  private readonly fanout: Fanout;
+  private readonly fanout: Fanout<TaggedEvent>;
   private readonly tail: RedisStreamTail;
   /**
    * The newest id handed to listeners, in stream order: by the tail, or by an append whose entry directly
@@ -134,7 +135,7 @@ export class RedisEventLog implements EventLog {
     this.dedupePrefix = `${opts.prefix}dedupe:`;
     this.maxEvents = Math.max(1, Math.floor(opts.maxEvents ?? 10_000));
     this.trimOperator = opts.trim === 'exact' ? '=' : '~';
-    this.fanout = new Fanout(opts.logger);
+    this.fanout = new Fanout<TaggedEvent>(opts.logger);
     this.tail = new RedisStreamTail({
       redis: opts.redis,
       subscriberRedis: opts.subscriberRedis,
@@ -178,7 +179,7 @@ export class RedisEventLog implements EventLog {
     // Everything before this entry was delivered already: deliver it now, in order, without the tail's round trip.
     if (!duplicate && this.deliveredUpTo !== null && reply[2] === this.deliveredUpTo) {
       this.deliveredUpTo = id;
-      const stored = storedEvent(id, event.data.extension, event.type, body);
+      const stored: TaggedEvent = storedEvent(id, event.data.extension, event.type, body);
       if (origin) stored.origin = origin;
       this.fanout.publish(stored);
     }
@@ -235,7 +236,7 @@ export class RedisEventLog implements EventLog {
     return newest[0]?.[0] ?? null;
   }
 
-  subscribe(listener: EventListener): () => void {
+  subscribe(listener: EventListener<TaggedEvent>): () => void {
     const unsubscribe = this.fanout.add(listener);
     // Lazily, for callers that did not await start(); failures are retried and logged by the tail itself.
     void this.tail.start();
@@ -267,7 +268,7 @@ export function isComplete(afterId: string, info: StreamInfo): boolean {
 const EVENT_TYPE_SET: ReadonlySet<string> = new Set(EVENT_TYPES);
 
 /** Stream fields: `e` envelope JSON without id, `x` extension, `t` type, optional `o` origin tag. */
-export function toStoredEvent(id: string, fields: string[]): StoredEvent | null {
+export function toStoredEvent(id: string, fields: string[]): TaggedEvent | null {
   let body: string | undefined;
   let extension: string | undefined;
   let type: string | undefined;
@@ -280,7 +281,7 @@ export function toStoredEvent(id: string, fields: string[]): StoredEvent | null 
     else if (fields[i] === 'o') origin = value;
   }
   if (!body?.startsWith('{') || extension === undefined || type === undefined || !EVENT_TYPE_SET.has(type)) return null;
-  const event = storedEvent(id, extension, type as EventType, body);
+  const event: TaggedEvent = storedEvent(id, extension, type as EventType, body);
   if (origin) event.origin = origin;
   return event;
 }

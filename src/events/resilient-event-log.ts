@@ -13,22 +13,30 @@
  * - duplicates are caught by a local map that also remembers this instance's recent shared appends;
  * - readAfter serves a bounded ring of the recent events this instance saw or accepted;
  * - the outage is logged once, when it starts, and once when it ends.
- * When Redis answers again the buffer is appended to the stream in order (APPEND_BUFFERED_SCRIPT), each event
- * under a new stream id, or not at all when its dedupe key shows it is there already; then the log goes back
- * to shared mode. Appends that arrive meanwhile join the buffer behind.
- * When this instance's tail reads one of its own buffered events back it marks it `echo`: its listeners already
- * had it, and the hub does not send it again.
+ * When Redis answers again the buffer is appended to the stream in order (outage-buffer.ts), each event under
+ * a new stream id, or not at all when its dedupe key shows it is there already; then the log goes back to
+ * shared mode. Appends that arrive meanwhile join the buffer behind.
+ * When this instance's tail reads one of its own buffered events back (by its origin tag) it is not handed to
+ * the listeners again, they had it: replays know it by its shared id from then on, and `onSharedLater`
+ * listeners (the webhook dispatcher, which reads the shared log) are told it is there.
+ * Split by job: outage-watch.ts (is there an outage), outage-buffer.ts (the buffer and its flush),
+ * outage-echoes.ts (its events coming back), recent-events.ts (replay), redis-timeouts.ts (slow vs gone).
  */
 import { ExpiringMap } from '../store/expiring-map.js';
 import { randomBytes } from 'node:crypto';
-import { setImmediate as nextCheckPhase, setTimeout as delay } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { compareEventIds, parseEventId, type NewCallEvent, type StoredEvent } from '../core/event.js';
+import { parseEventId, type NewCallEvent, type StoredEvent } from '../core/event.js';
 import type { AppendResult, DedupeRule, EventLog, ReplayResult } from '../core/ports.js';
 import type { Logger } from '../logger.js';
 import { Fanout, type EventListener } from './fanout.js';
-import type { BufferedAppend, BufferedOutcome, RedisEventLog } from './redis-event-log.js';
+import { OutageBuffer } from './outage-buffer.js';
+import { OutageEchoes } from './outage-echoes.js';
+import { OutageWatch } from './outage-watch.js';
+import { RecentEvents } from './recent-events.js';
+import type { BufferedOutcome, RedisEventLog } from './redis-event-log.js';
+import { isUnavailable, TimeoutError, withTimeout } from './redis-timeouts.js';
 import { serializeEventBody, storedEvent } from './serialize.js';
+import type { TaggedEvent } from './tagged-event.js';
 import { BridgeError } from '../errors.js';
 
 export interface ResilientEventLogOptions {
@@ -78,14 +86,6 @@ export class EventLogUnavailableError extends BridgeError {
   }
 }
 
-interface Buffered extends BufferedAppend {
-  /** When its duplicate window ends (ms); 0: none. */
-  dedupeUntil: number;
-}
-
-
-class TimeoutError extends Error {}
-
 const DEFAULTS = {
   appendTimeoutMs: 1000,
   readTimeoutMs: 2000,
@@ -95,8 +95,6 @@ const DEFAULTS = {
   flushBatch: 200,
   retryIntervalMs: 500,
 };
-/** At most this long a flush waits for appends that timed out to settle (they were sent; Redis may still answer). */
-const LATE_APPEND_WAIT_MS = 5000;
 
 export class ResilientEventLog implements EventLog {
   readonly instanceId: string;
@@ -111,25 +109,18 @@ export class ResilientEventLog implements EventLog {
   /** The highest id seen (stream) or issued (locally), as [ms, seq]. */
   private last: [bigint, bigint] = [0n, 0n];
   private originSeq = 0;
-  private readonly buffer: Buffered[] = [];
-  /** Origin tag -> provisional id, of events handed to listeners locally whose shared copy has not been read back yet. */
-  private readonly pendingEcho: ExpiringMap<string>;
-  private readonly lateAppends = new Set<Promise<unknown>>();
+  private readonly buffer: OutageBuffer;
+  private readonly echoes: OutageEchoes;
   private readonly dedupe: ExpiringMap<string>;
-  private recent: StoredEvent[] = [];
-  /** Events at or below this id may be missing from `recent`. */
-  private recentFloor = '0-0';
+  private readonly recent: RecentEvents;
 
-  private outageSince: number | null = null;
+  private readonly outage: OutageWatch;
   private flushing: Promise<void> | null = null;
-  /** The last buffered-append command sent; a flush never sends another while it is unanswered. */
-  private flushCommand: Promise<unknown> | null = null;
   private flushErrorLogged = false;
-  private retryTimer: NodeJS.Timeout | null = null;
   /** When Redis last answered an append (ms), to tell a busy Redis from a gone one. */
   private lastAnswerAt: number | null = null;
   private closed = false;
-  private readonly counters = { degradedEvents: 0, refused: 0, flushed: { shared: 0, duplicate: 0 } };
+  private readonly counters = { degradedEvents: 0, refused: 0 };
 
   constructor(opts: ResilientEventLogOptions) {
     this.inner = opts.inner;
@@ -147,11 +138,26 @@ export class ResilientEventLog implements EventLog {
     };
     this.now = opts.now ?? Date.now;
     this.dedupe = new ExpiringMap<string>({ maxKeys: this.o.maxDedupeKeys, now: this.now });
-    this.pendingEcho = new ExpiringMap<string>({ maxKeys: this.o.maxBuffered * 2, now: this.now });
+    this.echoes = new OutageEchoes(this.o.maxBuffered * 2, this.now, this.logger);
+    this.recent = new RecentEvents(this.o.recentEvents);
+    this.buffer = new OutageBuffer({
+      inner: this.inner,
+      logger: this.logger,
+      flushBatch: this.o.flushBatch,
+      batchTimeoutMs: Math.max(2000, this.o.readTimeoutMs),
+      isReady: () => this.redis.status === 'ready',
+      now: this.now,
+      onStreamId: (id) => this.observe(id),
+    });
     this.fanout = new Fanout(this.logger);
     this.unsubscribeInner = this.inner.subscribe((event) => this.onShared(event));
-    this.redis.on('close', this.onConnectionLost);
-    this.redis.on('ready', this.onConnectionReady);
+    this.outage = new OutageWatch({
+      redis: this.redis,
+      logger: this.logger,
+      retryIntervalMs: this.o.retryIntervalMs,
+      now: this.now,
+      onMaybeBack: () => this.scheduleFlush(),
+    });
   }
 
   /** Learns where the stream ends, so local ids start above it and replay knows what it can vouch for. */
@@ -161,7 +167,7 @@ export class ResilientEventLog implements EventLog {
       const lastId = await withTimeout(this.inner.lastId(), this.o.readTimeoutMs);
       if (lastId) {
         this.observe(lastId);
-        this.recentFloor = lastId;
+        this.recent.startAfter(lastId);
       }
     } catch (err) {
       this.logger.debug({ err }, 'could not read the newest event id at start');
@@ -172,16 +178,16 @@ export class ResilientEventLog implements EventLog {
     return {
       mode: this.mode(),
       redisUp: this.redis.status === 'ready',
-      degradedSince: this.outageSince === null ? null : new Date(this.outageSince).toISOString(),
-      buffered: this.buffer.length,
+      degradedSince: this.outage.since === null ? null : new Date(this.outage.since).toISOString(),
+      buffered: this.buffer.size,
       degradedEvents: this.counters.degradedEvents,
       refused: this.counters.refused,
-      flushed: { ...this.counters.flushed },
+      flushed: { ...this.buffer.flushed },
     };
   }
 
   mode(): EventLogMode {
-    return this.outageSince !== null || this.buffer.length > 0 ? 'degraded' : 'shared';
+    return this.outage.since !== null || this.buffer.size > 0 ? 'degraded' : 'shared';
   }
 
   async append(event: NewCallEvent, dedupe: DedupeRule | null): Promise<AppendResult> {
@@ -197,8 +203,8 @@ export class ResilientEventLog implements EventLog {
         return result;
       } catch (err) {
         if (!isUnavailable(err)) throw err;
-        this.enterOutage(err);
-        // Sent, unanswered: Redis may still take it. Then it is in the stream already; see onLateAppend.
+        this.outage.enter(err);
+        // Sent, unanswered: Redis may still take it. Then it is in the stream already; see trackLate.
         if (err instanceof TimeoutError) this.trackLate(sent, origin);
       }
     }
@@ -206,7 +212,7 @@ export class ResilientEventLog implements EventLog {
   }
 
   async readAfter(afterId: string, limit: number): Promise<ReplayResult> {
-    if (this.buffer.length > 0 && this.redis.status === 'ready') {
+    if (this.buffer.size > 0 && this.redis.status === 'ready') {
       // Redis is back and the buffer is on its way: read the stream once it holds everything we delivered.
       this.scheduleFlush();
       if (this.flushing) await withTimeout(this.flushing, this.o.readTimeoutMs).catch(() => undefined);
@@ -217,10 +223,10 @@ export class ResilientEventLog implements EventLog {
       } catch (err) {
         if (!isUnavailable(err)) throw err;
         // A slow read is served locally this once; only a lost connection makes the whole log degraded.
-        if (!(err instanceof TimeoutError)) this.enterOutage(err);
+        if (!(err instanceof TimeoutError)) this.outage.enter(err);
       }
     }
-    return this.readLocal(afterId, limit);
+    return this.recent.readAfter(afterId, limit, `${this.last[0]}-${this.last[1]}`);
   }
 
   async lastId(): Promise<string | null> {
@@ -229,7 +235,7 @@ export class ResilientEventLog implements EventLog {
         return await withTimeout(this.inner.lastId(), this.o.readTimeoutMs);
       } catch (err) {
         if (!isUnavailable(err)) throw err;
-        if (!(err instanceof TimeoutError)) this.enterOutage(err);
+        if (!(err instanceof TimeoutError)) this.outage.enter(err);
       }
     }
     return this.last[0] === 0n && this.last[1] === 0n ? null : `${this.last[0]}-${this.last[1]}`;
@@ -239,26 +245,34 @@ export class ResilientEventLog implements EventLog {
     return this.fanout.add(listener);
   }
 
+  /**
+   * Called when an event this instance accepted during an outage (and handed to its listeners then) is read
+   * back from the shared stream. Listeners are not given it again; a reader of the shared log (the webhook
+   * dispatcher) can read it there now. Returns the unsubscribe function.
+   */
+  onSharedLater(listener: () => void): () => void {
+    return this.echoes.onSharedLater(listener);
+  }
+
   /** Gives buffered events one last chance (at most flushTimeoutMs) to reach the stream, then stops. */
   async close(flushTimeoutMs = 2000): Promise<void> {
     if (this.closed) return;
-    if (this.buffer.length > 0 && this.redis.status === 'ready') {
+    if (this.buffer.size > 0 && this.redis.status === 'ready') {
       await withTimeout(this.flush(), flushTimeoutMs).catch(() => undefined);
     }
     this.closed = true;
-    this.stopRetrying();
-    this.redis.off('close', this.onConnectionLost);
-    this.redis.off('ready', this.onConnectionReady);
+    this.outage.close();
     this.unsubscribeInner();
-    if (this.buffer.length > 0) {
+    if (this.buffer.size > 0) {
       this.logger.error(
-        { unshared: this.buffer.length, firstId: this.buffer[0]?.id },
+        { unshared: this.buffer.size, firstId: this.buffer.firstId },
         'closing with events accepted during the Redis outage that never reached the shared log; other instances and replays will not have them',
       );
     }
     this.fanout.clear();
+    this.echoes.clear();
     this.dedupe.clear();
-    this.recent = [];
+    this.recent.clear();
   }
 
   // ---- local (degraded) operation -------------------------------------------------------------------------
@@ -269,9 +283,9 @@ export class ResilientEventLog implements EventLog {
       const seen = this.dedupe.get(dedupe.key);
       if (seen !== undefined) return { id: seen, duplicate: true };
     }
-    if (this.buffer.length >= this.o.maxBuffered) {
+    if (this.buffer.size >= this.o.maxBuffered) {
       this.counters.refused++;
-      throw new EventLogUnavailableError(`Redis is unreachable and ${this.buffer.length} events already wait for it`);
+      throw new EventLogUnavailableError(`Redis is unreachable and ${this.buffer.size} events already wait for it`);
     }
     const id = this.nextLocalId();
     const body = serializeEventBody(event);
@@ -286,24 +300,13 @@ export class ResilientEventLog implements EventLog {
       dedupeUntil: dedupe ? now + dedupe.ttlMs : 0,
       origin,
     });
-    // Tags whose echo never comes (a twin accepted elsewhere) age out past the map's cap.
-    this.pendingEcho.set(origin, id, null);
+    this.echoes.expect(origin, id);
     if (dedupe) this.dedupe.set(dedupe.key, id, dedupe.ttlMs);
     this.counters.degradedEvents++;
-    this.keepRecent(stored);
+    this.recent.keep(stored);
     this.fanout.publish(stored);
     this.scheduleFlush();
     return { id, duplicate: false };
-  }
-
-  private readLocal(afterId: string, limit: number): ReplayResult {
-    const parsed = parseEventId(afterId);
-    const newest = `${this.last[0]}-${this.last[1]}`;
-    // Only what this instance saw: complete when nothing after afterId can have fallen out of the ring.
-    if (!parsed || compareEventIds(afterId, newest) > 0) return { events: [], complete: false };
-    const complete = compareEventIds(afterId, this.recentFloor) >= 0;
-    const events = this.recent.filter((e) => compareEventIds(e.id, afterId) > 0).sort((a, b) => compareEventIds(a.id, b.id));
-    return { events: events.slice(0, Math.max(0, limit)), complete };
   }
 
   /**
@@ -344,81 +347,33 @@ export class ResilientEventLog implements EventLog {
     if (p && (p[0] > this.last[0] || (p[0] === this.last[0] && p[1] > this.last[1]))) this.last = p;
   }
 
-  private keepRecent(event: StoredEvent): void {
-    this.recent.push(event);
-    if (this.recent.length >= this.o.recentEvents * 2) {
-      const dropped = this.recent.splice(0, this.recent.length - this.o.recentEvents);
-      for (const e of dropped) if (compareEventIds(e.id, this.recentFloor) > 0) this.recentFloor = e.id;
-    }
-  }
-
   // ---- the shared stream ----------------------------------------------------------------------------------
 
-  private onShared(event: StoredEvent): void {
+  private onShared(event: TaggedEvent): void {
     this.observe(event.id);
-    const provisionalId = event.origin === undefined ? undefined : this.pendingEcho.get(event.origin);
-    if (event.origin !== undefined && provisionalId !== undefined) {
+    const provisionalId = this.echoes.take(event.origin);
+    if (provisionalId !== undefined) {
       // Delivered here during the outage under its provisional id; from now on replays know it by its shared id.
-      this.pendingEcho.delete(event.origin);
       const { origin: _origin, ...shared } = event;
-      const at = this.recent.findLastIndex((e) => e.id === provisionalId);
-      if (at >= 0) this.recent[at] = shared;
-      else this.keepRecent(shared);
-      this.fanout.publish({ ...shared, echo: true });
+      this.recent.replace(provisionalId, shared);
+      this.echoes.announce(event.id);
       return;
     }
-    this.keepRecent(event);
+    this.recent.keep(event);
     this.fanout.publish(event);
   }
 
   /** An append that timed out but was sent: if Redis takes it after all, it must not be added a second time. */
   private trackLate(sent: Promise<AppendResult>, origin: string): void {
-    const settled = sent.then(
-      (result) => {
-        const i = this.buffer.findIndex((b) => b.origin === origin);
-        if (i < 0) return;
-        this.buffer.splice(i, 1);
-        this.observe(result.id);
-        if (result.duplicate) this.pendingEcho.delete(origin);
-        this.logger.info({ eventId: result.id }, 'an append that timed out reached the shared log after all');
-        if (this.buffer.length === 0 && this.redis.status === 'ready') this.scheduleFlush();
-      },
-      () => undefined,
-    );
-    this.lateAppends.add(settled);
-    void settled.finally(() => this.lateAppends.delete(settled));
+    this.buffer.trackLate(sent, origin, (result) => {
+      this.observe(result.id);
+      if (result.duplicate) this.echoes.forget(origin);
+      this.logger.info({ eventId: result.id }, 'an append that timed out reached the shared log after all');
+      if (this.buffer.size === 0 && this.redis.status === 'ready') this.scheduleFlush();
+    });
   }
 
   // ---- outage and recovery --------------------------------------------------------------------------------
-
-  private readonly onConnectionLost = (): void => {
-    if (!this.closed) this.enterOutage(new Error('connection to Redis closed'));
-  };
-
-  private readonly onConnectionReady = (): void => {
-    if (!this.closed && this.outageSince !== null) this.scheduleFlush();
-  };
-
-  private enterOutage(err: unknown): void {
-    if (this.outageSince === null) {
-      this.outageSince = this.now();
-      this.logger.warn(
-        { err: describe(err) },
-        'Redis is unreachable: the event log is degraded; callbacks are accepted and sent to this instance\'s agents only, and shared when Redis is back',
-      );
-    }
-    if (!this.retryTimer && !this.closed) {
-      this.retryTimer = setInterval(() => {
-        if (this.redis.status === 'ready') this.scheduleFlush();
-      }, this.o.retryIntervalMs);
-      this.retryTimer.unref();
-    }
-  }
-
-  private stopRetrying(): void {
-    if (this.retryTimer) clearInterval(this.retryTimer);
-    this.retryTimer = null;
-  }
 
   private scheduleFlush(): void {
     if (this.flushing || this.closed || this.redis.status !== 'ready') return;
@@ -429,87 +384,17 @@ export class ResilientEventLog implements EventLog {
 
   private async flush(): Promise<void> {
     try {
-      if (this.lateAppends.size > 0) {
-        await withTimeout(Promise.allSettled([...this.lateAppends]), LATE_APPEND_WAIT_MS).catch(() => undefined);
+      await this.buffer.flush();
+      if (this.buffer.size === 0 && this.redis.status === 'ready' && this.outage.since !== null) {
+        this.flushErrorLogged = false;
+        this.outage.exit({ flushed: { ...this.buffer.flushed }, refused: this.counters.refused });
       }
-      if (this.flushCommand) await withTimeout(this.flushCommand, LATE_APPEND_WAIT_MS);
-      while (this.buffer.length > 0 && this.redis.status === 'ready') {
-        const batch = this.buffer.slice(0, this.o.flushBatch);
-        const now = this.now();
-        const command = this.inner.appendBuffered(batch.map((b) => ({ ...b, dedupeTtlMs: b.dedupeUntil > 0 ? b.dedupeUntil - now : 0 })));
-        const tracked = command.then(
-          () => undefined,
-          () => undefined,
-        );
-        this.flushCommand = tracked;
-        void tracked.then(() => {
-          if (this.flushCommand === tracked) this.flushCommand = null;
-        });
-        // A timed-out batch may still be applied later: sending it again is harmless, its dedupe keys make it a no-op.
-        const results = await withTimeout(command, Math.max(2000, this.o.readTimeoutMs));
-        results.forEach((r, i) => {
-          const entry = batch[i];
-          this.counters.flushed[r.outcome]++;
-          this.observe(r.id);
-          if (entry) this.logger.debug({ provisionalId: entry.id, sharedId: r.id, outcome: r.outcome }, 'event from the outage shared');
-        });
-        // Appends made while the batch was in flight were pushed behind it: the batch is still the head.
-        this.buffer.splice(0, batch.length);
-      }
-      if (this.buffer.length === 0 && this.redis.status === 'ready' && this.outageSince !== null) this.exitOutage();
     } catch (err) {
       if (!isUnavailable(err) && !this.flushErrorLogged) {
         this.flushErrorLogged = true;
         this.logger.error({ err }, 'sharing the events accepted during the Redis outage failed; retrying');
       }
-      this.enterOutage(err);
+      this.outage.enter(err);
     }
   }
-
-  private exitOutage(): void {
-    const since = this.outageSince ?? this.now();
-    this.outageSince = null;
-    this.flushErrorLogged = false;
-    this.stopRetrying();
-    this.logger.info(
-      { degradedForMs: this.now() - since, flushed: this.counters.flushed, refused: this.counters.refused },
-      'Redis is reachable again: the event log is shared again',
-    );
-  }
-}
-
-/** Connectivity, not a refusal by a working Redis: no connection, no answer in time, or a server that cannot serve yet. */
-export function isUnavailable(err: unknown): boolean {
-  if (err instanceof TimeoutError) return true;
-  if (!(err instanceof Error)) return false;
-  if (err.name !== 'ReplyError') return true;
-  return /^(LOADING|READONLY|MASTERDOWN|BUSY|TRYAGAIN|CLUSTERDOWN)\b/.test(err.message);
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/**
- * Races `p` against a timer; `p` keeps a rejection handler so a late failure is never unhandled. A busy event
- * loop runs due timers before it reads the sockets, so when the timer fires the answer may be waiting unread:
- * before giving up, let the loop read its sockets (setImmediate runs after the poll phase) and look again.
- */
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let settled = false;
-  p.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  const done = new AbortController();
-  const timeout = (async (): Promise<T> => {
-    await delay(ms, undefined, { signal: done.signal });
-    await nextCheckPhase();
-    await nextCheckPhase();
-    // Settled after all: the race has its outcome already.
-    if (settled) return p;
-    throw new TimeoutError(`no answer from Redis within ${ms} ms`);
-  })();
-  timeout.catch(() => undefined);
-  return Promise.race([p, timeout]).finally(() => done.abort());
 }

@@ -6,7 +6,8 @@ import { decodeCursor, type CallJournal, type JournalEntry } from '../calls/jour
 import type { CallSession } from '../calls/model.js';
 import { callSummary } from '../calls/outbox.js';
 import { agentClaims, allowCrossOriginGet, requireAdminKey, requireAgentToken } from './auth-middleware.js';
-import { parseInput, sendError } from './errors.js';
+import { BridgeError } from '../errors.js';
+import { parseInput } from './errors.js';
 
 const time = z
   .string()
@@ -73,10 +74,7 @@ export function createCallRouter(deps: {
       return;
     }
     const live = await deps.session(id);
-    if (!live) {
-      sendError(res, 404, 'not_found', 'No call with that sessionId.');
-      return;
-    }
+    if (!live) throw new BridgeError('CALL_ERR_NOT_FOUND');
     res.json({ call: inProgress(live) });
   });
 

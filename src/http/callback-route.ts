@@ -13,19 +13,12 @@ import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerR
 import { performance } from 'node:perf_hooks';
 import { parse as parseQueryString } from 'node:querystring';
 import express, { type Request, type Response, type Router } from 'express';
-import type { CallbackFieldMap } from '../config.js';
-import {
-  normalizeCallback,
-  redactCut,
-  redactForRecord,
-  redactText,
-  REDACTED,
-  type NormalizedCallback,
-} from '../core/callback.js';
+import { normalizeCallback, type CallbackFieldMap, type NormalizedCallback } from '../core/callback.js';
 import type { AppendResult } from '../core/ports.js';
 import { CallbackError, ERRORS, type CallbackErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { readBody } from './body-reader.js';
+import { redactCut, redactForRecord, redactText, REDACTED } from './callback-redaction.js';
 import { CallbackStats } from './callback-stats.js';
 import type { OverloadGuard, RefusalReason } from './overload-guard.js';
 import type { RecentCallbackEntry, RecentCallbacks, SecretSource } from './recent-callbacks.js';

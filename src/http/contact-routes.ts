@@ -14,10 +14,9 @@ import { bearerToken } from '../auth/tokens.js';
 import type { TokenVerifier } from '../core/agent.js';
 import type { PhonebookContact } from '../core/event.js';
 import type { PbxApi, PbxCustomField } from '../core/ports.js';
-import { PbxError } from '../errors.js';
+import { BridgeError, ERRORS, PbxError, ValidationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { isAlreadyExists } from '../pbx/refusals.js';
-import { sendError } from './errors.js';
 
 export interface ContactDirectory {
   addContact(contact: PhonebookContact): Promise<void>;
@@ -66,8 +65,21 @@ function fieldOfPbxMessage(message: string, customFields: readonly PbxCustomFiel
   return null;
 }
 
-function badRequest(res: Parameters<RequestHandler>[1], field: string, message: string): void {
-  res.status(400).json({ error: 'invalid_request', field, message: `${field}: ${message}` });
+/** 400 naming the field, in the message and as `field` for the page's form. */
+function invalid(field: string, message: string): ValidationError {
+  return new ValidationError(field, `${field}: ${message}`, { answerFields: { field } });
+}
+
+/** What a failed createNumber means for the page (src/pbx/refusals.ts reads the PBX's status codes). */
+function contactError(err: PbxError, customFields: readonly PbxCustomField[]): BridgeError {
+  if (isAlreadyExists(err)) return new BridgeError('CONTACT_ERR_ALREADY_EXISTS');
+  if (err.isRejection) {
+    const message = err.pbxMessage ?? ERRORS.CONTACT_ERR_REFUSED.message;
+    const field = fieldOfPbxMessage(message, customFields);
+    return new BridgeError('CONTACT_ERR_REFUSED', message, { answerFields: { pbxStatus: err.pbxStatus, ...(field ? { field } : {}) } });
+  }
+  if (err.code === 'PBX_ERR_BAD_RESPONSE') return new BridgeError('CONTACT_ERR_PBX_BAD_RESPONSE');
+  return new BridgeError('CONTACT_ERR_PBX_UNAVAILABLE');
 }
 
 /** The admin key, or an agent token (of any role). */
@@ -81,10 +93,7 @@ function requireAgentOrAdmin(adminApiKey: string | null, verify: TokenVerifier):
       return;
     }
     const claims = given ? await verify(given) : null;
-    if (!claims) {
-      sendError(res, 401, 'invalid_token', 'An agent token or the admin key is required: Authorization: Bearer <token>.');
-      return;
-    }
+    if (!claims) throw new BridgeError('AUTH_ERR_AGENT_OR_ADMIN');
     res.locals.caller = claims.extension;
     next();
   };
@@ -108,28 +117,24 @@ export function createContactRouter(deps: {
     const parsed = contactBody.safeParse(req.body ?? {});
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      badRequest(res, issue?.path.join('.') || 'body', issue?.message ?? 'is invalid');
-      return;
+      throw invalid(issue?.path.join('.') || 'body', issue?.message ?? 'is invalid');
     }
     const body = parsed.data;
     const phoneNumber = body.phoneNumber ?? '';
     const cellNumber = body.cellNumber ?? '';
-    if (phoneNumber === '' && cellNumber === '') {
-      badRequest(res, 'phoneNumber', 'one of phoneNumber and cellNumber is required');
-      return;
-    }
+    if (phoneNumber === '' && cellNumber === '') throw invalid('phoneNumber', 'one of phoneNumber and cellNumber is required');
     const definitions = deps.directory.customFields();
     const customFields = Object.fromEntries(Object.entries(body.customFields ?? {}).filter(([, v]) => v !== ''));
     if (definitions.length > 0) {
       for (const key of Object.keys(customFields)) {
-        if (!definitions.some((d) => d.name === key)) return badRequest(res, `customFields.${key}`, 'is not a custom field of this phonebook');
+        if (!definitions.some((d) => d.name === key)) throw invalid(`customFields.${key}`, 'is not a custom field of this phonebook');
       }
       for (const d of definitions) {
         const value = customFields[d.name];
-        if (d.required === true && value === undefined) return badRequest(res, `customFields.${d.name}`, 'is required');
+        if (d.required === true && value === undefined) throw invalid(`customFields.${d.name}`, 'is required');
         if (value === undefined) continue;
-        if (d.maxLength !== undefined && value.length > d.maxLength) return badRequest(res, `customFields.${d.name}`, `must be at most ${d.maxLength} characters`);
-        if (d.items && d.items.length > 0 && !d.items.includes(value)) return badRequest(res, `customFields.${d.name}`, `must be one of: ${d.items.join(', ')}`);
+        if (d.maxLength !== undefined && value.length > d.maxLength) throw invalid(`customFields.${d.name}`, `must be at most ${d.maxLength} characters`);
+        if (d.items && d.items.length > 0 && !d.items.includes(value)) throw invalid(`customFields.${d.name}`, `must be one of: ${d.items.join(', ')}`);
       }
     }
     const displayName = body.displayName || `${body.firstName} ${body.lastName}`;
@@ -146,21 +151,11 @@ export function createContactRouter(deps: {
       }));
     } catch (err) {
       if (!(err instanceof PbxError)) throw err;
-      if (isAlreadyExists(err)) {
-        res.status(409).json({ error: 'already_exists', message: 'The PBX already has a contact with this number.' });
-        return;
+      const answer = contactError(err, definitions);
+      if (answer.code === 'CONTACT_ERR_PBX_BAD_RESPONSE' || answer.code === 'CONTACT_ERR_PBX_UNAVAILABLE') {
+        deps.logger.warn({ err: err.message }, 'creating a contact at the PBX failed');
       }
-      if (err.isRejection) {
-        const message = err.pbxMessage ?? 'The PBX refused the contact.';
-        const field = fieldOfPbxMessage(message, definitions);
-        res.status(422).json({ error: 'pbx_refused', message, pbxStatus: err.pbxStatus, ...(field ? { field } : {}) });
-        return;
-      }
-      deps.logger.warn({ err: err.message }, 'creating a contact at the PBX failed');
-      if (err.code === 'PBX_ERR_BAD_RESPONSE') sendError(res, 502, 'pbx_bad_response', 'The PBX gave an answer the bridge cannot read.');
-      // A timeout may still have created the contact: the next refresh shows it.
-      else sendError(res, 503, 'pbx_unavailable', 'The PBX cannot be reached; try again.');
-      return;
+      throw answer;
     }
     const contact: PhonebookContact = {
       phonebookId: phonebookId ?? '',

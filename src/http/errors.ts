@@ -8,17 +8,8 @@ import { z } from 'zod';
 import { BridgeError, ERRORS, ValidationError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 
-function send(res: Response, status: number, error: string, message: string): void {
-  res.status(status).json({ error, message });
-}
-
-/**
- * Writes an error answer by hand. Only for routes not yet moved onto the registry (new routes throw a
- * BridgeError instead); kept so that they keep compiling until they are.
- * @deprecated throw `new BridgeError(code)` and let errorHandler answer.
- */
-export function sendError(res: Response, status: number, error: string, message: string): void {
-  send(res, status, error, message);
+function send(res: Response, status: number, error: string, message: string, answerFields?: Readonly<Record<string, unknown>>): void {
+  res.status(status).json({ error, message, ...answerFields });
 }
 
 /** Parses a request part with zod; throws a ValidationError naming the first offending field. */
@@ -49,7 +40,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     if (err instanceof BridgeError) {
-      send(res, err.status, err.error, err.message);
+      send(res, err.status, err.error, err.message, err.answerFields);
       return;
     }
     const parser = bodyParserCode(err);

@@ -1,61 +1,19 @@
 /**
  * Tells every instance about a contact just created, so the next call from its number pops it there too
- * without a phonebook refresh. With Redis it is pub/sub on a connection of its own; a message lost while that
+ * without a phonebook refresh. With Redis it is a channel (src/store/channel.ts); a message lost while its
  * connection is down is made up by the shared list of additions, which every newly built index re-applies
- * (service.ts).
+ * (service.ts). The message is the addition's JSON text as the service stores it in that list, sent as is.
  */
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import type { Logger } from '../logger.js';
+import { RedisChannel, type Channel } from '../store/channel.js';
 
-export interface AddedContactsBus {
-  /** Every message published by any instance, this one included. */
-  publish(message: string): Promise<void>;
-  onMessage(listener: (message: string) => void): void;
-  close(): Promise<void>;
-}
+export type AddedContactsBus = Channel<string>;
 
 /** Publishes on the shared command connection; listens on `subscriber`, a connection this bus owns and closes. */
-export class RedisAddedContactsBus implements AddedContactsBus {
-  private readonly listeners: Array<(message: string) => void> = [];
-  private readonly channel: string;
-  private started: Promise<void> | null = null;
-
-  constructor(
-    private readonly redis: Redis,
-    private readonly subscriber: Redis,
-    prefix: string,
-    private readonly logger: Logger,
-  ) {
-    this.channel = `${prefix}phonebook:added`;
-    subscriber.on('error', () => undefined);
-    subscriber.on('message', (channel: string, message: string) => {
-      if (channel !== this.channel) return;
-      for (const listener of this.listeners) {
-        try {
-          listener(message);
-        } catch (err) {
-          this.logger.error({ err }, 'added-contact listener threw');
-        }
-      }
-    });
-  }
-
-  /** Subscribes (ioredis re-subscribes by itself after a reconnect). */
-  start(): Promise<void> {
-    this.started ??= this.subscriber.subscribe(this.channel).then(() => undefined);
-    return this.started;
-  }
-
-  async publish(message: string): Promise<void> {
-    await this.redis.publish(this.channel, message);
-  }
-
-  onMessage(listener: (message: string) => void): void {
-    this.listeners.push(listener);
-  }
-
-  async close(): Promise<void> {
-    this.listeners.length = 0;
-    this.subscriber.disconnect();
+export class RedisAddedContactsBus extends RedisChannel<string> {
+  constructor(redis: Redis, subscriber: Redis, prefix: string, logger: Logger) {
+    super(redis, subscriber, { name: `${prefix}phonebook:added`, schema: z.string(), wire: 'text', logger, listenerError: 'added-contact listener threw' });
   }
 }

@@ -56,7 +56,7 @@ export async function startSubscriptions(opts: StartSubscriptionsOptions): Promi
     }
     manager = new SubscriptionManager({ ...common, store: new RedisSubscriptionStore(redis.client, redis.prefix, tuning.now), bus });
   } else {
-    manager = new SubscriptionManager({ ...common, store: new MemorySubscriptionStore(tuning.now), bus: new MemoryNudgeBus() });
+    manager = new SubscriptionManager({ ...common, store: new MemorySubscriptionStore(tuning.now), bus: new MemoryNudgeBus(logger) });
   }
   await manager.start();
   return manager;

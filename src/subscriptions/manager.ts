@@ -132,7 +132,7 @@ export class SubscriptionManager {
       lead: () => this.reconciler.startLeading(),
       stepDown: () => this.reconciler.stopLeading(),
     });
-    this.bus.onNudge((n) => this.onNudge(n));
+    this.bus.onMessage((n) => this.onNudge(n));
   }
 
   /** Starts the presence heartbeat and the lease loop; resolves after the first attempt to take the lease. */

@@ -208,21 +208,21 @@ class Hub implements WsHub {
         claims = await this.opts.verifyToken(token);
       } catch (err) {
         this.logger.warn({ err }, 'token verification failed; refusing the websocket');
-        refuseUpgrade(socket, 503, 'unavailable');
+        refuseUpgrade(socket, 'WS_ERR_UNAVAILABLE');
         return;
       }
     }
-    if (this.closing) return refuseUpgrade(socket, 503, 'shutting_down');
-    if (!claims || claims.exp * 1000 <= this.now()) return refuseUpgrade(socket, 401, 'invalid_token');
+    if (this.closing) return refuseUpgrade(socket, 'WS_ERR_SHUTTING_DOWN');
+    if (!claims || claims.exp * 1000 <= this.now()) return refuseUpgrade(socket, 'AUTH_ERR_INVALID_TOKEN');
     if (socket.destroyed) return;
     // Checked and counted in the same tick as the upgrade below (handleUpgrade calls back synchronously).
     if (this.clients.size >= this.maxSockets) {
       this.counters.refusedProcessLimit++;
-      return refuseUpgrade(socket, 503, 'too_many_sockets');
+      return refuseUpgrade(socket, 'WS_ERR_TOO_MANY_SOCKETS');
     }
     if ((this.byToken.get(claims.jti)?.size ?? 0) >= this.maxSocketsPerToken) {
       this.counters.refusedTokenLimit++;
-      return refuseUpgrade(socket, 429, 'too_many_sockets_for_token');
+      return refuseUpgrade(socket, 'WS_ERR_TOO_MANY_SOCKETS_FOR_TOKEN');
     }
     socket.off('error', onSocketError);
     const accepted = claims;
@@ -332,8 +332,6 @@ class Hub implements WsHub {
   // ---- events -------------------------------------------------------------------------------------------
 
   private route(event: StoredEvent): void {
-    // Sent to this instance's sockets when it was accepted during a Redis outage; now only read back from the stream.
-    if (event.echo) return;
     this.rooms.forEachRecipient(event.extension, (client) => {
       if (!client.held) return this.deliverLive(client, event);
       if (client.held.length < this.maxHeldEvents) return void client.held.push(event);

@@ -1,6 +1,7 @@
 /** The HTTP side of the WebSocket handshake: where the token comes from, and how a refusal is written. */
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { ERRORS, type ErrorCode } from '../errors.js';
 
 /** `?token=` first, then `Authorization: Bearer <token>`; null when neither carries one. */
 export function tokenFromRequest(url: URL, headers: IncomingMessage['headers']): string | null {
@@ -19,8 +20,9 @@ export function requestUrl(req: IncomingMessage): URL | null {
   }
 }
 
-/** Answers the upgrade request with a plain HTTP error and a small JSON body, then closes the socket. */
-export function refuseUpgrade(socket: Duplex, status: number, error: string): void {
+/** Answers the upgrade request with the code's HTTP status and `{"error"}` (src/errors.ts), then closes the socket. */
+export function refuseUpgrade(socket: Duplex, code: ErrorCode): void {
+  const { status, error } = ERRORS[code];
   if (!socket.writable) {
     socket.destroy();
     return;

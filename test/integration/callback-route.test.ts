@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import supertest from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CallbackFieldMap } from '../../src/config.js';
+import type { CallbackFieldMap } from '../../src/core/callback.js';
 import { dedupeRule, type NormalizedCallback } from '../../src/core/callback.js';
 import type { AppendResult } from '../../src/core/ports.js';
 import { createCallbackRouter } from '../../src/http/callback-route.js';

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
-import { SECRET_PAIR_PATTERN } from '../../src/core/callback.js';
+import { SECRET_PAIR_PATTERN } from '../../src/http/callback-redaction.js';
 import { createCallbackRouter } from '../../src/http/callback-route.js';
 import { RecentCallbacks, type RecentCallbackEntry } from '../../src/http/recent-callbacks.js';
 import { createLogger } from '../../src/logger.js';

@@ -4,10 +4,9 @@ import {
   dedupeRule,
   mapCallState,
   normalizeCallback,
-  redactForRecord,
-  redactText,
   type NormalizedCallback,
 } from '../../src/core/callback.js';
+import { redactForRecord, redactText } from '../../src/http/callback-redaction.js';
 import { CallbackError } from '../../src/errors.js';
 
 const base = { extension: '122', caller: '09824740472' };
