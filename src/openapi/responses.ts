@@ -68,18 +68,27 @@ function byStatus(entries: Entry[]): Map<number, Entry[]> {
   return new Map([...groups].sort(([a], [b]) => a - b));
 }
 
-/** Response headers some codes set. */
+const RETRY_AFTER = { 'Retry-After': { description: 'seconds to wait before trying again', schema: { type: 'integer' } } };
+
+/** Response headers the thrower sets with these codes (docs/api-errors.md). */
+const HEADERS: Partial<Record<ErrorCode, ResponseObject>> = {
+  AUTH_ERR_METRICS_TOKEN: { 'WWW-Authenticate': { description: 'Bearer', schema: { type: 'string' } } },
+  LOGIN_ERR_TOO_MANY_ATTEMPTS: RETRY_AFTER,
+  LOGIN_ERR_IN_PROGRESS: RETRY_AFTER,
+  CALLBACK_ERR_UNAVAILABLE: RETRY_AFTER,
+  CALLBACK_ERR_OVERLOADED: RETRY_AFTER,
+};
+
 function headersFor(entries: Entry[]): ResponseObject | undefined {
-  const names = new Set(entries.map((e) => e.name));
-  if (names.has('AUTH_ERR_METRICS_TOKEN')) return { 'WWW-Authenticate': { description: 'Bearer', schema: { type: 'string' } } };
-  if ([...names].some((n) => n.startsWith('LOGIN_ERR_TOO_MANY') || n === 'LOGIN_ERR_IN_PROGRESS' || n.startsWith('CALLBACK_ERR_UNAVAIL') || n === 'CALLBACK_ERR_OVERLOADED')) {
-    return { 'Retry-After': { description: 'seconds to wait before trying again', schema: { type: 'integer' } } };
-  }
-  return undefined;
+  const headers = Object.assign({}, ...entries.map((e) => HEADERS[e.name as ErrorCode] ?? {})) as ResponseObject;
+  return Object.keys(headers).length > 0 ? headers : undefined;
 }
 
 function describe(status: number, entries: Entry[]): string {
-  return `${REASON[status] ?? 'Error'}: ${entries.map((e) => `\`${e.error}\` (${e.name})`).join(', ')}`;
+  const codes = entries.map((e) => `\`${e.error}\` (${e.name})`).join(', ');
+  // The examples carry the registry's default messages; a validation failure's names the field.
+  const detail = entries.some((e) => e.name === 'VALIDATION_ERR') ? '. For invalid_request the message starts with the field\'s path: `extension: must be …`' : '';
+  return `${REASON[status] ?? 'Error'}: ${codes}${detail}`;
 }
 
 /** The error responses of an operation, by status. */
