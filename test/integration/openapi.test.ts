@@ -64,10 +64,18 @@ function expressRoutes(app: Express): string[] {
 /** Served outside Express's routes: the WebSocket upgrade, and static files from public/. */
 const OUTSIDE_EXPRESS_ROUTES = ['GET /ws', 'GET /', 'GET /client.js'];
 
+/** The operation a lint pointer (`#/paths/~1api~1demo/get/responses`) is in. */
+function operationAt(pointer: string | undefined): { security?: unknown[] } | undefined {
+  const m = /^#\/paths\/([^/]+)\/([a-z]+)\/responses$/.exec(pointer ?? '');
+  if (!m?.[1] || !m[2]) return undefined;
+  const path = m[1].replace(/~1/g, '/').replace(/~0/g, '~');
+  return doc.paths[path]?.[m[2]] as { security?: unknown[] } | undefined;
+}
+
 /** Recommended-ruleset warnings the document keeps on purpose (it does not invent answers a route never gives). */
 function acceptedWarning(ruleId: string, pointer: string | undefined): boolean {
   // Public routes that refuse nothing: health, readiness, CORS preflights, static files, this document.
-  if (ruleId === 'operation-4xx-response') return true;
+  if (ruleId === 'operation-4xx-response') return operationAt(pointer)?.security?.length === 0;
   // A WebSocket upgrade succeeds with 101.
   return ruleId === 'operation-2xx-response' && pointer === '#/paths/~1ws/get/responses';
 }
