@@ -37,6 +37,8 @@ export interface Operation {
   /** Validated path parameters; others are given in `pathParams`. */
   params?: z.ZodObject;
   pathParams?: Record<string, string>;
+  /** What a query or validated path field means (the route's schema says only what it accepts). */
+  paramNotes?: Record<string, string>;
   body?: { schema: z.ZodType; limit: string; required?: boolean } | { raw: ResponseObject };
   ok: Success[];
   /** Error codes (or hand-written answers) this operation can answer; INTERNAL_ERR is always added. */
@@ -100,12 +102,13 @@ const AUTH_ERRORS: Record<Auth, readonly ErrorRef[]> = {
   websocket: [],
 };
 
-function parameters(schema: z.ZodObject, where: 'query' | 'path'): ResponseObject[] {
+function parameters(schema: z.ZodObject, where: 'query' | 'path', notes: Record<string, string> = {}): ResponseObject[] {
   const json = inputSchema(schema);
   const properties = (json.properties ?? {}) as Record<string, JsonSchema>;
   const required = new Set((json.required ?? []) as string[]);
   return Object.entries(properties).map(([name, s]) => {
-    const { description, ...rest } = s;
+    const { description: fromSchema, ...rest } = s;
+    const description = notes[name] ?? fromSchema;
     return {
       name,
       in: where,
@@ -123,9 +126,9 @@ function successResponse(s: Success): ResponseObject {
 
 function operationObject(op: Operation): ResponseObject {
   const params = [
-    ...(op.params ? parameters(op.params, 'path') : []),
+    ...(op.params ? parameters(op.params, 'path', op.paramNotes) : []),
     ...Object.entries(op.pathParams ?? {}).map(([name, description]) => ({ name, in: 'path', required: true, description, schema: { type: 'string' } })),
-    ...(op.query ? parameters(op.query, 'query') : []),
+    ...(op.query ? parameters(op.query, 'query', op.paramNotes) : []),
   ];
   let requestBody: ResponseObject | undefined;
   if (op.body && 'raw' in op.body) requestBody = op.body.raw;

@@ -11,7 +11,8 @@ import { loginBody } from '../http/agent-routes.js';
 import { lookupQuery, tokenBody, tokenIdParams } from '../http/admin-routes.js';
 import { params as extensionParams, putBody as extensionBody } from '../http/extension-routes.js';
 import { createBody as webhookBody, deliveriesQuery } from '../http/webhook-routes.js';
-import { JSON_BODY, VALIDATED, callbackErrorResponses, type LocalError } from './responses.js';
+import { ERRORS } from '../errors.js';
+import { JSON_BODY, VALIDATED, callbackErrorResponses, upgradeRefusals, type LocalError } from './responses.js';
 import { ref, wrapped, type JsonSchema, type Method, type Operation } from './build.js';
 
 const str: JsonSchema = { type: 'string' };
@@ -98,12 +99,13 @@ const CONTACT_ERRORS: LocalError[] = [
   { name: 'pbx_unavailable', status: 503, error: 'pbx_unavailable', message: 'The PBX cannot be reached; try again.' },
 ];
 
-const WS_REFUSALS: LocalError[] = [
-  { name: 'too_many_sockets_for_token', status: 429, error: 'too_many_sockets_for_token', message: 'The token has WS_MAX_SOCKETS_PER_TOKEN sockets open.' },
-  { name: 'too_many_sockets', status: 503, error: 'too_many_sockets', message: 'The process has WS_MAX_SOCKETS sockets open.' },
-  { name: 'shutting_down', status: 503, error: 'shutting_down', message: 'The bridge is shutting down.' },
-  { name: 'unavailable', status: 503, error: 'unavailable', message: 'The token could not be checked.' },
-];
+const WS_REFUSALS = upgradeRefusals([
+  { status: ERRORS.AUTH_ERR_INVALID_TOKEN.status, error: ERRORS.AUTH_ERR_INVALID_TOKEN.error, when: 'missing, forged, revoked or expired' },
+  { status: 429, error: 'too_many_sockets_for_token', when: 'the token has WS_MAX_SOCKETS_PER_TOKEN sockets open' },
+  { status: 503, error: 'too_many_sockets', when: 'the process has WS_MAX_SOCKETS sockets open' },
+  { status: 503, error: 'shutting_down', when: 'graceful close' },
+  { status: 503, error: 'unavailable', when: 'the token could not be checked' },
+]);
 
 // ---- shapes of answers not worth a component ---------------------------------------------------------------------
 
@@ -167,6 +169,7 @@ export const OPERATIONS: readonly Operation[] = [
     summary: 'Recent calls: with a number, the last calls with it; without, the agent\'s own',
     description: `Newest first; limit defaults to 5 with number, 15 without. ${CORS_GET}`,
     query: agentQuery,
+    paramNotes: { number: 'the caller: matches every written form of the number', limit: 'whole number 1-50; default 5 with number, 15 without' },
     ok: [{ status: 200, description: 'Journal entries', json: wrapped('calls', { type: 'array', items: ref('JournalEntry') }) }],
     errors: VALIDATED,
   },
@@ -187,7 +190,7 @@ export const OPERATIONS: readonly Operation[] = [
       description: 'Switching Protocols. Server frames: WsReadyFrame, then EventEnvelope…',
       content: { 'application/json': { schema: { oneOf: [ref('WsReadyFrame'), ref('EventEnvelope'), obj({ type: { const: 'pong' } })] } } },
     }],
-    errors: ['AUTH_ERR_INVALID_TOKEN', ...WS_REFUSALS],
+    responses: WS_REFUSALS,
   },
 
   // ---- admin: extensions ----
@@ -199,7 +202,7 @@ export const OPERATIONS: readonly Operation[] = [
     method: 'put', path: '/api/extensions/{number}', operationId: 'registerExtension', tag: 'Extensions', auth: 'admin',
     summary: 'Keep an extension subscribed (the PBX checks the password first)',
     description: 'The password is stored encrypted (CREDENTIALS_KEY). On any failure nothing is stored.',
-    params: extensionParams, body: { schema: extensionBody, limit: '16 KiB' },
+    params: extensionParams, body: { schema: extensionBody, limit: '16 KiB' }, paramNotes: { number: 'the extension number' },
     ok: [{ status: 200, description: 'Registered', json: ref('ExtensionView') }],
     errors: [...JSON_BODY, 'EXTENSION_ERR_REFUSED', 'PBX_ERR_UNREACHABLE', 'PBX_ERR_BAD_RESPONSE'],
   },
@@ -219,7 +222,7 @@ export const OPERATIONS: readonly Operation[] = [
   },
   {
     method: 'delete', path: '/api/tokens/{id}', operationId: 'revokeToken', tag: 'Tokens', auth: 'admin',
-    summary: 'Revoke a token by id', description: 'Its sockets close with 4001 on every instance.', params: tokenIdParams,
+    summary: 'Revoke a token by id', description: 'Its sockets close with 4001 on every instance.', params: tokenIdParams, paramNotes: { id: 'the id POST /api/tokens answered (a UUID)' },
     ok: [noBody(204, 'Revoked')], errors: [...VALIDATED, 'TOKEN_ERR_NOT_FOUND'],
   },
 
@@ -252,6 +255,7 @@ export const OPERATIONS: readonly Operation[] = [
   {
     method: 'get', path: '/api/webhooks/{id}/deliveries', operationId: 'listDeliveries', tag: 'Webhooks', auth: 'admin',
     summary: "An endpoint's deliveries, newest first", pathParams: { id: 'the endpoint id (ep_…)' }, query: deliveriesQuery,
+    paramNotes: { status: 'only deliveries in this state', limit: 'whole number 1-1000, default 100' },
     ok: [{ status: 200, description: 'At most limit (default 100)', json: wrapped('deliveries', { type: 'array', items: ref('Delivery') }) }],
     errors: [...VALIDATED, 'WEBHOOK_ERR_NOT_FOUND'],
   },
@@ -266,7 +270,7 @@ export const OPERATIONS: readonly Operation[] = [
   // ---- admin: phonebook, recent callbacks, calls ----
   {
     method: 'get', path: '/api/phonebook/lookup', operationId: 'phonebookLookup', tag: 'Phonebook', auth: 'admin',
-    summary: 'What a call from this number would pop', query: lookupQuery,
+    summary: 'What a call from this number would pop', query: lookupQuery, paramNotes: { number: 'a phone number in any written form' },
     ok: [{ status: 200, description: 'The match, as an event carries it', json: obj({ number: str, from: str, contact: { oneOf: [ref('Contact'), { type: 'null' }] }, otherContacts: { type: 'array', items: ref('ContactSummary') } }) }],
     errors: VALIDATED,
   },
@@ -285,6 +289,14 @@ export const OPERATIONS: readonly Operation[] = [
   },
   {
     method: 'get', path: '/api/calls', operationId: 'listCalls', tag: 'Calls', auth: 'admin', summary: 'Completed calls, newest first', query: listQuery,
+    paramNotes: {
+      number: 'the caller: matches every written form of the number',
+      extension: 'the call rang on it or it answered',
+      since: "ISO 8601 time, compared with the call's start (inclusive)",
+      until: "ISO 8601 time, compared with the call's start",
+      limit: 'whole number 1-200, default 50',
+      cursor: "the previous page's nextCursor",
+    },
     ok: [{ status: 200, description: 'One page; nextCursor for the next', json: wrapped('calls', { type: 'array', items: ref('JournalEntry') }, { nextCursor: nullableStr }) }],
     errors: VALIDATED,
   },

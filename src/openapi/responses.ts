@@ -135,3 +135,25 @@ export function callbackErrorResponses(): Record<string, ResponseObject> {
   }
   return out;
 }
+
+/**
+ * A refused WebSocket upgrade: a plain HTTP answer `{"error"}` without a message (src/ws/upgrade-auth.ts), by
+ * status; `error` values may be a registry code's (e.g. AUTH_ERR_INVALID_TOKEN's `invalid_token`).
+ */
+export function upgradeRefusals(refusals: ReadonlyArray<{ status: number; error: string; when: string }>): Record<string, ResponseObject> {
+  const out: Record<string, ResponseObject> = {};
+  const statuses = [...new Set(refusals.map((r) => r.status))].sort((a, b) => a - b);
+  for (const status of statuses) {
+    const group = refusals.filter((r) => r.status === status);
+    out[String(status)] = {
+      description: `${REASON[status] ?? 'Error'}, no socket: ${group.map((r) => `\`${r.error}\` (${r.when})`).join('; ')}`,
+      content: {
+        'application/json': {
+          schema: { type: 'object', required: ['error'], properties: { error: { enum: group.map((r) => r.error) } } },
+          examples: Object.fromEntries(group.map((r) => [r.error, { value: { error: r.error } }])),
+        },
+      },
+    };
+  }
+  return out;
+}
