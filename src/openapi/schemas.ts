@@ -9,7 +9,8 @@
 import { z } from 'zod';
 import { EVENT_TYPES, type CallEvent, type CallEventData, type CallInfo, type CallRecord, type Contact, type ContactSummary } from '../core/event.js';
 import type { JournalEntry } from '../calls/journal.js';
-import type { SentEvent } from '../calls/model.js';
+import type { SentEvent, SessionPhase } from '../calls/model.js';
+import type { PhonebookStatus } from '../phonebook/service.js';
 import { DELIVERY_STATUSES, type DeliveryStatus, type PublicDelivery, type PublicEndpoint } from '../crm-webhooks/types.js';
 import type { ExtensionView } from '../subscriptions/views.js';
 
@@ -211,7 +212,7 @@ export const phonebookStatus = z
     contacts: z.number().int(),
     loadedAt: isoTime.nullable(),
     ageSeconds: z.number().int().nullable(),
-    version: z.unknown(),
+    version: z.string().nullable(),
     lastError: z.string().nullable(),
     lastRefreshAt: isoTime.nullable(),
   })
@@ -260,6 +261,8 @@ const checks: {
   delivery: Same<z.infer<typeof delivery>, PublicDelivery>;
   sentEvent: Same<z.infer<typeof sentEvent>, SentEvent>;
   journalEntry: Same<z.infer<typeof journalEntry>, JournalEntry>;
+  callPhase: Same<z.infer<typeof callView>['state'], SessionPhase>;
+  phonebookStatus: Same<z.infer<typeof phonebookStatus>, PhonebookStatus>;
 } = {
   contact: true,
   contactSummary: true,
@@ -272,5 +275,7 @@ const checks: {
   delivery: true,
   sentEvent: true,
   journalEntry: true,
+  callPhase: true,
+  phonebookStatus: true,
 };
 void checks;

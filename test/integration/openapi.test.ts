@@ -14,11 +14,11 @@ import { ERRORS, type ErrorCode } from '../../src/errors.js';
 import { matchCallbackPath } from '../../src/http/callback-route.js';
 import { openApiDocument, openApiJson } from '../../src/openapi/index.js';
 import { callbackErrorCodes } from '../../src/openapi/responses.js';
-import { eventEnvelope, extensionView, journalEntry } from '../../src/openapi/schemas.js';
+import { callView, createdWebhookEndpoint, delivery, eventEnvelope, extensionView, journalEntry } from '../../src/openapi/schemas.js';
 import { admin, createHarness, postJson, SECRETS, type Harness } from '../helpers/bridge-harness.js';
 import { countOf, framesFrom, subscribeAtSimulator, supervisorSocket } from '../helpers/calls.js';
 import type { AgentSocket } from '../helpers/ws-client.js';
-import { eventually } from '../helpers/wait.js';
+import { eventually, eventuallyValue } from '../helpers/wait.js';
 
 /** Waits until activeCalls was asked `n` more times: the tracker has seen the call as it is now. */
 async function polledTimes(h: Harness, n: number): Promise<void> {
@@ -131,7 +131,7 @@ describe('the OpenAPI document and the running bridge', () => {
 
   beforeAll(async () => {
     h = await createHarness({ recordingDelayMs: 200 });
-    bridge = await h.startBridge({ ACTIVE_CALLS_POLL_MS: '100', CALL_LOG_WAIT_S: '2', RECORDING_WAIT_S: '10' });
+    bridge = await h.startBridge({ ACTIVE_CALLS_POLL_MS: '100', CALL_LOG_WAIT_S: '2', RECORDING_WAIT_S: '10', WEBHOOK_ALLOW_PRIVATE: 'true' });
     await subscribeAtSimulator(h.simulatorApi, '101', '102');
     sup = await supervisorSocket(bridge.url);
     // Demo mode (no PBX_BASE_URL) mounts its own routes.
@@ -172,7 +172,11 @@ describe('the OpenAPI document and the running bridge', () => {
     expect(await res.json()).toEqual(openApiDocument());
   });
 
-  it("sends events that fit EventEnvelope: every type, with data.cdr, answeredBy and recordingUrl", async () => {
+  it("sends events that fit EventEnvelope (every type, with data.cdr, answeredBy, recordingUrl) and answers the documented journal, extension and webhook shapes", async () => {
+    // An endpoint nothing listens on: its deliveries fail, with the nullable fields of an attempt set.
+    const created = await postJson(`${bridge.url}/api/webhooks`, { url: 'http://127.0.0.1:9/hook', events: ['call.completed'] }, admin);
+    expect(created.status).toBe(201);
+    expect(createdWebhookEndpoint.parse(created.body)).toEqual(created.body);
     const answeredFrom = '+14155550101';
     const answered = await h.simulator.startCall({ from: answeredFrom, to: '101' });
     await sup.waitFor(() => countOf(framesFrom(sup, '4155550101'), 'call.ringing') === 1);
@@ -210,5 +214,14 @@ describe('the OpenAPI document and the running bridge', () => {
     for (const entry of calls.calls) expect(journalEntry.parse(entry)).toEqual(entry);
     const extensions = (await (await fetch(`${bridge.url}/api/extensions`, { headers: admin })).json()) as { extensions: unknown[] };
     for (const view of extensions.extensions) expect(extensionView.parse(view)).toEqual(view);
+    const first = calls.calls[0] as { sessionId: string };
+    const one = (await (await fetch(`${bridge.url}/api/calls/${first.sessionId}`, { headers: admin })).json()) as { call: unknown };
+    expect(callView.parse(one.call)).toEqual(one.call);
+    const endpointId = String(created.body.id);
+    const deliveries = await eventuallyValue(
+      async () => ((await (await fetch(`${bridge.url}/api/webhooks/${endpointId}/deliveries`, { headers: admin })).json()) as { deliveries: Array<{ attempts: unknown[] }> }).deliveries,
+      (list) => list.length >= 2 && list.every((d) => d.attempts.length > 0),
+    );
+    for (const d of deliveries) expect(delivery.parse(d)).toEqual(d);
   });
 });
