@@ -223,5 +223,5 @@ describe('the OpenAPI document and the running bridge', () => {
       (list) => list.length >= 2 && list.every((d) => d.attempts.length > 0),
     );
     for (const d of deliveries) expect(delivery.parse(d)).toEqual(d);
-  });
+  }, 45_000);
 });
