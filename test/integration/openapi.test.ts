@@ -221,6 +221,7 @@ describe('the OpenAPI document and the running bridge', () => {
     const deliveries = await eventuallyValue(
       async () => ((await (await fetch(`${bridge.url}/api/webhooks/${endpointId}/deliveries`, { headers: admin })).json()) as { deliveries: Array<{ attempts: unknown[] }> }).deliveries,
       (list) => list.length >= 2 && list.every((d) => d.attempts.length > 0),
+      10_000,
     );
     for (const d of deliveries) expect(delivery.parse(d)).toEqual(d);
   }, 45_000);
