@@ -67,7 +67,6 @@ export function openApiJson(): string {
           version: '0.1.0',
           summary: 'Ringing callbacks from the HoduPBX cloud PBX become enriched screen-pops and signed CRM webhooks.',
           description: 'The public interface as built; docs/api.md describes each route, docs/api-errors.md each error code.',
-          license: { name: 'UNLICENSED', identifier: 'UNLICENSED' },
         },
         tags: TAGS,
         operations: OPERATIONS,
