@@ -2,6 +2,7 @@
  * The bridge's OpenAPI 3.1 document (docs/api.md, "OpenAPI"), built once from the routes' zod schemas and the
  * error registry, and `GET /openapi.json` that serves it.
  */
+import { readFileSync } from 'node:fs';
 import type { RequestHandler } from 'express';
 import { buildDocument, ref, type JsonSchema } from './build.js';
 import { OPERATIONS } from './operations.js';
@@ -53,6 +54,12 @@ const WEBHOOKS = {
 
 let cached: { json: string } | null = null;
 
+/** The package's version: src/openapi/ and dist/openapi/ are both two levels below package.json. */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+}
+
 /** The document as an object (built once per process). */
 export function openApiDocument(): Record<string, unknown> {
   return JSON.parse(openApiJson()) as Record<string, unknown>;
@@ -64,7 +71,7 @@ export function openApiJson(): string {
       buildDocument({
         info: {
           title: 'HoduPBX CRM bridge',
-          version: '0.1.0',
+          version: packageVersion(),
           summary: 'Ringing callbacks from the HoduPBX cloud PBX become enriched screen-pops and signed CRM webhooks.',
           description: 'The public interface as built; docs/api.md describes each route, docs/api-errors.md each error code.',
         },
