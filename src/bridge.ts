@@ -7,7 +7,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
-import type { Router } from 'express';
+import type { Express, Router } from 'express';
 import type { AgentClaims } from './core/agent.js';
 import type { Config, PbxConfig } from './config.js';
 import type { Logger } from './logger.js';
@@ -53,6 +53,8 @@ export interface BridgeOptions {
 
 export interface Bridge {
   server: Server;
+  /** The Express app behind `server` (tests compare its routes with the OpenAPI document). */
+  app: Express;
   /** http://host:port the bridge listens on. */
   url: string;
   port: number;
@@ -444,6 +446,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
 
     return {
       server,
+      app,
       url,
       port,
       config,

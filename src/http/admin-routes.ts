@@ -15,7 +15,7 @@ export interface PhonebookAdmin {
   status(): object;
 }
 
-const tokenBody = z.object({
+export const tokenBody = z.object({
   extension: z.union([extensionNumber, z.literal('*')]),
   role: z.enum(['agent', 'supervisor'], { message: 'must be agent or supervisor' }).default('agent'),
   ttlSeconds: z
@@ -26,11 +26,11 @@ const tokenBody = z.object({
     .optional(),
 });
 
-const tokenIdParams = z.object({
+export const tokenIdParams = z.object({
   id: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a token id as POST /api/tokens answers it'),
 });
 
-const lookupQuery = z.object({
+export const lookupQuery = z.object({
   number: z.string({ message: 'is required' }).trim().min(1, 'is required').max(64, 'is too long'),
 });
 

@@ -16,7 +16,7 @@ export const extensionNumber = z
   .trim()
   .regex(/^[0-9*#+]{1,32}$/, 'must be an extension number (digits, at most 32)');
 
-const loginBody = z.object({
+export const loginBody = z.object({
   extension: extensionNumber,
   password: z.string({ message: 'is required' }).min(1, 'is required').max(256, 'is too long'),
 });

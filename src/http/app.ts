@@ -6,6 +6,7 @@ import { errorHandler } from './errors.js';
 import type { Logger } from '../logger.js';
 import type { TrustProxy } from '../config.js';
 import { securityHeaders } from './security-headers.js';
+import { serveOpenApi } from '../openapi/index.js';
 
 export interface AppDeps {
   logger: Logger;
@@ -23,6 +24,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', deps.trustProxy ?? false);
   app.set('etag', false);
   app.use(securityHeaders());
+  app.get('/openapi.json', serveOpenApi());
   for (const router of deps.routers) app.use(router);
   // The embeddable client is an ES module a CRM page imports from another origin: module loads are CORS requests.
   app.use('/client.js', (_req, res, next) => {

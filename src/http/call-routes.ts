@@ -17,7 +17,7 @@ const time = z
 
 const number = z.string().trim().min(1, 'must not be empty').max(64, 'is too long');
 
-const listQuery = z.object({
+export const listQuery = z.object({
   number: number.optional(),
   extension: z.string().trim().regex(/^[0-9*#+]{1,32}$/, 'must be an extension number').optional(),
   since: time.optional(),
@@ -35,7 +35,7 @@ const listQuery = z.object({
     .optional(),
 });
 
-const agentQuery = z.object({
+export const agentQuery = z.object({
   number: number.optional(),
   limit: z
     .string()

@@ -34,7 +34,7 @@ const phone = z
   .refine((v) => v === '' || (/^\+?[\d\s\-().]+$/.test(v) && v.replace(/\D/g, '').length >= 3), 'must be a phone number')
   .optional();
 
-const contactBody = z.object({
+export const contactBody = z.object({
   firstName: name(64),
   lastName: name(64),
   displayName: optionalText(128),

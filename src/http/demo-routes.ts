@@ -16,7 +16,7 @@ export interface DemoRinger {
   ): Promise<{ delivered: boolean; from: string; reason?: string; callId?: string; outcome?: 'answered' | 'missed' }>;
 }
 
-const ringBody = z.object({
+export const ringBody = z.object({
   from: z.string().trim().min(1).max(64).optional(),
 });
 

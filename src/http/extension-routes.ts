@@ -22,8 +22,8 @@ export interface ExtensionAdmin {
   list(): Promise<ExtensionView[]>;
 }
 
-const params = z.object({ number: extensionNumber });
-const putBody = z.object({
+export const params = z.object({ number: extensionNumber });
+export const putBody = z.object({
   password: z.string({ message: 'is required' }).min(1, 'is required').max(256, 'is too long'),
 });
 

@@ -8,7 +8,7 @@ import { requireAdminKey } from './auth-middleware.js';
 import { BridgeError, type ErrorCode } from '../errors.js';
 import { parseInput } from './errors.js';
 
-const createBody = z.object({
+export const createBody = z.object({
   url: z.string({ message: 'is required' }).trim().min(1, 'is required').max(2048, 'is too long (at most 2048 characters)'),
   events: z
     .array(z.enum(EVENT_TYPES, { message: `must be one of ${EVENT_TYPES.join(', ')}` }), { message: 'must be a list of event types' })
@@ -18,7 +18,7 @@ const createBody = z.object({
   description: z.string({ message: 'must be a string' }).trim().max(500, 'is too long (at most 500 characters)').nullable().optional(),
 });
 
-const deliveriesQuery = z.object({
+export const deliveriesQuery = z.object({
   status: z
     .enum(DELIVERY_STATUSES as [DeliveryStatus, ...DeliveryStatus[]], { message: 'must be pending, succeeded or failed' })
     .optional(),
