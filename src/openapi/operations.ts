@@ -11,8 +11,8 @@ import { loginBody } from '../http/agent-routes.js';
 import { lookupQuery, tokenBody, tokenIdParams } from '../http/admin-routes.js';
 import { params as extensionParams, putBody as extensionBody } from '../http/extension-routes.js';
 import { createBody as webhookBody, deliveriesQuery } from '../http/webhook-routes.js';
-import { ERRORS } from '../errors.js';
-import { JSON_BODY, VALIDATED, callbackErrorResponses, upgradeRefusals, type LocalError } from './responses.js';
+import { ERRORS, type ErrorCode } from '../errors.js';
+import { JSON_BODY, VALIDATED, callbackErrorResponses, upgradeRefusals } from './responses.js';
 import { ref, wrapped, type JsonSchema, type Method, type Operation } from './build.js';
 
 const str: JsonSchema = { type: 'string' };
@@ -90,21 +90,16 @@ function callbackOperations(): Operation[] {
   return out;
 }
 
-// ---- answers written by hand outside the registry ----------------------------------------------------------
+// ---- contact creation's PBX answers and the WebSocket handshake's refusals, from the registry ----------------
 
-const CONTACT_ERRORS: LocalError[] = [
-  { name: 'already_exists', status: 409, error: 'already_exists', message: 'The PBX already has a contact with this number.' },
-  { name: 'pbx_refused', status: 422, error: 'pbx_refused', message: "<the PBX's message> (with pbxStatus, and field when the message names one)" },
-  { name: 'pbx_bad_response', status: 502, error: 'pbx_bad_response', message: 'The PBX gave an answer the bridge cannot read.' },
-  { name: 'pbx_unavailable', status: 503, error: 'pbx_unavailable', message: 'The PBX cannot be reached; try again.' },
-];
+const CONTACT_ERRORS: ErrorCode[] = ['CONTACT_ERR_ALREADY_EXISTS', 'CONTACT_ERR_REFUSED', 'CONTACT_ERR_PBX_BAD_RESPONSE', 'CONTACT_ERR_PBX_UNAVAILABLE'];
 
 const WS_REFUSALS = upgradeRefusals([
   { status: ERRORS.AUTH_ERR_INVALID_TOKEN.status, error: ERRORS.AUTH_ERR_INVALID_TOKEN.error, when: 'missing, forged, revoked or expired' },
-  { status: 429, error: 'too_many_sockets_for_token', when: 'the token has WS_MAX_SOCKETS_PER_TOKEN sockets open' },
-  { status: 503, error: 'too_many_sockets', when: 'the process has WS_MAX_SOCKETS sockets open' },
-  { status: 503, error: 'shutting_down', when: 'graceful close' },
-  { status: 503, error: 'unavailable', when: 'the token could not be checked' },
+  { status: ERRORS.WS_ERR_TOO_MANY_SOCKETS_FOR_TOKEN.status, error: ERRORS.WS_ERR_TOO_MANY_SOCKETS_FOR_TOKEN.error, when: 'the token has WS_MAX_SOCKETS_PER_TOKEN sockets open' },
+  { status: ERRORS.WS_ERR_TOO_MANY_SOCKETS.status, error: ERRORS.WS_ERR_TOO_MANY_SOCKETS.error, when: 'the process has WS_MAX_SOCKETS sockets open' },
+  { status: ERRORS.WS_ERR_SHUTTING_DOWN.status, error: ERRORS.WS_ERR_SHUTTING_DOWN.error, when: 'graceful close' },
+  { status: ERRORS.WS_ERR_UNAVAILABLE.status, error: ERRORS.WS_ERR_UNAVAILABLE.error, when: 'the token could not be checked' },
 ]);
 
 // ---- shapes of answers not worth a component ---------------------------------------------------------------------
@@ -303,7 +298,7 @@ export const OPERATIONS: readonly Operation[] = [
   {
     method: 'get', path: '/api/calls/{sessionId}', operationId: 'getCall', tag: 'Calls', auth: 'admin', summary: 'One call, journaled or still followed',
     pathParams: { sessionId: "the call's sessionId" },
-    ok: [{ status: 200, description: 'The call', json: wrapped('call', ref('CallView')) }], errors: ['NOT_FOUND'],
+    ok: [{ status: 200, description: 'The call', json: wrapped('call', ref('CallView')) }], errors: ['CALL_ERR_NOT_FOUND'],
   },
 
   // ---- contacts ----

@@ -7,15 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConfig, lintFromString } from '@redocly/openapi-core';
 import type { Express } from 'express';
 import type { Bridge } from '../../src/bridge.js';
-import { startBridge } from '../../src/bridge.js';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
 import { ERRORS, type ErrorCode } from '../../src/errors.js';
 import { matchCallbackPath } from '../../src/http/callback-route.js';
 import { openApiDocument, openApiJson } from '../../src/openapi/index.js';
 import { callbackErrorCodes } from '../../src/openapi/responses.js';
 import { callView, createdWebhookEndpoint, delivery, eventEnvelope, extensionView, journalEntry } from '../../src/openapi/schemas.js';
-import { admin, createHarness, postJson, SECRETS, type Harness } from '../helpers/bridge-harness.js';
+import { admin, createHarness, postJson, SECRETS, startTestBridge, type Harness } from '../helpers/bridge-harness.js';
 import { countOf, framesFrom, subscribeAtSimulator, supervisorSocket } from '../helpers/calls.js';
 import type { AgentSocket } from '../helpers/ws-client.js';
 import { eventually, eventuallyValue } from '../helpers/wait.js';
@@ -137,9 +134,7 @@ describe('the OpenAPI document and the running bridge', () => {
     await subscribeAtSimulator(h.simulatorApi, '101', '102');
     sup = await supervisorSocket(bridge.url);
     // Demo mode (no PBX_BASE_URL) mounts its own routes.
-    const demoConfig = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' });
-    if (!demoConfig.ok) throw new Error(demoConfig.problems.join('; '));
-    demo = await startBridge(demoConfig.config, createLogger('silent'));
+    demo = await startTestBridge();
   });
   afterAll(async () => {
     sup?.close();
