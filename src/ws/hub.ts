@@ -19,7 +19,8 @@ import { Rooms } from './rooms.js';
 import { refuseUpgrade, requestUrl, tokenFromRequest } from './upgrade-auth.js';
 
 export interface WsHubOptions {
-  server: Server;
+  /** When given, the hub takes this server's upgrades itself; otherwise the server hands them to handleUpgrade(). */
+  server?: Server;
   /** Default `/ws`. */
   path?: string;
   verifyToken: TokenVerifier;
@@ -61,6 +62,8 @@ export interface WsHubStats {
 }
 
 export interface WsHub {
+  /** Takes an upgrade request on the hub's path (answers true), or leaves it alone (false: another path, or closed). */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
   /** Stops accepting, closes every socket with 1001 'server shutting down', clears every timer. */
   close(): Promise<void>;
   stats(): WsHubStats;
@@ -134,7 +137,7 @@ class Hub implements WsHub {
     this.logger = opts.logger;
     this.unsubscribe = opts.eventLog.subscribe((event) => this.route(event));
     this.heartbeat = setInterval(() => this.beat(), opts.heartbeatIntervalMs ?? 30_000);
-    opts.server.on('upgrade', this.onUpgrade);
+    opts.server?.on('upgrade', this.onUpgrade);
   }
 
   stats(): WsHubStats {
@@ -171,7 +174,7 @@ class Hub implements WsHub {
   }
 
   private async shutDown(): Promise<void> {
-    this.opts.server.off('upgrade', this.onUpgrade);
+    this.opts.server?.off('upgrade', this.onUpgrade);
     clearInterval(this.heartbeat);
     this.unsubscribe();
     const closed = [...this.clients].map(
@@ -188,14 +191,16 @@ class Hub implements WsHub {
 
   // ---- handshake ----------------------------------------------------------------------------------------
 
-  private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const url = requestUrl(req);
-    if (url?.pathname !== this.path) {
-      // Someone else's path: leave it to them, but never leave it hanging when nobody else listens.
-      if (this.opts.server.listenerCount('upgrade') <= 1) socket.destroy();
-      return;
-    }
+    if (this.closing || url?.pathname !== this.path) return false;
     void this.authorize(req, socket, head, url);
+    return true;
+  }
+
+  private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // Someone else's path: leave it to them, but never leave it hanging when nobody else listens.
+    if (!this.handleUpgrade(req, socket, head) && (this.opts.server?.listenerCount('upgrade') ?? 0) <= 1) socket.destroy();
   };
 
   private async authorize(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): Promise<void> {
