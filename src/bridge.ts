@@ -14,26 +14,21 @@ import { Lifecycle } from './lifecycle.js';
 import { bridgeSecrets } from './secrets.js';
 import { createRegistry } from './metrics.js';
 import { openStores } from './stores.js';
-import { DEFAULT_KEY_PREFIX, createRedisClient } from './store/redis.js';
+import { DEFAULT_KEY_PREFIX } from './store/redis.js';
 import { readinessDetail } from './ops/readiness.js';
 import { PbxHealth } from './ops/pbx-health.js';
 import { createPbxClient } from './pbx/client.js';
 import { startDemoPbx, type DemoPbx } from './demo.js';
-import { PhonebookService } from './phonebook/service.js';
-import { RedisAddedContactsBus } from './phonebook/added-bus.js';
-import { phonebookReadiness, registerPhonebookMetrics } from './phonebook/metrics.js';
-import { TokenService } from './auth/tokens.js';
+import { openPhonebook } from './phonebook/open.js';
+import { openAuth } from './auth/open.js';
 import { LoginRateLimiter } from './auth/login-rate-limit.js';
-import { MemoryRevocationBus, RedisRevocationBus, type RevocationBus } from './auth/revocation-bus.js';
 import { startSubscriptions } from './subscriptions/index.js';
 import { startWebhookService } from './crm-webhooks/service.js';
 import { startCallTracker, type CallTracker } from './calls/index.js';
 import { createApp } from './http/app.js';
 import { createHttpServer } from './http/server.js';
-import { callbackRouterFor, createCallbackHandler } from './http/callback-route.js';
-import { countedAccept } from './http/callback-metrics.js';
-import { OverloadGuard } from './http/overload-guard.js';
-import { registerOverloadMetrics } from './http/overload-metrics.js';
+import { callbackRouterFor } from './http/callback-route.js';
+import { createCallbackPath } from './http/callback-path.js';
 import { RecentCallbacks } from './http/recent-callbacks.js';
 import { createAgentRouter } from './http/agent-routes.js';
 import { createAdminRouter } from './http/admin-routes.js';
@@ -44,7 +39,6 @@ import { createWebhookRouter } from './http/webhook-routes.js';
 import { createContactRouter } from './http/contact-routes.js';
 import { createCallRouter } from './http/call-routes.js';
 import { createWsHub } from './ws/hub.js';
-import { registerHubMetrics } from './ws/metrics.js';
 
 export interface BridgeOptions {
   /** Key prefix in Redis; tests give each bridge group its own. */
@@ -92,105 +86,37 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
     const pbxHealth = new PbxHealth(logger, registry);
     const pbx = parts.own(createPbxClient({ ...pbxConfig, maxResponseBytes: config.pbxMaxResponseBytes, onRequest: pbxHealth.record }));
 
-    // Contacts created from the pop reach the other instances over pub/sub (docs/phonebook.md).
-    const addedBus = redis
-      ? parts.own(new RedisAddedContactsBus(redis.client, createRedisClient(redis.url, 'bridge-phonebook-added', { maxRetriesPerRequest: null }), prefix, logger))
-      : null;
-    await addedBus?.start();
     const phonebook = parts.own(
-      new PhonebookService({
-        pbx,
-        kv,
-        lock,
-        country: config.defaultCountry,
-        refreshIntervalMs: config.phonebookRefreshS * 1000,
-        logger,
-        // One process alone has nobody to share the snapshot with.
-        shareSnapshot: redis !== null,
-        ...(addedBus ? { bus: addedBus } : {}),
-      }),
+      await openPhonebook({ pbx, kv, lock, redis, country: config.defaultCountry, refreshIntervalMs: config.phonebookRefreshS * 1000, logger, registry }),
     );
-    const directory = registerPhonebookMetrics(registry, phonebook);
-
-    // A revoked token's sockets close on every instance (docs/security.md).
-    const sharedRevocations = redis
-      ? parts.own(new RedisRevocationBus(redis.client, createRedisClient(redis.url, 'bridge-token-revocations', { maxRetriesPerRequest: null }), prefix, logger))
-      : null;
-    await sharedRevocations?.start();
-    const revocations: RevocationBus = sharedRevocations ?? new MemoryRevocationBus();
-    const tokens = new TokenService(secrets.sessionSecret, kv, Date.now, (jti) =>
-      revocations.publish(jti).catch((err: unknown) => {
-        // The revocation itself is stored: other instances refuse the token, and re-check open sockets on reconnect.
-        logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not tell other instances about a revoked token');
-      }),
-    );
+    const { tokens, revocations } = parts.own(await openAuth({ sessionSecret: secrets.sessionSecret, kv, redis, logger }));
     // With Redis other instances list this instance's callbacks too: written at most 250 ms late. In memory
     // only this instance reads them, so they are built when listed. Closed after the HTTP server: writes what waits.
     const recentCallbacks = parts.own(new RecentCallbacks(kv, 50, { flushMs: redis ? 250 : null }));
 
     const subscriptions = parts.own(
       await startSubscriptions({
-        pbx,
-        lock,
-        redis,
-        credentialsKey: secrets.credentialsKey,
-        graceS: config.unsubscribeGraceS,
-        resubscribeIntervalS: config.resubscribeIntervalS,
-        logger,
-        instanceId,
-        registry,
+        pbx, lock, redis, logger, instanceId, registry, credentialsKey: secrets.credentialsKey,
+        graceS: config.unsubscribeGraceS, resubscribeIntervalS: config.resubscribeIntervalS,
       }),
     );
     const webhooks = parts.own(
       await startWebhookService({
-        logger,
-        eventLog,
-        kv,
-        lock,
-        redis: redis?.client ?? null,
-        redisUrl: config.redisUrl,
-        prefix,
-        allowPrivate: config.webhookAllowPrivate,
-        retryScheduleS: config.webhookRetryScheduleS,
-        timeoutMs: config.webhookTimeoutMs,
-        registry,
+        logger, eventLog, kv, lock, redis: redis?.client ?? null, redisUrl: config.redisUrl, prefix, registry,
+        allowPrivate: config.webhookAllowPrivate, retryScheduleS: config.webhookRetryScheduleS, timeoutMs: config.webhookTimeoutMs,
       }),
     );
     // Ringing callbacks open legs (the event carries the session id); state callbacks move them at once (docs/calls.md).
     const calls = parts.own(
       startCallTracker({
-        config: config.calls,
-        pbx,
-        eventLog,
-        lock,
-        redis,
-        directory,
-        eventOptions: { crmLinkTemplate: config.crmLinkTemplate },
-        country: config.defaultCountry,
-        logger,
-        registry,
-        storeAvailable: stores.available,
+        pbx, eventLog, lock, redis, logger, registry, storeAvailable: stores.available, directory: phonebook.directory,
+        config: config.calls, eventOptions: { crmLinkTemplate: config.crmLinkTemplate }, country: config.defaultCountry,
       }),
     );
 
     // The callback route is answered before Express, and refused past the bridge's limit (docs/performance.md).
-    const overload = parts.own(
-      new OverloadGuard({
-        maxInFlight: config.callbackMaxInFlight,
-        maxDelayMs: config.callbackMaxEventLoopDelayMs,
-        maxUtilization: config.callbackMaxEventLoopUtilization,
-      }),
-    );
-    registerOverloadMetrics(registry, overload);
-    const callbackHandler = parts.own(
-      createCallbackHandler({
-        secret: secrets.callbackSecret,
-        fieldNames: config.callbackFields,
-        accept: countedAccept(registry, (cb) => calls.tracker.accept(cb)),
-        recent: recentCallbacks,
-        logger,
-        overload,
-      }),
+    const callbacks = parts.own(
+      createCallbackPath({ config, secret: secrets.callbackSecret, accept: (cb) => calls.tracker.accept(cb), recent: recentCallbacks, logger, registry }),
     );
 
     const app = createApp({
@@ -198,7 +124,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
       publicDir: options.publicDir,
       trustProxy: config.trustProxy,
       routers: [
-        callbackRouterFor(callbackHandler),
+        callbackRouterFor(callbacks.handler),
         createAgentRouter({
           pbx,
           tokens,
@@ -207,40 +133,35 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
           logger,
           hooks: { onLogin: (claims, password) => subscriptions.agentSignedIn(claims, password), onLogout: (claims) => subscriptions.agentSignedOut(claims) },
         }),
-        createAdminRouter({ adminApiKey, tokens, defaultTokenTtlS: config.agentTokenTtlS, phonebook, recentCallbacks }),
+        createAdminRouter({ adminApiKey, tokens, defaultTokenTtlS: config.agentTokenTtlS, phonebook: phonebook.service, recentCallbacks }),
         createOpsRouter({
           registry,
           metricsToken: config.metricsToken,
-          readiness: [stores, pbxHealth, phonebookReadiness(phonebook), calls.readiness, readinessDetail('demo', () => config.demo)],
+          readiness: [stores, pbxHealth, phonebook.readiness, calls.readiness, readinessDetail('demo', () => config.demo)],
         }),
         createExtensionRouter({ adminApiKey, subscriptions }),
         createWebhookRouter({ adminApiKey, webhooks }),
         createCallRouter({ adminApiKey, verify: tokens.verify, journal: calls.journal, session: (id) => calls.tracker.session(id) }),
-        createContactRouter({ pbx, directory: phonebook, adminApiKey, verifyToken: tokens.verify, logger }),
+        createContactRouter({ pbx, directory: phonebook.service, adminApiKey, verifyToken: tokens.verify, logger }),
         ...(demo ? [createDemoRouter({ verify: tokens.verify, ringer: demo })] : []),
       ],
     });
 
+    // Agents' sockets: a revoked token's close on every instance; a signed-in agent's socket keeps its extension subscribed.
     const hub = createWsHub({
-      verifyToken: tokens.verify,
-      eventLog,
-      logger,
+      verifyToken: tokens.verify, revocations, eventLog, logger, registry,
+      maxSockets: config.wsMaxSockets, maxSocketsPerToken: config.wsMaxSocketsPerToken,
       onAgentConnected: (claims) => subscriptions.socketOpened(claims),
       onAgentDisconnected: (claims) => subscriptions.socketClosed(claims),
-      maxSockets: config.wsMaxSockets,
-      maxSocketsPerToken: config.wsMaxSocketsPerToken,
     });
-    registerHubMetrics(registry, hub);
-    revocations.onRevoked((jti) => hub.closeToken(jti));
-    revocations.onResync(() => void hub.recheckTokens());
 
     // The callback route first (no Express stack for the hot path); everything else, and the callback route's
     // rare forms, through Express. Closed first: it closes the hub's sockets while requests finish.
-    const http = parts.own(createHttpServer({ handle: (req, res) => callbackHandler.handle(req, res) || app(req, res), upgrades: hub }));
+    const http = parts.own(createHttpServer({ handle: (req, res) => callbacks.handler.handle(req, res) || app(req, res), upgrades: hub }));
     const { port, url } = await http.listen(config.port, config.host);
 
     demo?.setCallbackUrl(`${url}/pbx/callback/${encodeURIComponent(secrets.callbackSecret)}`);
-    await phonebook.start();
+    await phonebook.service.start();
 
     return {
       server: http.server,

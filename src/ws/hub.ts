@@ -10,11 +10,13 @@
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Registry } from 'prom-client';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { AgentClaims, TokenVerifier } from '../core/agent.js';
 import { compareEventIds, isEventId, type StoredEvent } from '../core/event.js';
 import type { EventLog, ReplayResult } from '../core/ports.js';
 import type { Logger } from '../logger.js';
+import { registerHubMetrics } from './metrics.js';
 import { Rooms } from './rooms.js';
 import { refuseUpgrade, requestUrl, tokenFromRequest } from './upgrade-auth.js';
 
@@ -46,6 +48,15 @@ export interface WsHubOptions {
   maxSocketsPerToken?: number;
   /** Open sockets in this process; the next upgrade gets HTTP 503. Default 20,000. */
   maxSockets?: number;
+  /** Tokens revoked on any instance: their sockets here are closed; after a missed stretch, every token is checked again. */
+  revocations?: RevocationSource;
+  /** Where the hub's metrics are registered; none: not measured. */
+  registry?: Registry;
+}
+
+export interface RevocationSource {
+  onRevoked(listener: (jti: string) => void): void;
+  onResync(listener: () => void): void;
 }
 
 export interface WsHubStats {
@@ -138,6 +149,9 @@ class Hub implements WsHub {
     this.unsubscribe = opts.eventLog.subscribe((event) => this.route(event));
     this.heartbeat = setInterval(() => this.beat(), opts.heartbeatIntervalMs ?? 30_000);
     opts.server?.on('upgrade', this.onUpgrade);
+    opts.revocations?.onRevoked((jti) => this.closeToken(jti));
+    opts.revocations?.onResync(() => void this.recheckTokens());
+    if (opts.registry) registerHubMetrics(opts.registry, this);
   }
 
   stats(): WsHubStats {
