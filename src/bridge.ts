@@ -21,23 +21,14 @@ import { createPbxClient } from './pbx/client.js';
 import { startDemoPbx, type DemoPbx } from './demo.js';
 import { openPhonebook } from './phonebook/open.js';
 import { openAuth } from './auth/open.js';
-import { LoginRateLimiter } from './auth/login-rate-limit.js';
 import { startSubscriptions } from './subscriptions/index.js';
 import { startWebhookService } from './crm-webhooks/service.js';
 import { startCallTracker, type CallTracker } from './calls/index.js';
 import { createApp } from './http/app.js';
 import { createHttpServer } from './http/server.js';
-import { callbackRouterFor } from './http/callback-route.js';
+import { createRouters } from './http/routes.js';
 import { createCallbackPath } from './http/callback-path.js';
 import { RecentCallbacks } from './http/recent-callbacks.js';
-import { createAgentRouter } from './http/agent-routes.js';
-import { createAdminRouter } from './http/admin-routes.js';
-import { createOpsRouter } from './http/ops-routes.js';
-import { createDemoRouter } from './http/demo-routes.js';
-import { createExtensionRouter } from './http/extension-routes.js';
-import { createWebhookRouter } from './http/webhook-routes.js';
-import { createContactRouter } from './http/contact-routes.js';
-import { createCallRouter } from './http/call-routes.js';
 import { createWsHub } from './ws/hub.js';
 
 export interface BridgeOptions {
@@ -123,28 +114,12 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
       logger,
       publicDir: options.publicDir,
       trustProxy: config.trustProxy,
-      routers: [
-        callbackRouterFor(callbacks.handler),
-        createAgentRouter({
-          pbx,
-          tokens,
-          limiter: new LoginRateLimiter(kv, lock, { logger, inFlightTtlMs: config.pbxTimeoutMs + 5000 }),
-          tokenTtlS: config.agentTokenTtlS,
-          logger,
-          hooks: { onLogin: (claims, password) => subscriptions.agentSignedIn(claims, password), onLogout: (claims) => subscriptions.agentSignedOut(claims) },
-        }),
-        createAdminRouter({ adminApiKey, tokens, defaultTokenTtlS: config.agentTokenTtlS, phonebook: phonebook.service, recentCallbacks }),
-        createOpsRouter({
-          registry,
-          metricsToken: config.metricsToken,
-          readiness: [stores, pbxHealth, phonebook.readiness, calls.readiness, readinessDetail('demo', () => config.demo)],
-        }),
-        createExtensionRouter({ adminApiKey, subscriptions }),
-        createWebhookRouter({ adminApiKey, webhooks }),
-        createCallRouter({ adminApiKey, verify: tokens.verify, journal: calls.journal, session: (id) => calls.tracker.session(id) }),
-        createContactRouter({ pbx, directory: phonebook.service, adminApiKey, verifyToken: tokens.verify, logger }),
-        ...(demo ? [createDemoRouter({ verify: tokens.verify, ringer: demo })] : []),
-      ],
+      routers: createRouters({
+        config, adminApiKey, logger, registry, kv, lock, pbx, tokens, recentCallbacks, subscriptions, webhooks, calls, demo,
+        callbackHandler: callbacks.handler,
+        phonebook: phonebook.service,
+        readiness: [stores, pbxHealth, phonebook.readiness, calls.readiness, readinessDetail('demo', () => config.demo)],
+      }),
     });
 
     // Agents' sockets: a revoked token's close on every instance; a signed-in agent's socket keeps its extension subscribed.
