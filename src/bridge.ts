@@ -66,7 +66,6 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
   const parts = new Lifecycle(logger);
   try {
     const secrets = bridgeSecrets(config);
-    const { adminApiKey } = secrets;
     // Demo mode: the in-process simulator stands in for the PBX.
     const demo = config.demo ? parts.own(await startDemoPbx(config, logger)) : null;
     const pbxConfig = demo?.pbxConfig ?? config.pbx;
@@ -115,14 +114,14 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
       publicDir: options.publicDir,
       trustProxy: config.trustProxy,
       routers: createRouters({
-        config, adminApiKey, logger, registry, kv, lock, pbx, tokens, recentCallbacks, subscriptions, webhooks, calls, demo,
+        config, adminApiKey: secrets.adminApiKey, logger, registry, kv, lock, pbx, tokens, recentCallbacks, subscriptions, webhooks, calls, demo,
         callbackHandler: callbacks.handler,
         phonebook: phonebook.service,
         readiness: [stores, pbxHealth, phonebook.readiness, calls.readiness, readinessDetail('demo', () => config.demo)],
       }),
     });
 
-    // Agents' sockets: a revoked token's close on every instance; a signed-in agent's socket keeps its extension subscribed.
+    // Agents' sockets: a revoked token's sockets close on every instance; an agent's open socket keeps its extension subscribed.
     const hub = createWsHub({
       verifyToken: tokens.verify, revocations, eventLog, logger, registry,
       maxSockets: config.wsMaxSockets, maxSocketsPerToken: config.wsMaxSocketsPerToken,
