@@ -1,4 +1,4 @@
-/** Composition root: reads the environment, starts one bridge, and owns signals and the exit code. */
+/** The process: reads the environment, starts one bridge (src/bridge.ts wires it), and owns signals and the exit code. */
 import { loadConfig } from './config.js';
 import { createLogger, logDestination } from './logger.js';
 import { demoBanner } from './demo-banner.js';
@@ -25,7 +25,7 @@ async function main(): Promise<void> {
 
   const bridge = await startBridge(config, logger);
   logger.info(
-    { url: bridge.url, mode: config.demo ? 'demo' : 'pbx', state: config.redisUrl ? 'redis' : 'memory' },
+    { url: bridge.url, mode: config.demo ? 'demo' : 'pbx', state: config.redisUrl ? 'redis' : 'memory', instanceId: bridge.instanceId },
     `bridge listening on ${config.host}:${bridge.port}`,
   );
   if (bridge.demo) {

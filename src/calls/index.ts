@@ -7,6 +7,7 @@ import type { CountryCode } from '../core/phone-number.js';
 import type { EventLog, Lock, PbxCallApi } from '../core/ports.js';
 import { LeaderLease } from '../lease/leader-lease.js';
 import type { Logger } from '../logger.js';
+import { readinessDetail, type ReadinessPart } from '../ops/readiness.js';
 import { MemoryCallJournal, type CallJournal } from './journal.js';
 import { registerTrackerMetrics } from './metrics.js';
 import { RedisCallJournal } from './redis-journal.js';
@@ -20,6 +21,8 @@ export type { CallJournal } from './journal.js';
 export interface CallsModule {
   tracker: CallTracker;
   journal: CallJournal;
+  /** The tracker's status under `calls` in /readyz. */
+  readiness: ReadinessPart;
   close(): Promise<void>;
 }
 
@@ -66,6 +69,7 @@ export function startCallTracker(deps: {
   return {
     tracker: started,
     journal,
+    readiness: readinessDetail('calls', () => started.status()),
     async close() {
       await started.close();
       await journal.close();

@@ -23,7 +23,6 @@
  * outage-echoes.ts (its events coming back), recent-events.ts (replay), redis-timeouts.ts (slow vs gone).
  */
 import { ExpiringMap } from '../store/expiring-map.js';
-import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { parseEventId, type NewCallEvent, type StoredEvent } from '../core/event.js';
 import type { AppendResult, DedupeRule, EventLog, ReplayResult } from '../core/ports.js';
@@ -44,8 +43,8 @@ export interface ResilientEventLogOptions {
   /** The command connection the inner log uses: its status says whether Redis is reachable. */
   redis: Redis;
   logger: Logger;
-  /** Default: random. */
-  instanceId?: string;
+  /** This process's id, the first half of each origin tag; made once per process by whoever starts it. */
+  instanceId: string;
   /** An append with no answer within this goes local. Default 1000 ms. */
   appendTimeoutMs?: number;
   /** A replay read with no answer within this is served locally. Default 2000 ms. */
@@ -126,7 +125,7 @@ export class ResilientEventLog implements EventLog {
     this.inner = opts.inner;
     this.redis = opts.redis;
     this.logger = opts.logger.child({ component: 'event-log' });
-    this.instanceId = opts.instanceId ?? randomBytes(6).toString('hex');
+    this.instanceId = opts.instanceId;
     this.o = {
       appendTimeoutMs: opts.appendTimeoutMs ?? DEFAULTS.appendTimeoutMs,
       readTimeoutMs: opts.readTimeoutMs ?? DEFAULTS.readTimeoutMs,

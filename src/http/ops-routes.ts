@@ -1,18 +1,14 @@
-/** /healthz, /readyz and /metrics (CONTRACT 7). */
+/** /healthz, /readyz and /metrics (docs/operations.md, "Running it"). */
 import { Router } from 'express';
 import type { Registry } from 'prom-client';
 import { SecretDigest } from '../auth/secret-digest.js';
 import { bearerToken } from '../auth/tokens.js';
 import { BridgeError } from '../errors.js';
-
-export interface Readiness {
-  ready: boolean;
-  reasons: string[];
-  [detail: string]: unknown;
-}
+import { composeReadiness, type ReadinessPart } from '../ops/readiness.js';
 
 export function createOpsRouter(deps: {
-  readiness: () => Promise<Readiness>;
+  /** What /readyz is made of, in the order of the answer's fields (src/ops/readiness.ts). */
+  readiness: readonly ReadinessPart[];
   registry: Registry;
   /** When set, /metrics wants `Authorization: Bearer <token>` (METRICS_TOKEN). */
   metricsToken?: string | null;
@@ -23,7 +19,7 @@ export function createOpsRouter(deps: {
     res.json({ status: 'ok' });
   });
   router.get('/readyz', async (_req, res) => {
-    const r = await deps.readiness();
+    const r = await composeReadiness(deps.readiness);
     res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'unavailable', ...r });
   });
   router.get('/metrics', async (req, res) => {

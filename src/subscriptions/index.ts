@@ -3,6 +3,7 @@
  * is configured (several instances), memory otherwise (one instance).
  */
 import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
 import type { Lock, PbxApi } from '../core/ports.js';
 import type { Logger } from '../logger.js';
 import { createRedisClient } from '../store/redis.js';
@@ -11,6 +12,7 @@ import { CredentialCipher } from './credential-cipher.js';
 import { SubscriptionManager, type SubscriptionManagerOptions } from './manager.js';
 import { RedisSubscriptionStore } from './redis-store.js';
 import { MemorySubscriptionStore } from './store.js';
+import { registerSubscriptionMetrics } from './metrics.js';
 
 export { SubscriptionManager } from './manager.js';
 export type { ExtensionView, RegisterResult, SubscriptionStatus, SubscriptionManagerOptions, DesireSource } from './manager.js';
@@ -21,7 +23,7 @@ export type { SubscriptionState } from './store.js';
 /** Tuning the bridge leaves at its defaults; tests shorten them. */
 export type SubscriptionTuning = Pick<
   SubscriptionManagerOptions,
-  'leaseTtlMs' | 'presenceTtlMs' | 'sweepIntervalMs' | 'backoff' | 'concurrency' | 'instanceId' | 'now' | 'random'
+  'leaseTtlMs' | 'presenceTtlMs' | 'sweepIntervalMs' | 'backoff' | 'concurrency' | 'now' | 'random'
 >;
 
 export interface StartSubscriptionsOptions extends SubscriptionTuning {
@@ -37,11 +39,15 @@ export interface StartSubscriptionsOptions extends SubscriptionTuning {
   /** RESUBSCRIBE_INTERVAL_S */
   resubscribeIntervalS: number;
   logger: Logger;
+  /** This process's id (presence and nudges), made once per process by whoever starts it. */
+  instanceId: string;
+  /** Where the manager's gauges are registered; none: not measured. */
+  registry?: Registry;
 }
 
 /** Creates and starts the manager (first lease attempt included). close() leaves PBX subscriptions in place. */
 export async function startSubscriptions(opts: StartSubscriptionsOptions): Promise<SubscriptionManager> {
-  const { pbx, lock, redis, credentialsKey, graceS, resubscribeIntervalS, logger, ...tuning } = opts;
+  const { pbx, lock, redis, credentialsKey, graceS, resubscribeIntervalS, logger, registry, ...tuning } = opts;
   const cipher = new CredentialCipher(credentialsKey);
   const common = { pbx, lock, cipher, logger, graceMs: graceS * 1000, resubscribeIntervalMs: resubscribeIntervalS * 1000, ...tuning };
   let manager: SubscriptionManager;
@@ -59,5 +65,6 @@ export async function startSubscriptions(opts: StartSubscriptionsOptions): Promi
     manager = new SubscriptionManager({ ...common, store: new MemorySubscriptionStore(tuning.now), bus: new MemoryNudgeBus(logger) });
   }
   await manager.start();
+  if (registry) registerSubscriptionMetrics(registry, manager);
   return manager;
 }

@@ -14,7 +14,6 @@
  * Every instance records intent (store) and nudges the leader (bus); the leader also sweeps every extension
  * periodically, so a lost nudge only costs latency.
  */
-import { randomUUID } from 'node:crypto';
 import type { AgentClaims } from '../core/agent.js';
 import type { Lock, PbxApi } from '../core/ports.js';
 import type { Logger } from '../logger.js';
@@ -61,7 +60,8 @@ export interface SubscriptionManagerOptions {
   backoff?: Partial<BackoffPolicy>;
   /** PBX calls in flight at once. Default 4. */
   concurrency?: number;
-  instanceId?: string;
+  /** This process's id (presence and nudges), made once per process by whoever starts it. */
+  instanceId: string;
   now?: () => number;
   random?: () => number;
   /** Closed after the manager (e.g. the Redis connection its bus owns). */
@@ -83,7 +83,7 @@ export class SubscriptionManager {
   private closed = false;
 
   constructor(opts: SubscriptionManagerOptions) {
-    const instanceId = opts.instanceId ?? randomUUID();
+    const instanceId = opts.instanceId;
     const now = opts.now ?? Date.now;
     const graceMs = Math.max(0, opts.graceMs);
     const logger = opts.logger.child({ component: 'subscriptions' });

@@ -2,6 +2,7 @@
  * One contract suite for every EventLog implementation: the in-memory ring, the Redis Stream, and the Redis
  * Stream behind its outage mode (the resilient log, what the bridge runs with REDIS_URL), here with Redis up.
  */
+import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -52,7 +53,7 @@ async function resilientLog(prefix: string, maxEvents?: number): Promise<Resilie
   const redis = redisClient('test-events', { enableAutoPipelining: true });
   const inner = new RedisEventLog({ redis, subscriberRedis: redisClient('test-events-tail'), prefix, logger, maxEvents, trim: 'exact' });
   cleanups.push(() => inner.close());
-  const log = new ResilientEventLog({ inner, redis, logger });
+  const log = new ResilientEventLog({ inner, redis, logger, instanceId: randomUUID() });
   cleanups.push(() => log.close());
   await log.start();
   // The suite is about the shared log: a log that started degraded would pass some tests from its local ring.

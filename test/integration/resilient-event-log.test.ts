@@ -43,7 +43,7 @@ describe('when the resilient log accepts events during a Redis outage and Redis 
     commands.on('error', () => undefined);
     tail.on('error', () => undefined);
     inner = new RedisEventLog({ redis: commands, subscriberRedis: tail, prefix: uniquePrefix('resilient'), logger, retryMaxMs: 200 });
-    log = new ResilientEventLog({ inner, redis: commands, logger, retryIntervalMs: 50 });
+    log = new ResilientEventLog({ inner, redis: commands, logger, instanceId: 'resilient-test', retryIntervalMs: 50 });
     await log.start();
   });
   afterAll(async () => {

@@ -63,9 +63,9 @@ interface Started {
 }
 
 async function startManager(
-  opts: { prefix?: string; graceS?: number; pbx?: PbxApi; mode?: 'redis' | 'memory' } & SubscriptionTuning = {},
+  opts: { prefix?: string; graceS?: number; pbx?: PbxApi; mode?: 'redis' | 'memory'; instanceId?: string } & SubscriptionTuning = {},
 ): Promise<Started> {
-  const { prefix = uniquePrefix('subs'), graceS = 60, pbx = pbxClient(), mode = 'redis', ...tuning } = opts;
+  const { prefix = uniquePrefix('subs'), graceS = 60, pbx = pbxClient(), mode = 'redis', instanceId = randomUUID(), ...tuning } = opts;
   const logger = createLogger('debug', h.logs.stream);
   let redis: Redis | null = null;
   if (mode === 'redis') {
@@ -84,6 +84,7 @@ async function startManager(
     graceS,
     resubscribeIntervalS: 3600,
     logger,
+    instanceId,
     backoff: { baseMs: 40, maxMs: 300 },
     leaseTtlMs: 1000,
     ...tuning,

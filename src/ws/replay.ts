@@ -1,0 +1,61 @@
+/**
+ * Resuming a socket (`?lastEventId=`): sends `ready`, the events after the id (when the log still has all of
+ * them), then the live events held meanwhile that are newer than the replay: no gaps, no repeats. When the
+ * log cannot vouch for everything after the id (malformed, unknown, too old), `resumed` is false and only
+ * live events follow.
+ */
+import { isEventId, type StoredEvent } from '../core/event.js';
+import type { EventLog, ReplayResult } from '../core/ports.js';
+import type { Logger } from '../logger.js';
+import { CLOSE_INTERNAL_ERROR, isOpen, isRepeat, readyFrame, routesTo, type Client, type CloseClient } from './client.js';
+import type { FrameSender } from './sender.js';
+
+export interface ReplayDeps {
+  eventLog: EventLog;
+  /** Events read per page. */
+  replayLimit: number;
+  sender: FrameSender;
+  logger: Logger;
+  closeClient: CloseClient;
+}
+
+export async function resume(d: ReplayDeps, client: Client, afterId: string): Promise<void> {
+  let first: ReplayResult | null = null;
+  if (isEventId(afterId)) {
+    try {
+      first = await d.eventLog.readAfter(afterId, d.replayLimit);
+    } catch (err) {
+      d.logger.warn({ err }, 'could not read the event log for a resume; sending live events only');
+    }
+  }
+  if (!isOpen(client)) return;
+  const resumed = first?.complete === true;
+  d.sender.send(client, readyFrame(client, resumed));
+  if (resumed && first) {
+    let page = first;
+    let through = afterId;
+    for (;;) {
+      for (const event of page.events) {
+        if (!isOpen(client)) return;
+        through = event.id;
+        if (routesTo(client, event)) await d.sender.sendPaced(client, event.json);
+      }
+      if (page.events.length < d.replayLimit || !isOpen(client)) break;
+      try {
+        page = await d.eventLog.readAfter(through, d.replayLimit);
+      } catch (err) {
+        // Half a replay would be a gap the client cannot see: make it reconnect and resume instead.
+        d.logger.warn({ err }, 'event log read failed in the middle of a replay');
+        return d.closeClient(client, CLOSE_INTERNAL_ERROR, 'replay failed');
+      }
+    }
+    client.skipThrough = through;
+  }
+  // Live events that arrive while the held ones are flushed join the same array, so the loop takes them too.
+  const held = client.held;
+  for (let i = 0; held && client.held === held && isOpen(client) && i < held.length; i++) {
+    const event = held[i] as StoredEvent;
+    if (!isRepeat(client, event)) await d.sender.sendPaced(client, event.json);
+  }
+  client.held = null;
+}
