@@ -186,12 +186,11 @@ export class CallTracker {
       if (created) await this.o.store.remove(sessionId);
       return result;
     }
-    // Kept for the journal's "every event it had"; the PBX's answer does not wait for it.
-    void updateSession(this.o.store, sessionId, (s) => {
-      if (s.events.some((e) => e.id === result.id)) return false;
-      s.events.push({ id: result.id, type: event.type, extension: cb.extension, timestamp: event.timestamp });
-      return true;
-    }).catch((err: unknown) => this.log.warn({ err: err instanceof Error ? err.message : String(err), sessionId }, 'could not note the ringing event on the call'));
+    // Kept for the journal's "every event it had": one write beside the session (no read, no compare-and-set:
+    // it decides nothing), and the PBX's answer does not wait for it.
+    this.o.store
+      .noteEvent(sessionId, { id: result.id, type: event.type, extension: cb.extension, timestamp: event.timestamp })
+      .catch((err: unknown) => this.log.warn({ err: err instanceof Error ? err.message : String(err), sessionId }, 'could not note the ringing event on the call'));
     return result;
   }
 
