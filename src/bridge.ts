@@ -288,6 +288,8 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
       maxInFlight: config.callbackMaxInFlight,
       maxDelayMs: config.callbackMaxEventLoopDelayMs,
       maxUtilization: config.callbackMaxEventLoopUtilization,
+      maxOpenCalls: config.callbackMaxOpenCalls,
+      openCalls: () => calls.tracker.openCalls(),
     });
     const callbackHandler = createCallbackHandler({
       secret: callbackSecret,
@@ -308,7 +310,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
       callbackHandler.close();
       overload.close();
     });
-    metrics.addLabelledCounter('bridge_callbacks_refused_total', 'Callbacks answered 503 because the bridge was past its limit, by reason (in_flight, event_loop)', ['reason'], () =>
+    metrics.addLabelledCounter('bridge_callbacks_refused_total', 'Callbacks answered 503 because the bridge was past its limit, by reason (in_flight, event_loop, open_calls)', ['reason'], () =>
       Object.entries(overload.stats().refused).map(([reason, value]) => ({ labels: { reason }, value })),
     );
     metrics.addGauge('bridge_callbacks_in_flight', 'Callbacks authenticated and not yet answered', () => overload.stats().inFlight);

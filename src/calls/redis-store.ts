@@ -122,6 +122,10 @@ export class RedisCallStateStore implements CallStateStore {
     return { active, recordingsPending };
   }
 
+  async openCount(): Promise<number> {
+    return this.redis.zcount(this.dueKey, 0, 0);
+  }
+
   async claimGroup(key: string, candidate: CallSession, ttlMs: number, stale: string | null): Promise<string> {
     const r = await CLAIM_SCRIPT.run(
       this.redis,

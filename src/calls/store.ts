@@ -29,6 +29,8 @@ export interface CallStateStore {
   due(now: number): Promise<string[]>;
   /** Sessions not yet done, and of those the ones waiting for a recording. */
   counts(): Promise<{ active: number; recordingsPending: number }>;
+  /** Sessions due at every poll: open calls (and any whose events are still to be sent). */
+  openCount(): Promise<number>;
   /**
    * The session a grouping key points to; when none (or only `stale`), points it to `candidate` for ttlMs
    * and writes `candidate` as a new session, in the same atomic step: two instances opening one call at
@@ -95,6 +97,8 @@ export class MemoryCallStateStore implements CallStateStore {
   /** Session id -> when it is next due; done sessions are not in it. */
   private readonly dueIndex = new Map<string, number>();
   private readonly recordingsPending = new Set<string>();
+  /** Entries of dueIndex due at every poll (dueAt 0), kept as they change rather than counted. */
+  private everyPoll = 0;
   /** Grouping key -> session id, for CALL_GROUP_WINDOW_S; bounded and swept like every in-process table. */
   private readonly groups: ExpiringMap<string>;
   private readonly flags = new Map<string, string>();
@@ -124,8 +128,7 @@ export class MemoryCallStateStore implements CallStateStore {
     const notes = e?.notes?.filter((n) => !session.events.some((have) => have.id === n.id));
     this.sessions.set(session.sessionId, { json: JSON.stringify(session), version: expected + 1, ...(notes && notes.length > 0 ? { notes } : {}) });
     const due = dueAt(session);
-    if (due === null) this.dueIndex.delete(session.sessionId);
-    else this.dueIndex.set(session.sessionId, due);
+    this.setDue(session.sessionId, due);
     if (session.phase === 'completed') this.recordingsPending.add(session.sessionId);
     else this.recordingsPending.delete(session.sessionId);
     while (this.sessions.size > this.maxSessions) {
@@ -138,8 +141,19 @@ export class MemoryCallStateStore implements CallStateStore {
 
   async remove(sessionId: string): Promise<void> {
     this.sessions.delete(sessionId);
-    this.dueIndex.delete(sessionId);
+    this.setDue(sessionId, null);
     this.recordingsPending.delete(sessionId);
+  }
+
+  private setDue(sessionId: string, due: number | null): void {
+    if (this.dueIndex.get(sessionId) === 0) this.everyPoll--;
+    if (due === null) this.dueIndex.delete(sessionId);
+    else this.dueIndex.set(sessionId, due);
+    if (due === 0) this.everyPoll++;
+  }
+
+  async openCount(): Promise<number> {
+    return this.everyPoll;
   }
 
   async due(now: number): Promise<string[]> {

@@ -29,6 +29,8 @@ const CALL_ID_GROUP_TTL_MS = 12 * 3600 * 1000;
 /** A call never listed by activeCalls (connected-only listings) is looked up in the call log from then on. */
 const UNSEEN_LOOKUP_AFTER_MS = 3000;
 const FLAG_ANSWER_CALLBACKS = 'answer-callbacks';
+/** How stale the open-call count may get before a ringing callback asks the store again (in the background). */
+const OPEN_COUNT_REFRESH_MS = 500;
 
 export interface CallTrackerOptions {
   store: CallStateStore;
@@ -86,6 +88,11 @@ export class CallTracker {
   private answerCallbacksSeen = false;
   /** Callbacks passed on untracked since the call state became unreachable. */
   private untracked = 0;
+  /** Open calls as the store last counted them, plus the calls this instance opened since (openCalls()). */
+  private openCounted = 0;
+  private openedSince = 0;
+  private openCountedAt = -Infinity;
+  private openCounting = false;
 
   constructor(opts: CallTrackerOptions) {
     this.o = opts;
@@ -142,6 +149,31 @@ export class CallTracker {
     };
   }
 
+  /**
+   * Open calls (due at every poll: the tracker's standing work), for the overload guard: read on every
+   * ringing callback, so it never waits for the store; the store's count is refreshed in the background at
+   * most every OPEN_COUNT_REFRESH_MS, and calls opened here since are added to it.
+   */
+  openCalls(): number {
+    const now = this.now();
+    if (!this.openCounting && now - this.openCountedAt >= OPEN_COUNT_REFRESH_MS) {
+      this.openCounting = true;
+      const openedBefore = this.openedSince;
+      this.o.store
+        .openCount()
+        .then((n) => {
+          this.openCounted = n;
+          this.openedSince -= openedBefore;
+        })
+        .catch(() => undefined) // an unreachable store has its own outage mode; the old count stands
+        .finally(() => {
+          this.openCounting = false;
+          this.openCountedAt = this.now();
+        });
+    }
+    return this.openCounted + this.openedSince;
+  }
+
   /** The callback route's `accept`: a ringing callback opens a leg; a state callback moves it at once. */
   async accept(cb: NormalizedCallback): Promise<AppendResult> {
     let handled: AppendResult | null = null;
@@ -179,6 +211,7 @@ export class CallTracker {
       throw new TrackerStoreError(err);
     }
     const { sessionId, created } = joined;
+    if (created) this.openedSince++;
     event.data.call.sessionId = sessionId;
     const result = await this.o.eventLog.append(event, dedupeRule(cb));
     if (result.duplicate) {

@@ -202,6 +202,14 @@ export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler
       return;
     }
 
+    // A ringing callback opens a call: refused while the tracker follows as many as it may (the PBX retries).
+    const full = cb.state === 'ringing' ? (overload?.admitRinging() ?? null) : null;
+    if (full !== null) {
+      deps.onRefused?.(full);
+      fail(ctx, 'CALLBACK_ERR_OVERLOADED');
+      return;
+    }
+
     let result: AppendResult;
     try {
       result = await deps.accept(cb);
