@@ -17,6 +17,8 @@ export interface VersionedSession {
 }
 
 export interface CallStateStore {
+  /** True when the state is in this process (it answers or throws, it never hangs): no wait is timed. */
+  readonly inProcess?: boolean;
   read(sessionId: string): Promise<VersionedSession | null>;
   /**
    * Writes the session if its stored version is still `expected` (0: it must not exist yet), and files it
@@ -93,6 +95,7 @@ export async function updateSession(
 }
 
 export class MemoryCallStateStore implements CallStateStore {
+  readonly inProcess = true;
   private readonly sessions = new Map<string, { json: string; version: number; notes?: SentEvent[] }>();
   /** Session id -> when it is next due; done sessions are not in it. */
   private readonly dueIndex = new Map<string, number>();

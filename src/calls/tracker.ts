@@ -206,7 +206,8 @@ export class CallTracker {
     try {
       const joining = this.join(cb, event, now);
       joining.catch(() => undefined);
-      joined = await withinStoreWait(joining);
+      // A timer per callback only where the state can hang (Redis); the memory store answers at once.
+      joined = await (this.o.store.inProcess === true ? joining : withinStoreWait(joining));
     } catch (err) {
       throw new TrackerStoreError(err);
     }
