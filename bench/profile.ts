@@ -224,7 +224,8 @@ async function main(): Promise<void> {
     const cpuMsPerCallback = step.accepted > 0 ? round(cpuMs / step.accepted, 3) : null;
     const redisCpuMsPerCallback = redisPid === null || step.accepted === 0 ? null : round((cpuTimeMs(redisPid) - rcpu0) / step.accepted, 3);
     console.log(
-      `load: ${rate}/s for ${seconds} s, ${mode} mode: accepted ${step.accepted}, frames ${step.framesReceived}, ` +
+      `load: ${rate}/s for ${seconds} s, ${mode} mode: sent ${step.sent}, accepted ${step.accepted}, refused 503 ${step.refused}, ` +
+        `other errors ${step.errors}${step.firstError ? ` (${step.firstError.slice(0, 120)})` : ''}, frames ${step.framesReceived}, ` +
         `p50 ${step.frame.p50} p95 ${step.frame.p95} p99 ${step.frame.p99} ms, server CPU ${cpuPct}%, ` +
         `server CPU ms per callback ${cpuMsPerCallback ?? '-'}${redisCpuMsPerCallback === null ? '' : ` (+redis-server ${redisCpuMsPerCallback})`}`,
     );

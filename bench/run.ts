@@ -8,7 +8,8 @@
  *   npm run bench -- --quick       smoke run: every piece for about a second, tiny phonebook (BENCH_QUICK=1 too)
  *
  * Env: BENCH_RESULTS_DIR (default bench/results), BENCH_ONLY=limit,baseline,memory,redis,overload,small,inproc to run a subset
- * (overload: the bridges driven past their limit after the ladder; BENCH_OVERLOAD_RATE=n sets its rate).
+ * (overload: the bridges driven past their limit after the ladder; BENCH_OVERLOAD_RATE=n sets its rate);
+ * BENCH_LADDER=250,1000,2000 a shorter ladder (rates per second, ascending) while other jobs need the CPU.
  * See docs/performance.md for what each figure means.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -35,7 +36,8 @@ figures; prints one table and writes the raw results to bench/results/ (about 4 
 options:
   --quick        smoke run: every piece for about a second, tiny phonebook (also BENCH_QUICK=1)
   -h, --help     this text
-env: BENCH_RESULTS_DIR (default bench/results), BENCH_ONLY=baseline,memory,redis (a subset; bench/run.ts lists every part)
+env: BENCH_RESULTS_DIR (default bench/results), BENCH_ONLY=baseline,memory,redis (a subset; bench/run.ts lists every part),
+     BENCH_LADDER=250,1000,2000 (the ladder's rates instead of the default), BENCH_OVERLOAD_RATE=n (the step past the limit)
 `);
 
 const QUICK = process.env.BENCH_QUICK === '1' || process.argv.includes('--quick');
@@ -78,6 +80,17 @@ const P = QUICK
       pauseMs: 1000,
       lookups: 2000,
     };
+
+/** BENCH_LADDER: a shorter (or other) ladder, e.g. on a shared machine; ascending positive rates. */
+const LADDER_ENV = process.env.BENCH_LADDER?.trim();
+if (LADDER_ENV) {
+  const rates = LADDER_ENV.split(',').map((r) => Number(r.trim()));
+  if (rates.some((r) => !Number.isInteger(r) || r <= 0) || rates.some((r, i) => i > 0 && r <= (rates[i - 1] ?? 0))) {
+    console.error(`BENCH_LADDER must be ascending positive integers separated by commas, e.g. 250,1000,2000 (got ${JSON.stringify(LADDER_ENV.slice(0, 80))})`);
+    process.exit(2);
+  }
+  P.ladder = rates;
+}
 
 const FIXED_RATE = 1000;
 const MODERATE_RATE = 500;

@@ -109,7 +109,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
 
     // The callback route is answered before Express, and refused past the bridge's limit (docs/performance.md).
     const callbacks = parts.own(
-      createCallbackPath({ config, secret: secrets.callbackSecret, accept: (cb) => calls.tracker.accept(cb), recent: recentCallbacks, logger, registry }),
+      createCallbackPath({ config, secret: secrets.callbackSecret, accept: (cb) => calls.tracker.accept(cb), openCalls: () => calls.tracker.openCalls(), recent: recentCallbacks, logger, registry }),
     );
 
     const app = createApp({

@@ -125,6 +125,7 @@ const securitySchema = {
 // ── callback overload settings (docs/performance.md#overload) ──
 const overloadSchema = {
   CALLBACK_MAX_IN_FLIGHT: intIn(0, 1_000_000).default(1000),
+  CALLBACK_MAX_OPEN_CALLS: intIn(0, 10_000_000).default(10_000),
   CALLBACK_MAX_EVENT_LOOP_DELAY_MS: intIn(0, 60_000).default(200),
   CALLBACK_MAX_EVENT_LOOP_UTILIZATION: z
     .string()
@@ -251,6 +252,7 @@ export interface Config {
   logFormat: Env['LOG_FORMAT'];
   // ── callback overload settings (docs/performance.md#overload); 0 turns a limit off ──
   callbackMaxInFlight: number;
+  callbackMaxOpenCalls: number;
   callbackMaxEventLoopDelayMs: number;
   callbackMaxEventLoopUtilization: number;
   /** The call tracker (docs/calls.md). */
@@ -338,6 +340,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       metricsToken: e.METRICS_TOKEN ?? null,
       logFormat: e.LOG_FORMAT,
       callbackMaxInFlight: e.CALLBACK_MAX_IN_FLIGHT,
+      callbackMaxOpenCalls: e.CALLBACK_MAX_OPEN_CALLS,
       callbackMaxEventLoopDelayMs: e.CALLBACK_MAX_EVENT_LOOP_DELAY_MS,
       callbackMaxEventLoopUtilization: e.CALLBACK_MAX_EVENT_LOOP_UTILIZATION,
       calls: {

@@ -112,6 +112,9 @@ export async function startBridge(opts: BridgeStartOptions): Promise<Target> {
     // each callback still opens its call (the tracker's per-callback cost is measured). The tracker's polling
     // cost for real calls is bench/calls.ts.
     ACTIVE_CALLS_POLL_MS: '60000',
+    // For the same reason the open-call bound is off here: the pile would hit it within seconds and turn the
+    // ladder's later steps into 503s a real PBX would never see. It is judged in test/integration/overload-open-calls.test.ts.
+    CALLBACK_MAX_OPEN_CALLS: '0',
     ...benchBridgeEnv(),
     ...opts.env,
   };

@@ -1,29 +1,41 @@
 /**
  * The tracker's calls in Redis: one hash per session (`v` version, `json` document) written only by a Lua
- * compare-and-set, a set of the sessions not yet done, and short-lived grouping keys.
+ * compare-and-set, a set of the sessions not yet done, and short-lived grouping keys. Events noted on the
+ * ringing path are fields of their own in the same hash (`e:<event id>`), beside the document, so noting one
+ * is a single HSET: no read, no rewrite of the document, no version.
  */
 import type { Redis } from 'ioredis';
-import type { CallSession } from './model.js';
-import { dueAt, type CallStateStore, type VersionedSession } from './store.js';
+import type { EventType } from '../core/event.js';
+import { defineLuaScript } from '../store/lua.js';
+import type { CallSession, SentEvent } from './model.js';
+import { dueAt, withNotes, type CallStateStore, type VersionedSession } from './store.js';
+
+const NOTE_PREFIX = 'e:';
 
 /**
  * KEYS: session hash, due index (zset), recordings set. ARGV: expected version, session json, due time (''
  * when done), id, ttl ms, 1 when it waits for a recording.
  */
-const CAS_SCRIPT = `
+const CAS_SCRIPT = defineLuaScript(
+  'hbCallSessionCas',
+  `
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if v ~= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'v', v + 1, 'json', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 if ARGV[3] == '' then redis.call('ZREM', KEYS[2], ARGV[4]) else redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4]) end
 if ARGV[6] == '1' then redis.call('SADD', KEYS[3], ARGV[4]) else redis.call('SREM', KEYS[3], ARGV[4]) end
-return 1`;
+return 1`,
+  3,
+);
 
 /**
  * KEYS: group key, candidate's session hash, due index. ARGV: candidate id, group ttl ms, stale id ('' for
  * none), candidate json, session ttl ms. Claims the key and writes the candidate as version 1 together.
  */
-const CLAIM_SCRIPT = `
+const CLAIM_SCRIPT = defineLuaScript(
+  'hbCallGroupClaim',
+  `
 local cur = redis.call('GET', KEYS[1])
 if cur and cur ~= ARGV[3] then return cur end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -32,7 +44,19 @@ if redis.call('EXISTS', KEYS[2]) == 0 then
   redis.call('PEXPIRE', KEYS[2], ARGV[5])
   redis.call('ZADD', KEYS[3], 0, ARGV[1])
 end
-return ARGV[1]`;
+return ARGV[1]`,
+  3,
+);
+
+/** KEYS: session hash. ARGV: field (`e:<id>`), note json. Only on a session that exists (it has its ttl). */
+const NOTE_SCRIPT = defineLuaScript(
+  'hbCallSessionNote',
+  `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1`,
+  1,
+);
 
 /** A session's document outlives the call long enough for late lookups (the recording may take an hour). */
 const SESSION_TTL_MS = 8 * 24 * 3600 * 1000;
@@ -54,25 +78,33 @@ export class RedisCallStateStore implements CallStateStore {
   }
 
   async read(sessionId: string): Promise<VersionedSession | null> {
-    const [v, json] = await this.redis.hmget(this.sessionKey(sessionId), 'v', 'json');
+    const fields = await this.redis.hgetall(this.sessionKey(sessionId));
+    const v = fields['v'];
+    const json = fields['json'];
     if (!v || !json) return null;
-    return { session: JSON.parse(json) as CallSession, version: Number(v) };
+    const session = JSON.parse(json) as CallSession;
+    const notes: SentEvent[] = [];
+    for (const [name, value] of Object.entries(fields)) {
+      if (!name.startsWith(NOTE_PREFIX)) continue;
+      const n = JSON.parse(value) as { type: EventType; extension: string; timestamp: string };
+      notes.push({ id: name.slice(NOTE_PREFIX.length), type: n.type, extension: n.extension, timestamp: n.timestamp });
+    }
+    return { session: notes.length > 0 ? withNotes(session, notes) : session, version: Number(v) };
   }
 
   async compareAndSet(session: CallSession, expected: number): Promise<boolean> {
     const due = dueAt(session);
-    const r = await this.redis.eval(
-      CAS_SCRIPT,
-      3,
-      this.sessionKey(session.sessionId),
-      this.dueKey,
-      this.recordingsKey,
-      String(expected),
-      JSON.stringify(session),
-      due === null ? '' : String(due),
-      session.sessionId,
-      String(SESSION_TTL_MS),
-      session.phase === 'completed' ? '1' : '0',
+    const r = await CAS_SCRIPT.run(
+      this.redis,
+      [this.sessionKey(session.sessionId), this.dueKey, this.recordingsKey],
+      [
+        String(expected),
+        JSON.stringify(session),
+        due === null ? '' : String(due),
+        session.sessionId,
+        String(SESSION_TTL_MS),
+        session.phase === 'completed' ? '1' : '0',
+      ],
     );
     return r === 1;
   }
@@ -90,24 +122,26 @@ export class RedisCallStateStore implements CallStateStore {
     return { active, recordingsPending };
   }
 
+  async openCount(): Promise<number> {
+    return this.redis.zcount(this.dueKey, 0, 0);
+  }
+
   async claimGroup(key: string, candidate: CallSession, ttlMs: number, stale: string | null): Promise<string> {
-    const r = await this.redis.eval(
-      CLAIM_SCRIPT,
-      3,
-      `${this.prefix}calls:group:${key}`,
-      this.sessionKey(candidate.sessionId),
-      this.dueKey,
-      candidate.sessionId,
-      String(Math.max(1, ttlMs)),
-      stale ?? '',
-      JSON.stringify(candidate),
-      String(SESSION_TTL_MS),
+    const r = await CLAIM_SCRIPT.run(
+      this.redis,
+      [`${this.prefix}calls:group:${key}`, this.sessionKey(candidate.sessionId), this.dueKey],
+      [candidate.sessionId, String(Math.max(1, ttlMs)), stale ?? '', JSON.stringify(candidate), String(SESSION_TTL_MS)],
     );
     return String(r);
   }
 
   async group(key: string): Promise<string | null> {
     return this.redis.get(`${this.prefix}calls:group:${key}`);
+  }
+
+  async noteEvent(sessionId: string, event: SentEvent): Promise<void> {
+    const note = JSON.stringify({ type: event.type, extension: event.extension, timestamp: event.timestamp });
+    await NOTE_SCRIPT.run(this.redis, [this.sessionKey(sessionId)], [NOTE_PREFIX + event.id, note]);
   }
 
   async getFlag(name: string): Promise<string | null> {

@@ -2,9 +2,14 @@
  * Where the tracker keeps its calls: the Redis form (any number of instances; a restart loses nothing) and
  * the memory form (one instance). Both offer one primitive for transitions, a compare-and-set on the whole
  * session, and `update` builds on it: read, change a copy, write only if nobody wrote in between, else retry.
+ *
+ * The ringing path writes once per callback (docs/performance.md): a new call is claimed and written in one
+ * step, and the ringing event's id is then noted beside the document (`noteEvent`: no read, no version, no
+ * retry), since nothing is decided by it; `read` folds the notes into `events`.
  */
+import { compareEventIds } from '../core/event.js';
 import { ExpiringMap } from '../store/expiring-map.js';
-import type { CallSession } from './model.js';
+import type { CallSession, SentEvent } from './model.js';
 
 export interface VersionedSession {
   session: CallSession;
@@ -12,6 +17,8 @@ export interface VersionedSession {
 }
 
 export interface CallStateStore {
+  /** True when the state is in this process (it answers or throws, it never hangs): no wait is timed. */
+  readonly inProcess?: boolean;
   read(sessionId: string): Promise<VersionedSession | null>;
   /**
    * Writes the session if its stored version is still `expected` (0: it must not exist yet), and files it
@@ -24,6 +31,8 @@ export interface CallStateStore {
   due(now: number): Promise<string[]>;
   /** Sessions not yet done, and of those the ones waiting for a recording. */
   counts(): Promise<{ active: number; recordingsPending: number }>;
+  /** Sessions due at every poll: open calls (and any whose events are still to be sent). */
+  openCount(): Promise<number>;
   /**
    * The session a grouping key points to; when none (or only `stale`), points it to `candidate` for ttlMs
    * and writes `candidate` as a new session, in the same atomic step: two instances opening one call at
@@ -31,6 +40,12 @@ export interface CallStateStore {
    */
   claimGroup(key: string, candidate: CallSession, ttlMs: number, stale: string | null): Promise<string>;
   group(key: string): Promise<string | null>;
+  /**
+   * Notes an event of the session already in the event log, beside the session's document: one write, no
+   * compare-and-set (it decides nothing), idempotent per event id; nothing when the session is gone. `read`
+   * lists it in `events`, in the log's order.
+   */
+  noteEvent(sessionId: string, event: SentEvent): Promise<void>;
   /** A small shared flag (what the PBX's listing was seen to show). */
   getFlag(name: string): Promise<string | null>;
   setFlag(name: string, value: string): Promise<void>;
@@ -45,6 +60,19 @@ export function dueAt(s: CallSession): number | null {
   if (s.outbox.length > 0 || s.phase === 'open') return 0;
   if (s.phase === 'over') return s.callLog.nextAt;
   return s.recording?.nextAt ?? 0;
+}
+
+/** The session's events with the notes not yet in them, in the event log's order. */
+export function withNotes(session: CallSession, notes: Iterable<SentEvent>): CallSession {
+  let added = false;
+  for (const n of notes) {
+    if (session.events.some((e) => e.id === n.id)) continue;
+    session.events.push(n);
+    added = true;
+  }
+  // Stable: events already in order stay as they are; ids the log did not shape like stream ids stay put.
+  if (added) session.events.sort((a, b) => compareEventIds(a.id, b.id));
+  return session;
 }
 
 /**
@@ -67,10 +95,13 @@ export async function updateSession(
 }
 
 export class MemoryCallStateStore implements CallStateStore {
-  private readonly sessions = new Map<string, { json: string; version: number }>();
+  readonly inProcess = true;
+  private readonly sessions = new Map<string, { json: string; version: number; notes?: SentEvent[] }>();
   /** Session id -> when it is next due; done sessions are not in it. */
   private readonly dueIndex = new Map<string, number>();
   private readonly recordingsPending = new Set<string>();
+  /** Entries of dueIndex due at every poll (dueAt 0), kept as they change rather than counted. */
+  private everyPoll = 0;
   /** Grouping key -> session id, for CALL_GROUP_WINDOW_S; bounded and swept like every in-process table. */
   private readonly groups: ExpiringMap<string>;
   private readonly flags = new Map<string, string>();
@@ -87,17 +118,20 @@ export class MemoryCallStateStore implements CallStateStore {
 
   async read(sessionId: string): Promise<VersionedSession | null> {
     const e = this.sessions.get(sessionId);
-    return e ? { session: JSON.parse(e.json) as CallSession, version: e.version } : null;
+    if (!e) return null;
+    const session = JSON.parse(e.json) as CallSession;
+    return { session: e.notes ? withNotes(session, e.notes) : session, version: e.version };
   }
 
   async compareAndSet(session: CallSession, expected: number): Promise<boolean> {
     const e = this.sessions.get(session.sessionId);
     if ((e?.version ?? 0) !== expected) return false;
     this.sessions.delete(session.sessionId);
-    this.sessions.set(session.sessionId, { json: JSON.stringify(session), version: expected + 1 });
+    // The notes stay beside the document until it is rewritten with them in it (read folds them into events).
+    const notes = e?.notes?.filter((n) => !session.events.some((have) => have.id === n.id));
+    this.sessions.set(session.sessionId, { json: JSON.stringify(session), version: expected + 1, ...(notes && notes.length > 0 ? { notes } : {}) });
     const due = dueAt(session);
-    if (due === null) this.dueIndex.delete(session.sessionId);
-    else this.dueIndex.set(session.sessionId, due);
+    this.setDue(session.sessionId, due);
     if (session.phase === 'completed') this.recordingsPending.add(session.sessionId);
     else this.recordingsPending.delete(session.sessionId);
     while (this.sessions.size > this.maxSessions) {
@@ -110,8 +144,19 @@ export class MemoryCallStateStore implements CallStateStore {
 
   async remove(sessionId: string): Promise<void> {
     this.sessions.delete(sessionId);
-    this.dueIndex.delete(sessionId);
+    this.setDue(sessionId, null);
     this.recordingsPending.delete(sessionId);
+  }
+
+  private setDue(sessionId: string, due: number | null): void {
+    if (this.dueIndex.get(sessionId) === 0) this.everyPoll--;
+    if (due === null) this.dueIndex.delete(sessionId);
+    else this.dueIndex.set(sessionId, due);
+    if (due === 0) this.everyPoll++;
+  }
+
+  async openCount(): Promise<number> {
+    return this.everyPoll;
   }
 
   async due(now: number): Promise<string[]> {
@@ -133,6 +178,13 @@ export class MemoryCallStateStore implements CallStateStore {
 
   async group(key: string): Promise<string | null> {
     return this.groups.get(key) ?? null;
+  }
+
+  async noteEvent(sessionId: string, event: SentEvent): Promise<void> {
+    const e = this.sessions.get(sessionId);
+    if (!e) return;
+    e.notes ??= [];
+    if (!e.notes.some((n) => n.id === event.id)) e.notes.push({ ...event });
   }
 
   async getFlag(name: string): Promise<string | null> {

@@ -29,6 +29,8 @@ const CALL_ID_GROUP_TTL_MS = 12 * 3600 * 1000;
 /** A call never listed by activeCalls (connected-only listings) is looked up in the call log from then on. */
 const UNSEEN_LOOKUP_AFTER_MS = 3000;
 const FLAG_ANSWER_CALLBACKS = 'answer-callbacks';
+/** How stale the open-call count may get before a ringing callback asks the store again (in the background). */
+const OPEN_COUNT_REFRESH_MS = 500;
 
 export interface CallTrackerOptions {
   store: CallStateStore;
@@ -86,6 +88,11 @@ export class CallTracker {
   private answerCallbacksSeen = false;
   /** Callbacks passed on untracked since the call state became unreachable. */
   private untracked = 0;
+  /** Open calls as the store last counted them, plus the calls this instance opened since (openCalls()). */
+  private openCounted = 0;
+  private openedSince = 0;
+  private openCountedAt = -Infinity;
+  private openCounting = false;
 
   constructor(opts: CallTrackerOptions) {
     this.o = opts;
@@ -142,6 +149,31 @@ export class CallTracker {
     };
   }
 
+  /**
+   * Open calls (due at every poll: the tracker's standing work), for the overload guard: read on every
+   * ringing callback, so it never waits for the store; the store's count is refreshed in the background at
+   * most every OPEN_COUNT_REFRESH_MS, and calls opened here since are added to it.
+   */
+  openCalls(): number {
+    const now = this.now();
+    if (!this.openCounting && now - this.openCountedAt >= OPEN_COUNT_REFRESH_MS) {
+      this.openCounting = true;
+      const openedBefore = this.openedSince;
+      this.o.store
+        .openCount()
+        .then((n) => {
+          this.openCounted = n;
+          this.openedSince -= openedBefore;
+        })
+        .catch(() => undefined) // an unreachable store has its own outage mode; the old count stands
+        .finally(() => {
+          this.openCounting = false;
+          this.openCountedAt = this.now();
+        });
+    }
+    return this.openCounted + this.openedSince;
+  }
+
   /** The callback route's `accept`: a ringing callback opens a leg; a state callback moves it at once. */
   async accept(cb: NormalizedCallback): Promise<AppendResult> {
     let handled: AppendResult | null = null;
@@ -174,11 +206,13 @@ export class CallTracker {
     try {
       const joining = this.join(cb, event, now);
       joining.catch(() => undefined);
-      joined = await withinStoreWait(joining);
+      // A timer per callback only where the state can hang (Redis); the memory store answers at once.
+      joined = await (this.o.store.inProcess === true ? joining : withinStoreWait(joining));
     } catch (err) {
       throw new TrackerStoreError(err);
     }
     const { sessionId, created } = joined;
+    if (created) this.openedSince++;
     event.data.call.sessionId = sessionId;
     const result = await this.o.eventLog.append(event, dedupeRule(cb));
     if (result.duplicate) {
@@ -186,12 +220,11 @@ export class CallTracker {
       if (created) await this.o.store.remove(sessionId);
       return result;
     }
-    // Kept for the journal's "every event it had"; the PBX's answer does not wait for it.
-    void updateSession(this.o.store, sessionId, (s) => {
-      if (s.events.some((e) => e.id === result.id)) return false;
-      s.events.push({ id: result.id, type: event.type, extension: cb.extension, timestamp: event.timestamp });
-      return true;
-    }).catch((err: unknown) => this.log.warn({ err: err instanceof Error ? err.message : String(err), sessionId }, 'could not note the ringing event on the call'));
+    // Kept for the journal's "every event it had": one write beside the session (no read, no compare-and-set:
+    // it decides nothing), and the PBX's answer does not wait for it.
+    this.o.store
+      .noteEvent(sessionId, { id: result.id, type: event.type, extension: cb.extension, timestamp: event.timestamp })
+      .catch((err: unknown) => this.log.warn({ err: err instanceof Error ? err.message : String(err), sessionId }, 'could not note the ringing event on the call'));
     return result;
   }
 

@@ -36,32 +36,60 @@ export interface RedisEventLogOptions {
 }
 
 /**
- * KEYS[1] stream, KEYS[2] dedupe key (the stream key again when there is no rule)
- * ARGV: maxlen, trim operator (~ or =), dedupe ttl ms (0: none), body, extension, type, origin tag ('' for none)
- * Answers {id, duplicate (0/1), the id of the entry just before it ('0-0': none)}.
+ * Appends a batch (the appends of one tick) in one call, in order.
+ * KEYS[1] stream, KEYS[1 + i] entry i's dedupe key (the stream key again when it has none)
+ * ARGV: maxlen, trim operator (~ or =), then per entry: dedupe ttl ms (0: none), body, extension, type, origin
+ * tag ('' for none). Answers per entry {id, duplicate (0/1), the id of the entry just before it ('0-0': none;
+ * '' for a duplicate)}.
  */
 const APPEND_SCRIPT = defineLuaScript(
-  'hbEventAppend',
+  'hbEventAppendBatch',
   `
-local ttl = tonumber(ARGV[3])
-if ttl > 0 then
-  local existing = redis.call('GET', KEYS[2])
-  if existing then return {existing, 1, ''} end
-end
+local out = {}
+local n = (#ARGV - 2) / 5
 local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local prev = '0-0'
 if newest[1] then prev = newest[1][1] end
-local id
-if ARGV[7] ~= nil and ARGV[7] ~= '' then
-  id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], ARGV[1], '*', 'e', ARGV[4], 'x', ARGV[5], 't', ARGV[6], 'o', ARGV[7])
-else
-  id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], ARGV[1], '*', 'e', ARGV[4], 'x', ARGV[5], 't', ARGV[6])
+for i = 0, n - 1 do
+  local b = 2 + i * 5
+  local ttl = tonumber(ARGV[b + 1])
+  local dkey = KEYS[2 + i]
+  local existing = false
+  if ttl > 0 then existing = redis.call('GET', dkey) end
+  if existing then
+    out[#out + 1] = existing
+    out[#out + 1] = 1
+    out[#out + 1] = ''
+  else
+    local id
+    if ARGV[b + 5] ~= '' then
+      id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], ARGV[1], '*', 'e', ARGV[b + 2], 'x', ARGV[b + 3], 't', ARGV[b + 4], 'o', ARGV[b + 5])
+    else
+      id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], ARGV[1], '*', 'e', ARGV[b + 2], 'x', ARGV[b + 3], 't', ARGV[b + 4])
+    end
+    if ttl > 0 then redis.call('SET', dkey, id, 'PX', ttl) end
+    out[#out + 1] = id
+    out[#out + 1] = 0
+    out[#out + 1] = prev
+    prev = id
+  end
 end
-if ttl > 0 then redis.call('SET', KEYS[2], id, 'PX', ttl) end
-return {id, 0, prev}
+return out
 `,
-  2,
 );
+
+/** The most appends sent in one script call; more in one tick go in further calls. */
+const MAX_BATCH = 256;
+
+interface QueuedAppend {
+  event: NewCallEvent;
+  body: string;
+  origin: string;
+  dedupeKey: string;
+  ttl: number;
+  resolve: (r: AppendResult) => void;
+  reject: (err: unknown) => void;
+}
 
 /**
  * Appends events accepted during a Redis outage, in order, each under a new stream id (`*`: above everything
@@ -128,6 +156,8 @@ export class RedisEventLog implements EventLog {
    * back, and the tail skips it). null until the tail knows where the stream ends.
    */
   private deliveredUpTo: string | null = null;
+  /** Appends of this tick, sent together once it ends. */
+  private queued: QueuedAppend[] = [];
 
   constructor(opts: RedisEventLogOptions) {
     this.redis = opts.redis;
@@ -166,24 +196,71 @@ export class RedisEventLog implements EventLog {
     return this.appendTagged(event, dedupe, '');
   }
 
-  /** append() that also stores `origin` (field `o`) with the entry, so the appending instance can recognise it when its tail reads it. */
-  async appendTagged(event: NewCallEvent, dedupe: DedupeRule | null, origin: string): Promise<AppendResult> {
-    const ttl = dedupe ? Math.max(1, Math.ceil(dedupe.ttlMs)) : 0;
-    const keys = [this.streamKey, dedupe ? this.dedupePrefix + dedupe.key : this.streamKey];
-    const body = serializeEventBody(event);
-    const args = [String(this.maxEvents), this.trimOperator, String(ttl), body, event.data.extension, event.type, origin];
-    const reply = await APPEND_SCRIPT.run(this.redis, keys, args);
-    if (!Array.isArray(reply) || typeof reply[0] !== 'string') throw new Error('unexpected reply from the append script');
-    const id = reply[0];
-    const duplicate = reply[1] === 1;
-    // Everything before this entry was delivered already: deliver it now, in order, without the tail's round trip.
-    if (!duplicate && this.deliveredUpTo !== null && reply[2] === this.deliveredUpTo) {
-      this.deliveredUpTo = id;
-      const stored: TaggedEvent = storedEvent(id, event.data.extension, event.type, body);
-      if (origin) stored.origin = origin;
-      this.fanout.publish(stored);
+  /**
+   * append() that also stores `origin` (field `o`) with the entry, so the appending instance can recognise it
+   * when its tail reads it. Appends made in one tick go to Redis as one script call (see sendQueued).
+   */
+  appendTagged(event: NewCallEvent, dedupe: DedupeRule | null, origin: string): Promise<AppendResult> {
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.queued.push({
+        event,
+        body: serializeEventBody(event),
+        origin,
+        dedupeKey: dedupe ? this.dedupePrefix + dedupe.key : this.streamKey,
+        ttl: dedupe ? Math.max(1, Math.ceil(dedupe.ttlMs)) : 0,
+        resolve,
+        reject,
+      });
+      if (this.queued.length === 1) process.nextTick(() => this.sendQueued());
+    });
+  }
+
+  /**
+   * Sends what was queued in this tick: callbacks answered in one loop turn (their claims come back in one
+   * reply batch) append together, one round trip and one script run instead of one each.
+   */
+  private sendQueued(): void {
+    const all = this.queued;
+    this.queued = [];
+    for (let start = 0; start < all.length; start += MAX_BATCH) {
+      const batch = all.slice(start, start + MAX_BATCH);
+      const keys = [this.streamKey];
+      const args: string[] = [String(this.maxEvents), this.trimOperator];
+      for (const q of batch) {
+        keys.push(q.dedupeKey);
+        args.push(String(q.ttl), q.body, q.event.data.extension, q.event.type, q.origin);
+      }
+      APPEND_SCRIPT.run(this.redis, keys, args).then(
+        (reply) => this.settle(batch, reply),
+        (err: unknown) => {
+          for (const q of batch) q.reject(err);
+        },
+      );
     }
-    return { id, duplicate };
+  }
+
+  private settle(batch: QueuedAppend[], reply: unknown): void {
+    if (!Array.isArray(reply) || reply.length !== batch.length * 3) {
+      const err = new Error('unexpected reply from the append script');
+      for (const q of batch) q.reject(err);
+      return;
+    }
+    batch.forEach((q, i) => {
+      const id: unknown = reply[i * 3];
+      if (typeof id !== 'string') {
+        q.reject(new Error('unexpected reply from the append script'));
+        return;
+      }
+      const duplicate = reply[i * 3 + 1] === 1;
+      // Everything before this entry was delivered already: deliver it now, in order, without the tail's round trip.
+      if (!duplicate && this.deliveredUpTo !== null && reply[i * 3 + 2] === this.deliveredUpTo) {
+        this.deliveredUpTo = id;
+        const stored: TaggedEvent = storedEvent(id, q.event.data.extension, q.event.type, q.body);
+        if (q.origin) stored.origin = q.origin;
+        this.fanout.publish(stored);
+      }
+      q.resolve({ id, duplicate });
+    });
   }
 
   /** Appends events accepted during an outage in one atomic step, in order, under new ids (see the script). */

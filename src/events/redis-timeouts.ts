@@ -1,6 +1,4 @@
 /** How the resilient event log tells a slow or gone Redis from a refusal by a working one. */
-import { setImmediate as nextCheckPhase, setTimeout as delay } from 'node:timers/promises';
-
 export class TimeoutError extends Error {}
 
 /** Connectivity, not a refusal by a working Redis: no connection, no answer in time, or a server that cannot serve yet. */
@@ -15,22 +13,31 @@ export function isUnavailable(err: unknown): boolean {
  * Races `p` against a timer; `p` keeps a rejection handler so a late failure is never unhandled. A busy event
  * loop runs due timers before it reads the sockets, so when the timer fires the answer may be waiting unread:
  * before giving up, let the loop read its sockets (setImmediate runs after the poll phase) and look again.
+ * Plain timers, not an AbortController: every append runs this, and aborting a timers/promises delay builds an
+ * AbortError with its stack each time (a few % of a callback's CPU in the profile).
  */
 export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let settled = false;
-  p.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  const done = new AbortController();
-  const timeout = (async (): Promise<T> => {
-    await delay(ms, undefined, { signal: done.signal });
-    await nextCheckPhase();
-    await nextCheckPhase();
-    // Settled after all: the race has its outcome already.
-    if (settled) return p;
-    throw new TimeoutError(`no answer from Redis within ${ms} ms`);
-  })();
-  timeout.catch(() => undefined);
-  return Promise.race([p, timeout]).finally(() => done.abort());
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => {
+      setImmediate(() =>
+        setImmediate(() => {
+          // Settled after all: the race has its outcome already.
+          if (!settled) reject(new TimeoutError(`no answer from Redis within ${ms} ms`));
+        }),
+      );
+    }, ms);
+    p.then(
+      (value) => {
+        settled = true;
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        settled = true;
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
 }

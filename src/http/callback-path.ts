@@ -11,7 +11,7 @@ import { OverloadGuard } from './overload-guard.js';
 import { registerOverloadMetrics } from './overload-metrics.js';
 import type { RecentCallbacks } from './recent-callbacks.js';
 
-type CallbackLimits = Pick<Config, 'callbackFields' | 'callbackMaxInFlight' | 'callbackMaxEventLoopDelayMs' | 'callbackMaxEventLoopUtilization'>;
+type CallbackLimits = Pick<Config, 'callbackFields' | 'callbackMaxInFlight' | 'callbackMaxEventLoopDelayMs' | 'callbackMaxEventLoopUtilization' | 'callbackMaxOpenCalls'>;
 
 export interface CallbackPath {
   handler: CallbackHandler;
@@ -23,6 +23,8 @@ export function createCallbackPath(o: {
   config: CallbackLimits;
   secret: string;
   accept: AcceptCallback;
+  /** Open calls (all instances' in Redis mode): ringing callbacks past CALLBACK_MAX_OPEN_CALLS are refused. */
+  openCalls: () => number;
   recent: RecentCallbacks;
   logger: Logger;
   registry: Registry;
@@ -31,6 +33,8 @@ export function createCallbackPath(o: {
     maxInFlight: o.config.callbackMaxInFlight,
     maxDelayMs: o.config.callbackMaxEventLoopDelayMs,
     maxUtilization: o.config.callbackMaxEventLoopUtilization,
+    maxOpenCalls: o.config.callbackMaxOpenCalls,
+    openCalls: o.openCalls,
   });
   registerOverloadMetrics(o.registry, overload);
   const handler = createCallbackHandler({

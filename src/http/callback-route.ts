@@ -7,21 +7,26 @@
  * `/pbx/callback` and `/pbx/callback/<secret>` and leaves every other request to Express, where
  * `callbackRouterFor(handler)` serves the same route for the forms the lean matcher leaves alone (OPTIONS,
  * absolute-form URLs) and for apps that mount the route themselves (`createCallbackRouter`).
+ *
+ * This module runs the steps and answers; reading the request is callback-request.ts, the redacted record
+ * callback-record.ts, the body stream body-reader.ts.
  */
 import { SecretDigest } from '../auth/secret-digest.js';
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { parse as parseQueryString } from 'node:querystring';
 import express, { type Request, type Response, type Router } from 'express';
 import { normalizeCallback, type CallbackFieldMap, type NormalizedCallback } from '../core/callback.js';
+import { redactText } from './callback-redaction.js';
 import type { AppendResult } from '../core/ports.js';
 import { CallbackError, ERRORS, type CallbackErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { readBody } from './body-reader.js';
-import { redactCut, redactForRecord, redactText, REDACTED } from './callback-redaction.js';
+import { buildRecord, recordPath, type CallbackAnswer, type RawRecord, type RecordParts } from './callback-record.js';
+import { asStrings, matchCallbackPath, parseBody, queryFields } from './callback-request.js';
 import { CallbackStats } from './callback-stats.js';
 import type { OverloadGuard, RefusalReason } from './overload-guard.js';
-import type { RecentCallbackEntry, RecentCallbacks, SecretSource } from './recent-callbacks.js';
+import type { RecentCallbacks, SecretSource } from './recent-callbacks.js';
 import { RejectionLog } from './rejection-log.js';
 import { staticSecurityHeaders } from './security-headers.js';
 
@@ -63,9 +68,7 @@ export interface MatchedRoute {
 }
 
 export const CALLBACK_PATHS = ['/pbx/callback', '/pbx/callback/:secret'];
-const CALLBACK_PREFIX = '/pbx/callback';
 const BODY_LIMIT = 64 * 1024;
-const RAW_RECORD_LIMIT = 2048;
 /** A presented (wrong) secret shorter than this is not worth cutting out of records. */
 const MIN_PRESENTED_SECRET_TO_REDACT = 6;
 /**
@@ -78,53 +81,22 @@ const MAX_PRESENTED_SECRETS_TO_REDACT = 3;
 /** The refusals' messages are the error registry's (src/errors.ts). */
 const ACCEPTED_MESSAGE = 'Callback accepted.';
 
-interface Answer {
-  status: number;
-  body: { status: 'SUCCESS' | 'FAILED'; message: string; eventId?: string; duplicate?: true };
-}
+export { matchCallbackPath } from './callback-request.js';
+
+type Answer = CallbackAnswer;
 
 /** What one request carries from step to step. */
-interface CallbackContext {
+interface CallbackContext extends RecordParts {
   req: IncomingMessage;
   res: ServerResponse;
   route: MatchedRoute;
-  /** performance.now() and wall-clock time at arrival. */
+  /** performance.now() at arrival. */
   started: number;
-  arrivedAt: number;
-  secretFrom: SecretSource[];
   presented: string[];
-  fields: Record<string, unknown> | null;
-  rawBody: Buffer | null;
-  normalized: NormalizedCallback | null;
   /** The query string's fields, parsed as Express's default ("simple") query parser does. */
   query: Record<string, unknown>;
   /** Admitted by the overload guard: counted in flight until answered. */
   admitted: boolean;
-}
-
-/**
- * GET/HEAD/POST on `/pbx/callback[/<secret>]`, matched as Express matched the route: case-insensitive, one
- * optional trailing slash, the secret segment percent-decoded. null: not the lean path's request.
- */
-export function matchCallbackPath(method: string | undefined, url: string | undefined): { secret: string | undefined; rawQuery: string } | null {
-  if (url === undefined || (method !== 'POST' && method !== 'GET' && method !== 'HEAD')) return null;
-  if (url.length < CALLBACK_PREFIX.length || url.slice(0, CALLBACK_PREFIX.length).toLowerCase() !== CALLBACK_PREFIX) return null;
-  const q = url.indexOf('?');
-  const rawQuery = q === -1 ? '' : url.slice(q + 1);
-  let rest = (q === -1 ? url : url.slice(0, q)).slice(CALLBACK_PREFIX.length);
-  if (rest === '' || rest === '/') return { secret: undefined, rawQuery };
-  if (rest[0] !== '/') return null;
-  rest = rest.slice(1);
-  if (rest.endsWith('/')) rest = rest.slice(0, -1);
-  if (rest === '' || rest.includes('/')) return null;
-  let secret: string;
-  try {
-    secret = decodeURIComponent(rest);
-  } catch {
-    // Express answers an undecodable parameter itself: leave it to Express.
-    return null;
-  }
-  return { secret, rawQuery };
 }
 
 export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler {
@@ -230,6 +202,14 @@ export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler
       return;
     }
 
+    // A ringing callback opens a call: refused while the tracker follows as many as it may (the PBX retries).
+    const full = cb.state === 'ringing' ? (overload?.admitRinging() ?? null) : null;
+    if (full !== null) {
+      deps.onRefused?.(full);
+      fail(ctx, 'CALLBACK_ERR_OVERLOADED');
+      return;
+    }
+
     let result: AppendResult;
     try {
       result = await deps.accept(cb);
@@ -305,126 +285,4 @@ export function callbackRouterFor(handler: CallbackHandler): Router {
 /** An Express router for the callback route with its own handler. */
 export function createCallbackRouter(deps: CallbackRouterDeps): Router {
   return callbackRouterFor(createCallbackHandler(deps));
-}
-
-// ---- body and query ----
-
-/**
- * JSON (`application/json`, `…+json`) must be an object; forms are read with URLSearchParams (a
- * repeated name becomes an array, which normalization refuses if it is a field it uses). An empty or
- * blank body is no body, whatever its type.
- */
-export function parseBody(contentType: string | undefined, raw: Buffer | null): Record<string, unknown> {
-  if (raw === null || raw.length === 0) return {};
-  const { mime, charset } = parseContentType(contentType);
-  const text = decode(raw, charset);
-  if (text.trim() === '') return {};
-
-  if (mime === 'application/json' || mime.endsWith('+json')) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      throw new CallbackError('CALLBACK_ERR_MALFORMED_JSON', 'Malformed JSON body: it does not parse.');
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      throw new CallbackError('CALLBACK_ERR_MALFORMED_JSON', 'Malformed JSON body: it must be an object of fields.');
-    }
-    return parsed as Record<string, unknown>;
-  }
-  if (mime === 'application/x-www-form-urlencoded') {
-    const out = new Map<string, string | string[]>();
-    for (const [name, value] of new URLSearchParams(text)) {
-      const prev = out.get(name);
-      out.set(name, prev === undefined ? value : [...asStrings(prev), value]);
-    }
-    return Object.fromEntries(out);
-  }
-  throw new CallbackError(
-    'CALLBACK_ERR_UNSUPPORTED_TYPE',
-    `Unsupported Content-Type ${mime === '' ? '(none)' : JSON.stringify(mime.slice(0, 100))}: send application/json or application/x-www-form-urlencoded.`,
-  );
-}
-
-function parseContentType(header: string | undefined): { mime: string; charset: string } {
-  const [mime = '', ...params] = (header ?? '').split(';');
-  let charset = 'utf-8';
-  for (const p of params) {
-    const [k, v] = p.split('=', 2);
-    if (k?.trim().toLowerCase() === 'charset' && v) charset = v.trim().replace(/^"|"$/g, '').toLowerCase();
-  }
-  return { mime: mime.trim().toLowerCase(), charset };
-}
-
-function decode(raw: Buffer, charset: string): string {
-  let decoder: TextDecoder;
-  try {
-    decoder = new TextDecoder(charset);
-  } catch {
-    throw new CallbackError('CALLBACK_ERR_UNSUPPORTED_TYPE', `Unsupported charset ${JSON.stringify(charset.slice(0, 40))}: send UTF-8.`);
-  }
-  return decoder.decode(raw);
-}
-
-/** The query's fields, without the secret: it is never a field. */
-function queryFields(query: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(query).filter(([name]) => name.toLowerCase() !== 'secret'));
-}
-
-function asStrings(value: unknown): string[] {
-  if (typeof value === 'string') return [value];
-  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string');
-  return [];
-}
-
-// ---- the record ----
-
-function recordPath(route: MatchedRoute): string {
-  return `${route.basePath}/pbx/callback${route.secret !== undefined ? `/${REDACTED}` : ''}`;
-}
-
-/** What the record needs from the request, captured when it is answered. */
-interface RawRecord {
-  method: string;
-  path: string;
-  query: Record<string, unknown>;
-  headers: IncomingHttpHeaders;
-  /** The configured secret and any long enough presented one: cut out of everything recorded. */
-  secrets: string[];
-}
-
-function buildRecord(req: RawRecord, ctx: CallbackContext, answer: Answer): RecentCallbackEntry {
-  const { path, secrets } = req;
-  const query: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(req.query)) {
-    query[name] = name.toLowerCase() === 'secret' ? REDACTED : value;
-  }
-  const headers: Record<string, string> = {};
-  for (const name of ['content-type', 'content-length', 'user-agent'] as const) {
-    const value = req.headers[name];
-    if (value !== undefined) headers[name] = redactCut(value, secrets, 256);
-  }
-  // The raw text only when it could not be read into fields (malformed JSON, other content types); cut
-  // with a margin, redacted, then cut again, so a secret straddling the cut cannot leave a prefix behind.
-  const rawBody =
-    ctx.fields === null && ctx.rawBody !== null && ctx.rawBody.length > 0
-      ? redactCut(ctx.rawBody.subarray(0, RAW_RECORD_LIMIT * 4 + 1024).toString('utf8'), secrets, RAW_RECORD_LIMIT)
-      : null;
-  return {
-    time: new Date(ctx.arrivedAt).toISOString(),
-    method: req.method,
-    path,
-    query: redactForRecord(query, secrets) as Record<string, unknown>,
-    headers,
-    secretFrom: ctx.secretFrom,
-    fields: ctx.fields === null ? null : (redactForRecord(ctx.fields, secrets) as Record<string, unknown>),
-    rawBody,
-    normalized: ctx.normalized === null ? null : (redactForRecord(ctx.normalized, secrets) as NormalizedCallback),
-    result: {
-      status: answer.status,
-      eventId: answer.body.eventId ?? null,
-      duplicate: answer.body.duplicate === true,
-      error: answer.status === 200 ? null : redactText(answer.body.message, secrets),
-    },
-  };
 }

@@ -11,10 +11,14 @@
  *   normalization, lookup, log append or fan-out), so refusing some keeps the loop able to deliver the rest on
  *   time. A loop made busy by something else (a phonebook refresh, a test harness sharing the process) with few
  *   callbacks is not helped by refusing them, and they are not refused.
+ *
+ * And one for the call tracker's standing work: while `maxOpenCalls` calls are open (each one is polled on
+ * every round until it ends), a ringing callback, which would open one more, is refused (`admitRinging`, asked
+ * once the body is read); state callbacks, which end calls, are still taken.
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 
-export type RefusalReason = 'in_flight' | 'event_loop';
+export type RefusalReason = 'in_flight' | 'event_loop' | 'open_calls';
 
 export interface LoadSample {
   /** How late the sampling timer fired, ms. */
@@ -30,6 +34,10 @@ export interface OverloadGuardOptions {
   maxDelayMs: number;
   /** Event-loop utilization (0..1) that counts as overloaded; 0: not judged by utilization. */
   maxUtilization: number;
+  /** Open calls at which a ringing callback is refused; 0 or no `openCalls`: no limit. */
+  maxOpenCalls?: number;
+  /** The call tracker's open calls now (cheap: read on every ringing callback). */
+  openCalls?: () => number;
   /** Tests: no timer; samples come from sample(). */
   manual?: boolean;
 }
@@ -65,7 +73,7 @@ export class OverloadGuard {
   private hotStreak = 0;
   /** Authenticated callbacks since the last sample, admitted or refused. */
   private arrivals = 0;
-  private readonly refused: Record<RefusalReason, number> = { in_flight: 0, event_loop: 0 };
+  private readonly refused: Record<RefusalReason, number> = { in_flight: 0, event_loop: 0, open_calls: 0 };
   private readonly timer: NodeJS.Timeout | null = null;
   private lastSampleAt = performance.now();
   private lastElu: EventLoopUtilization = performance.eventLoopUtilization();
@@ -88,6 +96,17 @@ export class OverloadGuard {
     }
     this.inFlight++;
     return null;
+  }
+
+  /**
+   * For an admitted callback once it is known to be a ringing one: 'open_calls' when the tracker already
+   * follows `maxOpenCalls` calls (the callback stays in flight until done() as before), else null.
+   */
+  admitRinging(): RefusalReason | null {
+    const max = this.opts.maxOpenCalls ?? 0;
+    if (max <= 0 || !this.opts.openCalls || this.opts.openCalls() < max) return null;
+    this.refused.open_calls++;
+    return 'open_calls';
   }
 
   /** An admitted callback was answered. */

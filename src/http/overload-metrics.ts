@@ -7,7 +7,7 @@ export function registerOverloadMetrics(registry: Registry, overload: OverloadGu
   addLabelledCounter(
     registry,
     'bridge_callbacks_refused_total',
-    'Callbacks answered 503 because the bridge was past its limit, by reason (in_flight, event_loop)',
+    'Callbacks answered 503 because the bridge was past its limit, by reason (in_flight, event_loop, open_calls)',
     ['reason'],
     () => byLabel('reason', overload.stats().refused),
   );

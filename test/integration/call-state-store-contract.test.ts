@@ -96,4 +96,40 @@ describe.each(implementations)('%s call state', (_name, make) => {
     expect(await store.counts()).toEqual({ active: 0, recordingsPending: 0 });
     expect((await store.read('c'))?.session.phase).toBe('done');
   });
+
+  it('when an event is noted beside a session, then reads list it in log order, once, and it survives compare-and-sets', async () => {
+    const store = make();
+    await store.compareAndSet(session('n'), 0);
+    const ringing = { type: 'call.ringing' as const, extension: '101', timestamp: '2026-01-01T00:00:00.000Z' };
+    await updateSession(store, 'n', (s) => {
+      s.events.push({ id: '1000-5', type: 'call.answered', extension: '101', timestamp: '2026-01-01T00:00:02.000Z' });
+      return true;
+    });
+    await store.noteEvent('n', { id: '1000-1', ...ringing });
+    await store.noteEvent('n', { id: '1000-1', ...ringing });
+    const read = await store.read('n');
+    // A note is no transition: the version stays, so a writer that read before it still wins its compare-and-set.
+    expect(read?.version).toBe(2);
+    expect(read?.session.events.map((e) => e.id)).toEqual(['1000-1', '1000-5']);
+    await updateSession(store, 'n', (s) => {
+      s.answeredBy = '101';
+      return true;
+    });
+    await store.noteEvent('n', { id: '1000-9', type: 'call.ringing', extension: '102', timestamp: '2026-01-01T00:00:03.000Z' });
+    const after = await store.read('n');
+    expect(after?.session.answeredBy).toBe('101');
+    expect(after?.session.events.map((e) => e.id)).toEqual(['1000-1', '1000-5', '1000-9']);
+    expect(after?.session.events[0]).toEqual({ id: '1000-1', ...ringing });
+  });
+
+  it('when an event is noted on a session that is gone, then nothing is created', async () => {
+    const store = make();
+    await store.noteEvent('never', { id: '1-1', type: 'call.ringing', extension: '101', timestamp: '2026-01-01T00:00:00.000Z' });
+    expect(await store.read('never')).toBeNull();
+    await store.compareAndSet(session('gone'), 0);
+    await store.remove('gone');
+    await store.noteEvent('gone', { id: '1-2', type: 'call.ringing', extension: '101', timestamp: '2026-01-01T00:00:00.000Z' });
+    expect(await store.read('gone')).toBeNull();
+    expect(await store.compareAndSet(session('gone'), 0)).toBe(true);
+  });
 });

@@ -52,6 +52,26 @@ function newEvent(extension = '122'): NewCallEvent {
 const until = (check: () => boolean, timeoutMs = 10_000) => eventually(check, timeoutMs);
 
 describe('redis event log', () => {
+  it('when many appends come in one tick, then they are added in call order, a repeated dedupe key answers the first id, and each is delivered once in order', async () => {
+    const log = await openLog(inject('redisUrl'));
+    const seen: StoredEvent[] = [];
+    log.subscribe((e) => seen.push(e));
+    const dedupe = (key: string) => ({ key, ttlMs: 60_000 });
+    const results = await Promise.all([
+      log.append(newEvent('201'), dedupe('batch-a')),
+      log.append(newEvent('202'), null),
+      log.append(newEvent('203'), dedupe('batch-a')),
+      ...Array.from({ length: 300 }, (_, i) => log.append(newEvent(String(1000 + i)), dedupe(`batch-${i}`))),
+    ]);
+    expect(results[2]).toEqual({ id: results[0]?.id, duplicate: true });
+    const added = results.filter((r) => !r.duplicate).map((r) => r.id);
+    expect(added).toHaveLength(302);
+    expect([...added].sort(compareEventIds)).toEqual(added);
+    await until(() => seen.length >= 302);
+    expect(seen.map((e) => e.id)).toEqual(added);
+    expect(seen.map((e) => e.extension).slice(0, 3)).toEqual(['201', '202', '1000']);
+  });
+
   it('when two instances append at once, then each delivers every event once, in stream order, its own without waiting for the tail', async () => {
     const url = inject('redisUrl');
     const prefix = uniquePrefix('events-order');

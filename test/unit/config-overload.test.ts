@@ -9,7 +9,12 @@ const problems = (env: Record<string, string>): string[] => {
 describe('callback overload settings', () => {
   it('when nothing is set, then the defaults are the documented ones', () => {
     const r = loadConfig({});
-    expect(r.ok && r.config).toMatchObject({ callbackMaxInFlight: 1000, callbackMaxEventLoopDelayMs: 200, callbackMaxEventLoopUtilization: 0.95 });
+    expect(r.ok && r.config).toMatchObject({ callbackMaxInFlight: 1000, callbackMaxEventLoopDelayMs: 200, callbackMaxEventLoopUtilization: 0.95, callbackMaxOpenCalls: 10_000 });
+  });
+
+  it('when CALLBACK_MAX_OPEN_CALLS is set, including 0 (off), then it is read', () => {
+    expect(loadConfig({ CALLBACK_MAX_OPEN_CALLS: '0' })).toMatchObject({ ok: true, config: { callbackMaxOpenCalls: 0 } });
+    expect(loadConfig({ CALLBACK_MAX_OPEN_CALLS: '2500' })).toMatchObject({ ok: true, config: { callbackMaxOpenCalls: 2500 } });
   });
 
   it('when each is set, including 0 (off), then it is read', () => {
@@ -22,6 +27,7 @@ describe('callback overload settings', () => {
   it.each([
     ['CALLBACK_MAX_IN_FLIGHT', '-1'],
     ['CALLBACK_MAX_IN_FLIGHT', 'many'],
+    ['CALLBACK_MAX_OPEN_CALLS', '-5'],
     ['CALLBACK_MAX_EVENT_LOOP_DELAY_MS', '1.5'],
     ['CALLBACK_MAX_EVENT_LOOP_UTILIZATION', '1.5'],
     ['CALLBACK_MAX_EVENT_LOOP_UTILIZATION', '95%'],
