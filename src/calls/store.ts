@@ -13,6 +13,8 @@ export interface VersionedSession {
 
 export interface CallStateStore {
   read(sessionId: string): Promise<VersionedSession | null>;
+  /** read() of many sessions in one round trip (a poll round reads every due session). */
+  readMany(sessionIds: readonly string[]): Promise<Array<VersionedSession | null>>;
   /**
    * Writes the session if its stored version is still `expected` (0: it must not exist yet), and files it
    * under when it next needs work (dueAt); a session that is `done` leaves that index. False when someone
@@ -88,6 +90,10 @@ export class MemoryCallStateStore implements CallStateStore {
   async read(sessionId: string): Promise<VersionedSession | null> {
     const e = this.sessions.get(sessionId);
     return e ? { session: JSON.parse(e.json) as CallSession, version: e.version } : null;
+  }
+
+  async readMany(sessionIds: readonly string[]): Promise<Array<VersionedSession | null>> {
+    return Promise.all(sessionIds.map((id) => this.read(id)));
   }
 
   async compareAndSet(session: CallSession, expected: number): Promise<boolean> {
