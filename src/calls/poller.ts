@@ -11,6 +11,7 @@ import type { LeaderLease } from '../lease/leader-lease.js';
 import type { Logger } from '../logger.js';
 import { answerFacts, completionFacts, isOver, matchRows } from './call-log.js';
 import { observe, showsRinging } from './inference.js';
+import type { CallGroupDirectory } from './groups.js';
 import { ActiveCallIndex, CallerCache } from './listing.js';
 import { answer, complete, end, recordingFound, recordingNotYet, type MachineTimes } from './machine.js';
 import type { TrackerMetrics } from './metrics.js';
@@ -43,6 +44,7 @@ const SESSIONS_PER_ROUND = 1000;
 const FLAG_LISTING = 'listing-shows-ringing';
 
 export interface PollerOptions {
+  groups: CallGroupDirectory;
   store: CallStateStore;
   pbx: PbxCallApi;
   lease: LeaderLease;
@@ -159,17 +161,20 @@ export class CallPoller {
       // skip the read-modify-write. Judged on this round's read of the session; a session moved on since
       // is judged again next round. (A ringing callback the PBX never lists, e.g. a missed call on a PBX
       // that lists connected calls only, stays open until the call log or UNSEEN_GIVE_UP_MS settles it.)
-      if (!changes(s, mine, now, this.listingShowsRinging)) continue;
+      if (!changes(s, mine, now, this.listingShowsRinging) && !(s.via == null && this.viaOf(s) !== null)) continue;
       const updated = await updateSession(this.o.store, s.sessionId, (x) => {
         if (x.phase !== 'open') return false;
         const before = JSON.stringify(x.observed);
+        const viaBefore = x.via ?? null;
         const inference = observe(x, mine, now, { listingShowsRinging: this.listingShowsRinging });
+        // Known before the outcome's events are queued, so they carry it (listing (c): the group as callee).
+        x.via ??= this.viaOf(x);
         if (inference.kind === 'answered') answer(x, inference.by, now, now);
         if (inference.kind === 'gone') {
           if (x.answeredBy !== null) end(x, { kind: 'answered', by: x.answeredBy, answeredAt: x.answeredAt }, x.observed.goneAt ?? now, now, this.times);
           else x.callLog.nextAt = Math.min(x.callLog.nextAt, now);
         }
-        return inference.kind !== 'none' || JSON.stringify(x.observed) !== before;
+        return inference.kind !== 'none' || JSON.stringify(x.observed) !== before || x.via !== viaBefore;
       });
       if (!updated) continue;
       if (!this.listingShowsRinging && showsRinging(updated)) {
@@ -218,6 +223,8 @@ export class CallPoller {
     const match = matchRows(s, rows, tz, this.o.country);
     const over = match && isOver(match) ? match : null;
     const updated = await updateSession(this.o.store, s.sessionId, (x) => {
+      // The call-log row's callee or did may be the group's number (the extra fields when present).
+      if (match && x.phase !== 'done') x.via ??= this.viaOf(x, match.rows.flatMap((r) => [r.callee, r.did]));
       if (x.phase === 'open') {
         if (over) {
           end(x, answerFacts(x, over, tz), over.endedAt ?? now, now, this.times);
@@ -249,6 +256,11 @@ export class CallPoller {
       return true;
     });
     if (updated && updated.outbox.length > 0) await this.flush(updated);
+  }
+
+  /** The group this call came through, from what its callbacks, the listing and `more` said; null when unknown. */
+  private viaOf(s: CallSession, more: ReadonlyArray<string | null> = []): CallSession['via'] {
+    return this.o.groups.resolve([...(s.viaHints ?? []), s.observed.groupCallee, ...more]);
   }
 
   /** 1.5 s, 3 s, 6 s … up to 30 s between call-log lookups of one call. */
