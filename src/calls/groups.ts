@@ -25,6 +25,11 @@ export class CallGroupDirectory {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Ring groups and queues known (for /readyz). */
+  get size(): number {
+    return this.byNumber.size;
+  }
+
   /** The first hint that is a known group's number (or name); null when none is. Never waits. */
   resolve(hints: ReadonlyArray<string | null | undefined>): CallVia | null {
     if (this.now() - this.fetchedAt >= REFRESH_MS) void this.refresh();

@@ -72,6 +72,8 @@ export interface TrackerStatus {
   /** Whether the last activeCalls request got an answer; null before the first. */
   pbxReachable: boolean | null;
   lastPollAt: string | null;
+  /** Ring groups and queues known from getRingGroup / getQueue (for "via Sales (5000)"). */
+  groupsKnown: number;
 }
 
 export class CallTracker {
@@ -144,6 +146,7 @@ export class CallTracker {
       recordingsPending: f.recordingsPending,
       pbxReachable: f.pbxReachable,
       lastPollAt: f.lastPollAt === null ? null : new Date(f.lastPollAt).toISOString(),
+      groupsKnown: this.groups.size,
     };
   }
 
