@@ -212,7 +212,10 @@ async function runMode(mode: 'memory' | 'redis', sim: Simulator, apiBaseUrl: str
           log(`${mode}: no ringing callback of ${caller} was accepted: ${JSON.stringify(undelivered)}`);
           return null;
         }
-        if ((await ringing) === null) result.lost += 1;
+        if ((await ringing) === null) {
+          result.lost += 1;
+          log(`${mode}: no call.ringing for ${caller} within ${FRAME_WAIT_MS / 1000} s`);
+        }
         return { callId, from: caller };
       });
       const calls = started.filter((c): c is { callId: string; from: string } => c !== null);
@@ -236,8 +239,10 @@ async function runMode(mode: 'memory' | 'redis', sim: Simulator, apiBaseUrl: str
         const at = performance.now();
         await change();
         const got = await seen;
-        if (got === null) result.lost += 1;
-        else into.push(got - at);
+        if (got === null) {
+          result.lost += 1;
+          log(`${mode}: no ${type} for ${caller} within ${FRAME_WAIT_MS / 1000} s`);
+        } else into.push(got - at);
       };
       await Promise.all(calls.map((c) => timed('call.answered', c.from, () => sim.answerCall(c.callId, '102'), answerLatency)));
       await Promise.all(calls.map((c) => timed('call.ended', c.from, () => sim.hangupCall(c.callId), endLatency)));
