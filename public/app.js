@@ -339,6 +339,7 @@ function onEvent(event) {
     return;
   }
   // answered / ended / missed / completed: the card stays (it is still useful) but no longer rings.
+  if (existing) showVia(existing, event); // from the call log's row, only call.completed may know the group
   if (existing && !isCallRecord(event)) {
     setCardState(existing, event);
     followCard(existing, event, removeCard);
