@@ -8,7 +8,8 @@
  *   npm run bench -- --quick       smoke run: every piece for about a second, tiny phonebook (BENCH_QUICK=1 too)
  *
  * Env: BENCH_RESULTS_DIR (default bench/results), BENCH_ONLY=limit,baseline,memory,redis,overload,small,inproc to run a subset
- * (overload: the bridges driven past their limit after the ladder; BENCH_OVERLOAD_RATE=n sets its rate);
+ * (overload: the bridges driven past their limit after the ladder; BENCH_OVERLOAD_RATE=n sets its rate; calls: the
+ * call tracker's polling, bench/calls.ts, about 90 s more, so only when named);
  * BENCH_LADDER=250,1000,2000 a shorter ladder (rates per second, ascending) while other jobs need the CPU.
  * See docs/performance.md for what each figure means.
  */
@@ -36,7 +37,8 @@ figures; prints one table and writes the raw results to bench/results/ (about 4 
 options:
   --quick        smoke run: every piece for about a second, tiny phonebook (also BENCH_QUICK=1)
   -h, --help     this text
-env: BENCH_RESULTS_DIR (default bench/results), BENCH_ONLY=baseline,memory,redis (a subset; bench/run.ts lists every part),
+env: BENCH_RESULTS_DIR (default bench/results), BENCH_ONLY=baseline,memory,redis (a subset; bench/run.ts lists every part;
+     add calls for the call tracker's polling, bench/calls.ts, not run by default),
      BENCH_LADDER=250,1000,2000 (the ladder's rates instead of the default), BENCH_OVERLOAD_RATE=n (the step past the limit)
 `);
 
@@ -452,6 +454,22 @@ async function runInproc(simApiUrl: string, contacts: number): Promise<Record<st
   });
 }
 
+/** bench/calls.ts in a process of its own; its printed table, or what went wrong. */
+async function runCallsBench(): Promise<string> {
+  log('call tracker: bench/calls.ts');
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/calls.ts', ...(QUICK ? ['--quick', '--mode', 'memory'] : [])], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (err = (err + c).slice(-2000)));
+    child.on('exit', (code) => resolve(code === 0 ? out.trimEnd() : `call tracker: bench/calls.ts failed (exit ${code}): ${err}`));
+  });
+}
+
 function machine(): Record<string, unknown> {
   let uptime = '';
   try {
@@ -806,6 +824,10 @@ async function main(): Promise<void> {
     await sim.close();
   }
 
+  // The call tracker's polling cost (bench/calls.ts, its own bridges): only with BENCH_ONLY=...,calls, since
+  // the default parts plus its ~90 s would pass 6 minutes (docs/performance.md).
+  const callsTable = ONLY.has('calls') ? await runCallsBench() : null;
+
   const { text, verdicts } = renderTable(results);
   const machineEnd = machine();
   const elapsedS = Math.round((Date.now() - started.getTime()) / 1000);
@@ -818,6 +840,7 @@ async function main(): Promise<void> {
     verdicts,
     results,
     table: text,
+    callsTable,
   };
   const dir = process.env.BENCH_RESULTS_DIR ?? join(root, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
@@ -832,6 +855,7 @@ async function main(): Promise<void> {
   );
   console.log(`load: start [${(machineStart.loadavg as number[]).join(' ')}] end [${(machineEnd.loadavg as number[]).join(' ')}] (1/5/15-min load average; other jobs share the machine)`);
   console.log(text);
+  if (callsTable !== null) console.log(`\n${callsTable}`);
   console.log(`elapsed ${elapsedS} s; raw results: ${path}`);
 }
 

@@ -3,7 +3,7 @@
 import { connect, tokenExpiry } from '/client.js';
 import { formatNumber } from '/format.js';
 import { contactExtras } from '/contact-form.js';
-import { clearMissed, followCard, followRecent, isCallRecord, loadRecentCalls, showCallerHistory } from '/calls.js';
+import { clearMissed, followCard, followRecent, isCallRecord, loadRecentCalls, showCallerHistory, showVia } from '/calls.js';
 
 const MAX_CARDS = 3;
 const MAX_RECENT = 15;
@@ -330,6 +330,7 @@ function onEvent(event) {
       return;
     }
     addCard(event);
+    showVia(findCard(key), event);
     showCallerHistory(findCard(key), event);
     const who = event.data.contact ? contactName(event.data.contact) : formatNumber(event.data.call.from) || 'Unknown caller';
     startFlash(who);
@@ -338,6 +339,7 @@ function onEvent(event) {
     return;
   }
   // answered / ended / missed / completed: the card stays (it is still useful) but no longer rings.
+  if (existing) showVia(existing, event); // from the call log's row, only call.completed may know the group
   if (existing && !isCallRecord(event)) {
     setCardState(existing, event);
     followCard(existing, event, removeCard);

@@ -48,9 +48,24 @@ function statusLine(card) {
   if (!line) {
     line = document.createElement('p');
     line.className = 'call-status';
-    card.querySelector('.number').after(line);
+    (card.querySelector('.via') ?? card.querySelector('.number')).after(line);
   }
   return line;
+}
+
+/** "via Sales (5000)": the ring group or queue the call came through, from the first event that says it. */
+export function showVia(card, event) {
+  const via = event.data?.via;
+  if (!card || !via || typeof via !== 'object' || typeof via.number !== 'string') return;
+  let line = card.querySelector('.via');
+  if (!line) {
+    line = document.createElement('p');
+    line.className = 'via';
+    card.querySelector('.number').after(line);
+  }
+  const name = typeof via.name === 'string' && via.name !== '' ? via.name : '';
+  line.textContent = name ? `via ${name} (${via.number})` : `via ${via.number}`;
+  line.title = via.kind === 'queue' ? 'Queue' : 'Ring group';
 }
 
 function stopTimer(card) {
@@ -75,6 +90,7 @@ function leaveSoon(card, remove) {
 
 /** Moves an open card along with the call; `remove` is the page's card removal (it stops the flashing). */
 export function followCard(card, event, remove) {
+  showVia(card, event);
   const { answeredBy } = event.data;
   const mine = answeredBy && answeredBy === ownExtension();
   if (event.type === 'call.answered') {

@@ -13,15 +13,9 @@
  * A single extension listed from the start may be ringing or talking: nothing is concluded from it.
  */
 import type { PbxActiveCall } from '../core/ports.js';
-import type { CountryCode } from '../core/phone-number.js';
 import type { CallSession, Observed } from './model.js';
-import { sameNumber } from './numbers.js';
 
 export type Inference = { kind: 'none' } | { kind: 'answered'; by: string } | { kind: 'gone' };
-
-export function rowsOfCaller(s: CallSession, rows: readonly PbxActiveCall[], country: CountryCode): PbxActiveCall[] {
-  return rows.filter((r) => sameNumber(r.callerNumber, s.fromRaw, country));
-}
 
 /** Updates what was observed (in place) and answers what it proves. `rows` are this caller's rows only. */
 export function observe(s: CallSession, rows: readonly PbxActiveCall[], now: number, opts: { listingShowsRinging: boolean }): Inference {

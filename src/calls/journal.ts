@@ -2,7 +2,7 @@
  * The call journal (docs/calls.md): completed calls, newest first, found by number (every written form, as
  * phonebook lookups match), by extension and by time. Redis keeps CALL_JOURNAL_DAYS; memory the last 10,000.
  */
-import type { CallRecord, Contact } from '../core/event.js';
+import type { CallRecord, CallVia, Contact } from '../core/event.js';
 import { readNumber, keysOf, type CountryCode } from '../core/phone-number.js';
 import type { SentEvent } from './model.js';
 import { sameNumber } from './numbers.js';
@@ -18,6 +18,8 @@ export interface JournalEntry {
   /** Every extension the call rang on, in order. */
   extensions: string[];
   answeredBy: string | null;
+  /** The ring group or queue it came through; null when unknown (absent in entries journaled before it existed). */
+  via?: CallVia | null;
   outcome: 'answered' | 'missed' | 'unknown';
   cdr: CallRecord;
   events: SentEvent[];

@@ -34,6 +34,7 @@ function envelope(s: CallSession, type: EventType, extension: string, now: numbe
       contact: s.contact,
       otherContacts: s.otherContacts,
       links: s.links,
+      via: s.via ?? null,
       ...extra,
     },
   };

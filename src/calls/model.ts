@@ -3,7 +3,7 @@
  * The whole session is one JSON document, written with a compare-and-set, so each transition is atomic
  * across instances.
  */
-import type { CallRecord, Contact, ContactSummary, EventType, NewCallEvent } from '../core/event.js';
+import type { CallRecord, CallVia, Contact, ContactSummary, EventType, NewCallEvent } from '../core/event.js';
 
 /** ringing -> answered -> ended, ringing -> ended (someone else answered), or ringing -> missed. */
 export type LegState = 'ringing' | 'answered' | 'ended' | 'missed';
@@ -78,6 +78,10 @@ export interface CallSession {
   /** Events decided but perhaps not yet in the event log (appended with their dedupe key, then removed). */
   outbox: PendingEvent[];
   events: SentEvent[];
+  /** The ring group or queue the call came through, once known (absent in sessions written before it existed). */
+  via?: CallVia | null;
+  /** What the ringing callbacks said that may name it, until a group list knows one of them. */
+  viaHints?: string[];
 }
 
 export function openLegs(s: CallSession): Leg[] {

@@ -50,6 +50,7 @@ export function callSummary(s: CallSession): Omit<JournalEntry, 'outcome' | 'cdr
     contact: s.contact,
     extensions: s.legs.map((l) => l.extension),
     answeredBy: s.answeredBy,
+    via: s.via ?? null,
     events: s.events,
   };
 }

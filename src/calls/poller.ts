@@ -10,7 +10,9 @@ import type { PbxActiveCall, PbxCallApi } from '../core/ports.js';
 import type { LeaderLease } from '../lease/leader-lease.js';
 import type { Logger } from '../logger.js';
 import { answerFacts, completionFacts, isOver, matchRows } from './call-log.js';
-import { observe, rowsOfCaller, showsRinging } from './inference.js';
+import { observe, showsRinging } from './inference.js';
+import type { CallGroupDirectory } from './groups.js';
+import { ActiveCallIndex, CallerCache } from './listing.js';
 import { answer, complete, end, recordingFound, recordingNotYet, type MachineTimes } from './machine.js';
 import type { TrackerMetrics } from './metrics.js';
 import type { CallSession } from './model.js';
@@ -42,6 +44,7 @@ const SESSIONS_PER_ROUND = 1000;
 const FLAG_LISTING = 'listing-shows-ringing';
 
 export interface PollerOptions {
+  groups: CallGroupDirectory;
   store: CallStateStore;
   pbx: PbxCallApi;
   lease: LeaderLease;
@@ -69,6 +72,7 @@ export class CallPoller {
   private readonly times: MachineTimes;
   private readonly log: Logger;
   private listingShowsRinging = false;
+  private readonly callers: CallerCache;
   private roundFailing = false;
   /** Since when every activeCalls request failed; null while it answers. */
   private listingFailingSince: number | null = null;
@@ -79,6 +83,7 @@ export class CallPoller {
     this.now = opts.now;
     this.times = opts.times;
     this.log = opts.logger;
+    this.callers = new CallerCache(opts.country);
   }
 
   private flush(s: CallSession): Promise<unknown> {
@@ -101,7 +106,7 @@ export class CallPoller {
       }
       this.figures.leader = await this.o.lease.hold();
       if (!this.figures.leader) return;
-      const sessions = (await Promise.all(this.nextBatch(ids).map((id) => this.o.store.read(id)))).flatMap((v) => (v ? [v.session] : []));
+      const sessions = (await this.o.store.readMany(this.nextBatch(ids))).flatMap((v) => (v ? [v.session] : []));
       // What an instance decided and could not append before it died is sent now (dedupe keeps it once).
       for (const s of sessions) if (s.outbox.length > 0) await this.flush(s);
       const open = sessions.filter((s) => s.phase === 'open');
@@ -148,22 +153,28 @@ export class CallPoller {
     }
     if (!this.listingShowsRinging) this.listingShowsRinging = (await this.o.store.getFlag(FLAG_LISTING)) === '1';
     const now = this.now();
+    // Each row's caller is read once per poll, not once per open call (src/calls/listing.ts).
+    const listing = new ActiveCallIndex(rows, this.callers);
     for (const s of open) {
-      const mine = rowsOfCaller(s, rows, this.o.country);
-      // Never listed, and still not: observe() would change nothing, so skip the read-modify-write. (A ringing
-      // callback the PBX never lists, e.g. a missed call on a PBX that lists connected calls only, stays open
-      // until the call log or UNSEEN_GIVE_UP_MS settles it; this keeps each such call's round cost to a read.)
-      if (mine.length === 0 && !s.observed.seen && s.observed.absentBeforeSeen) continue;
+      const mine = listing.rowsOf(this.callers.read(s.fromRaw));
+      // What this poll shows changes nothing of this call (the common case: still ringing, still talking):
+      // skip the read-modify-write. Judged on this round's read of the session; a session moved on since
+      // is judged again next round. (A ringing callback the PBX never lists, e.g. a missed call on a PBX
+      // that lists connected calls only, stays open until the call log or UNSEEN_GIVE_UP_MS settles it.)
+      if (!changes(s, mine, now, this.listingShowsRinging) && !(s.via == null && this.viaOf(s) !== null)) continue;
       const updated = await updateSession(this.o.store, s.sessionId, (x) => {
         if (x.phase !== 'open') return false;
         const before = JSON.stringify(x.observed);
+        const viaBefore = x.via ?? null;
         const inference = observe(x, mine, now, { listingShowsRinging: this.listingShowsRinging });
+        // Known before the outcome's events are queued, so they carry it (listing (c): the group as callee).
+        x.via ??= this.viaOf(x);
         if (inference.kind === 'answered') answer(x, inference.by, now, now);
         if (inference.kind === 'gone') {
           if (x.answeredBy !== null) end(x, { kind: 'answered', by: x.answeredBy, answeredAt: x.answeredAt }, x.observed.goneAt ?? now, now, this.times);
           else x.callLog.nextAt = Math.min(x.callLog.nextAt, now);
         }
-        return inference.kind !== 'none' || JSON.stringify(x.observed) !== before;
+        return inference.kind !== 'none' || JSON.stringify(x.observed) !== before || x.via !== viaBefore;
       });
       if (!updated) continue;
       if (!this.listingShowsRinging && showsRinging(updated)) {
@@ -212,6 +223,8 @@ export class CallPoller {
     const match = matchRows(s, rows, tz, this.o.country);
     const over = match && isOver(match) ? match : null;
     const updated = await updateSession(this.o.store, s.sessionId, (x) => {
+      // The call-log row's callee or did may be the group's number (the extra fields when present).
+      if (match && x.phase !== 'done') x.via ??= this.viaOf(x, match.rows.flatMap((r) => [r.callee, r.did]));
       if (x.phase === 'open') {
         if (over) {
           end(x, answerFacts(x, over, tz), over.endedAt ?? now, now, this.times);
@@ -245,6 +258,11 @@ export class CallPoller {
     if (updated && updated.outbox.length > 0) await this.flush(updated);
   }
 
+  /** The group this call came through, from what its callbacks, the listing and `more` said; null when unknown. */
+  private viaOf(s: CallSession, more: ReadonlyArray<string | null> = []): CallSession['via'] {
+    return this.o.groups.resolve([...(s.viaHints ?? []), s.observed.groupCallee, ...more]);
+  }
+
   /** 1.5 s, 3 s, 6 s … up to 30 s between call-log lookups of one call. */
   private retryDelay(attempts: number): number {
     return Math.min(1500 * 2 ** Math.min(attempts, 5), 30_000);
@@ -269,4 +287,20 @@ export class CallPoller {
       if (updated) await this.flush(updated);
     }
   }
+}
+
+/** Whether observe() would conclude or note anything for this call from these rows (tried on a copy). */
+function changes(s: CallSession, rows: readonly PbxActiveCall[], now: number, listingShowsRinging: boolean): boolean {
+  if (s.phase !== 'open') return false;
+  const before = s.observed;
+  const probe: CallSession = { ...s, observed: { ...before } };
+  if (observe(probe, rows, now, { listingShowsRinging }).kind !== 'none') return true;
+  const after = probe.observed;
+  return (
+    after.seen !== before.seen ||
+    after.absentBeforeSeen !== before.absentBeforeSeen ||
+    after.maxLegsListed !== before.maxLegsListed ||
+    after.groupCallee !== before.groupCallee ||
+    after.goneAt !== before.goneAt
+  );
 }

@@ -92,6 +92,18 @@ export class RedisCallStateStore implements CallStateStore {
     return { session: notes.length > 0 ? withNotes(session, notes) : session, version: Number(v) };
   }
 
+  async readMany(sessionIds: readonly string[]): Promise<Array<VersionedSession | null>> {
+    if (sessionIds.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of sessionIds) pipeline.hmget(this.sessionKey(id), 'v', 'json');
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([err, reply]) => {
+      if (err) throw err;
+      const [v, json] = reply as Array<string | null>;
+      return v && json ? { session: JSON.parse(json) as CallSession, version: Number(v) } : null;
+    });
+  }
+
   async compareAndSet(session: CallSession, expected: number): Promise<boolean> {
     const due = dueAt(session);
     const r = await CAS_SCRIPT.run(

@@ -20,6 +20,8 @@ export interface CallStateStore {
   /** True when the state is in this process (it answers or throws, it never hangs): no wait is timed. */
   readonly inProcess?: boolean;
   read(sessionId: string): Promise<VersionedSession | null>;
+  /** read() of many sessions in one round trip (a poll round reads every due session). */
+  readMany(sessionIds: readonly string[]): Promise<Array<VersionedSession | null>>;
   /**
    * Writes the session if its stored version is still `expected` (0: it must not exist yet), and files it
    * under when it next needs work (dueAt); a session that is `done` leaves that index. False when someone
@@ -121,6 +123,10 @@ export class MemoryCallStateStore implements CallStateStore {
     if (!e) return null;
     const session = JSON.parse(e.json) as CallSession;
     return { session: e.notes ? withNotes(session, e.notes) : session, version: e.version };
+  }
+
+  async readMany(sessionIds: readonly string[]): Promise<Array<VersionedSession | null>> {
+    return Promise.all(sessionIds.map((id) => this.read(id)));
   }
 
   async compareAndSet(session: CallSession, expected: number): Promise<boolean> {

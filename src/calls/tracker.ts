@@ -21,6 +21,7 @@ import type { TrackerMetrics } from './metrics.js';
 import { openLegs, type CallSession } from './model.js';
 import { callerKey } from './numbers.js';
 import { createFlush, type Flush } from './outbox.js';
+import { CallGroupDirectory } from './groups.js';
 import { CallPoller } from './poller.js';
 import { updateSession, type CallStateStore } from './store.js';
 
@@ -73,6 +74,8 @@ export interface TrackerStatus {
   /** Whether the last activeCalls request got an answer; null before the first. */
   pbxReachable: boolean | null;
   lastPollAt: string | null;
+  /** Ring groups and queues known from getRingGroup / getQueue (for "via Sales (5000)"). */
+  groupsKnown: number;
 }
 
 export class CallTracker {
@@ -82,6 +85,7 @@ export class CallTracker {
   private readonly log: Logger;
   private readonly flush: Flush;
   private readonly poller: CallPoller;
+  private readonly groups: CallGroupDirectory;
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
   private closed = false;
@@ -100,7 +104,9 @@ export class CallTracker {
     this.log = opts.logger.child({ component: 'call-tracker' });
     this.times = { callLogWaitMs: opts.config.callLogWaitS * 1000, recordingWaitMs: opts.config.recordingWaitS * 1000 };
     this.flush = createFlush({ eventLog: opts.eventLog, store: opts.store, journal: opts.journal, ...(opts.metrics ? { metrics: opts.metrics } : {}) });
+    this.groups = new CallGroupDirectory(opts.pbx, this.log, this.now);
     this.poller = new CallPoller({
+      groups: this.groups,
       store: opts.store,
       pbx: opts.pbx,
       lease: opts.lease,
@@ -120,6 +126,7 @@ export class CallTracker {
   }
 
   start(): void {
+    void this.groups.refresh();
     const loop = () => {
       if (this.closed) return;
       this.ticking = this.tick().finally(() => {
@@ -146,6 +153,7 @@ export class CallTracker {
       recordingsPending: f.recordingsPending,
       pbxReachable: f.pbxReachable,
       lastPollAt: f.lastPollAt === null ? null : new Date(f.lastPollAt).toISOString(),
+      groupsKnown: this.groups.size,
     };
   }
 
@@ -201,6 +209,9 @@ export class CallTracker {
 
   private async ringing(cb: NormalizedCallback): Promise<AppendResult> {
     const event = buildCallEvent(cb, this.o.directory, this.o.eventOptions);
+    // Through which group, when the callback says it and the group list knows it (never waits for the PBX).
+    const via = cb.viaHints ? this.groups.resolve(cb.viaHints) : null;
+    if (via) event.data.via = via;
     const now = this.now();
     let joined: { sessionId: string; created: boolean };
     try {
@@ -249,6 +260,8 @@ export class CallTracker {
         // Without a call id only an open leg of this caller within the window ties the calls together.
         if (cb.callId === null && openLegs(s).length === 0) return false;
         joined = true;
+        if (!s.via && event.data.via) s.via = event.data.via;
+        if (cb.viaHints) s.viaHints = [...new Set([...(s.viaHints ?? []), ...cb.viaHints])].slice(0, 8);
         return addLeg(s, cb.extension, now);
       });
       if (joined) return { sessionId: existing, created: false };
@@ -282,6 +295,8 @@ export class CallTracker {
       cdr: null,
       outbox: [],
       events: [],
+      via: event.data.via ?? null,
+      ...(cb.viaHints ? { viaHints: cb.viaHints } : {}),
     };
   }
 

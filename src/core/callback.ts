@@ -20,6 +20,12 @@ export interface NormalizedCallback {
   fromName: string | null;
   callId: string | null;
   state: CallState;
+  /**
+   * Values that may name the ring group or queue the call came through (docs/calls.md, "Through which
+   * group"): a group-like field, or another extension alias whose value is not the extension. Only hints:
+   * the call tracker keeps those that are a ring group's or queue's number or name. Never refused.
+   */
+  viaHints?: string[];
 }
 
 /** The contract's aliases, in precedence order: the first listed name that carries a value wins. */
@@ -36,6 +42,13 @@ export const CALLBACK_FIELD_ALIASES: Readonly<Record<CanonicalCallbackField, rea
   callId: ['call_id', 'callid', 'uniqueid', 'unique_id', 'uuid', 'Unique-ID', 'Channel-Call-UUID'],
   state: ['event', 'event_type', 'status', 'state', 'call_state', 'Event-Name', 'Answer-State'],
 };
+
+/** Field names that may carry the ring group / queue / dialled number (normalized as field names are). */
+const VIA_FIELD_NAMES = [
+  'ring_group', 'ring_group_number', 'ring_group_extension', 'ringgroup', 'ring_group_name', 'queue', 'queue_number',
+  'queue_extension', 'queue_name', 'did', 'did_number', 'dialed_number', 'dialled_number', 'dnis', 'group', 'group_number',
+].map(normalizeFieldName);
+const MAX_VIA_HINTS = 8;
 
 const CANONICAL_ORDER: readonly CanonicalCallbackField[] = CANONICAL_CALLBACK_FIELDS;
 
@@ -234,13 +247,33 @@ export function normalizeCallback(fields: Record<string, unknown>, extraNames: C
     throw new CallbackError('CALLBACK_ERR_BAD_FIELD', `call id ${quoted(callId.name)} is longer than ${MAX.callId} characters`);
   }
 
+  const viaHints = readViaHints(index, table.extension, extension.value);
   return {
     extension: extension.value,
     from: from.value,
     fromName,
     callId: callId?.value ?? null,
     state: readState(index, table.state),
+    ...(viaHints.length > 0 ? { viaHints } : {}),
   };
+}
+
+/**
+ * Group-like fields first, then the other extension aliases carrying something else than the extension
+ * (`extension_number=101` with `callee=5000`). Which one is the extension is unchanged: this only reads
+ * what the extension's precedence left over. Values that are not plain short text are skipped, not refused.
+ */
+function readViaHints(index: Map<string, FieldValue>, extensionNames: readonly string[], extension: string): string[] {
+  const hints: string[] = [];
+  for (const n of [...VIA_FIELD_NAMES, ...extensionNames]) {
+    const field = index.get(n);
+    if (!field || (typeof field.value !== 'string' && typeof field.value !== 'number')) continue;
+    const value = scalar(field);
+    if (value === '' || value === extension || value.length > MAX.fromName || hints.includes(value)) continue;
+    hints.push(value);
+    if (hints.length >= MAX_VIA_HINTS) break;
+  }
+  return hints;
 }
 
 /**

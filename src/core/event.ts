@@ -61,6 +61,13 @@ export interface CallRecord {
   source: 'call_log' | 'observed';
 }
 
+/** The ring group or queue a call came through (docs/calls.md, "Through which group"). */
+export interface CallVia {
+  kind: 'ring_group' | 'queue';
+  name: string;
+  number: string;
+}
+
 export interface CallEventData {
   extension: string;
   call: CallInfo;
@@ -73,6 +80,8 @@ export interface CallEventData {
   cdr?: CallRecord;
   /** call.recording */
   recordingUrl?: string;
+  /** Tracked calls: the ring group or queue it came through, null while unknown (docs/calls.md). */
+  via?: CallVia | null;
 }
 
 /** An event before the event log gave it an id. */

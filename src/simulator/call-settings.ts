@@ -28,6 +28,16 @@ export interface SimCallGroup {
   members: string[];
 }
 
+/**
+ * Whether a ring group's or queue's ringing (and state) callbacks also name the number that was dialled; the
+ * manual does not document the callback body, so a run picks one:
+ * - `none`: only the extension that rings (the default);
+ * - `callee`: `callee_number` is the group's number, while `extension_number` is the ringing extension;
+ * - `named`: a `ring_group` or `queue` field carries the group's number.
+ */
+export const GROUP_IN_CALLBACK_CHOICES = ['none', 'callee', 'named'] as const;
+export type GroupInCallback = (typeof GROUP_IN_CALLBACK_CHOICES)[number];
+
 export interface CallsMode {
   activeCalls: ActiveCallsListing;
   callLogFields: CallLogFields;
@@ -39,6 +49,8 @@ export interface CallsMode {
   timezone: string;
   /** Default for calls started without `stateCallbacks`: also call back on answer and hang-up. */
   sendStateCallbacks: boolean;
+  /** Whether a group call's callbacks name the group (see GROUP_IN_CALLBACK_CHOICES). */
+  groupInCallback: GroupInCallback;
 }
 
 export const DEFAULT_CALLS_MODE: Readonly<CallsMode> = Object.freeze({
@@ -48,6 +60,7 @@ export const DEFAULT_CALLS_MODE: Readonly<CallsMode> = Object.freeze({
   callLogDelayMs: 0,
   timezone: 'UTC',
   sendStateCallbacks: false,
+  groupInCallback: 'none',
 });
 
 export const DEFAULT_RING_GROUPS: readonly SimCallGroup[] = [
@@ -104,6 +117,11 @@ export function readCallsModeChange(input: unknown): Partial<CallsMode> {
   if (body.sendStateCallbacks !== undefined) {
     if (typeof body.sendStateCallbacks !== 'boolean') throw new CallControlError(400, 'sendStateCallbacks must be true or false', 'sendStateCallbacks');
     change.sendStateCallbacks = body.sendStateCallbacks;
+  }
+  if (body.groupInCallback !== undefined) {
+    const choice = GROUP_IN_CALLBACK_CHOICES.find((c) => c === body.groupInCallback);
+    if (choice === undefined) throw new CallControlError(400, `groupInCallback must be one of ${GROUP_IN_CALLBACK_CHOICES.join(', ')}`, 'groupInCallback');
+    change.groupInCallback = choice;
   }
   return change;
 }

@@ -15,6 +15,8 @@ export interface RingRequest {
   callId?: string | null;
   /** The `event` field; default `ringing`. */
   state?: string;
+  /** More fields to send as they are (e.g. the ring group's number, `GroupInCallback`). */
+  extra?: Record<string, string>;
 }
 
 export type RingResult =
@@ -31,7 +33,7 @@ export function callbackFields(ring: RingRequest, callId: string | null): Record
   if (ring.fromName !== undefined && ring.fromName !== '') fields.caller_name = ring.fromName;
   if (callId !== null) fields.call_id = callId;
   fields.event = ring.state ?? 'ringing';
-  return fields;
+  return ring.extra ? { ...fields, ...ring.extra } : fields;
 }
 
 function buildRequest(

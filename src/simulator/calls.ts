@@ -6,7 +6,7 @@
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import type { RingRequest, RingResult } from './callbacks.js';
-import { CallControlError, type SimCallGroup } from './call-settings.js';
+import { CallControlError, type GroupInCallback, type SimCallGroup } from './call-settings.js';
 import { localDate, localDateTime } from './local-time.js';
 import type { RawEntry, SimulatorState } from './state.js';
 
@@ -44,6 +44,8 @@ export interface SimCall {
   legs: string[];
   withCallId: boolean;
   stateCallbacks: boolean;
+  /** The run's GroupInCallback when the call started. */
+  groupInCallback: GroupInCallback;
   startedAt: Date;
   answeredAt: Date | null;
   answeredBy: string | null;
@@ -114,6 +116,8 @@ function callOf(state: SimulatorState, callId: string): SimCall {
 function callbackFor(call: SimCall, extension: string, event: string): RingRequest {
   const ring: RingRequest = { extension, from: call.from, callId: call.withCallId ? call.callId : null, state: event };
   if (call.fromName !== null) ring.fromName = call.fromName;
+  if (call.group !== null && call.groupInCallback === 'callee') ring.extra = { callee_number: call.group.number };
+  if (call.group !== null && call.groupInCallback === 'named') ring.extra = { [call.group.kind === 'queue' ? 'queue' : 'ring_group']: call.group.number };
   return ring;
 }
 
@@ -149,6 +153,7 @@ export async function startCall(state: SimulatorState, send: SendCallback, req: 
     legs,
     withCallId: req.withCallId ?? true,
     stateCallbacks: req.stateCallbacks ?? state.callsMode.sendStateCallbacks,
+    groupInCallback: state.callsMode.groupInCallback,
     startedAt: new Date(),
     answeredAt: null,
     answeredBy: null,

@@ -31,8 +31,8 @@ export type { CallbackStyle, ErrorStyle, FaultMode, PasswordFormat, RawEntry, Si
 export type { RingRequest, RingResult } from './callbacks.js';
 export type { CallGroupSeed } from './state.js';
 export type { CallPhase, CallView, StartCallRequest, StartCallResult } from './calls.js';
-export type { ActiveCallsListing, CallLogFields, CallsMode, SimCallGroup } from './call-settings.js';
-export { ACTIVE_CALLS_LISTINGS, CALL_LOG_FIELD_SETS, CallControlError } from './call-settings.js';
+export type { ActiveCallsListing, CallLogFields, CallsMode, GroupInCallback, SimCallGroup } from './call-settings.js';
+export { ACTIVE_CALLS_LISTINGS, CALL_LOG_FIELD_SETS, CallControlError, GROUP_IN_CALLBACK_CHOICES } from './call-settings.js';
 
 export const API_PREFIX = '/hodupbx_api/v1.4/api';
 

@@ -9,7 +9,9 @@ import {
   ACTIVE_CALLS_LISTINGS,
   CALL_LOG_FIELD_SETS,
   createSimulator,
+  GROUP_IN_CALLBACK_CHOICES,
   type ActiveCallsListing,
+  type GroupInCallback,
   type CallbackStyle,
   type CallLogFields,
   type ErrorStyle,
@@ -44,6 +46,7 @@ Whole calls (also PUT /_sim/calls-mode):
   --call-log-delay-ms N     the callLog row appears N ms after the hang-up (default 0)
   --timezone TZ             the PBX's local time zone for the times it writes (IANA name, default UTC)
   --state-callbacks         also call back on answer (answered) and hang-up (ended)
+  --group-in-callback G     a group call's callbacks name the group: ${GROUP_IN_CALLBACK_CHOICES.join(' | ')} (default none)
 
   -h, --help                print this and exit
 `;
@@ -79,6 +82,7 @@ function parseCli(argv: string[]): { port: number; host: string; options: Simula
       'call-log-delay-ms': { type: 'string' },
       timezone: { type: 'string' },
       'state-callbacks': { type: 'boolean' },
+      'group-in-callback': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -99,6 +103,7 @@ function parseCli(argv: string[]): { port: number; host: string; options: Simula
     recordingDelayMs: nonNegativeInteger('recording-delay-ms', values['recording-delay-ms']),
     callLogDelayMs: nonNegativeInteger('call-log-delay-ms', values['call-log-delay-ms']),
     sendStateCallbacks: values['state-callbacks'],
+    groupInCallback: oneOf<GroupInCallback>('group-in-callback', values['group-in-callback'], GROUP_IN_CALLBACK_CHOICES),
   };
   if (values.timezone !== undefined) {
     if (!isTimeZone(values.timezone)) throw new Error('--timezone must be an IANA time zone name such as Asia/Kolkata');

@@ -6,6 +6,7 @@ import {
   DEFAULT_RING_GROUPS,
   readCallsModeChange,
   type ActiveCallsListing,
+  type GroupInCallback,
   type CallLogFields,
   type CallsMode,
   type SimCallGroup,
@@ -95,6 +96,8 @@ export interface SimulatorOptions {
   timezone?: string;
   /** Also call back on answer (`answered`) and hang-up (`ended`). Default false. */
   sendStateCallbacks?: boolean;
+  /** Whether a group call's callbacks name the group: `none` (default), `callee` or `named` (docs/simulator.md). */
+  groupInCallback?: GroupInCallback;
 }
 
 /** A ring group or queue as configured: its id defaults to its position (1, 2, …). */
@@ -151,6 +154,7 @@ export function createState(opts: SimulatorOptions = {}): SimulatorState {
       callLogDelayMs: opts.callLogDelayMs,
       timezone: opts.timezone,
       sendStateCallbacks: opts.sendStateCallbacks,
+      groupInCallback: opts.groupInCallback,
     }),
   };
   return {

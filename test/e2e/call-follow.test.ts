@@ -85,6 +85,27 @@ describe('the agent page follows the call', () => {
     expect([...a.errors, ...b.errors]).toEqual([]);
   });
 
+  it('through a ring group: the card says "via Sales (5000)" from the ringing on, and keeps it once answered', async () => {
+    await expect
+      .poll(async () => ((await (await fetch(`${bridge.url}/readyz`)).json()) as { calls?: { groupsKnown?: number } }).calls?.groupsKnown, POLL)
+      .toBe(2);
+    sim.setCallsMode({ groupInCallback: 'named' });
+    try {
+      const a = await agentPage('103');
+      const { callId } = await sim.startCall({ from: '+14155550166', to: '5000' });
+      await a.page.waitForSelector('.card.ringing', POLL);
+      const card = a.page.locator('.card').first();
+      await expect.poll(() => card.locator('.via').textContent(), POLL).toBe('via Sales (5000)');
+      await sim.answerCall(callId, '103');
+      await expect.poll(() => card.locator('.state').textContent(), POLL).toBe('On call');
+      expect(await card.locator('.via').textContent()).toBe('via Sales (5000)');
+      await sim.hangupCall(callId);
+      expect(a.errors).toEqual([]);
+    } finally {
+      sim.setCallsMode({ groupInCallback: 'none' });
+    }
+  });
+
   it('missed: the card says Missed and the missed count shows until seen; the next pop lists the earlier call', async () => {
     const a = await agentPage('104');
     const { callId } = await sim.startCall({ from: '+14155550177', to: '104' });

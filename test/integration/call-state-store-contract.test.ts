@@ -44,6 +44,17 @@ describe.each(implementations)('%s call state', (_name, make) => {
     expect(results.filter(Boolean)).toHaveLength(1);
   });
 
+  it('when many sessions are read at once, then each is what read() gives, null for one that is not there', async () => {
+    const store = make();
+    await store.compareAndSet(session('m1'), 0);
+    await store.compareAndSet(session('m2'), 0);
+    await store.compareAndSet({ ...session('m2'), answeredBy: '101' }, 1);
+    const many = await store.readMany(['m2', 'missing', 'm1']);
+    expect(many).toEqual([await store.read('m2'), null, await store.read('m1')]);
+    expect(many[0]?.version).toBe(2);
+    expect(await store.readMany([])).toEqual([]);
+  });
+
   it('when many updates run at once, then none is lost', async () => {
     const store = make();
     await store.compareAndSet(session('b'), 0);

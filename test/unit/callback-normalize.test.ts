@@ -132,7 +132,8 @@ describe('normalizeCallback: site field names (PBX_CALLBACK_FIELDS)', () => {
       { extension: '999', agent_ext: '122', caller: '1', clid: '555', who: 'N', ref: 'r', phase: 'hangup', event: 'ring' },
       { extension: ['agent_ext'], from: ['clid'], fromName: ['who'], callId: ['ref'], state: ['phase'] },
     );
-    expect(cb).toEqual({ extension: '122', from: '555', fromName: 'N', callId: 'r', state: 'ended' });
+    // The built-in alias the site's name outranked is kept only as a hint of the group the call came through.
+    expect(cb).toEqual({ extension: '122', from: '555', fromName: 'N', callId: 'r', state: 'ended', viaHints: ['999'] });
   });
 
   it('match without regard to case, - or _', () => {
@@ -325,5 +326,24 @@ describe('redaction for the record', () => {
   it('bounds the size of what it keeps', () => {
     const out = redactForRecord({ long: 'x'.repeat(5000) }, []) as { long: string };
     expect(out.long.length).toBeLessThan(600);
+  });
+});
+
+describe('normalizeCallback: hints of the ring group or queue (docs/calls.md)', () => {
+  it('reads group-like fields first, then other extension aliases that are not the extension', () => {
+    const cb = normalizeCallback({ extension_number: '101', callee_number: '5000', caller_number: '555', ring_group: 'Sales' }, {});
+    expect(cb.extension).toBe('101');
+    expect(cb.viaHints).toEqual(['Sales', '5000']);
+  });
+
+  it('leaves the extension as the precedence says: a callee alone is the extension, no hint', () => {
+    const cb = normalizeCallback({ callee_number: '101', caller_number: '555' }, {});
+    expect(cb.extension).toBe('101');
+    expect(cb.viaHints).toBeUndefined();
+  });
+
+  it('skips hints that are not plain text instead of refusing the callback', () => {
+    const cb = normalizeCallback({ extension_number: '101', caller_number: '555', queue: { id: 1 }, did: '2000' }, {});
+    expect(cb.viaHints).toEqual(['2000']);
   });
 });
