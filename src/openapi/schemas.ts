@@ -69,6 +69,10 @@ export const callRecord = z
   })
   .register(components, { id: 'CallRecord', description: "A call's record (data.cdr of call.completed; cdr of a journal entry). Unknown values are null." });
 
+export const callVia = z
+  .object({ kind: z.enum(['ring_group', 'queue']), name: z.string(), number: z.string() })
+  .register(components, { id: 'CallVia', description: 'The ring group or queue the call came through (getRingGroup / getQueue), as in "via Sales (5000)".' });
+
 /** `data` with every field any event type may carry. */
 const eventDataBase = z.object({
   extension: z.string().describe('the extension this envelope is for (one envelope per extension)'),
@@ -79,6 +83,7 @@ const eventDataBase = z.object({
   answeredBy: z.string().nullable().optional(),
   cdr: callRecord.optional(),
   recordingUrl: z.string().optional(),
+  via: callVia.nullable().optional().describe('on call.ringing only when the callback named the group; on later events null while unknown'),
 });
 
 const common = eventDataBase.omit({ answeredBy: true, cdr: true, recordingUrl: true });
@@ -194,6 +199,7 @@ export const journalEntry = z
     extensions: z.array(z.string()).describe('every extension the call rang on, in order'),
     answeredBy: z.string().nullable(),
     outcome: z.enum(['answered', 'missed', 'unknown']),
+    via: callVia.nullable().optional(),
     cdr: callRecord,
     events: z.array(sentEvent).describe('every event the call had'),
   })
