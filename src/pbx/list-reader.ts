@@ -22,7 +22,7 @@ import { JsonRepair } from './lenient-json.js';
 export interface ListReadOptions {
   /** Work done between two yields to the event loop, in ms. Default 5. */
   sliceMs?: number;
-  /** Elements per onEntries call while the answer arrives. Default 256. */
+  /** Elements per onEntries call while the answer arrives. Default 64 (few parsed objects live at once, so few outlive a young-generation collection). */
   batchSize?: number;
   /** Nothing is handed over before this many bytes came (a smaller answer is read as one). Default 0. */
   minBytes?: number;
@@ -40,7 +40,7 @@ export type ListBody =
   | { kind: 'text'; text: string };
 
 const DEFAULT_SLICE_MS = 5;
-const DEFAULT_BATCH = 256;
+const DEFAULT_BATCH = 64;
 /** Bytes per parser write: ~1 ms of parsing each. */
 const WRITE_STEP = 16 * 1024;
 
