@@ -24,6 +24,7 @@ import type { Logger } from '../logger.js';
 import type { AddedContactsBus } from './added-bus.js';
 import { ADDED_KEY, ADDED_MAX, CreatedContacts, type Addition } from './created-contacts.js';
 import { PhonebookIndex, type PhonebookMatch } from './index.js';
+import { collectOldIndex } from './release-memory.js';
 import { SnapshotStore, type SnapshotManifest, type SnapshotMeta } from './snapshot-store.js';
 
 export interface PhonebookServiceOptions {
@@ -70,7 +71,6 @@ export interface PhonebookStatus {
 type RefreshMode = 'forced' | 'scheduled';
 
 export const REFRESH_LOCK = 'phonebook-refresh';
-const collectGarbage = (globalThis as { gc?: () => void }).gc;
 /** A scheduled refresh skips when the snapshot is younger than this share of the interval. */
 const FRESH_SHARE = 0.8;
 
@@ -352,10 +352,7 @@ export class PhonebookService {
     this.additions.applyTo(index);
     const replaced = this.index.size > 0;
     this.index = index;
-    // The old index (~50 MB for 100,000 contacts, most of it outside the JS heap) is garbage now, but V8
-    // collects it only when it next needs memory, which an idle bridge may not for hours. With --expose-gc
-    // (the image's NODE_OPTIONS) one full collection returns it now; docs/phonebook.md has the figures.
-    if (replaced && collectGarbage) setImmediate(collectGarbage).unref();
+    if (replaced) collectOldIndex();
     this.version = version;
     this.fetchedAtMs = fetchedAtMs;
   }
