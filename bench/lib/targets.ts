@@ -44,6 +44,15 @@ const serverArgs = (script: string, extra: string[]): string[] => [
   script,
 ];
 
+/** The built bridge (`npm run build`) as production runs it, without tsx; SIGUSR2 still runs a full GC. */
+const builtArgs = (extra: string[]): string[] => [
+  '--expose-gc',
+  ...extra,
+  '--import',
+  'data:text/javascript,const gc=globalThis.gc;if(gc)process.on("SIGUSR2",()=>gc())',
+  'dist/main.js',
+];
+
 /** `express`: the Express relay the targets are ratios to; `raw`: the same on bare node:http, the stack's limit. */
 export async function startBaseline(kind: 'express' | 'raw' = 'express'): Promise<Target> {
   const name = kind === 'express' ? 'baseline' : 'raw-relay';
@@ -76,6 +85,8 @@ export interface BridgeStartOptions {
   nodeArgs?: string[];
   /** Extra environment for the bridge (e.g. BENCH_BRIDGE_ENV='ACTIVE_CALLS_POLL_MS=60000'). */
   env?: Record<string, string>;
+  /** Run dist/main.js (built first) instead of src/main.ts through tsx. */
+  built?: boolean;
 }
 
 /** BENCH_BRIDGE_ENV: `NAME=value` pairs, comma-separated, added to every bridge a benchmark starts. */
@@ -118,7 +129,7 @@ export async function startBridge(opts: BridgeStartOptions): Promise<Target> {
     ...benchBridgeEnv(),
     ...opts.env,
   };
-  const server = spawnServer({ name: opts.name, cwd: root, args: serverArgs('src/main.ts', opts.nodeArgs ?? []), env, url });
+  const server = spawnServer({ name: opts.name, cwd: root, args: opts.built === true ? builtArgs(opts.nodeArgs ?? []) : serverArgs('src/main.ts', opts.nodeArgs ?? []), env, url });
   await waitFor(server, `readyz with ${opts.contacts} contacts`, 180_000, async () => {
     const { status, body } = await getJson(`${url}/readyz`);
     const contacts = (body as { phonebook?: { contacts?: number } }).phonebook?.contacts;

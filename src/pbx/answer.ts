@@ -7,6 +7,7 @@
  * (`status_code`, `statusCode`, `code`, a numeric `status`) and falls back to the HTTP status.
  */
 import { PbxError } from '../errors.js';
+import { parseLenientJson } from './lenient-json.js';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -25,26 +26,11 @@ const CODE_FIELDS = ['status_code', 'statusCode', 'code', 'status', 'Status Code
 const MESSAGE_FIELDS = ['message', 'Message', 'msg', 'error', 'status_message'] as const;
 const MAX_MESSAGE_LENGTH = 300;
 
+/** The top-level fields readPbxAnswer looks at besides `data` (a list reader keeps only these). */
+export const ANSWER_FIELDS: readonly string[] = [...CODE_FIELDS, ...MESSAGE_FIELDS]; // CODE_FIELDS holds `status`
+
 export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/**
- * Parses JSON. The manual's own examples carry trailing commas (`"Office No": "…",}`), so when strict
- * parsing fails, one retry drops commas that directly precede a closing bracket.
- */
-export function parseLenientJson(text: string): { ok: true; value: unknown } | { ok: false } {
-  const trimmed = text.replace(/^\uFEFF/, '').trim();
-  if (trimmed === '') return { ok: false };
-  try {
-    return { ok: true, value: JSON.parse(trimmed) };
-  } catch {
-    try {
-      return { ok: true, value: JSON.parse(trimmed.replace(/,(\s*[}\]])/g, '$1')) };
-    } catch {
-      return { ok: false };
-    }
-  }
 }
 
 function numericCode(value: unknown): number | null {
@@ -83,8 +69,17 @@ export function readPbxAnswer(
   text: string,
   redact: (message: string) => string,
 ): PbxAnswer {
+  return readParsedAnswer(endpoint, httpStatus, parseLenientJson(text), redact);
+}
+
+/** readPbxAnswer of a body parsed already (`{ ok: false }`: it was not JSON). */
+export function readParsedAnswer(
+  endpoint: string,
+  httpStatus: number,
+  parsed: { ok: true; value: unknown } | { ok: false },
+  redact: (message: string) => string,
+): PbxAnswer {
   const httpOk = httpStatus >= 200 && httpStatus < 300;
-  const parsed = parseLenientJson(text);
   if (!parsed.ok || !isJsonObject(parsed.value)) {
     const what = parsed.ok ? 'JSON that is not an object' : 'a body that is not JSON';
     return {

@@ -23,6 +23,16 @@ export function isDataNotFound(err: unknown): boolean {
   return err instanceof PbxError && err.pbxStatus === DATA_NOT_FOUND;
 }
 
+/** A list call whose 601 "Data Not Found" is an empty list (for PbxApi implementations that throw it). */
+export async function emptyWhenNotFound<T>(call: Promise<T[]>): Promise<T[]> {
+  try {
+    return await call;
+  } catch (err) {
+    if (isDataNotFound(err)) return [];
+    throw err;
+  }
+}
+
 /** The manual's createNumber 605 "Already Exists": a contact with this number is there already. */
 const ALREADY_EXISTS = 605;
 export function isAlreadyExists(err: PbxError): boolean {

@@ -8,20 +8,23 @@
  * number id, typed arrays hold its contact, the rank of its field and how it was written. The maps go from
  * integer keys (E.164 digits, last 8 digits) or short-number text to number ids, never to objects.
  */
-import type { Contact, ContactMatch, ContactSummary, PhonebookContact } from '../core/event.js';
+import type { Contact, ContactSummary, PhonebookContact } from '../core/event.js';
 import type { PbxContact, PbxCustomField, PbxExtension } from '../core/ports.js';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import {
   extractDigits,
   fromOf,
   readWritten,
   tailMayMatch,
-  TAIL_DIGITS,
   type CountryCode,
 } from '../core/phone-number.js';
 import { decodeContact, encodeContact } from './compact-contact.js';
 import { EntryStore, NumberKeyMap, type Refs } from './compact-store.js';
 import { NumberFieldClassifier } from './number-fields.js';
 import { ExpiringMap } from '../store/expiring-map.js';
+import { EXPLICIT, matchOf, RANK_BITS, TAIL_PENALTY, toReading, topByScore, VALID, WHOLE, type Reading } from './ranking.js';
+
+export { comparePhonebookIds } from './ranking.js';
 
 export interface PhonebookMatch {
   /** The caller as the event shows it (E.164 where readable, else the digits as received). */
@@ -49,37 +52,12 @@ const MAX_CACHED_RAW_LENGTH = 64;
  * repeated across its staff, without holding 200,000 readings until the build ends.
  */
 const BUILD_CACHE_SIZE = 20_000;
-/** An exact (E.164 or short-number) match beats a last-digits match whatever the field. */
-const TAIL_PENALTY = 8;
-
-/**
- * Per-number info bits: the field rank in bits 0-1, then "has a valid E.164 form", "country written", and
- * "exactly TAIL_DIGITS digits, no `+`" (the whole number is its tail: the same 8 digits are the same number).
- */
-const RANK_BITS = 3;
-const VALID = 4;
-const EXPLICIT = 8;
-const WHOLE = 16;
 
 /** What addRef needs of a key map: NumberKeyMap, or a Map for short numbers. */
 interface KeyMap<K> {
   get(key: K): Refs | undefined;
   set(key: K, refs: Refs): void;
 }
-
-/** One number read once: its keys and how it was written. */
-interface Reading {
-  exactKey: number | null;
-  /** Written as exactly TAIL_DIGITS digits, without `+`. */
-  whole: boolean;
-  tailKey: number | null;
-  shortKey: string | null;
-  valid: boolean;
-  explicit: boolean;
-  callingCode: number;
-}
-
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export class PhonebookIndex {
   /** Raw caller string -> result; cleared when a contact is added. */
@@ -355,7 +333,7 @@ export class PhonebookIndex {
     if (scores.size === 0) return { from, contact: null, otherContacts: [] };
 
     const best: Contact[] = [];
-    for (const { index, score } of this.top(scores, MAX_OTHER_CONTACTS + 1)) {
+    for (const { index, score } of topByScore(scores, this.ids, MAX_OTHER_CONTACTS + 1)) {
       const c = decodeContact(this.entries.get(index));
       if (c) best.push({ ...c, match: matchOf(score) });
     }
@@ -366,62 +344,4 @@ export class PhonebookIndex {
       otherContacts: others.map((c) => ({ phonebookId: c.phonebookId, displayName: c.displayName, match: c.match })),
     };
   }
-
-  /** The `limit` best contacts by score, then phonebookId; a partial selection, as a shared number may match thousands. */
-  private top(scores: Map<number, number>, limit: number): Array<{ index: number; score: number }> {
-    const top: Array<{ index: number; score: number; id: string }> = [];
-    for (const [index, score] of scores) {
-      const id = this.ids[index];
-      if (id === undefined) continue;
-      const entry = { index, score, id };
-      let pos = top.length;
-      while (pos > 0) {
-        const prev = top[pos - 1];
-        if (prev === undefined || compareEntries(prev, entry) <= 0) break;
-        pos--;
-      }
-      if (pos >= limit) continue;
-      top.splice(pos, 0, entry);
-      if (top.length > limit) top.pop();
-    }
-    return top;
-  }
-}
-
-function matchOf(score: number): ContactMatch {
-  return score < TAIL_PENALTY ? 'exact' : 'suffix';
-}
-
-function toReading(n: { plus: boolean; digits: string; e164: string | null; explicit: boolean; callingCode: number }): Reading {
-  const long = n.digits.length >= TAIL_DIGITS;
-  return {
-    // E.164 has at most 15 digits: exact as a double.
-    exactKey: n.e164 === null ? null : Number(n.e164.slice(1)),
-    whole: !n.plus && n.digits.length === TAIL_DIGITS,
-    // Always TAIL_DIGITS digits long, so leading zeros cannot make two tails one integer.
-    tailKey: long ? Number(n.digits.slice(-TAIL_DIGITS)) : null,
-    shortKey: long || n.digits === '' ? null : n.digits,
-    valid: n.e164 !== null,
-    explicit: n.explicit,
-    callingCode: n.callingCode,
-  };
-}
-
-function compareEntries(a: { score: number; id: string }, b: { score: number; id: string }): number {
-  if (a.score !== b.score) return a.score - b.score;
-  return comparePhonebookIds(a.id, b.id);
-}
-
-/** Numeric ids compare as numbers ("9" < "41"), anything else as text. */
-export function comparePhonebookIds(a: string, b: string): number {
-  const an = /^\d+$/.test(a);
-  const bn = /^\d+$/.test(b);
-  if (an && bn) {
-    const a2 = a.replace(/^0+(?=\d)/, '');
-    const b2 = b.replace(/^0+(?=\d)/, '');
-    if (a2.length !== b2.length) return a2.length - b2.length;
-    return a2 < b2 ? -1 : a2 > b2 ? 1 : 0;
-  }
-  if (an !== bn) return an ? -1 : 1;
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -10,20 +10,21 @@
  * - When the PBX fails, the last good index keeps serving and `lastError` says why.
  * - Lookups never touch the network.
  * - A contact created from the pop (addContact) is added to this index at once, kept in a shared list, and
- *   published to the other instances, which add it to theirs; every newly built index (refresh or reload)
- *   re-applies the additions it does not hold yet, so a refresh that has not seen the new contact yet (and
- *   the snapshot it writes) keeps it. Additions are forgotten once a refresh holds them, or after a day.
+ *   published to the other instances, which add it to theirs (created-contacts.ts: every newly built index
+ *   gets the ones it does not hold yet).
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { CountryCode } from '../core/phone-number.js';
 import type { PhonebookContact } from '../core/event.js';
 import type { KeyValueStore, Lock, PbxApi, PbxCustomField, PbxExtension } from '../core/ports.js';
 import { PbxError } from '../errors.js';
-import { isDataNotFound } from '../pbx/refusals.js';
+import { emptyWhenNotFound } from '../pbx/refusals.js';
 import type { Logger } from '../logger.js';
 import type { AddedContactsBus } from './added-bus.js';
-import { decodeContact, encodeContact } from './compact-contact.js';
+import { ADDED_KEY, ADDED_MAX, CreatedContacts, type Addition } from './created-contacts.js';
 import { PhonebookIndex, type PhonebookMatch } from './index.js';
+import { collectOldIndex } from './release-memory.js';
 import { SnapshotStore, type SnapshotManifest, type SnapshotMeta } from './snapshot-store.js';
 
 export interface PhonebookServiceOptions {
@@ -72,19 +73,6 @@ type RefreshMode = 'forced' | 'scheduled';
 export const REFRESH_LOCK = 'phonebook-refresh';
 /** A scheduled refresh skips when the snapshot is younger than this share of the interval. */
 const FRESH_SHARE = 0.8;
-/** PBX status "Data Not Found": an empty phonebook, extension list or custom field list. */
-/** The shared list of contacts created from the pop, newest first. */
-const ADDED_KEY = 'phonebook:added';
-const ADDED_MAX = 500;
-/** Far beyond any PBX's lag: an addition no refresh has shown by then was deleted at the PBX. */
-const ADDED_MAX_AGE_MS = 24 * 3600_000;
-
-/** A contact created from the pop, until a refresh holds it. */
-interface Addition {
-  entry: string;
-  contact: PhonebookContact;
-  atMs: number;
-}
 
 export class PhonebookService {
   private readonly store: SnapshotStore;
@@ -94,8 +82,7 @@ export class PhonebookService {
   private readonly log: Logger;
 
   private index: PhonebookIndex;
-  /** By entry string: one contact created twice the same way is one addition. */
-  private readonly additions = new Map<string, Addition>();
+  private readonly additions: CreatedContacts;
   private version: string | null = null;
   private fetchedAtMs: number | null = null;
   private lastError: string | null = null;
@@ -115,7 +102,8 @@ export class PhonebookService {
     this.lockTtlMs = opts.lockTtlMs ?? 60_000;
     this.log = opts.logger.child({ component: 'phonebook' });
     this.index = PhonebookIndex.empty(opts.country);
-    opts.bus?.onMessage((message) => this.applyAddition(parseAddition(message)));
+    this.additions = new CreatedContacts(this.now);
+    opts.bus?.onMessage((message) => this.applyAddition(CreatedContacts.parse(message)));
   }
 
   /** Loads the shared snapshot (or reads the PBX when there is none or it is stale), then keeps it current. Never throws. */
@@ -127,7 +115,7 @@ export class PhonebookService {
   private async startOnce(): Promise<void> {
     let manifest: SnapshotManifest | null = null;
     try {
-      for (const raw of (await this.opts.kv.list(ADDED_KEY)).reverse()) this.rememberAddition(parseAddition(raw));
+      for (const raw of (await this.opts.kv.list(ADDED_KEY)).reverse()) this.additions.remember(CreatedContacts.parse(raw));
     } catch (err) {
       this.recordError('loading the created contacts failed', err);
     }
@@ -156,9 +144,9 @@ export class PhonebookService {
    * bus. Never throws: when the store or the bus fails, the contact is still in this instance's index.
    */
   async addContact(contact: PhonebookContact): Promise<void> {
-    const addition: Addition = { entry: encodeContact(contact), contact, atMs: this.now() };
+    const addition = this.additions.of(contact);
     this.applyAddition(addition);
-    const message = JSON.stringify({ entry: addition.entry, atMs: addition.atMs });
+    const message = CreatedContacts.message(addition);
     try {
       await this.opts.kv.pushCapped(ADDED_KEY, message, ADDED_MAX);
     } catch (err) {
@@ -361,11 +349,10 @@ export class PhonebookService {
   }
 
   private install(index: PhonebookIndex, version: string, fetchedAtMs: number): void {
-    for (const [key, a] of this.additions) {
-      if (this.now() - a.atMs > ADDED_MAX_AGE_MS || index.holds(a.contact)) this.additions.delete(key);
-      else index.add(a.contact);
-    }
+    this.additions.applyTo(index);
+    const replaced = this.index.size > 0;
     this.index = index;
+    if (replaced) collectOldIndex();
     this.version = version;
     this.fetchedAtMs = fetchedAtMs;
   }
@@ -374,15 +361,7 @@ export class PhonebookService {
 
   /** Remembers an addition (so the next index gets it too) and adds it to the index in use. */
   private applyAddition(a: Addition | null): void {
-    if (!this.rememberAddition(a) || a === null) return;
-    if (!this.index.holds(a.contact)) this.index.add(a.contact);
-  }
-
-  /** False when there is nothing new: unreadable, too old, or known already (our own message coming back). */
-  private rememberAddition(a: Addition | null): boolean {
-    if (a === null || this.additions.has(a.entry) || this.now() - a.atMs > ADDED_MAX_AGE_MS) return false;
-    this.additions.set(a.entry, a);
-    return true;
+    if (this.additions.remember(a) && !this.index.holds(a.contact)) this.index.add(a.contact);
   }
 
   // --- timers --------------------------------------------------------------------------------------------
@@ -413,27 +392,6 @@ export class PhonebookService {
   }
 }
 
-function parseAddition(raw: string): Addition | null {
-  try {
-    const v = JSON.parse(raw) as { entry?: unknown; atMs?: unknown };
-    if (typeof v.entry !== 'string' || typeof v.atMs !== 'number') return null;
-    const contact = decodeContact(v.entry);
-    return contact ? { entry: v.entry, contact, atMs: v.atMs } : null;
-  } catch {
-    return null;
-  }
-}
-
-/** "Data Not Found" on a list means an empty list, not a failure (src/pbx/refusals.ts). */
-async function emptyWhenNotFound<T>(call: Promise<T[]>): Promise<T[]> {
-  try {
-    return await call;
-  } catch (err) {
-    if (isDataNotFound(err)) return [];
-    throw err;
-  }
-}
-
 /** A short, secret-free description: PbxError messages are built without secrets; other messages lose any URL credentials. */
 function describe(err: unknown): string {
   if (err instanceof PbxError) return `${err.code}: ${err.message}`;
@@ -445,6 +403,3 @@ function newVersion(fetchedAtMs: number): string {
   return `${fetchedAtMs}-${randomBytes(4).toString('hex')}`;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

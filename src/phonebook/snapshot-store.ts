@@ -11,6 +11,7 @@
  * that the next write overwrites. Every chunk carries its version; a reader that meets a chunk of another
  * version (a second write reused the slot while it was reading) gives up and reads the manifest again.
  */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { CountryCode } from '../core/phone-number.js';
 import type { KeyValueStore, PbxCustomField, PbxExtension } from '../core/ports.js';
 import { contactFromArray } from './compact-contact.js';
@@ -52,8 +53,6 @@ export const CHUNK_SIZE = 1000;
 const MANIFEST_KEY = 'phonebook:manifest';
 const metaKey = (slot: string): string => `phonebook:${slot}:meta`;
 const chunkKey = (slot: string, i: number): string => `phonebook:${slot}:chunk:${i}`;
-
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export class SnapshotStore {
   constructor(private readonly kv: KeyValueStore) {}

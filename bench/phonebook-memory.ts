@@ -1,0 +1,182 @@
+/**
+ * The bridge's memory with a large phonebook and many agents, as production runs it: the built bridge
+ * (`dist/main.js`, so run `npm run build` first; `--tsx` runs src/main.ts through tsx instead) in memory
+ * mode, a child process, its phonebook read from the simulator in this process. Steps:
+ *
+ *   bare       the same bridge against an empty phonebook (what the phonebook costs is the difference)
+ *   loaded     CONTACTS contacts read at start
+ *   agents     AGENTS agent sockets connected (tokens minted first), idle
+ *   refreshed  after REFRESHES forced full refreshes (POST /api/phonebook/refresh), agents still connected
+ *
+ * At each step, RSS is read twice: "idle" after SETTLE_MS without touching the process (what a container
+ * limit sees), and "after GC" after a full collection (SIGUSR2, live data only). Heap used comes from the
+ * bridge's /metrics. PASS/FAIL: idle RSS <= LIMIT_MB at "agents" and "refreshed". Memory does not depend on
+ * CPU contention; the time figures do.
+ *
+ * After the refreshes idle RSS is read again at LATER_MS. Env: CONTACTS (100000), AGENTS (1000), REFRESHES
+ * (2), SETTLE_MS (5000), LATER_MS (30000,60000), LIMIT_MB (200),
+ * BRIDGE_NODE_ARGS (extra node flags for the bridge, space-separated, e.g. "--max-semi-space-size=2").
+ */
+import { existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { WebSocket } from 'ws';
+import { createSimulator } from '../src/simulator/simulator.js';
+import { generateContacts } from '../src/simulator/seed.js';
+import { answerHelp } from './lib/help.js';
+import { closeSockets, connectMany } from './lib/loadgen.js';
+import { rssBytes } from './lib/procs.js';
+import { refreshPhonebook, startBridge, type Target } from './lib/targets.js';
+
+answerHelp(`
+usage: npm run build && node --import tsx bench/phonebook-memory.ts [--tsx]
+
+The built bridge's RSS and heap: bare, with the phonebook, with the agents connected, after refreshes
+(idle and after a full GC), with PASS/FAIL against LIMIT_MB.
+
+options:
+  -h, --help     this text
+  --tsx          run src/main.ts through tsx instead of dist/main.js (adds tsx's own memory)
+env: CONTACTS (100000), AGENTS (1000), REFRESHES (2), SETTLE_MS (5000), LATER_MS (30000,60000), LIMIT_MB (200),
+     BRIDGE_NODE_ARGS
+`);
+
+const CONTACTS = Number(process.env.CONTACTS ?? 100_000);
+const AGENTS = Number(process.env.AGENTS ?? 1000);
+const REFRESHES = Number(process.env.REFRESHES ?? 2);
+const SETTLE_MS = Number(process.env.SETTLE_MS ?? 5000);
+const LIMIT_MB = Number(process.env.LIMIT_MB ?? 200);
+const LATER_MS = (process.env.LATER_MS ?? '30000,60000').split(',').map(Number).filter((n) => n > 0);
+const NODE_ARGS = (process.env.BRIDGE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+const BUILT = !process.argv.includes('--tsx');
+
+if (BUILT && !existsSync(new URL('../dist/main.js', import.meta.url))) {
+  process.stderr.write('dist/main.js is missing: run `npm run build` first (or pass --tsx)\n');
+  process.exit(2);
+}
+
+interface Sample {
+  step: string;
+  idleRssMb: number;
+  /** [ms since the step, idle RSS MB] */
+  laterRssMb: Array<[number, number]>;
+  gcRssMb: number;
+  gcHeapUsedMb: number;
+  /** V8 heap committed (used + free pages it keeps). */
+  gcHeapTotalMb: number;
+  gcExternalMb: number;
+}
+
+const mb = (bytes: number): number => Math.round((bytes / 1048576) * 10) / 10;
+
+async function heapFigures(target: Target): Promise<{ heapUsed: number; heapTotal: number; external: number }> {
+  const res = await fetch(`${target.spec.origin}/metrics`);
+  const text = await res.text();
+  const read = (name: string): number => {
+    const m = new RegExp(`^${name}\\s+(\\S+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : NaN;
+  };
+  return {
+    heapUsed: read('bridge_nodejs_heap_size_used_bytes'),
+    heapTotal: read('bridge_nodejs_heap_size_total_bytes'),
+    external: read('bridge_nodejs_external_memory_bytes'),
+  };
+}
+
+/** The bridge's own longest event-loop delay since the last scrape (its histogram restarts on every scrape). */
+async function lagMaxMs(target: Target): Promise<number> {
+  const text = await (await fetch(`${target.spec.origin}/metrics`)).text();
+  const m = /^bridge_nodejs_eventloop_lag_max_seconds\s+(\S+)$/m.exec(text);
+  return m ? Math.round(Number(m[1]) * 10000) / 10 : NaN;
+}
+
+async function sample(step: string, target: Target, later: readonly number[] = []): Promise<Sample> {
+  await sleep(SETTLE_MS);
+  const idle = rssBytes(target.server.pid);
+  // Idle RSS again later: V8 collects garbage left at rest (its memory reducer) only after a while.
+  const laterRssMb: Array<[number, number]> = [];
+  let waited = SETTLE_MS;
+  for (const at of later) {
+    await sleep(Math.max(0, at - waited));
+    waited = Math.max(waited, at);
+    laterRssMb.push([at, mb(rssBytes(target.server.pid))]);
+  }
+  // Two collections, as the bench's other memory figures do: the first may leave work for the second.
+  process.kill(target.server.pid, 'SIGUSR2');
+  await sleep(300);
+  process.kill(target.server.pid, 'SIGUSR2');
+  await sleep(300);
+  const heap = await heapFigures(target);
+  const s = { step, idleRssMb: mb(idle), laterRssMb, gcRssMb: mb(rssBytes(target.server.pid)), gcHeapUsedMb: mb(heap.heapUsed), gcHeapTotalMb: mb(heap.heapTotal), gcExternalMb: mb(heap.external) };
+  process.stderr.write(`${JSON.stringify(s)}\n`);
+  return s;
+}
+
+async function main(): Promise<void> {
+  const empty = createSimulator({ contacts: [] });
+  const emptyAddr = await empty.listen();
+  const sim = createSimulator({ contacts: generateContacts(CONTACTS) });
+  const simAddr = await sim.listen();
+  const samples: Sample[] = [];
+  const refreshMs: number[] = [];
+  let refreshLagMs = NaN;
+  try {
+    const bare = await startBridge({ name: 'bridge-bare', simApiUrl: emptyAddr.apiBaseUrl, contacts: 0, built: BUILT, nodeArgs: NODE_ARGS });
+    try {
+      samples.push(await sample('bare', bare));
+    } finally {
+      await bare.stop();
+    }
+
+    const bridge = await startBridge({ name: 'bridge-memory', simApiUrl: simAddr.apiBaseUrl, contacts: CONTACTS, built: BUILT, nodeArgs: NODE_ARGS });
+    let sockets: WebSocket[] = [];
+    try {
+      samples.push(await sample(`loaded (${CONTACTS} contacts)`, bridge));
+      const extensions = Array.from({ length: AGENTS }, (_, i) => String(2000 + i));
+      sockets = await connectMany(await bridge.agentSpecs(extensions), 50);
+      samples.push(await sample(`agents (${AGENTS} connected)`, bridge));
+      await lagMaxMs(bridge); // the histogram restarts on every scrape
+      for (let i = 0; i < REFRESHES; i++) {
+        const r = await refreshPhonebook(bridge);
+        if (r.status !== 200) throw new Error(`refresh answered ${r.status}: ${JSON.stringify(r.body)}`);
+        refreshMs.push(r.ms);
+      }
+      refreshLagMs = await lagMaxMs(bridge);
+      samples.push(await sample(`refreshed (${REFRESHES}x)`, bridge, LATER_MS));
+    } finally {
+      await closeSockets(sockets);
+      await bridge.stop();
+    }
+  } finally {
+    await sim.close();
+    await empty.close();
+  }
+
+  const flags = NODE_ARGS.length > 0 ? NODE_ARGS.join(' ') : '(none)';
+  const lines = [
+    `bridge memory: ${BUILT ? 'dist/main.js' : 'src/main.ts via tsx'}, memory mode, node flags ${flags}, ${new Date().toISOString()}`,
+    'step                          | RSS MB idle | RSS MB after GC | heap used / total MB after GC | external MB | target        | result',
+    '------------------------------+-------------+-----------------+-------------------------------+-------------+---------------+-------',
+  ];
+  for (const s of samples) {
+    const judged = s.step.startsWith('agents') || s.step.startsWith('refreshed');
+    const verdict = judged ? (s.idleRssMb <= LIMIT_MB ? 'PASS' : 'FAIL') : '';
+    lines.push(
+      [
+        s.step.padEnd(29),
+        String(s.idleRssMb).padEnd(11),
+        String(s.gcRssMb).padEnd(15),
+        `${s.gcHeapUsedMb} / ${s.gcHeapTotalMb}`.padEnd(29),
+        String(s.gcExternalMb).padEnd(11),
+        (judged ? `idle <= ${LIMIT_MB}` : '').padEnd(13),
+        verdict,
+      ].join(' | '),
+    );
+  }
+  for (const s of samples) {
+    if (s.laterRssMb.length > 0) lines.push(`${s.step}: idle RSS ${s.laterRssMb.map(([at, rss]) => `${rss} MB at ${at / 1000} s`).join(', ')} (${s.idleRssMb} MB at ${SETTLE_MS / 1000} s)`);
+  }
+  lines.push(`refresh took ${refreshMs.map((ms) => `${ms} ms`).join(', ')} (POST /api/phonebook/refresh, answered when done); longest event-loop delay the bridge saw during them: ${refreshLagMs} ms (target < 50; CPU contention from other jobs stretches it)`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+await main();
