@@ -28,7 +28,8 @@ async function demo(env: Record<string, string>, command?: string[]) {
   let out = '';
   child.stdout?.on('data', (c: Buffer) => (out += String(c)));
   child.stderr?.on('data', (c: Buffer) => (out += String(c)));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  // The exit code, or the signal's name when it was killed by one (a crash or an unhandled SIGTERM).
+  const exited = new Promise<number | string | null>((r) => child.once('exit', (code, signal) => r(code ?? signal)));
   return { port, child, exited, output: () => out };
 }
 
