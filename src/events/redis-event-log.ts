@@ -91,39 +91,6 @@ interface QueuedAppend {
   reject: (err: unknown) => void;
 }
 
-/**
- * Appends events accepted during a Redis outage, in order, each under a new stream id (`*`: above everything
- * any instance has read, so every tail and every resume sees them).
- * KEYS[1] stream, KEYS[1 + i] entry i's dedupe key (the stream key again when it has none)
- * ARGV: maxlen, trim operator, then per entry: dedupe ttl ms (0: none), body, extension, type, origin tag.
- * Per entry it answers {id, outcome}: 'shared' (added under that id) or 'duplicate' (its dedupe key was taken
- * already: the event itself, or the same callback accepted by another instance, is in the stream under that id).
- */
-const APPEND_BUFFERED_SCRIPT = defineLuaScript(
-  'hbEventAppendBuffered',
-  `
-local out = {}
-local n = (#ARGV - 2) / 5
-for i = 0, n - 1 do
-  local b = 2 + i * 5
-  local ttl = tonumber(ARGV[b + 1])
-  local dkey = KEYS[2 + i]
-  local existing = false
-  if ttl > 0 then existing = redis.call('GET', dkey) end
-  if existing then
-    out[#out + 1] = existing
-    out[#out + 1] = 'duplicate'
-  else
-    local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], ARGV[1], '*', 'e', ARGV[b + 2], 'x', ARGV[b + 3], 't', ARGV[b + 4], 'o', ARGV[b + 5])
-    if ttl > 0 then redis.call('SET', dkey, id, 'PX', ttl) end
-    out[#out + 1] = id
-    out[#out + 1] = 'shared'
-  end
-end
-return out
-`,
-);
-
 /** One event accepted during an outage, as the resilient log hands it back to the stream. */
 export interface BufferedAppend {
   /** The provisional id it was delivered under during the outage (for logs only: the stream gives it a new one). */
@@ -263,7 +230,7 @@ export class RedisEventLog implements EventLog {
     });
   }
 
-  /** Appends events accepted during an outage in one atomic step, in order, under new ids (see the script). */
+  /** Appends events accepted during an outage in one atomic step, in order, under new ids. */
   async appendBuffered(entries: BufferedAppend[]): Promise<Array<{ id: string; outcome: BufferedOutcome }>> {
     if (entries.length === 0) return [];
     const keys = [this.streamKey, ...entries.map((e) => (e.dedupeKey && e.dedupeTtlMs > 0 ? this.dedupePrefix + e.dedupeKey : this.streamKey))];
@@ -272,16 +239,16 @@ export class RedisEventLog implements EventLog {
       const ttl = e.dedupeKey && e.dedupeTtlMs > 0 ? Math.max(1, Math.ceil(e.dedupeTtlMs)) : 0;
       args.push(String(ttl), e.body, e.extension, e.type, e.origin);
     }
-    const reply = await APPEND_BUFFERED_SCRIPT.run(this.redis, keys, args);
-    if (!Array.isArray(reply) || reply.length !== entries.length * 2) throw new Error('unexpected reply from the buffered append script');
+    // The same script as live appends: under `*` each gets a new id above everything any instance has read, so
+    // every tail and every resume sees it; a taken dedupe key means it (or the same callback accepted by another
+    // instance) is in the stream already, under that id.
+    const reply = await APPEND_SCRIPT.run(this.redis, keys, args);
+    if (!Array.isArray(reply) || reply.length !== entries.length * 3) throw new Error('unexpected reply from the append script');
     const out: Array<{ id: string; outcome: BufferedOutcome }> = [];
-    for (let i = 0; i < reply.length; i += 2) {
+    for (let i = 0; i < reply.length; i += 3) {
       const id: unknown = reply[i];
-      const outcome: unknown = reply[i + 1];
-      if (typeof id !== 'string' || (outcome !== 'shared' && outcome !== 'duplicate')) {
-        throw new Error('unexpected reply from the buffered append script');
-      }
-      out.push({ id, outcome });
+      if (typeof id !== 'string') throw new Error('unexpected reply from the append script');
+      out.push({ id, outcome: reply[i + 1] === 1 ? 'duplicate' : 'shared' });
     }
     return out;
   }
