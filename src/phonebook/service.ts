@@ -19,7 +19,6 @@ import type { CountryCode } from '../core/phone-number.js';
 import type { PhonebookContact } from '../core/event.js';
 import type { KeyValueStore, Lock, PbxApi, PbxCustomField, PbxExtension } from '../core/ports.js';
 import { PbxError } from '../errors.js';
-import { emptyWhenNotFound } from '../pbx/refusals.js';
 import type { Logger } from '../logger.js';
 import type { AddedContactsBus } from './added-bus.js';
 import { ADDED_KEY, ADDED_MAX, CreatedContacts, type Addition } from './created-contacts.js';
@@ -255,13 +254,13 @@ export class PhonebookService {
       // The definitions first (the index needs them to read custom fields), then the contacts straight into
       // the index as they are read: never all 100,000 of them as objects at once.
       [extensions, customFields] = await Promise.all([
-        emptyWhenNotFound(pbx.getExtensions()),
-        emptyWhenNotFound(pbx.getPhonebookCustomFields()),
+        pbx.getExtensions(),
+        pbx.getPhonebookCustomFields(),
       ]);
       // Sized like the index in use: phonebooks change little between two refreshes.
       index = PhonebookIndex.builder(extensions, customFields, this.opts.country, this.index.size);
       const builder = index;
-      const rest = await emptyWhenNotFound(pbx.getPhoneNumber((batch) => builder.addMany(batch)));
+      const rest = await pbx.getPhoneNumber((batch) => builder.addMany(batch));
       await index.addMany(rest);
       index.finishBuild();
     } catch (err) {

@@ -15,7 +15,7 @@ import { createApp } from '../../src/http/app.js';
 import { BodyReadError } from '../../src/http/body-reader.js';
 import { parseInput } from '../../src/http/errors.js';
 import { createLogger } from '../../src/logger.js';
-import { isCredentialRefusal, isDataNotFound, isUnreachable } from '../../src/pbx/refusals.js';
+import { isCredentialRefusal, isUnreachable } from '../../src/pbx/refusals.js';
 import { CredentialError } from '../../src/subscriptions/credential-cipher.js';
 import { LogCapture } from '../helpers/log-capture.js';
 
@@ -81,11 +81,6 @@ describe('what a PBX failure means (src/pbx/ reads the manual\'s status codes)',
     expect(isCredentialRefusal(timeout)).toBe(false);
     expect(isUnreachable(timeout)).toBe(true);
     expect(isUnreachable(refused(406))).toBe(false);
-  });
-  it('takes "Data Not Found" for an empty list', () => {
-    expect(isDataNotFound(refused(601))).toBe(true);
-    expect(isDataNotFound(refused(406))).toBe(false);
-    expect(isDataNotFound(new Error('601'))).toBe(false);
   });
 });
 
