@@ -31,7 +31,7 @@ const callbackFields: JsonSchema = {
   properties: Object.fromEntries(
     Object.entries(CALLBACK_FIELD_ALIASES).map(([canonical, aliases]) => [
       aliases[0] ?? canonical,
-      { type: ['string', 'number'], description: `${canonical}: any of ${aliases.join(', ')}` },
+      { type: ['string', 'number'], description: `${canonical}, under one of the names ${aliases.join(', ')}` },
     ]),
   ),
   additionalProperties: true,
