@@ -2,7 +2,7 @@
 import { loadConfig } from './config.js';
 import { createLogger, logDestination } from './logger.js';
 import { demoBanner } from './demo-banner.js';
-import { startBridge } from './bridge.js';
+import { startBridge, type Bridge } from './bridge.js';
 import { bridgeHelp, wantsHelp } from './help.js';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -23,7 +23,38 @@ async function main(): Promise<void> {
 
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
 
-  const bridge = await startBridge(config, logger);
+  // Signals are taken from before the bridge starts: one that comes while it starts closes it once it is up.
+  let bridge: Bridge | null = null;
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const deadline = setTimeout(() => {
+      logger.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS);
+    deadline.unref();
+    if (bridge) closeAndExit(bridge);
+  };
+  const closeAndExit = (started: Bridge) => {
+    started
+      .close()
+      .then(() => {
+        logger.info('shut down cleanly');
+        logger.flush();
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        logger.error({ err }, 'error during shutdown');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+
+  bridge = await startBridge(config, logger);
+  if (stopping) return closeAndExit(bridge);
   logger.info(
     { url: bridge.url, mode: config.demo ? 'demo' : 'pbx', state: config.redisUrl ? 'redis' : 'memory', instanceId: bridge.instanceId },
     `bridge listening on ${config.host}:${bridge.port}`,
@@ -49,31 +80,6 @@ async function main(): Promise<void> {
       );
     }
   }
-
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    const deadline = setTimeout(() => {
-      logger.error('shutdown took too long; exiting');
-      process.exit(1);
-    }, SHUTDOWN_DEADLINE_MS);
-    deadline.unref();
-    bridge
-      .close()
-      .then(() => {
-        logger.info('shut down cleanly');
-        logger.flush();
-        process.exit(0);
-      })
-      .catch((err: unknown) => {
-        logger.error({ err }, 'error during shutdown');
-        process.exit(1);
-      });
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
 main().catch((err: unknown) => {
