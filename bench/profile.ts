@@ -21,6 +21,7 @@ import { cpuTimeMs } from './lib/procs.js';
 import { rng, round } from './lib/stats.js';
 import { startBridge, type Target } from './lib/targets.js';
 import { answerHelp } from './lib/help.js';
+import { Redis } from 'ioredis';
 
 answerHelp(`
 usage: node --import tsx bench/profile.ts [redis|memory] [rate=1000] [seconds=10]
@@ -229,6 +230,7 @@ async function main(): Promise<void> {
         `p50 ${step.frame.p50} p95 ${step.frame.p95} p99 ${step.frame.p99} ms, server CPU ${cpuPct}%, ` +
         `server CPU ms per callback ${cpuMsPerCallback ?? '-'}${redisCpuMsPerCallback === null ? '' : ` (+redis-server ${redisCpuMsPerCallback})`}`,
     );
+    if (redis) printCommandStats(await redisCommandStats(redis.url), step.accepted);
     await gen.close();
     gen = null;
     await target.stop();
@@ -250,6 +252,27 @@ async function main(): Promise<void> {
     await target?.stop().catch(() => undefined);
     await redis?.stop().catch(() => undefined);
     await sim.close();
+  }
+}
+
+/** `INFO commandstats` of the whole run (warm-up included): command -> calls, microseconds. */
+async function redisCommandStats(url: string): Promise<Map<string, { calls: number; usec: number }>> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await client.connect();
+    const info = await client.info('commandstats');
+    const stats = new Map<string, { calls: number; usec: number }>();
+    for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) stats.set(m[1] as string, { calls: Number(m[2]), usec: Number(m[3]) });
+    return stats;
+  } finally {
+    client.disconnect();
+  }
+}
+
+function printCommandStats(stats: Map<string, { calls: number; usec: number }>, accepted: number): void {
+  console.log('\nredis-server commands over the whole run (warm-up included), per accepted callback of the load window');
+  for (const [cmd, s] of [...stats.entries()].sort((a, b) => b[1].usec - a[1].usec).slice(0, 15)) {
+    console.log(`${cmd.padEnd(14)} calls ${String(s.calls).padStart(8)} (${round(s.calls / Math.max(1, accepted), 2)}/cb)  ${round(s.usec / Math.max(1, accepted), 1)} us/cb in redis`);
   }
 }
 
