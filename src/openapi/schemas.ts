@@ -252,7 +252,8 @@ export const readyFrame = z
 
 // ---- the schemas above describe the code's own types ---------------------------------------------------------
 
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+// Identical types, not only assignable both ways: that would let an optional field missing on one side pass.
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
 type Fits<A, B> = [A] extends [B] ? true : false;
 
 const checks: {
