@@ -5,11 +5,14 @@ import type { DemoRinger } from './http/demo-routes.js';
 import { CallControlError, createSimulator, type Simulator } from './simulator/simulator.js';
 import { DEMO_EXTENSIONS, DEMO_TOKEN } from './simulator/seed.js';
 
-/** Callers the "Simulate a call" button cycles through: known contacts in several formats, and a stranger. */
-const DEMO_CALLERS: ReadonlyArray<{ from: string; fromName?: string }> = [
+/**
+ * Callers the "Simulate a call" button cycles through: known contacts in several formats, and a stranger. One
+ * call rings through the agent's ring group, so the page shows "via Sales (5000)".
+ */
+const DEMO_CALLERS: ReadonlyArray<{ from: string; fromName?: string; throughRingGroup?: true }> = [
   { from: '09824740472', fromName: 'RAHUL' },
   { from: '+1 415 555 0132' },
-  { from: '0091 99090 12345', fromName: 'PRIYA M' },
+  { from: '0091 99090 12345', fromName: 'PRIYA M', throughRingGroup: true },
   { from: '+44 20 7946 0958' },
   { from: '78768876', fromName: 'PATEL' },
   { from: '+1 202 555 0100', fromName: 'UNKNOWN CALLER' },
@@ -87,7 +90,8 @@ export async function startDemoPbx(
 ): Promise<DemoPbx> {
   // A listing of connected calls only lets the call tracker see the demo's one-extension calls answered while
   // they last (docs/calls.md), so the page shows "On call" with its timer rather than after the hang-up.
-  const simulator = createSimulator({ token: DEMO_TOKEN, passwordFormat: config.pbxPasswordFormat, activeCalls: 'connected-only' });
+  // The ring group's callbacks name it (one of the shapes the bridge reads), so a call through it shows "via".
+  const simulator = createSimulator({ token: DEMO_TOKEN, passwordFormat: config.pbxPasswordFormat, activeCalls: 'connected-only', groupInCallback: 'named' });
   const address = await simulator.listen(0, '127.0.0.1');
   logger.info({ simulator: address.apiBaseUrl }, 'demo mode: built-in HoduPBX simulator started');
   let next = 0;
@@ -106,8 +110,9 @@ export async function startDemoPbx(
     otherExtensions: rest.map((e) => `${e}/${DEMO_EXTENSIONS[e] ?? ''}`).join(', '),
     setCallbackUrl: (url) => simulator.setCallbackUrl(url),
     async ring(ext, from) {
-      const caller = from ? { from } : (DEMO_CALLERS[next++ % DEMO_CALLERS.length] ?? { from: '+1 202 555 0100' });
-      const call = await simulator.startCall({ to: ext, ...caller }).catch((err: unknown) => {
+      const { throughRingGroup, ...caller } = from ? { from } : (DEMO_CALLERS[next++ % DEMO_CALLERS.length] ?? { from: '+1 202 555 0100' });
+      const group = throughRingGroup ? simulator.callGroups().find((g) => g.kind === 'ring_group' && g.members.includes(ext)) : undefined;
+      const call = await simulator.startCall({ to: group?.number ?? ext, ...caller }).catch((err: unknown) => {
         if (err instanceof CallControlError) return null; // not an extension of the demo PBX
         throw err;
       });

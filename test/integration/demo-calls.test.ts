@@ -36,7 +36,7 @@ describe('demo mode plays whole calls', () => {
     demo = null;
   });
 
-  async function start(timing = FAST): Promise<{ demo: DemoPbx; calls: () => Promise<SimCall[]> }> {
+  async function start(timing = FAST): Promise<{ demo: DemoPbx; calls: () => Promise<SimCall[]>; callbacks: () => Array<Record<string, unknown>> }> {
     const d = await startDemoPbx({ pbxPasswordFormat: 'md5', pbxTimeoutMs: 2000 }, createLogger('silent'), timing);
     demo = d;
     const api = d.pbxConfig.baseUrl;
@@ -50,7 +50,11 @@ describe('demo mode plays whole calls', () => {
       extension_password: md5(DEMO_EXTENSIONS[ext] ?? ''),
     });
     expect(sub.status).toBe('SUCCESS');
-    return { demo: d, calls: async () => (await json(`${origin}/_sim/calls`)).calls as SimCall[] };
+    return {
+      demo: d,
+      calls: async () => (await json(`${origin}/_sim/calls`)).calls as SimCall[],
+      callbacks: () => receiver.requests.map((r) => JSON.parse(r.body) as Record<string, unknown>),
+    };
   }
 
   it('three calls are answered by the agent and end; the fourth is missed', async () => {
@@ -69,6 +73,19 @@ describe('demo mode plays whole calls', () => {
       ['ended', ext],
       ['ended', ext],
       ['missed', null],
+    ]);
+  });
+
+  it('the third call rings through the agent\'s ring group, and its callback names the group', async () => {
+    const { demo: d, callbacks } = await start();
+    const ext = d.agentCredentials.extension;
+    for (let i = 0; i < 3; i++) expect(await d.ring(ext)).toMatchObject({ delivered: true });
+    const ringing = callbacks().filter((b) => b.event === 'ringing');
+    // Only the third names Sales (5000): the other two rang the extension itself.
+    expect(ringing.map((b) => [b.extension_number, b.ring_group ?? null])).toEqual([
+      [ext, null],
+      [ext, null],
+      [ext, '5000'],
     ]);
   });
 
