@@ -23,6 +23,7 @@
  * `tailMayMatch`), which needs to know whether a number was written with its country (`readWritten`).
  */
 import { getCountryCallingCode, Metadata, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/min';
+import minMetadata from 'libphonenumber-js/min/metadata';
 
 export type { CountryCode };
 
@@ -137,11 +138,30 @@ function iddPrefixOf(country: CountryCode): RegExp {
 
 /**
  * Reads a number (E.164 as toE164 gives it) and tells a written country from a guessed one
- * (docs/phonebook.md, "Matching"). One libphonenumber parse for most numbers: a phonebook build reads
- * every number of 100,000 contacts.
+ * (docs/phonebook.md, "Matching"). A number written internationally (`+`, or the default country's own
+ * international prefix) in a calling code of one country is read without libphonenumber's parse (see
+ * readInternational: a parse is ~10-50 us, most of a caller's lookup); anything else takes one parse.
  */
 export function readWritten(plus: boolean, digits: string, country: CountryCode): WrittenNumber {
-  const home = Number(getCountryCallingCode(country));
+  const home = homeCallingCode(country);
+  if (digits.length < 3) return { plus, digits, e164: null, explicit: false, callingCode: home };
+  if (plus) {
+    const intl = readInternational(digits);
+    if (intl !== null) return { plus, digits, e164: intl.e164, explicit: true, callingCode: intl.callingCode };
+  } else {
+    // The default country's own international prefix: libphonenumber strips it and reads the rest as after a `+`.
+    const own = iddPrefixOf(country).exec(digits)?.[0] ?? '';
+    if (own !== '' && (own === '00' || !digits.startsWith('00'))) {
+      const intl = readInternational(digits.slice(own.length));
+      if (intl !== null) return { plus, digits, e164: intl.e164, explicit: true, callingCode: intl.callingCode };
+    }
+  }
+  return readWrittenByParse(plus, digits, country);
+}
+
+/** readWritten by libphonenumber's full parse alone (the reference the fast path is tested against). */
+export function readWrittenByParse(plus: boolean, digits: string, country: CountryCode): WrittenNumber {
+  const home = homeCallingCode(country);
   if (digits.length < 3) return { plus, digits, e164: null, explicit: false, callingCode: home };
   const parsed = parsePhoneNumberFromString(plus ? `+${digits}` : digits, { defaultCountry: country, extract: false });
   let e164 = parsed?.isValid() ? parsed.number : null;
@@ -176,4 +196,80 @@ export function tailMayMatch(
   if (known && a.callingCode === b.callingCode && a.valid && b.valid) return false;
   if (known && a.explicit && b.explicit && a.callingCode !== b.callingCode) return false;
   return true;
+}
+
+const homeCodes = new Map<CountryCode, number>();
+
+function homeCallingCode(country: CountryCode): number {
+  let cc = homeCodes.get(country);
+  if (cc === undefined) {
+    cc = Number(getCountryCallingCode(country));
+    homeCodes.set(country, cc);
+  }
+  return cc;
+}
+
+/** What the international fast path needs of a calling code's numbering plan. */
+interface PlanRules {
+  /** `^(?:national prefix for parsing)`, or null when the plan has none. */
+  nationalPrefix: RegExp | null;
+  /** `^(?:national number pattern)$`: what isValid() checks under "min" metadata. */
+  nationalNumber: RegExp;
+}
+
+/** The numbering plan methods libphonenumber-js has but does not declare in its types. */
+interface PlanInternals {
+  nationalPrefixForParsing(): string | undefined;
+  nationalNumberPattern(): string | undefined;
+  hasTypes(): boolean;
+}
+
+/** Per calling code: its rules when the fast path may read it, null when only a full parse may. */
+const planRules = new Map<string, PlanRules | null>();
+
+function planRulesOf(callingCode: string): PlanRules | null {
+  const known = planRules.get(callingCode);
+  if (known !== undefined) return known;
+  let rules: PlanRules | null = null;
+  const countries: readonly string[] | undefined = minMetadata.country_calling_codes[callingCode];
+  const only = countries?.length === 1 ? countries[0] : undefined;
+  // A shared calling code (+1, +7, +44 ...) needs the country picked by the national number: full parse.
+  if (only !== undefined && only !== '001') {
+    const metadata = new Metadata();
+    metadata.selectNumberingPlan(only as CountryCode);
+    const plan = metadata.numberingPlan as unknown as PlanInternals | undefined;
+    const pattern = plan?.nationalNumberPattern();
+    if (plan !== undefined && !plan.hasTypes() && pattern !== undefined) {
+      const prefix = plan.nationalPrefixForParsing();
+      rules = { nationalPrefix: prefix ? new RegExp(`^(?:${prefix})`) : null, nationalNumber: new RegExp(`^(?:${pattern})$`) };
+    }
+  }
+  planRules.set(callingCode, rules);
+  return rules;
+}
+
+/**
+ * The reading of `+<digits>` without a full libphonenumber parse, for the common case; null when only the
+ * parse can tell (then readWritten parses). It is the parse's own steps, for a calling code of one country:
+ * the calling code is the first 1-3 digits that are one (they are prefix-free); the rest is the national
+ * number as it stands unless it starts with the plan's national prefix (the parse would try to strip it);
+ * valid when the national number matches the plan's pattern, which is all isValid() checks with "min"
+ * metadata. test/unit/phone-number-fast.test.ts compares it with the full parse.
+ */
+function readInternational(digits: string): { e164: string | null; callingCode: number } | null {
+  if (digits.startsWith('0')) return null;
+  for (let i = 1; i <= 3 && i < digits.length; i++) {
+    const cc = digits.slice(0, i);
+    // Non-geographic codes (+800, +882 ...) are calling codes too, read by their own plan: full parse.
+    if (minMetadata.nonGeographic[cc] !== undefined) return null;
+    if (minMetadata.country_calling_codes[cc] === undefined) continue;
+    const rules = planRulesOf(cc);
+    if (rules === null) return null;
+    const national = digits.slice(i);
+    // The parse refuses national numbers outside 2-17 digits.
+    if (national.length < 2 || national.length > 17) return null;
+    if (rules.nationalPrefix?.test(national)) return null;
+    return { e164: rules.nationalNumber.test(national) ? `+${digits}` : null, callingCode: Number(cc) };
+  }
+  return null;
 }
