@@ -156,6 +156,10 @@ export function readWritten(plus: boolean, digits: string, country: CountryCode)
       if (intl !== null) return { plus, digits, e164: intl.e164, explicit: true, callingCode: intl.callingCode };
     }
   }
+  if (!plus) {
+    const national = readNational(digits, country);
+    if (national !== undefined) return { plus, digits, e164: national, explicit: false, callingCode: home };
+  }
   return readWrittenByParse(plus, digits, country);
 }
 
@@ -272,4 +276,19 @@ function readInternational(digits: string): { e164: string | null; callingCode: 
     return { e164: rules.nationalNumber.test(national) ? `+${digits}` : null, callingCode: Number(cc) };
   }
   return null;
+}
+
+/**
+ * The E.164 form (null: not valid) of digits written nationally, as the parse with the default country reads
+ * them; undefined when only the parse can tell: the digits start with an international prefix, with the
+ * country's own calling code (the parse may read them as international without `+`) or with its national
+ * prefix (the parse may strip it), or the country shares its calling code (the parse picks the country).
+ */
+function readNational(digits: string, country: CountryCode): string | null | undefined {
+  if (digits.startsWith('00') || iddPrefixOf(country).test(digits)) return undefined;
+  const home = String(homeCallingCode(country));
+  if (digits.startsWith(home)) return undefined;
+  const rules = planRulesOf(home);
+  if (rules === null || rules.nationalPrefix?.test(digits) || digits.length < 2 || digits.length > 17) return undefined;
+  return rules.nationalNumber.test(digits) ? `+${home}${digits}` : null;
 }

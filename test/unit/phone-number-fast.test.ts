@@ -14,7 +14,7 @@ function rng(seed: number): () => number {
   };
 }
 
-const DEFAULTS: CountryCode[] = ['IN', 'US', 'GB', 'DE', 'AR', 'RU'];
+const DEFAULTS: CountryCode[] = ['IN', 'US', 'GB', 'DE', 'AR', 'RU', 'BR', 'MX', 'FR', 'CN'];
 
 function expectSameReading(plus: boolean, digits: string): void {
   for (const country of DEFAULTS) {
