@@ -213,52 +213,116 @@ function homeCallingCode(country: CountryCode): number {
   return cc;
 }
 
-/** What the international fast path needs of a calling code's numbering plan. */
+/**
+ * What the fast paths need of a numbering plan, as the parse applies it: the national prefix the parse would
+ * try to strip, how it tells the country, and what isValid() then checks. For a calling code of one country
+ * the country is that one. For a shared one (+1, +44, +7 ...) the parse takes the first country of the code
+ * (metadata order) whose leading digits start the national number or, for a country without leading digits,
+ * whose number types the number is one of; with none, it keeps the plan it started from.
+ */
 interface PlanRules {
-  /** `^(?:national prefix for parsing)`, or null when the plan has none. */
+  /** `^(?:national prefix for parsing)` of the plan the parse starts from; null when it has none. */
   nationalPrefix: RegExp | null;
-  /** `^(?:national number pattern)$`: what isValid() checks under "min" metadata. */
-  nationalNumber: RegExp;
+  /** Validity in the plan the parse starts from (no country picked). */
+  start: PlanCheck;
+  /** The countries of a shared calling code, in the metadata's order; empty for a code of one country. */
+  countries: Array<{ leading: RegExp | null; check: PlanCheck }>;
+}
+
+/** isValid() in one plan: the general pattern and, where the metadata has number types, one of them. */
+interface PlanCheck {
+  general: RegExp;
+  /** null: the metadata has no types for this plan (then the general pattern is all). */
+  types: Array<{ pattern: RegExp; lengths: readonly number[] }> | null;
 }
 
 /** The numbering plan methods libphonenumber-js has but does not declare in its types. */
 interface PlanInternals {
   nationalPrefixForParsing(): string | undefined;
   nationalNumberPattern(): string | undefined;
+  leadingDigits(): string | number | undefined;
   hasTypes(): boolean;
+  type(name: string): { pattern(): string | undefined; possibleLengths(): number[] | undefined } | undefined;
 }
 
-/** Per calling code: its rules when the fast path may read it, null when only a full parse may. */
-const planRules = new Map<string, PlanRules | null>();
+/** The types getNumberType() tries, in its order; any one makes the number valid. */
+const NUMBER_TYPES = ['FIXED_LINE', 'MOBILE', 'PREMIUM_RATE', 'TOLL_FREE', 'SHARED_COST', 'VOIP', 'PERSONAL_NUMBER', 'PAGER', 'UAN', 'VOICEMAIL'];
 
-function planRulesOf(callingCode: string): PlanRules | null {
-  const known = planRules.get(callingCode);
-  if (known !== undefined) return known;
-  let rules: PlanRules | null = null;
-  const countries: readonly string[] | undefined = minMetadata.country_calling_codes[callingCode];
-  const only = countries?.length === 1 ? countries[0] : undefined;
-  // A shared calling code (+1, +7, +44 ...) needs the country picked by the national number: full parse.
-  if (only !== undefined && only !== '001') {
-    const metadata = new Metadata();
-    metadata.selectNumberingPlan(only as CountryCode);
-    const plan = metadata.numberingPlan as unknown as PlanInternals | undefined;
-    const pattern = plan?.nationalNumberPattern();
-    if (plan !== undefined && !plan.hasTypes() && pattern !== undefined) {
-      const prefix = plan.nationalPrefixForParsing();
-      rules = { nationalPrefix: prefix ? new RegExp(`^(?:${prefix})`) : null, nationalNumber: new RegExp(`^(?:${pattern})$`) };
+const entirely = (pattern: string): RegExp => new RegExp(`^(?:${pattern})$`);
+
+function planOf(country: string): { plan: PlanInternals; check: PlanCheck } | null {
+  const metadata = new Metadata();
+  metadata.selectNumberingPlan(country as CountryCode);
+  const plan = metadata.numberingPlan as unknown as PlanInternals | undefined;
+  const general = plan?.nationalNumberPattern();
+  if (plan === undefined || general === undefined) return null;
+  let types: PlanCheck['types'] = null;
+  if (plan.hasTypes()) {
+    types = [];
+    for (const name of NUMBER_TYPES) {
+      const t = plan.type(name);
+      const pattern = t?.pattern();
+      const lengths = t?.possibleLengths();
+      if (!pattern) continue;
+      if (lengths === undefined) return null;
+      types.push({ pattern: entirely(pattern), lengths });
     }
   }
-  planRules.set(callingCode, rules);
+  return { plan, check: { general: entirely(general), types } };
+}
+
+function validIn(check: PlanCheck, national: string): boolean {
+  if (!check.general.test(national)) return false;
+  if (check.types === null) return true;
+  for (const t of check.types) if (t.lengths.includes(national.length) && t.pattern.test(national)) return true;
+  return false;
+}
+
+/** Whether the parse would find the national number valid, starting from these rules. */
+function validFrom(rules: PlanRules, national: string): boolean {
+  for (const c of rules.countries) {
+    if (c.leading !== null) {
+      if (c.leading.test(national)) return validIn(c.check, national);
+    } else if (c.check.types !== null && validIn(c.check, national)) {
+      return true;
+    }
+  }
+  return validIn(rules.start, national);
+}
+
+/** Per country the parse starts from: its rules, or null when only a full parse may read its numbers. */
+const planRules = new Map<string, PlanRules | null>();
+
+function planRulesOf(country: string): PlanRules | null {
+  const known = planRules.get(country);
+  if (known !== undefined) return known;
+  planRules.set(country, null);
+  const start = planOf(country);
+  const callingCode = start === null ? undefined : getCountryCallingCode(country as CountryCode);
+  const codeCountries: readonly string[] | undefined = callingCode === undefined ? undefined : minMetadata.country_calling_codes[callingCode];
+  if (start === null || codeCountries === undefined || codeCountries.includes('001')) return null;
+  const countries: PlanRules['countries'] = [];
+  if (codeCountries.length > 1) {
+    for (const c of codeCountries) {
+      const other = planOf(c);
+      if (other === null) return null;
+      const leading = other.plan.leadingDigits();
+      countries.push({ leading: typeof leading === 'string' && leading !== '' ? new RegExp(`^(?:${leading})`) : null, check: other.check });
+    }
+  }
+  const prefix = start.plan.nationalPrefixForParsing();
+  const rules: PlanRules = { nationalPrefix: prefix ? new RegExp(`^(?:${prefix})`) : null, start: start.check, countries };
+  planRules.set(country, rules);
   return rules;
 }
 
 /**
  * The reading of `+<digits>` without a full libphonenumber parse, for the common case; null when only the
- * parse can tell (then readWritten parses). It is the parse's own steps, for a calling code of one country:
- * the calling code is the first 1-3 digits that are one (they are prefix-free); the rest is the national
- * number as it stands unless it starts with the plan's national prefix (the parse would try to strip it);
- * valid when the national number matches the plan's pattern, which is all isValid() checks with "min"
- * metadata. test/unit/phone-number-fast.test.ts compares it with the full parse.
+ * parse can tell (then readWritten parses). These are the parse's own steps: the calling code is the first
+ * 1-3 digits that are one (calling codes are prefix-free) and the parse starts from its main country's plan;
+ * the rest is the national number as it stands unless it starts with that plan's national prefix (the parse
+ * would try to strip it); validity as validFrom says. test/unit/phone-number-fast.test.ts compares it with the
+ * full parse.
  */
 function readInternational(digits: string): { e164: string | null; callingCode: number } | null {
   if (digits.startsWith('0')) return null;
@@ -266,14 +330,15 @@ function readInternational(digits: string): { e164: string | null; callingCode: 
     const cc = digits.slice(0, i);
     // Non-geographic codes (+800, +882 ...) are calling codes too, read by their own plan: full parse.
     if (minMetadata.nonGeographic[cc] !== undefined) return null;
-    if (minMetadata.country_calling_codes[cc] === undefined) continue;
-    const rules = planRulesOf(cc);
+    const main = minMetadata.country_calling_codes[cc]?.[0];
+    if (main === undefined) continue;
+    const rules = planRulesOf(main);
     if (rules === null) return null;
     const national = digits.slice(i);
     // The parse refuses national numbers outside 2-17 digits.
     if (national.length < 2 || national.length > 17) return null;
     if (rules.nationalPrefix?.test(national)) return null;
-    return { e164: rules.nationalNumber.test(national) ? `+${digits}` : null, callingCode: Number(cc) };
+    return { e164: validFrom(rules, national) ? `+${digits}` : null, callingCode: Number(cc) };
   }
   return null;
 }
@@ -282,13 +347,13 @@ function readInternational(digits: string): { e164: string | null; callingCode: 
  * The E.164 form (null: not valid) of digits written nationally, as the parse with the default country reads
  * them; undefined when only the parse can tell: the digits start with an international prefix, with the
  * country's own calling code (the parse may read them as international without `+`) or with its national
- * prefix (the parse may strip it), or the country shares its calling code (the parse picks the country).
+ * prefix (the parse may strip it). The parse starts from the default country's plan.
  */
 function readNational(digits: string, country: CountryCode): string | null | undefined {
   if (digits.startsWith('00') || iddPrefixOf(country).test(digits)) return undefined;
   const home = String(homeCallingCode(country));
   if (digits.startsWith(home)) return undefined;
-  const rules = planRulesOf(home);
+  const rules = planRulesOf(country);
   if (rules === null || rules.nationalPrefix?.test(digits) || digits.length < 2 || digits.length > 17) return undefined;
-  return rules.nationalNumber.test(digits) ? `+${home}${digits}` : null;
+  return validFrom(rules, digits) ? `+${home}${digits}` : null;
 }

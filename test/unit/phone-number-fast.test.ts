@@ -14,7 +14,7 @@ function rng(seed: number): () => number {
   };
 }
 
-const DEFAULTS: CountryCode[] = ['IN', 'US', 'GB', 'DE', 'AR', 'RU', 'BR', 'MX', 'FR', 'CN'];
+const DEFAULTS: CountryCode[] = ['IN', 'US', 'GB', 'DE', 'AR', 'RU', 'BR', 'MX', 'FR', 'CN', 'CA', 'JE', 'KZ', 'AG'];
 
 function expectSameReading(plus: boolean, digits: string): void {
   for (const country of DEFAULTS) {
@@ -32,7 +32,7 @@ describe('readWritten without a full parse', () => {
     const codes = [...Object.keys(minMetadata.country_calling_codes), ...Object.keys(minMetadata.nonGeographic)];
     let checked = 0;
     for (const cc of codes) {
-      for (let n = 0; n < 30; n++) {
+      for (let n = 0; n < 20; n++) {
         const len = 1 + Math.floor(r() * 18);
         // Leading digits 0-1 more often: where national prefixes and short codes live.
         let national = r() < 0.3 ? String(Math.floor(r() * 2)) : '';
@@ -43,7 +43,7 @@ describe('readWritten without a full parse', () => {
         checked++;
       }
     }
-    expect(checked).toBeGreaterThan(5_000);
+    expect(checked).toBeGreaterThan(4_000);
   });
 
   it("reads every country's example mobile number, and it with digits changed, as the full parse does", () => {
@@ -56,7 +56,9 @@ describe('readWritten without a full parse', () => {
       expectSameReading(false, `00${cc}${national}`);
       expectSameReading(false, `${national}`);
       expectSameReading(false, `0${national}`);
-      for (let n = 0; n < 5; n++) {
+      // Shared calling codes (+1, +44, +7 ...) pick the country from the number: more variations there.
+      const shared = (minMetadata.country_calling_codes[cc]?.length ?? 1) > 1;
+      for (let n = 0; n < (shared ? 20 : 5); n++) {
         const i = Math.floor(r() * national.length);
         const changed = national.slice(0, i) + String(Math.floor(r() * 10)) + national.slice(i + 1);
         expectSameReading(true, cc + changed);
