@@ -223,10 +223,18 @@ function homeCallingCode(country: CountryCode): number {
 interface PlanRules {
   /** `^(?:national prefix for parsing)` of the plan the parse starts from; null when it has none. */
   nationalPrefix: RegExp | null;
-  /** Validity in the plan the parse starts from (no country picked). */
-  start: PlanCheck;
+  /** The plan the parse starts from (used when no country is picked). */
+  start: CountryPlan;
   /** The countries of a shared calling code, in the metadata's order; empty for a code of one country. */
-  countries: Array<{ leading: RegExp | null; check: PlanCheck }>;
+  countries: CountryPlan[];
+}
+
+interface CountryPlan {
+  /** `^(?:leading digits)`, or null when the country has none. */
+  leading: RegExp | null;
+  check: PlanCheck;
+  /** The plan's possible national number lengths (what checkNumberLength() reads), if any. */
+  lengths: readonly number[] | undefined;
 }
 
 /** isValid() in one plan: the general pattern and, where the metadata has number types, one of them. */
@@ -241,6 +249,7 @@ interface PlanInternals {
   nationalPrefixForParsing(): string | undefined;
   nationalNumberPattern(): string | undefined;
   leadingDigits(): string | number | undefined;
+  possibleLengths(): number[] | undefined;
   hasTypes(): boolean;
   type(name: string): { pattern(): string | undefined; possibleLengths(): number[] | undefined } | undefined;
 }
@@ -250,7 +259,7 @@ const NUMBER_TYPES = ['FIXED_LINE', 'MOBILE', 'PREMIUM_RATE', 'TOLL_FREE', 'SHAR
 
 const entirely = (pattern: string): RegExp => new RegExp(`^(?:${pattern})$`);
 
-function planOf(country: string): { plan: PlanInternals; check: PlanCheck } | null {
+function planOf(country: string): { plan: PlanInternals; country: CountryPlan } | null {
   const metadata = new Metadata();
   metadata.selectNumberingPlan(country as CountryCode);
   const plan = metadata.numberingPlan as unknown as PlanInternals | undefined;
@@ -268,7 +277,15 @@ function planOf(country: string): { plan: PlanInternals; check: PlanCheck } | nu
       types.push({ pattern: entirely(pattern), lengths });
     }
   }
-  return { plan, check: { general: entirely(general), types } };
+  const leading = plan.leadingDigits();
+  return {
+    plan,
+    country: {
+      leading: typeof leading === 'string' && leading !== '' ? new RegExp(`^(?:${leading})`) : null,
+      check: { general: entirely(general), types },
+      lengths: plan.possibleLengths(),
+    },
+  };
 }
 
 function validIn(check: PlanCheck, national: string): boolean {
@@ -278,16 +295,32 @@ function validIn(check: PlanCheck, national: string): boolean {
   return false;
 }
 
-/** Whether the parse would find the national number valid, starting from these rules. */
-function validFrom(rules: PlanRules, national: string): boolean {
+/** The country the parse picks for a national number of a shared calling code (getCountryByNationalNumber). */
+function pickedPlan(rules: PlanRules, national: string): CountryPlan {
   for (const c of rules.countries) {
     if (c.leading !== null) {
-      if (c.leading.test(national)) return validIn(c.check, national);
+      if (c.leading.test(national)) return c;
     } else if (c.check.types !== null && validIn(c.check, national)) {
-      return true;
+      return c;
     }
   }
-  return validIn(rules.start, national);
+  return rules.start;
+}
+
+/** Whether the parse would find the national number valid, starting from these rules. */
+function validFrom(rules: PlanRules, national: string): boolean {
+  return validIn(pickedPlan(rules, national).check, national);
+}
+
+/** checkNumberLength() is neither TOO_SHORT nor INVALID_LENGTH (its own steps, for no number type). */
+function possibleLength(lengths: readonly number[] | undefined, n: number): boolean {
+  if (!lengths) return true;
+  const min = lengths[0];
+  if (min === n) return true;
+  if (min !== undefined && min > n) return false;
+  const max = lengths[lengths.length - 1];
+  if (max !== undefined && max < n) return true; // TOO_LONG counts as possible here
+  return lengths.indexOf(n, 1) >= 0;
 }
 
 /** Per country the parse starts from: its rules, or null when only a full parse may read its numbers. */
@@ -301,17 +334,16 @@ function planRulesOf(country: string): PlanRules | null {
   const callingCode = start === null ? undefined : getCountryCallingCode(country as CountryCode);
   const codeCountries: readonly string[] | undefined = callingCode === undefined ? undefined : minMetadata.country_calling_codes[callingCode];
   if (start === null || codeCountries === undefined || codeCountries.includes('001')) return null;
-  const countries: PlanRules['countries'] = [];
+  const countries: CountryPlan[] = [];
   if (codeCountries.length > 1) {
     for (const c of codeCountries) {
       const other = planOf(c);
       if (other === null) return null;
-      const leading = other.plan.leadingDigits();
-      countries.push({ leading: typeof leading === 'string' && leading !== '' ? new RegExp(`^(?:${leading})`) : null, check: other.check });
+      countries.push(other.country);
     }
   }
   const prefix = start.plan.nationalPrefixForParsing();
-  const rules: PlanRules = { nationalPrefix: prefix ? new RegExp(`^(?:${prefix})`) : null, start: start.check, countries };
+  const rules: PlanRules = { nationalPrefix: prefix ? new RegExp(`^(?:${prefix})`) : null, start: start.country, countries };
   planRules.set(country, rules);
   return rules;
 }
@@ -345,15 +377,32 @@ function readInternational(digits: string): { e164: string | null; callingCode: 
 
 /**
  * The E.164 form (null: not valid) of digits written nationally, as the parse with the default country reads
- * them; undefined when only the parse can tell: the digits start with an international prefix, with the
- * country's own calling code (the parse may read them as international without `+`) or with its national
- * prefix (the parse may strip it). The parse starts from the default country's plan.
+ * them; undefined when only the parse can tell: the digits start with an international prefix or with the
+ * country's own calling code (the parse may read them as international without `+`), or its national prefix
+ * carries a carrier code or a transformation. A plain national prefix (`0`) is stripped as the parse strips
+ * it: unless the digits matched the plan's pattern and would not without it, or what is left has no possible
+ * length. The parse starts from the default country's plan.
  */
 function readNational(digits: string, country: CountryCode): string | null | undefined {
   if (digits.startsWith('00') || iddPrefixOf(country).test(digits)) return undefined;
   const home = String(homeCallingCode(country));
   if (digits.startsWith(home)) return undefined;
   const rules = planRulesOf(country);
-  if (rules === null || rules.nationalPrefix?.test(digits) || digits.length < 2 || digits.length > 17) return undefined;
-  return validFrom(rules, digits) ? `+${home}${digits}` : null;
+  if (rules === null) return undefined;
+  let national = digits;
+  const prefix = rules.nationalPrefix?.exec(digits);
+  if (prefix) {
+    const groups = prefix.length - 1;
+    if (groups > 0 && prefix[groups]) return undefined;
+    const stripped = digits.slice(prefix[0].length);
+    if (stripped !== digits) {
+      const general = rules.start.check.general;
+      const keep =
+        (general.test(digits) && !general.test(stripped)) ||
+        (rules.start.lengths !== undefined && !possibleLength(pickedPlan(rules, stripped).lengths, stripped.length));
+      if (!keep) national = stripped;
+    }
+  }
+  if (national.length < 2 || national.length > 17) return undefined;
+  return validFrom(rules, national) ? `+${home}${national}` : null;
 }

@@ -64,6 +64,9 @@ describe('readWritten without a full parse', () => {
         expectSameReading(true, cc + changed);
         expectSameReading(true, cc + changed.slice(1));
         expectSameReading(true, `${cc}${changed}${Math.floor(r() * 10)}`);
+        // Written nationally, with and without a national prefix (stripped, or kept, as the parse decides).
+        expectSameReading(false, `0${changed}`);
+        expectSameReading(false, `0${changed.slice(1)}`);
       }
     }
     // The examples are valid numbers: the valid branch is what this exercises.
