@@ -261,7 +261,12 @@ const entirely = (pattern: string): RegExp => new RegExp(`^(?:${pattern})$`);
 
 function planOf(country: string): { plan: PlanInternals; country: CountryPlan } | null {
   const metadata = new Metadata();
-  metadata.selectNumberingPlan(country as CountryCode);
+  try {
+    metadata.selectNumberingPlan(country as CountryCode);
+  } catch {
+    // A country the metadata does not know: only the parse may read its numbers (it ignores such a country).
+    return null;
+  }
   const plan = metadata.numberingPlan as unknown as PlanInternals | undefined;
   const general = plan?.nationalNumberPattern();
   if (plan === undefined || general === undefined) return null;
