@@ -130,6 +130,11 @@ export class MemoryCallStateStore implements CallStateStore {
   }
 
   async compareAndSet(session: CallSession, expected: number): Promise<boolean> {
+    return this.write(session, expected);
+  }
+
+  /** compareAndSet without the promise: claimGroup writes a new call's session in the same step. */
+  private write(session: CallSession, expected: number): boolean {
     const e = this.sessions.get(session.sessionId);
     if ((e?.version ?? 0) !== expected) return false;
     this.sessions.delete(session.sessionId);
@@ -176,9 +181,9 @@ export class MemoryCallStateStore implements CallStateStore {
   async claimGroup(key: string, candidate: CallSession, ttlMs: number, stale: string | null): Promise<string> {
     const held = this.groups.get(key);
     if (held !== undefined && held !== stale) return held;
-    // Set before the first await, so a claim running alongside sees it.
+    // Claimed and written in one synchronous step: a claim running alongside sees both.
     this.groups.set(key, candidate.sessionId, ttlMs);
-    await this.compareAndSet(candidate, 0);
+    this.write(candidate, 0);
     return candidate.sessionId;
   }
 

@@ -64,6 +64,22 @@ export function normalizeFieldName(name: string): string {
 }
 
 /**
+ * normalizeFieldName of the names a PBX sends, remembered: every callback carries the same few names. Bounded
+ * (names are the sender's choice): past the bound, new names are normalized every time.
+ */
+const normalizedNames = new Map<string, string>();
+const MAX_REMEMBERED_NAMES = 1_000;
+
+function normalizedName(name: string): string {
+  let n = normalizedNames.get(name);
+  if (n === undefined) {
+    n = normalizeFieldName(name);
+    if (normalizedNames.size < MAX_REMEMBERED_NAMES && name.length <= 64) normalizedNames.set(name, n);
+  }
+  return n;
+}
+
+/**
  * C0/C1 control characters and the Unicode bidi overrides (which can make a caller name display as
  * something else) are removed from every value.
  */
@@ -139,13 +155,14 @@ function buildFieldTable(extraNames: CallbackFieldMap): FieldTable {
  */
 function indexFields(fields: Record<string, unknown>): Map<string, FieldValue> {
   const index = new Map<string, FieldValue>();
-  const add = (record: Record<string, unknown>) => {
-    for (const [name, value] of Object.entries(record)) index.set(normalizeFieldName(name), { name, value });
-  };
-  add(fields);
+  addFields(index, fields);
   const data = fields['data'];
-  if (isPlainObject(data)) add(data);
+  if (isPlainObject(data)) addFields(index, data);
   return index;
+}
+
+function addFields(index: Map<string, FieldValue>, record: Record<string, unknown>): void {
+  for (const name of Object.keys(record)) index.set(normalizedName(name), { name, value: record[name] });
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -265,15 +282,20 @@ export function normalizeCallback(fields: Record<string, unknown>, extraNames: C
  */
 function readViaHints(index: Map<string, FieldValue>, extensionNames: readonly string[], extension: string): string[] {
   const hints: string[] = [];
-  for (const n of [...VIA_FIELD_NAMES, ...extensionNames]) {
+  addViaHints(hints, index, VIA_FIELD_NAMES, extension);
+  if (hints.length < MAX_VIA_HINTS) addViaHints(hints, index, extensionNames, extension);
+  return hints;
+}
+
+function addViaHints(hints: string[], index: Map<string, FieldValue>, names: readonly string[], extension: string): void {
+  for (const n of names) {
     const field = index.get(n);
     if (!field || (typeof field.value !== 'string' && typeof field.value !== 'number')) continue;
     const value = scalar(field);
     if (value === '' || value === extension || value.length > MAX.fromName || hints.includes(value)) continue;
     hints.push(value);
-    if (hints.length >= MAX_VIA_HINTS) break;
+    if (hints.length >= MAX_VIA_HINTS) return;
   }
-  return hints;
 }
 
 /**

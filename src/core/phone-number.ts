@@ -23,6 +23,7 @@
  * `tailMayMatch`), which needs to know whether a number was written with its country (`readWritten`).
  */
 import { getCountryCallingCode, Metadata, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/min';
+import minMetadata from 'libphonenumber-js/min/metadata';
 
 export type { CountryCode };
 
@@ -137,11 +138,34 @@ function iddPrefixOf(country: CountryCode): RegExp {
 
 /**
  * Reads a number (E.164 as toE164 gives it) and tells a written country from a guessed one
- * (docs/phonebook.md, "Matching"). One libphonenumber parse for most numbers: a phonebook build reads
- * every number of 100,000 contacts.
+ * (docs/phonebook.md, "Matching"). A number written internationally (`+`, or the default country's own
+ * international prefix) in a calling code of one country is read without libphonenumber's parse (see
+ * readInternational: a parse is ~10-50 us, most of a caller's lookup); anything else takes one parse.
  */
 export function readWritten(plus: boolean, digits: string, country: CountryCode): WrittenNumber {
-  const home = Number(getCountryCallingCode(country));
+  const home = homeCallingCode(country);
+  if (digits.length < 3) return { plus, digits, e164: null, explicit: false, callingCode: home };
+  if (plus) {
+    const intl = readInternational(digits);
+    if (intl !== null) return { plus, digits, e164: intl.e164, explicit: true, callingCode: intl.callingCode };
+  } else {
+    // The default country's own international prefix: libphonenumber strips it and reads the rest as after a `+`.
+    const own = iddPrefixOf(country).exec(digits)?.[0] ?? '';
+    if (own !== '' && (own === '00' || !digits.startsWith('00'))) {
+      const intl = readInternational(digits.slice(own.length));
+      if (intl !== null) return { plus, digits, e164: intl.e164, explicit: true, callingCode: intl.callingCode };
+    }
+  }
+  if (!plus) {
+    const national = readNational(digits, country);
+    if (national !== undefined) return { plus, digits, e164: national, explicit: false, callingCode: home };
+  }
+  return readWrittenByParse(plus, digits, country);
+}
+
+/** readWritten by libphonenumber's full parse alone (the reference the fast path is tested against). */
+export function readWrittenByParse(plus: boolean, digits: string, country: CountryCode): WrittenNumber {
+  const home = homeCallingCode(country);
   if (digits.length < 3) return { plus, digits, e164: null, explicit: false, callingCode: home };
   const parsed = parsePhoneNumberFromString(plus ? `+${digits}` : digits, { defaultCountry: country, extract: false });
   let e164 = parsed?.isValid() ? parsed.number : null;
@@ -176,4 +200,214 @@ export function tailMayMatch(
   if (known && a.callingCode === b.callingCode && a.valid && b.valid) return false;
   if (known && a.explicit && b.explicit && a.callingCode !== b.callingCode) return false;
   return true;
+}
+
+const homeCodes = new Map<CountryCode, number>();
+
+function homeCallingCode(country: CountryCode): number {
+  let cc = homeCodes.get(country);
+  if (cc === undefined) {
+    cc = Number(getCountryCallingCode(country));
+    homeCodes.set(country, cc);
+  }
+  return cc;
+}
+
+/**
+ * What the fast paths need of a numbering plan, as the parse applies it: the national prefix the parse would
+ * try to strip, how it tells the country, and what isValid() then checks. For a calling code of one country
+ * the country is that one. For a shared one (+1, +44, +7 ...) the parse takes the first country of the code
+ * (metadata order) whose leading digits start the national number or, for a country without leading digits,
+ * whose number types the number is one of; with none, it keeps the plan it started from.
+ */
+interface PlanRules {
+  /** `^(?:national prefix for parsing)` of the plan the parse starts from; null when it has none. */
+  nationalPrefix: RegExp | null;
+  /** The plan the parse starts from (used when no country is picked). */
+  start: CountryPlan;
+  /** The countries of a shared calling code, in the metadata's order; empty for a code of one country. */
+  countries: CountryPlan[];
+}
+
+interface CountryPlan {
+  /** `^(?:leading digits)`, or null when the country has none. */
+  leading: RegExp | null;
+  check: PlanCheck;
+  /** The plan's possible national number lengths (what checkNumberLength() reads), if any. */
+  lengths: readonly number[] | undefined;
+}
+
+/** isValid() in one plan: the general pattern and, where the metadata has number types, one of them. */
+interface PlanCheck {
+  general: RegExp;
+  /** null: the metadata has no types for this plan (then the general pattern is all). */
+  types: Array<{ pattern: RegExp; lengths: readonly number[] }> | null;
+}
+
+/** The numbering plan methods libphonenumber-js has but does not declare in its types. */
+interface PlanInternals {
+  nationalPrefixForParsing(): string | undefined;
+  nationalNumberPattern(): string | undefined;
+  leadingDigits(): string | number | undefined;
+  possibleLengths(): number[] | undefined;
+  hasTypes(): boolean;
+  type(name: string): { pattern(): string | undefined; possibleLengths(): number[] | undefined } | undefined;
+}
+
+/** The types getNumberType() tries, in its order; any one makes the number valid. */
+const NUMBER_TYPES = ['FIXED_LINE', 'MOBILE', 'PREMIUM_RATE', 'TOLL_FREE', 'SHARED_COST', 'VOIP', 'PERSONAL_NUMBER', 'PAGER', 'UAN', 'VOICEMAIL'];
+
+const entirely = (pattern: string): RegExp => new RegExp(`^(?:${pattern})$`);
+
+function planOf(country: string): { plan: PlanInternals; country: CountryPlan } | null {
+  const metadata = new Metadata();
+  try {
+    metadata.selectNumberingPlan(country as CountryCode);
+  } catch {
+    // A country the metadata does not know: only the parse may read its numbers (it ignores such a country).
+    return null;
+  }
+  const plan = metadata.numberingPlan as unknown as PlanInternals | undefined;
+  const general = plan?.nationalNumberPattern();
+  if (plan === undefined || general === undefined) return null;
+  let types: PlanCheck['types'] = null;
+  if (plan.hasTypes()) {
+    types = [];
+    for (const name of NUMBER_TYPES) {
+      const t = plan.type(name);
+      const pattern = t?.pattern();
+      const lengths = t?.possibleLengths();
+      if (!pattern) continue;
+      if (lengths === undefined) return null;
+      types.push({ pattern: entirely(pattern), lengths });
+    }
+  }
+  const leading = plan.leadingDigits();
+  return {
+    plan,
+    country: {
+      leading: typeof leading === 'string' && leading !== '' ? new RegExp(`^(?:${leading})`) : null,
+      check: { general: entirely(general), types },
+      lengths: plan.possibleLengths(),
+    },
+  };
+}
+
+function validIn(check: PlanCheck, national: string): boolean {
+  if (!check.general.test(national)) return false;
+  if (check.types === null) return true;
+  for (const t of check.types) if (t.lengths.includes(national.length) && t.pattern.test(national)) return true;
+  return false;
+}
+
+/** The country the parse picks for a national number of a shared calling code (getCountryByNationalNumber). */
+function pickedPlan(rules: PlanRules, national: string): CountryPlan {
+  for (const c of rules.countries) {
+    if (c.leading !== null) {
+      if (c.leading.test(national)) return c;
+    } else if (c.check.types !== null && validIn(c.check, national)) {
+      return c;
+    }
+  }
+  return rules.start;
+}
+
+/** Whether the parse would find the national number valid, starting from these rules. */
+function validFrom(rules: PlanRules, national: string): boolean {
+  return validIn(pickedPlan(rules, national).check, national);
+}
+
+/** checkNumberLength() is neither TOO_SHORT nor INVALID_LENGTH (its own steps, for no number type). */
+function possibleLength(lengths: readonly number[] | undefined, n: number): boolean {
+  if (!lengths) return true;
+  const min = lengths[0];
+  if (min === n) return true;
+  if (min !== undefined && min > n) return false;
+  const max = lengths[lengths.length - 1];
+  if (max !== undefined && max < n) return true; // TOO_LONG counts as possible here
+  return lengths.indexOf(n, 1) >= 0;
+}
+
+/** Per country the parse starts from: its rules, or null when only a full parse may read its numbers. */
+const planRules = new Map<string, PlanRules | null>();
+
+function planRulesOf(country: string): PlanRules | null {
+  const known = planRules.get(country);
+  if (known !== undefined) return known;
+  planRules.set(country, null);
+  const start = planOf(country);
+  const callingCode = start === null ? undefined : getCountryCallingCode(country as CountryCode);
+  const codeCountries: readonly string[] | undefined = callingCode === undefined ? undefined : minMetadata.country_calling_codes[callingCode];
+  if (start === null || codeCountries === undefined || codeCountries.includes('001')) return null;
+  const countries: CountryPlan[] = [];
+  if (codeCountries.length > 1) {
+    for (const c of codeCountries) {
+      const other = planOf(c);
+      if (other === null) return null;
+      countries.push(other.country);
+    }
+  }
+  const prefix = start.plan.nationalPrefixForParsing();
+  const rules: PlanRules = { nationalPrefix: prefix ? new RegExp(`^(?:${prefix})`) : null, start: start.country, countries };
+  planRules.set(country, rules);
+  return rules;
+}
+
+/**
+ * The reading of `+<digits>` without a full libphonenumber parse, for the common case; null when only the
+ * parse can tell (then readWritten parses). These are the parse's own steps: the calling code is the first
+ * 1-3 digits that are one (calling codes are prefix-free) and the parse starts from its main country's plan;
+ * the rest is the national number as it stands unless it starts with that plan's national prefix (the parse
+ * would try to strip it); validity as validFrom says. test/unit/phone-number-fast.test.ts compares it with the
+ * full parse.
+ */
+function readInternational(digits: string): { e164: string | null; callingCode: number } | null {
+  if (digits.startsWith('0')) return null;
+  for (let i = 1; i <= 3 && i < digits.length; i++) {
+    const cc = digits.slice(0, i);
+    // Non-geographic codes (+800, +882 ...) are calling codes too, read by their own plan: full parse.
+    if (minMetadata.nonGeographic[cc] !== undefined) return null;
+    const main = minMetadata.country_calling_codes[cc]?.[0];
+    if (main === undefined) continue;
+    const rules = planRulesOf(main);
+    if (rules === null) return null;
+    const national = digits.slice(i);
+    // The parse refuses national numbers outside 2-17 digits.
+    if (national.length < 2 || national.length > 17) return null;
+    if (rules.nationalPrefix?.test(national)) return null;
+    return { e164: validFrom(rules, national) ? `+${digits}` : null, callingCode: Number(cc) };
+  }
+  return null;
+}
+
+/**
+ * The E.164 form (null: not valid) of digits written nationally, as the parse with the default country reads
+ * them; undefined when only the parse can tell: the digits start with an international prefix or with the
+ * country's own calling code (the parse may read them as international without `+`), or its national prefix
+ * carries a carrier code or a transformation. A plain national prefix (`0`) is stripped as the parse strips
+ * it: unless the digits matched the plan's pattern and would not without it, or what is left has no possible
+ * length. The parse starts from the default country's plan.
+ */
+function readNational(digits: string, country: CountryCode): string | null | undefined {
+  if (digits.startsWith('00') || iddPrefixOf(country).test(digits)) return undefined;
+  const home = String(homeCallingCode(country));
+  if (digits.startsWith(home)) return undefined;
+  const rules = planRulesOf(country);
+  if (rules === null) return undefined;
+  let national = digits;
+  const prefix = rules.nationalPrefix?.exec(digits);
+  if (prefix) {
+    const groups = prefix.length - 1;
+    if (groups > 0 && prefix[groups]) return undefined;
+    const stripped = digits.slice(prefix[0].length);
+    if (stripped !== digits) {
+      const general = rules.start.check.general;
+      const keep =
+        (general.test(digits) && !general.test(stripped)) ||
+        (rules.start.lengths !== undefined && !possibleLength(pickedPlan(rules, stripped).lengths, stripped.length));
+      if (!keep) national = stripped;
+    }
+  }
+  if (national.length < 2 || national.length > 17) return undefined;
+  return validFrom(rules, national) ? `+${home}${national}` : null;
 }

@@ -69,7 +69,11 @@ export function parseBody(contentType: string | undefined, raw: Buffer | null): 
   );
 }
 
+const PLAIN_JSON = { mime: 'application/json', charset: 'utf-8' } as const;
+
 function parseContentType(header: string | undefined): { mime: string; charset: string } {
+  // What nearly every PBX sends: read as the general case below would read it, without splitting.
+  if (header === 'application/json' || header === 'application/json; charset=utf-8') return PLAIN_JSON;
   const [mime = '', ...params] = (header ?? '').split(';');
   let charset = 'utf-8';
   for (const p of params) {
@@ -79,12 +83,19 @@ function parseContentType(header: string | undefined): { mime: string; charset: 
   return { mime: mime.trim().toLowerCase(), charset };
 }
 
+/** One decoder per charset label seen (a one-shot decode() keeps no state between calls); bounded. */
+const decoders = new Map<string, TextDecoder>();
+const MAX_DECODERS = 32;
+
 function decode(raw: Buffer, charset: string): string {
-  let decoder: TextDecoder;
-  try {
-    decoder = new TextDecoder(charset);
-  } catch {
-    throw new CallbackError('CALLBACK_ERR_UNSUPPORTED_TYPE', `Unsupported charset ${JSON.stringify(charset.slice(0, 40))}: send UTF-8.`);
+  let decoder = decoders.get(charset);
+  if (decoder === undefined) {
+    try {
+      decoder = new TextDecoder(charset);
+    } catch {
+      throw new CallbackError('CALLBACK_ERR_UNSUPPORTED_TYPE', `Unsupported charset ${JSON.stringify(charset.slice(0, 40))}: send UTF-8.`);
+    }
+    if (decoders.size < MAX_DECODERS) decoders.set(charset, decoder);
   }
   return decoder.decode(raw);
 }

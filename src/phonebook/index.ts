@@ -301,6 +301,29 @@ export class PhonebookIndex {
 
   // --- lookups -------------------------------------------------------------------------------------------
 
+  /** Each number's contact under a key, with its best score so far (a method, not a closure per lookup). */
+  private collect(scores: Map<number, number>, r: Reading, refs: Refs | undefined, penalty: number, checkTail: boolean): void {
+    if (refs === undefined) return;
+    if (typeof refs === 'number') {
+      this.score(scores, r, refs, penalty, checkTail);
+      return;
+    }
+    for (const ref of refs) this.score(scores, r, ref, penalty, checkTail);
+  }
+
+  private score(scores: Map<number, number>, r: Reading, ref: number, penalty: number, checkTail: boolean): void {
+    const info = this.numInfo[ref] ?? 0;
+    let base = penalty;
+    if (checkTail) {
+      if (!tailMayMatch(r, { valid: (info & VALID) !== 0, explicit: (info & EXPLICIT) !== 0, callingCode: this.numCc[ref] ?? 0 })) return;
+      if (r.whole && (info & WHOLE) !== 0) base = 0;
+    }
+    const contactIndex = this.numContact[ref] ?? -1;
+    const score = base + (info & RANK_BITS);
+    const prev = scores.get(contactIndex);
+    if (prev === undefined || score < prev) scores.set(contactIndex, score);
+  }
+
   private lookupUncached(raw: string): PhonebookMatch {
     const { plus, digits } = extractDigits(raw);
     // An extension of the tenant stays as dialled: "1001103" must not turn into some country's E.164.
@@ -311,31 +334,16 @@ export class PhonebookIndex {
     const r = toReading(n);
 
     const scores = new Map<number, number>();
-    const collect = (refs: Refs | undefined, penalty: number, checkTail: boolean): void => {
-      if (refs === undefined) return;
-      for (const ref of typeof refs === 'number' ? [refs] : refs) {
-        const info = this.numInfo[ref] ?? 0;
-        let base = penalty;
-        if (checkTail) {
-          const number = { valid: (info & VALID) !== 0, explicit: (info & EXPLICIT) !== 0, callingCode: this.numCc[ref] ?? 0 };
-          if (!tailMayMatch(r, number)) continue;
-          if (r.whole && (info & WHOLE) !== 0) base = 0;
-        }
-        const contactIndex = this.numContact[ref] ?? -1;
-        const score = base + (info & RANK_BITS);
-        const prev = scores.get(contactIndex);
-        if (prev === undefined || score < prev) scores.set(contactIndex, score);
-      }
-    };
-    if (r.exactKey !== null) collect(this.exact.get(r.exactKey), 0, false);
-    if (r.tailKey !== null) collect(this.tails.get(r.tailKey), TAIL_PENALTY, true);
-    if (r.shortKey !== null) collect(this.shorts.get(r.shortKey), 0, false);
+    if (r.exactKey !== null) this.collect(scores, r, this.exact.get(r.exactKey), 0, false);
+    if (r.tailKey !== null) this.collect(scores, r, this.tails.get(r.tailKey), TAIL_PENALTY, true);
+    if (r.shortKey !== null) this.collect(scores, r, this.shorts.get(r.shortKey), 0, false);
     if (scores.size === 0) return { from, contact: null, otherContacts: [] };
 
     const best: Contact[] = [];
     for (const { index, score } of topByScore(scores, this.ids, MAX_OTHER_CONTACTS + 1)) {
       const c = decodeContact(this.entries.get(index));
-      if (c) best.push({ ...c, match: matchOf(score) });
+      // match goes last, as a spread would put it, without copying the freshly decoded contact.
+      if (c) best.push(Object.assign(c, { match: matchOf(score) }));
     }
     const [first, ...others] = best;
     return {

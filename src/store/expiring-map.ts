@@ -104,7 +104,8 @@ export class ExpiringMap<V> {
   get(key: string): V | undefined {
     const slot = this.slots.get(key);
     if (!slot) return undefined;
-    if (slot.expiresAt > this.now()) return slot.value;
+    // A key without a time to live needs no clock read.
+    if (slot.expiresAt === FOREVER || slot.expiresAt > this.now()) return slot.value;
     this.slots.delete(key);
     return undefined;
   }
