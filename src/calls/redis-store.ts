@@ -6,6 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { EventType } from '../core/event.js';
+import type { AppendNote } from '../core/ports.js';
 import { defineLuaScript } from '../store/lua.js';
 import type { CallSession, SentEvent } from './model.js';
 import { dueAt, withNotes, type CallStateStore, type VersionedSession } from './store.js';
@@ -57,6 +58,10 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1`,
   1,
 );
+
+function noteJson(event: Omit<SentEvent, 'id'>): string {
+  return JSON.stringify({ type: event.type, extension: event.extension, timestamp: event.timestamp });
+}
 
 /** A session's document outlives the call long enough for late lookups (the recording may take an hour). */
 const SESSION_TTL_MS = 8 * 24 * 3600 * 1000;
@@ -152,8 +157,12 @@ export class RedisCallStateStore implements CallStateStore {
   }
 
   async noteEvent(sessionId: string, event: SentEvent): Promise<void> {
-    const note = JSON.stringify({ type: event.type, extension: event.extension, timestamp: event.timestamp });
-    await NOTE_SCRIPT.run(this.redis, [this.sessionKey(sessionId)], [NOTE_PREFIX + event.id, note]);
+    await NOTE_SCRIPT.run(this.redis, [this.sessionKey(sessionId)], [NOTE_PREFIX + event.id, noteJson(event)]);
+  }
+
+  /** The same field noteEvent writes, for the event log's append script to write once it has the id. */
+  noteWithAppend(sessionId: string, event: Omit<SentEvent, 'id'>): AppendNote {
+    return { key: this.sessionKey(sessionId), fieldPrefix: NOTE_PREFIX, value: noteJson(event) };
   }
 
   async getFlag(name: string): Promise<string | null> {

@@ -8,6 +8,7 @@
  * retry), since nothing is decided by it; `read` folds the notes into `events`.
  */
 import { compareEventIds } from '../core/event.js';
+import type { AppendNote } from '../core/ports.js';
 import { ExpiringMap } from '../store/expiring-map.js';
 import type { CallSession, SentEvent } from './model.js';
 
@@ -48,6 +49,8 @@ export interface CallStateStore {
    * lists it in `events`, in the log's order.
    */
   noteEvent(sessionId: string, event: SentEvent): Promise<void>;
+  /** noteEvent as a note the event log writes with the append, when log and store share one Redis. */
+  noteWithAppend?(sessionId: string, event: Omit<SentEvent, 'id'>): AppendNote;
   /** A small shared flag (what the PBX's listing was seen to show). */
   getFlag(name: string): Promise<string | null>;
   setFlag(name: string, value: string): Promise<void>;

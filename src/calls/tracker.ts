@@ -225,16 +225,20 @@ export class CallTracker {
     const { sessionId, created } = joined;
     if (created) this.openedSince++;
     event.data.call.sessionId = sessionId;
-    const result = await this.o.eventLog.append(event, dedupeRule(cb));
+    // Kept for the journal's "every event it had": one write beside the session (no read, no compare-and-set:
+    // it decides nothing). In Redis the append writes it in the same script; otherwise it follows the append.
+    const sent = { type: event.type, extension: cb.extension, timestamp: event.timestamp };
+    const note = this.o.store.noteWithAppend?.(sessionId, sent) ?? null;
+    const result = await this.o.eventLog.append(event, dedupeRule(cb), note);
     if (result.duplicate) {
       // A repeated callback for a call already over: the new session it opened is not a call.
       if (created) await this.o.store.remove(sessionId);
       return result;
     }
-    // Kept for the journal's "every event it had": one write beside the session (no read, no compare-and-set:
-    // it decides nothing), and the PBX's answer does not wait for it.
+    if (result.noted) return result;
+    // The PBX's answer does not wait for it.
     this.o.store
-      .noteEvent(sessionId, { id: result.id, type: event.type, extension: cb.extension, timestamp: event.timestamp })
+      .noteEvent(sessionId, { id: result.id, ...sent })
       .catch((err: unknown) => this.log.warn({ err: err instanceof Error ? err.message : String(err), sessionId }, 'could not note the ringing event on the call'));
     return result;
   }

@@ -13,6 +13,19 @@ export interface DedupeRule {
 export interface AppendResult {
   id: string;
   duplicate: boolean;
+  /** True when the log wrote the append's note (see AppendNote) with the event; otherwise the caller writes it. */
+  noted?: boolean;
+}
+
+/**
+ * A record a log that shares the caller's store may write beside the event, in the same step, once it has the
+ * event's id: field `<fieldPrefix><id>` = value of the hash `key`, when that hash exists. Saves the caller a
+ * round trip after the append; a log that cannot write it ignores it (AppendResult.noted stays unset).
+ */
+export interface AppendNote {
+  key: string;
+  fieldPrefix: string;
+  value: string;
 }
 
 export interface ReplayResult {
@@ -25,7 +38,7 @@ export interface ReplayResult {
 /** The ordered event log every consumer reads: one Redis Stream, or an in-memory ring. */
 export interface EventLog {
   /** Appends atomically with its duplicate check: two concurrent appends with one dedupe key yield one event. */
-  append(event: NewCallEvent, dedupe: DedupeRule | null): Promise<AppendResult>;
+  append(event: NewCallEvent, dedupe: DedupeRule | null, note?: AppendNote | null): Promise<AppendResult>;
   /** Events after `afterId`, oldest first, at most `limit`. */
   readAfter(afterId: string, limit: number): Promise<ReplayResult>;
   /** The newest event id, or null when the log is empty. */

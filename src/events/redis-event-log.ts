@@ -8,7 +8,7 @@
  */
 import type { Redis } from 'ioredis';
 import { compareEventIds, EVENT_TYPES, parseEventId, type EventType, type NewCallEvent, type StoredEvent } from '../core/event.js';
-import type { AppendResult, DedupeRule, EventLog, ReplayResult } from '../core/ports.js';
+import type { AppendNote, AppendResult, DedupeRule, EventLog, ReplayResult } from '../core/ports.js';
 import type { Logger } from '../logger.js';
 import { Fanout, type EventListener } from './fanout.js';
 import type { TaggedEvent } from './tagged-event.js';
@@ -33,27 +33,36 @@ export interface RedisEventLogOptions {
   /** Tail retry backoff while Redis is unreachable. Defaults 100 ms doubling to 5000 ms. */
   retryMinMs?: number;
   retryMaxMs?: number;
+  /**
+   * After a tail read that brought only this instance's own entries (delivered at append already), wait this
+   * long before reading again, so a high append rate does not wake the blocked read once per append; other
+   * instances' events reach this instance's sockets at most this much later. Default 2 ms; 0: read at once.
+   */
+  echoPauseMs?: number;
 }
 
 /**
  * Appends a batch (the appends of one tick) in one call, in order.
- * KEYS[1] stream, KEYS[1 + i] entry i's dedupe key (the stream key again when it has none)
+ * KEYS[1] stream, then per entry i: KEYS[2 + 2i] its dedupe key and KEYS[3 + 2i] its note's hash (the stream
+ * key again for none).
  * ARGV: maxlen, trim operator (~ or =), then per entry: dedupe ttl ms (0: none), body, extension, type, origin
- * tag ('' for none). Answers per entry {id, duplicate (0/1), the id of the entry just before it ('0-0': none;
- * '' for a duplicate)}.
+ * tag ('' for none), note field prefix, note value ('' for no note). A note is written as field
+ * `<prefix><entry id>` of its hash, only when the hash exists, in the same step as the entry (the call
+ * tracker's record of the ringing event beside its session; see docs/performance.md).
+ * Answers per entry {id, duplicate (0/1), the id of the entry just before it ('0-0': none; '' for a duplicate)}.
  */
 const APPEND_SCRIPT = defineLuaScript(
   'hbEventAppendBatch',
   `
 local out = {}
-local n = (#ARGV - 2) / 5
+local n = (#ARGV - 2) / 7
 local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local prev = '0-0'
 if newest[1] then prev = newest[1][1] end
 for i = 0, n - 1 do
-  local b = 2 + i * 5
+  local b = 2 + i * 7
   local ttl = tonumber(ARGV[b + 1])
-  local dkey = KEYS[2 + i]
+  local dkey = KEYS[2 + i * 2]
   local existing = false
   if ttl > 0 then existing = redis.call('GET', dkey) end
   if existing then
@@ -68,6 +77,10 @@ for i = 0, n - 1 do
       id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], ARGV[1], '*', 'e', ARGV[b + 2], 'x', ARGV[b + 3], 't', ARGV[b + 4])
     end
     if ttl > 0 then redis.call('SET', dkey, id, 'PX', ttl) end
+    if ARGV[b + 7] ~= '' then
+      local nkey = KEYS[3 + i * 2]
+      if redis.call('EXISTS', nkey) == 1 then redis.call('HSET', nkey, ARGV[b + 6] .. id, ARGV[b + 7]) end
+    end
     out[#out + 1] = id
     out[#out + 1] = 0
     out[#out + 1] = prev
@@ -87,6 +100,7 @@ interface QueuedAppend {
   origin: string;
   dedupeKey: string;
   ttl: number;
+  note: AppendNote | null;
   resolve: (r: AppendResult) => void;
   reject: (err: unknown) => void;
 }
@@ -141,15 +155,18 @@ export class RedisEventLog implements EventLog {
       blockMs: opts.blockMs ?? 2000,
       retryMinMs: opts.retryMinMs ?? 100,
       retryMaxMs: opts.retryMaxMs ?? 5000,
+      echoPauseMs: opts.echoPauseMs ?? 2,
       onPositioned: (id) => {
         this.deliveredUpTo ??= id;
       },
+      deliveredUpTo: () => this.deliveredUpTo,
       onEntry: (id, fields) => {
-        if (this.deliveredUpTo !== null && compareEventIds(id, this.deliveredUpTo) <= 0) return;
+        if (this.deliveredUpTo !== null && compareEventIds(id, this.deliveredUpTo) <= 0) return false;
         this.deliveredUpTo = id;
         const event = toStoredEvent(id, fields);
         if (event) this.fanout.publish(event);
         else opts.logger.warn({ eventId: id }, 'skipping a malformed event log entry');
+        return true;
       },
     });
   }
@@ -159,15 +176,15 @@ export class RedisEventLog implements EventLog {
     return this.tail.start();
   }
 
-  append(event: NewCallEvent, dedupe: DedupeRule | null): Promise<AppendResult> {
-    return this.appendTagged(event, dedupe, '');
+  append(event: NewCallEvent, dedupe: DedupeRule | null, note?: AppendNote | null): Promise<AppendResult> {
+    return this.appendTagged(event, dedupe, '', note);
   }
 
   /**
    * append() that also stores `origin` (field `o`) with the entry, so the appending instance can recognise it
    * when its tail reads it. Appends made in one tick go to Redis as one script call (see sendQueued).
    */
-  appendTagged(event: NewCallEvent, dedupe: DedupeRule | null, origin: string): Promise<AppendResult> {
+  appendTagged(event: NewCallEvent, dedupe: DedupeRule | null, origin: string, note?: AppendNote | null): Promise<AppendResult> {
     return new Promise<AppendResult>((resolve, reject) => {
       this.queued.push({
         event,
@@ -175,6 +192,7 @@ export class RedisEventLog implements EventLog {
         origin,
         dedupeKey: dedupe ? this.dedupePrefix + dedupe.key : this.streamKey,
         ttl: dedupe ? Math.max(1, Math.ceil(dedupe.ttlMs)) : 0,
+        note: note ?? null,
         resolve,
         reject,
       });
@@ -194,8 +212,8 @@ export class RedisEventLog implements EventLog {
       const keys = [this.streamKey];
       const args: string[] = [String(this.maxEvents), this.trimOperator];
       for (const q of batch) {
-        keys.push(q.dedupeKey);
-        args.push(String(q.ttl), q.body, q.event.data.extension, q.event.type, q.origin);
+        keys.push(q.dedupeKey, q.note ? q.note.key : this.streamKey);
+        args.push(String(q.ttl), q.body, q.event.data.extension, q.event.type, q.origin, q.note?.fieldPrefix ?? '', q.note?.value ?? '');
       }
       APPEND_SCRIPT.run(this.redis, keys, args).then(
         (reply) => this.settle(batch, reply),
@@ -226,18 +244,19 @@ export class RedisEventLog implements EventLog {
         if (q.origin) stored.origin = q.origin;
         this.fanout.publish(stored);
       }
-      q.resolve({ id, duplicate });
+      q.resolve(q.note && !duplicate ? { id, duplicate, noted: true } : { id, duplicate });
     });
   }
 
   /** Appends events accepted during an outage in one atomic step, in order, under new ids. */
   async appendBuffered(entries: BufferedAppend[]): Promise<Array<{ id: string; outcome: BufferedOutcome }>> {
     if (entries.length === 0) return [];
-    const keys = [this.streamKey, ...entries.map((e) => (e.dedupeKey && e.dedupeTtlMs > 0 ? this.dedupePrefix + e.dedupeKey : this.streamKey))];
+    const keys = [this.streamKey];
     const args = [String(this.maxEvents), this.trimOperator];
     for (const e of entries) {
       const ttl = e.dedupeKey && e.dedupeTtlMs > 0 ? Math.max(1, Math.ceil(e.dedupeTtlMs)) : 0;
-      args.push(String(ttl), e.body, e.extension, e.type, e.origin);
+      keys.push(ttl > 0 && e.dedupeKey ? this.dedupePrefix + e.dedupeKey : this.streamKey, this.streamKey);
+      args.push(String(ttl), e.body, e.extension, e.type, e.origin, '', '');
     }
     // The same script as live appends: under `*` each gets a new id above everything any instance has read, so
     // every tail and every resume sees it; a taken dedupe key means it (or the same callback accepted by another

@@ -5,6 +5,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
+import { compareEventIds } from '../core/event.js';
 import type { Logger } from '../logger.js';
 import { isNoSuchKey, parseStreamInfo } from './redis-stream-info.js';
 
@@ -17,9 +18,22 @@ export interface RedisStreamTailOptions {
   retryMinMs: number;
   retryMaxMs: number;
   batchSize?: number;
-  onEntry: (id: string, fields: string[]) => void;
+  /** Handed each entry in order; answers false for an entry that was handed on already (skipped). */
+  onEntry: (id: string, fields: string[]) => boolean | void;
   /** Told the id the tail starts after, once it knows it. */
   onPositioned?: (id: string) => void;
+  /**
+   * The newest id everything up to which was handed on already (by someone else: the appends that deliver
+   * their own entries). The next read starts after it when it is ahead of the tail, instead of reading those
+   * entries back only to skip them.
+   */
+  deliveredUpTo?: () => string | null;
+  /**
+   * Pause before the next read when a read brought only entries handed on already (this instance's own
+   * appends): at a high append rate each append would otherwise wake the blocked read for nothing. Others'
+   * entries wait at most this much longer. Default 0 (read again at once).
+   */
+  echoPauseMs?: number;
 }
 
 export class RedisStreamTail {
@@ -29,6 +43,11 @@ export class RedisStreamTail {
   private lastSeenId: string | null = null;
   /** The subscriber connection's CLIENT ID, so stop() can CLIENT UNBLOCK its pending XREAD. */
   private blockedClientId: number | null = null;
+  /** The subscriber connection's CLIENT ID, asked once per connection (forgotten when it closes). */
+  private knownClientId: number | null = null;
+  private readonly forgetClientId = (): void => {
+    this.knownClientId = null;
+  };
   /** Aborted by stop(): wakes a backoff sleep at once. */
   private readonly stopping = new AbortController();
   private inOutage = false;
@@ -62,6 +81,8 @@ export class RedisStreamTail {
 
   private async run(positioned: () => void): Promise<void> {
     let delay = this.opts.retryMinMs;
+    // A reconnected connection has a new id (the old one would unblock nothing).
+    this.opts.subscriberRedis.on('close', this.forgetClientId);
     while (!this.stopped) {
       try {
         if (this.lastSeenId === null) {
@@ -69,7 +90,9 @@ export class RedisStreamTail {
           this.opts.onPositioned?.(this.lastSeenId);
           positioned();
         } else {
-          await this.readBatch(this.lastSeenId);
+          const fresh = await this.readBatch(this.resumeAfter(this.lastSeenId));
+          const pause = this.opts.echoPauseMs ?? 0;
+          if (!fresh && pause > 0 && !this.stopped) await this.sleep(pause);
         }
         this.recovered();
         delay = this.opts.retryMinMs;
@@ -80,7 +103,18 @@ export class RedisStreamTail {
         delay = Math.min(delay * 2, this.opts.retryMaxMs);
       }
     }
+    this.opts.subscriberRedis.off('close', this.forgetClientId);
     positioned(); // a stop before the position was known still settles start()
+  }
+
+  /** Where the next read starts: after the tail's own position, or after what was handed on already. */
+  private resumeAfter(lastSeenId: string): string {
+    const delivered = this.opts.deliveredUpTo?.() ?? null;
+    if (delivered !== null && compareEventIds(delivered, lastSeenId) > 0) {
+      this.lastSeenId = delivered;
+      return delivered;
+    }
+    return lastSeenId;
   }
 
   private async streamEnd(): Promise<string> {
@@ -92,23 +126,31 @@ export class RedisStreamTail {
     }
   }
 
-  private async readBatch(afterId: string): Promise<void> {
+  /** One read; true when it brought an entry not handed on yet (or none at all: the block timed out). */
+  private async readBatch(afterId: string): Promise<boolean> {
     const sub = this.opts.subscriberRedis;
     // Sent back to back on the same connection: the id reply arrives before the XREAD starts blocking.
-    const clientId = sub.client('ID');
+    const clientId = this.knownClientId === null ? sub.client('ID') : null;
     const read = sub.xread('COUNT', this.opts.batchSize ?? 2000, 'BLOCK', this.opts.blockMs, 'STREAMS', this.opts.streamKey, afterId);
-    clientId.then(
-      (id) => (this.blockedClientId = id),
-      () => undefined,
-    );
+    if (clientId) {
+      clientId.then(
+        (id) => (this.blockedClientId = this.knownClientId = id),
+        () => undefined,
+      );
+    } else {
+      this.blockedClientId = this.knownClientId;
+    }
     try {
       const reply = await read;
-      for (const [, entries] of reply ?? []) {
+      if (!reply) return true;
+      let fresh = false;
+      for (const [, entries] of reply) {
         for (const [id, fields] of entries) {
           this.lastSeenId = id;
-          this.opts.onEntry(id, fields);
+          if (this.opts.onEntry(id, fields) !== false) fresh = true;
         }
       }
+      return fresh;
     } finally {
       this.blockedClientId = null;
     }

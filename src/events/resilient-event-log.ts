@@ -25,7 +25,7 @@
 import { ExpiringMap } from '../store/expiring-map.js';
 import type { Redis } from 'ioredis';
 import { parseEventId, type NewCallEvent, type StoredEvent } from '../core/event.js';
-import type { AppendResult, DedupeRule, EventLog, ReplayResult } from '../core/ports.js';
+import type { AppendNote, AppendResult, DedupeRule, EventLog, ReplayResult } from '../core/ports.js';
 import type { Logger } from '../logger.js';
 import { Fanout, type EventListener } from './fanout.js';
 import { OutageBuffer } from './outage-buffer.js';
@@ -189,11 +189,12 @@ export class ResilientEventLog implements EventLog {
     return this.outage.since !== null || this.buffer.size > 0 ? 'degraded' : 'shared';
   }
 
-  async append(event: NewCallEvent, dedupe: DedupeRule | null): Promise<AppendResult> {
+  /** A note goes to the stream with the event (shared mode); an event accepted locally leaves it to the caller. */
+  async append(event: NewCallEvent, dedupe: DedupeRule | null, note?: AppendNote | null): Promise<AppendResult> {
     if (this.closed) throw new Error('event log is closed');
     const origin = `${this.instanceId}/${++this.originSeq}`;
     if (this.mode() === 'shared' && this.redis.status === 'ready') {
-      const sent = this.inner.appendTagged(event, dedupe, origin);
+      const sent = this.inner.appendTagged(event, dedupe, origin, note);
       try {
         const result = await this.awaitAppend(sent);
         this.lastAnswerAt = this.now();
