@@ -6,7 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { EventType } from '../core/event.js';
-import type { AppendNote } from '../core/ports.js';
+import type { AppendClaim, AppendNote } from '../core/ports.js';
 import { defineLuaScript } from '../store/lua.js';
 import type { CallSession, SentEvent } from './model.js';
 import { dueAt, withNotes, type CallStateStore, type VersionedSession } from './store.js';
@@ -179,6 +179,20 @@ export class RedisCallStateStore implements CallStateStore {
       });
       if (this.claims.length === 1) setImmediate(() => this.sendClaims());
     });
+  }
+
+  /** The same claim, for the event log's append script to make with the call's first event. */
+  claimForAppend(key: string, candidate: CallSession, ttlMs: number, stale: string | null): AppendClaim {
+    return {
+      groupKey: `${this.prefix}calls:group:${key}`,
+      owner: candidate.sessionId,
+      groupTtlMs: Math.max(1, ttlMs),
+      stale,
+      recordKey: this.sessionKey(candidate.sessionId),
+      recordJson: JSON.stringify(candidate),
+      recordTtlMs: SESSION_TTL_MS,
+      indexKey: this.dueKey,
+    };
   }
 
   private sendClaims(): void {

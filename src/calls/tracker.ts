@@ -213,6 +213,8 @@ export class CallTracker {
     const via = cb.viaHints ? this.groups.resolve(cb.viaHints) : null;
     if (via) event.data.via = via;
     const now = this.now();
+    const inOneStep = await this.ringingInOneStep(cb, event, now);
+    if (inOneStep) return inOneStep;
     let joined: { sessionId: string; created: boolean };
     try {
       const joining = this.join(cb, event, now);
@@ -241,6 +243,26 @@ export class CallTracker {
       .noteEvent(sessionId, { id: result.id, ...sent })
       .catch((err: unknown) => this.log.warn({ err: err instanceof Error ? err.message : String(err), sessionId }, 'could not note the ringing event on the call'));
     return result;
+  }
+
+  /**
+   * A new call where the event log shares the store's Redis: the group claim, the new session, the event and
+   * its note in one script run (one round trip instead of two or three). null when the group is taken already
+   * (a leg of a call that rang elsewhere: the usual join follows).
+   */
+  private async ringingInOneStep(cb: NormalizedCallback, event: NewCallEvent, now: number): Promise<AppendResult | null> {
+    const { store, eventLog } = this.o;
+    if (!eventLog.appendClaimed || !store.claimForAppend || !store.noteWithAppend) return null;
+    const { key, ttlMs } = this.groupKey(cb);
+    const fresh = this.newSession(cb, event, now);
+    event.data.call.sessionId = fresh.sessionId;
+    const note = store.noteWithAppend(fresh.sessionId, { type: event.type, extension: cb.extension, timestamp: event.timestamp });
+    const outcome = await eventLog.appendClaimed(event, dedupeRule(cb), store.claimForAppend(key, fresh, ttlMs, null), note);
+    if (outcome === null) throw new TrackerStoreError(new Error('the shared event log is unreachable'));
+    if (!('result' in outcome)) return null;
+    // A duplicate claimed nothing; a new call is open.
+    if (!outcome.result.duplicate) this.openedSince++;
+    return outcome.result;
   }
 
   /** The session this leg belongs to (section 8's grouping rule), created when there is none. */
