@@ -36,13 +36,13 @@ export interface RedisEventLogOptions {
   /**
    * After a tail read that brought only this instance's own entries (delivered at append already), wait this
    * long before reading again, so a high append rate does not wake the blocked read once per append; other
-   * instances' events reach this instance's sockets at most this much later. Default 2 ms; 0: read at once.
+   * instances' events reach this instance's sockets at most this much later. Default 5 ms; 0: read at once.
    */
   echoPauseMs?: number;
 }
 
 /**
- * Appends a batch (the appends of one tick) in one call, in order.
+ * Appends a batch (the appends of one turn of the event loop) in one call, in order.
  * KEYS[1] stream, then 5 per entry i (from k = 2 + 5i): dedupe key, note hash, claim's group key, claim's
  * record, claim's index (the stream key again for each one unused).
  * ARGV: maxlen, trim operator (~ or =), then 12 per entry: dedupe ttl ms (0: none), body, extension, type,
@@ -113,7 +113,7 @@ return out
 `,
 );
 
-/** The most appends sent in one script call; more in one tick go in further calls. */
+/** The most appends sent in one script call; more in one loop turn go in further calls. */
 const MAX_BATCH = 256;
 
 interface QueuedAppend {
@@ -160,7 +160,7 @@ export class RedisEventLog implements EventLog {
    * back, and the tail skips it). null until the tail knows where the stream ends.
    */
   private deliveredUpTo: string | null = null;
-  /** Appends of this tick, sent together once it ends. */
+  /** Appends of this loop turn, sent together from setImmediate. */
   private queued: QueuedAppend[] = [];
 
   constructor(opts: RedisEventLogOptions) {
@@ -178,7 +178,7 @@ export class RedisEventLog implements EventLog {
       blockMs: opts.blockMs ?? 2000,
       retryMinMs: opts.retryMinMs ?? 100,
       retryMaxMs: opts.retryMaxMs ?? 5000,
-      echoPauseMs: opts.echoPauseMs ?? 2,
+      echoPauseMs: opts.echoPauseMs ?? 5,
       onPositioned: (id) => {
         this.deliveredUpTo ??= id;
       },
@@ -205,7 +205,7 @@ export class RedisEventLog implements EventLog {
 
   /**
    * append() that also stores `origin` (field `o`) with the entry, so the appending instance can recognise it
-   * when its tail reads it. Appends made in one tick go to Redis as one script call (see sendQueued).
+   * when its tail reads it. Appends made in one loop turn go to Redis as one script call (see sendQueued).
    */
   appendTagged(event: NewCallEvent, dedupe: DedupeRule | null, origin: string, note?: AppendNote | null): Promise<AppendResult> {
     return this.enqueue(event, dedupe, origin, note ?? null, null).then((r) => {
@@ -232,12 +232,13 @@ export class RedisEventLog implements EventLog {
         resolve,
         reject,
       });
-      if (this.queued.length === 1) process.nextTick(() => this.sendQueued());
+      // setImmediate, not nextTick: every callback read in this turn of the loop joins the batch.
+      if (this.queued.length === 1) setImmediate(() => this.sendQueued());
     });
   }
 
   /**
-   * Sends what was queued in this tick: callbacks answered in one loop turn (their claims come back in one
+   * Sends what was queued in this loop turn: callbacks read in one poll (or whose claims came back in one
    * reply batch) append together, one round trip and one script run instead of one each.
    */
   private sendQueued(): void {
