@@ -34,11 +34,12 @@ export interface RedisEventLogOptions {
   retryMinMs?: number;
   retryMaxMs?: number;
   /**
-   * After a tail read that brought only this instance's own entries (delivered at append already), wait this
-   * long before reading again, so a high append rate does not wake the blocked read once per append; other
-   * instances' events reach this instance's sockets at most this much later. Default 5 ms; 0: read at once.
+   * After a tail read that brought entries, wait this long before reading again (see RedisStreamTail), so a
+   * high append rate does not wake the blocked read once per append for this instance's own entries (their
+   * appends deliver them); other instances' events reach this instance's sockets at most this much later.
+   * Default 5 ms; 0: read again at once.
    */
-  echoPauseMs?: number;
+  readPauseMs?: number;
 }
 
 /**
@@ -178,18 +179,17 @@ export class RedisEventLog implements EventLog {
       blockMs: opts.blockMs ?? 2000,
       retryMinMs: opts.retryMinMs ?? 100,
       retryMaxMs: opts.retryMaxMs ?? 5000,
-      echoPauseMs: opts.echoPauseMs ?? 5,
+      readPauseMs: opts.readPauseMs ?? 5,
       onPositioned: (id) => {
         this.deliveredUpTo ??= id;
       },
       deliveredUpTo: () => this.deliveredUpTo,
       onEntry: (id, fields) => {
-        if (this.deliveredUpTo !== null && compareEventIds(id, this.deliveredUpTo) <= 0) return false;
+        if (this.deliveredUpTo !== null && compareEventIds(id, this.deliveredUpTo) <= 0) return;
         this.deliveredUpTo = id;
         const event = toStoredEvent(id, fields);
         if (event) this.fanout.publish(event);
         else opts.logger.warn({ eventId: id }, 'skipping a malformed event log entry');
-        return true;
       },
     });
   }

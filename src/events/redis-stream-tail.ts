@@ -18,8 +18,7 @@ export interface RedisStreamTailOptions {
   retryMinMs: number;
   retryMaxMs: number;
   batchSize?: number;
-  /** Handed each entry in order; answers false for an entry that was handed on already (skipped). */
-  onEntry: (id: string, fields: string[]) => boolean | void;
+  onEntry: (id: string, fields: string[]) => void;
   /** Told the id the tail starts after, once it knows it. */
   onPositioned?: (id: string) => void;
   /**
@@ -29,11 +28,12 @@ export interface RedisStreamTailOptions {
    */
   deliveredUpTo?: () => string | null;
   /**
-   * Pause before the next read when a read brought only entries handed on already (this instance's own
-   * appends): at a high append rate each append would otherwise wake the blocked read for nothing. Others'
-   * entries wait at most this much longer. Default 0 (read again at once).
+   * Pause after a read that brought entries (and not a full batch) before reading again: at a high append
+   * rate the blocked read would otherwise be woken once per append, mostly for this instance's own entries,
+   * which their appends deliver already. Entries of other instances wait at most this much longer; a full
+   * batch (catching up) is followed at once. Default 0 (read again at once).
    */
-  echoPauseMs?: number;
+  readPauseMs?: number;
 }
 
 export class RedisStreamTail {
@@ -89,12 +89,13 @@ export class RedisStreamTail {
           this.lastSeenId = await this.streamEnd();
           this.opts.onPositioned?.(this.lastSeenId);
           positioned();
+          this.recovered();
         } else {
-          const fresh = await this.readBatch(this.resumeAfter(this.lastSeenId));
-          const pause = this.opts.echoPauseMs ?? 0;
-          if (!fresh && pause > 0 && !this.stopped) await this.sleep(pause);
+          const read = await this.readBatch(this.resumeAfter(this.lastSeenId));
+          this.recovered();
+          const pause = this.opts.readPauseMs ?? 0;
+          if (read > 0 && read < this.batchSize && pause > 0 && !this.stopped) await this.sleep(pause);
         }
-        this.recovered();
         delay = this.opts.retryMinMs;
       } catch (err) {
         if (this.stopped) break;
@@ -126,12 +127,16 @@ export class RedisStreamTail {
     }
   }
 
-  /** One read; true when it brought an entry not handed on yet (or none at all: the block timed out). */
-  private async readBatch(afterId: string): Promise<boolean> {
+  private get batchSize(): number {
+    return this.opts.batchSize ?? 2000;
+  }
+
+  /** One read; answers how many entries it brought. */
+  private async readBatch(afterId: string): Promise<number> {
     const sub = this.opts.subscriberRedis;
     // Sent back to back on the same connection: the id reply arrives before the XREAD starts blocking.
     const clientId = this.knownClientId === null ? sub.client('ID') : null;
-    const read = sub.xread('COUNT', this.opts.batchSize ?? 2000, 'BLOCK', this.opts.blockMs, 'STREAMS', this.opts.streamKey, afterId);
+    const read = sub.xread('COUNT', this.batchSize, 'BLOCK', this.opts.blockMs, 'STREAMS', this.opts.streamKey, afterId);
     if (clientId) {
       clientId.then(
         (id) => (this.blockedClientId = this.knownClientId = id),
@@ -142,15 +147,15 @@ export class RedisStreamTail {
     }
     try {
       const reply = await read;
-      if (!reply) return true;
-      let fresh = false;
-      for (const [, entries] of reply) {
+      let count = 0;
+      for (const [, entries] of reply ?? []) {
         for (const [id, fields] of entries) {
           this.lastSeenId = id;
-          if (this.opts.onEntry(id, fields) !== false) fresh = true;
+          this.opts.onEntry(id, fields);
+          count++;
         }
       }
-      return fresh;
+      return count;
     } finally {
       this.blockedClientId = null;
     }
