@@ -57,6 +57,8 @@ for i = 0, #KEYS / 3 - 1 do
   end
 end
 return out`,
+  undefined,
+  { batchesItself: true },
 );
 
 /** The most claims sent in one script call; more in one loop turn go in further calls. */

@@ -112,6 +112,8 @@ for i = 0, n - 1 do
 end
 return out
 `,
+  undefined,
+  { batchesItself: true },
 );
 
 /** The most appends sent in one script call; more in one loop turn go in further calls. */
