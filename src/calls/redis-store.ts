@@ -6,6 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { EventType } from '../core/event.js';
+import type { AppendClaim, AppendNote } from '../core/ports.js';
 import { defineLuaScript } from '../store/lua.js';
 import type { CallSession, SentEvent } from './model.js';
 import { dueAt, withNotes, type CallStateStore, type VersionedSession } from './store.js';
@@ -30,23 +31,45 @@ return 1`,
 );
 
 /**
- * KEYS: group key, candidate's session hash, due index. ARGV: candidate id, group ttl ms, stale id ('' for
- * none), candidate json, session ttl ms. Claims the key and writes the candidate as version 1 together.
+ * Claims a batch (the claims of one loop turn) in one call, in order, each as its own atomic step would.
+ * Per claim i: KEYS[3i + 1] group key, KEYS[3i + 2] candidate's session hash, KEYS[3i + 3] due index;
+ * ARGV[5i + 1..5] candidate id, group ttl ms, stale id ('' for none), candidate json, session ttl ms.
+ * Claims the key and writes the candidate as version 1 together; answers per claim the group's session id.
  */
 const CLAIM_SCRIPT = defineLuaScript(
-  'hbCallGroupClaim',
+  'hbCallGroupClaimBatch',
   `
-local cur = redis.call('GET', KEYS[1])
-if cur and cur ~= ARGV[3] then return cur end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-if redis.call('EXISTS', KEYS[2]) == 0 then
-  redis.call('HSET', KEYS[2], 'v', 1, 'json', ARGV[4])
-  redis.call('PEXPIRE', KEYS[2], ARGV[5])
-  redis.call('ZADD', KEYS[3], 0, ARGV[1])
+local out = {}
+for i = 0, #KEYS / 3 - 1 do
+  local k = i * 3
+  local a = i * 5
+  local cur = redis.call('GET', KEYS[k + 1])
+  if cur and cur ~= ARGV[a + 3] then
+    out[#out + 1] = cur
+  else
+    redis.call('SET', KEYS[k + 1], ARGV[a + 1], 'PX', ARGV[a + 2])
+    if redis.call('EXISTS', KEYS[k + 2]) == 0 then
+      redis.call('HSET', KEYS[k + 2], 'v', 1, 'json', ARGV[a + 4])
+      redis.call('PEXPIRE', KEYS[k + 2], ARGV[a + 5])
+      redis.call('ZADD', KEYS[k + 3], 0, ARGV[a + 1])
+    end
+    out[#out + 1] = ARGV[a + 1]
+  end
 end
-return ARGV[1]`,
-  3,
+return out`,
+  undefined,
+  { batchesItself: true },
 );
+
+/** The most claims sent in one script call; more in one loop turn go in further calls. */
+const MAX_CLAIM_BATCH = 128;
+
+interface QueuedClaim {
+  keys: [string, string, string];
+  args: [string, string, string, string, string];
+  resolve: (sessionId: string) => void;
+  reject: (err: unknown) => void;
+}
 
 /** KEYS: session hash. ARGV: field (`e:<id>`), note json. Only on a session that exists (it has its ttl). */
 const NOTE_SCRIPT = defineLuaScript(
@@ -58,12 +81,18 @@ return 1`,
   1,
 );
 
+function noteJson(event: Omit<SentEvent, 'id'>): string {
+  return JSON.stringify({ type: event.type, extension: event.extension, timestamp: event.timestamp });
+}
+
 /** A session's document outlives the call long enough for late lookups (the recording may take an hour). */
 const SESSION_TTL_MS = 8 * 24 * 3600 * 1000;
 
 export class RedisCallStateStore implements CallStateStore {
   private readonly dueKey: string;
   private readonly recordingsKey: string;
+  /** Claims of this loop turn, sent together from setImmediate (see claimGroup). */
+  private claims: QueuedClaim[] = [];
 
   constructor(
     private readonly redis: Redis,
@@ -138,13 +167,61 @@ export class RedisCallStateStore implements CallStateStore {
     return this.redis.zcount(this.dueKey, 0, 0);
   }
 
-  async claimGroup(key: string, candidate: CallSession, ttlMs: number, stale: string | null): Promise<string> {
-    const r = await CLAIM_SCRIPT.run(
-      this.redis,
-      [`${this.prefix}calls:group:${key}`, this.sessionKey(candidate.sessionId), this.dueKey],
-      [candidate.sessionId, String(Math.max(1, ttlMs)), stale ?? '', JSON.stringify(candidate), String(SESSION_TTL_MS)],
-    );
-    return String(r);
+  /**
+   * Claims made in one turn of the event loop (the callbacks read in one poll) go to Redis as one script
+   * call: one command, one write and one reply instead of one each; each still claims on its own.
+   */
+  claimGroup(key: string, candidate: CallSession, ttlMs: number, stale: string | null): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
+      this.claims.push({
+        keys: [`${this.prefix}calls:group:${key}`, this.sessionKey(candidate.sessionId), this.dueKey],
+        args: [candidate.sessionId, String(Math.max(1, ttlMs)), stale ?? '', JSON.stringify(candidate), String(SESSION_TTL_MS)],
+        resolve,
+        reject,
+      });
+      if (this.claims.length === 1) setImmediate(() => this.sendClaims());
+    });
+  }
+
+  /** The same claim, for the event log's append script to make with the call's first event. */
+  claimForAppend(key: string, candidate: CallSession, ttlMs: number, stale: string | null): AppendClaim {
+    return {
+      groupKey: `${this.prefix}calls:group:${key}`,
+      owner: candidate.sessionId,
+      groupTtlMs: Math.max(1, ttlMs),
+      stale,
+      recordKey: this.sessionKey(candidate.sessionId),
+      recordJson: JSON.stringify(candidate),
+      recordTtlMs: SESSION_TTL_MS,
+      indexKey: this.dueKey,
+    };
+  }
+
+  private sendClaims(): void {
+    const all = this.claims;
+    this.claims = [];
+    for (let start = 0; start < all.length; start += MAX_CLAIM_BATCH) {
+      const batch = all.slice(start, start + MAX_CLAIM_BATCH);
+      const keys: string[] = [];
+      const args: string[] = [];
+      for (const c of batch) {
+        keys.push(...c.keys);
+        args.push(...c.args);
+      }
+      CLAIM_SCRIPT.run(this.redis, keys, args).then(
+        (reply) => {
+          if (!Array.isArray(reply) || reply.length !== batch.length) {
+            const err = new Error('unexpected reply from the claim script');
+            for (const c of batch) c.reject(err);
+            return;
+          }
+          batch.forEach((c, i) => c.resolve(String(reply[i])));
+        },
+        (err: unknown) => {
+          for (const c of batch) c.reject(err);
+        },
+      );
+    }
   }
 
   async group(key: string): Promise<string | null> {
@@ -152,8 +229,12 @@ export class RedisCallStateStore implements CallStateStore {
   }
 
   async noteEvent(sessionId: string, event: SentEvent): Promise<void> {
-    const note = JSON.stringify({ type: event.type, extension: event.extension, timestamp: event.timestamp });
-    await NOTE_SCRIPT.run(this.redis, [this.sessionKey(sessionId)], [NOTE_PREFIX + event.id, note]);
+    await NOTE_SCRIPT.run(this.redis, [this.sessionKey(sessionId)], [NOTE_PREFIX + event.id, noteJson(event)]);
+  }
+
+  /** The same field noteEvent writes, for the event log's append script to write once it has the id. */
+  noteWithAppend(sessionId: string, event: Omit<SentEvent, 'id'>): AppendNote {
+    return { key: this.sessionKey(sessionId), fieldPrefix: NOTE_PREFIX, value: noteJson(event) };
   }
 
   async getFlag(name: string): Promise<string | null> {

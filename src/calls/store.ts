@@ -8,6 +8,7 @@
  * retry), since nothing is decided by it; `read` folds the notes into `events`.
  */
 import { compareEventIds } from '../core/event.js';
+import type { AppendClaim, AppendNote } from '../core/ports.js';
 import { ExpiringMap } from '../store/expiring-map.js';
 import type { CallSession, SentEvent } from './model.js';
 
@@ -41,6 +42,8 @@ export interface CallStateStore {
    * once get the same answer, and a claimed key never points to a session not yet written.
    */
   claimGroup(key: string, candidate: CallSession, ttlMs: number, stale: string | null): Promise<string>;
+  /** claimGroup as a claim the event log makes with the append (when log and store share one Redis). */
+  claimForAppend?(key: string, candidate: CallSession, ttlMs: number, stale: string | null): AppendClaim;
   group(key: string): Promise<string | null>;
   /**
    * Notes an event of the session already in the event log, beside the session's document: one write, no
@@ -48,6 +51,8 @@ export interface CallStateStore {
    * lists it in `events`, in the log's order.
    */
   noteEvent(sessionId: string, event: SentEvent): Promise<void>;
+  /** noteEvent as a note the event log writes with the append, when log and store share one Redis. */
+  noteWithAppend?(sessionId: string, event: Omit<SentEvent, 'id'>): AppendNote;
   /** A small shared flag (what the PBX's listing was seen to show). */
   getFlag(name: string): Promise<string | null>;
   setFlag(name: string, value: string): Promise<void>;

@@ -12,7 +12,7 @@ import { buildCallEvent, type CallerDirectory, type CallEventOptions } from '../
 import { dedupeRule, type NormalizedCallback } from '../core/callback.js';
 import type { NewCallEvent } from '../core/event.js';
 import type { CountryCode } from '../core/phone-number.js';
-import type { AppendResult, EventLog, PbxCallApi } from '../core/ports.js';
+import type { AppendResult, ClaimedAppend, EventLog, PbxCallApi } from '../core/ports.js';
 import type { LeaderLease } from '../lease/leader-lease.js';
 import type { Logger } from '../logger.js';
 import type { CallJournal } from './journal.js';
@@ -213,9 +213,12 @@ export class CallTracker {
     const via = cb.viaHints ? this.groups.resolve(cb.viaHints) : null;
     if (via) event.data.via = via;
     const now = this.now();
+    const inOneStep = await this.ringingInOneStep(cb, event, now);
+    if (inOneStep && 'result' in inOneStep) return inOneStep.result;
+    const owner = inOneStep?.owner ?? null;
     let joined: { sessionId: string; created: boolean };
     try {
-      const joining = this.join(cb, event, now);
+      const joining = this.join(cb, event, now, owner);
       joining.catch(() => undefined);
       // A timer per callback only where the state can hang (Redis); the memory store answers at once.
       joined = await (this.o.store.inProcess === true ? joining : withinStoreWait(joining));
@@ -225,29 +228,54 @@ export class CallTracker {
     const { sessionId, created } = joined;
     if (created) this.openedSince++;
     event.data.call.sessionId = sessionId;
-    const result = await this.o.eventLog.append(event, dedupeRule(cb));
+    // Kept for the journal's "every event it had": one write beside the session (no read, no compare-and-set:
+    // it decides nothing). In Redis the append writes it in the same script; otherwise it follows the append.
+    const sent = { type: event.type, extension: cb.extension, timestamp: event.timestamp };
+    const note = this.o.store.noteWithAppend?.(sessionId, sent) ?? null;
+    const result = await this.o.eventLog.append(event, dedupeRule(cb), note);
     if (result.duplicate) {
       // A repeated callback for a call already over: the new session it opened is not a call.
       if (created) await this.o.store.remove(sessionId);
       return result;
     }
-    // Kept for the journal's "every event it had": one write beside the session (no read, no compare-and-set:
-    // it decides nothing), and the PBX's answer does not wait for it.
+    if (result.noted) return result;
+    // The PBX's answer does not wait for it.
     this.o.store
-      .noteEvent(sessionId, { id: result.id, type: event.type, extension: cb.extension, timestamp: event.timestamp })
+      .noteEvent(sessionId, { id: result.id, ...sent })
       .catch((err: unknown) => this.log.warn({ err: err instanceof Error ? err.message : String(err), sessionId }, 'could not note the ringing event on the call'));
     return result;
   }
 
+  /**
+   * A new call where the event log shares the store's Redis: the group claim, the new session, the event and
+   * its note in one script run (one round trip instead of two or three). `owner` when the group is taken
+   * already (a leg of a call that rang elsewhere: the usual join follows, with that session); null where the
+   * log and the store do not share a Redis.
+   */
+  private async ringingInOneStep(cb: NormalizedCallback, event: NewCallEvent, now: number): Promise<ClaimedAppend | null> {
+    const { store, eventLog } = this.o;
+    if (!eventLog.appendClaimed || !store.claimForAppend || !store.noteWithAppend) return null;
+    const { key, ttlMs } = this.groupKey(cb);
+    const fresh = this.newSession(cb, event, now);
+    event.data.call.sessionId = fresh.sessionId;
+    const note = store.noteWithAppend(fresh.sessionId, { type: event.type, extension: cb.extension, timestamp: event.timestamp });
+    const outcome = await eventLog.appendClaimed(event, dedupeRule(cb), store.claimForAppend(key, fresh, ttlMs, null), note);
+    if (outcome === null) throw new TrackerStoreError(new Error('the shared event log is unreachable'));
+    // A duplicate claimed nothing; otherwise a new call is open.
+    if ('result' in outcome && !outcome.result.duplicate) this.openedSince++;
+    return outcome;
+  }
+
   /** The session this leg belongs to (section 8's grouping rule), created when there is none. */
-  private async join(cb: NormalizedCallback, event: NewCallEvent, now: number): Promise<{ sessionId: string; created: boolean }> {
+  private async join(cb: NormalizedCallback, event: NewCallEvent, now: number, knownOwner: string | null): Promise<{ sessionId: string; created: boolean }> {
     const { key, ttlMs } = this.groupKey(cb);
     let stale: string | null = null;
     for (let attempt = 0; attempt < 5; attempt++) {
       // One round trip for a new call: the key is claimed and the session written together.
-      const fresh = this.newSession(cb, event, now);
-      const existing = await this.o.store.claimGroup(key, fresh, ttlMs, stale);
-      if (existing === fresh.sessionId) return { sessionId: existing, created: true };
+      // The one-step write answered the group's owner already: no second claim to learn it.
+      const fresh = attempt === 0 && knownOwner !== null ? null : this.newSession(cb, event, now);
+      const existing: string = fresh ? await this.o.store.claimGroup(key, fresh, ttlMs, stale) : (knownOwner ?? '');
+      if (existing === fresh?.sessionId) return { sessionId: existing, created: true };
       let joined = false;
       await updateSession(this.o.store, existing, (s) => {
         joined = false;

@@ -13,7 +13,40 @@ export interface DedupeRule {
 export interface AppendResult {
   id: string;
   duplicate: boolean;
+  /** True when the log wrote the append's note (see AppendNote) with the event; otherwise the caller writes it. */
+  noted?: boolean;
 }
+
+/**
+ * A record a log that shares the caller's store may write beside the event, in the same step, once it has the
+ * event's id: field `<fieldPrefix><id>` = value of the hash `key`, when that hash exists. Saves the caller a
+ * round trip after the append; a log that cannot write it ignores it (AppendResult.noted stays unset).
+ */
+export interface AppendNote {
+  key: string;
+  fieldPrefix: string;
+  value: string;
+}
+
+/**
+ * The call tracker's group claim (src/calls/redis-store.ts) made in the same step as the append of the call's
+ * first event: `groupKey` is set to `owner` (ttl groupTtlMs) when it is free or names `stale`; the record
+ * `recordKey` (a hash {v: 1, json}) is written when absent, with its ttl, and `owner` joins `indexKey` at 0.
+ * When the key names another owner, nothing is claimed and nothing is appended.
+ */
+export interface AppendClaim {
+  groupKey: string;
+  owner: string;
+  groupTtlMs: number;
+  stale: string | null;
+  recordKey: string;
+  recordJson: string;
+  recordTtlMs: number;
+  indexKey: string;
+}
+
+/** An appendClaimed outcome: appended (or found a duplicate, then nothing was claimed), or the group is `owner`'s. */
+export type ClaimedAppend = { result: AppendResult } | { owner: string };
 
 export interface ReplayResult {
   /** Events with an id greater than the one asked for, oldest first. */
@@ -25,7 +58,12 @@ export interface ReplayResult {
 /** The ordered event log every consumer reads: one Redis Stream, or an in-memory ring. */
 export interface EventLog {
   /** Appends atomically with its duplicate check: two concurrent appends with one dedupe key yield one event. */
-  append(event: NewCallEvent, dedupe: DedupeRule | null): Promise<AppendResult>;
+  append(event: NewCallEvent, dedupe: DedupeRule | null, note?: AppendNote | null): Promise<AppendResult>;
+  /**
+   * append() behind a claim, both in one atomic step (a log that shares the call store's Redis). null: the
+   * shared log cannot be reached right now, nothing was sent (the caller goes on without the claim).
+   */
+  appendClaimed?(event: NewCallEvent, dedupe: DedupeRule | null, claim: AppendClaim, note: AppendNote | null): Promise<ClaimedAppend | null>;
   /** Events after `afterId`, oldest first, at most `limit`. */
   readAfter(afterId: string, limit: number): Promise<ReplayResult>;
   /** The newest event id, or null when the log is empty. */

@@ -8,7 +8,7 @@
  */
 import type { Redis } from 'ioredis';
 import { compareEventIds, EVENT_TYPES, parseEventId, type EventType, type NewCallEvent, type StoredEvent } from '../core/event.js';
-import type { AppendResult, DedupeRule, EventLog, ReplayResult } from '../core/ports.js';
+import type { AppendClaim, AppendNote, AppendResult, ClaimedAppend, DedupeRule, EventLog, ReplayResult } from '../core/ports.js';
 import type { Logger } from '../logger.js';
 import { Fanout, type EventListener } from './fanout.js';
 import type { TaggedEvent } from './tagged-event.js';
@@ -33,41 +33,77 @@ export interface RedisEventLogOptions {
   /** Tail retry backoff while Redis is unreachable. Defaults 100 ms doubling to 5000 ms. */
   retryMinMs?: number;
   retryMaxMs?: number;
+  /**
+   * After a tail read that brought entries, wait this long before reading again (see RedisStreamTail), so a
+   * high append rate does not wake the blocked read once per append for this instance's own entries (their
+   * appends deliver them); other instances' events reach this instance's sockets at most this much later.
+   * Default 5 ms; 0: read again at once.
+   */
+  readPauseMs?: number;
 }
 
 /**
- * Appends a batch (the appends of one tick) in one call, in order.
- * KEYS[1] stream, KEYS[1 + i] entry i's dedupe key (the stream key again when it has none)
- * ARGV: maxlen, trim operator (~ or =), then per entry: dedupe ttl ms (0: none), body, extension, type, origin
- * tag ('' for none). Answers per entry {id, duplicate (0/1), the id of the entry just before it ('0-0': none;
- * '' for a duplicate)}.
+ * Appends a batch (the appends of one turn of the event loop) in one call, in order.
+ * KEYS[1] stream, then 5 per entry i (from k = 2 + 5i): dedupe key, note hash, claim's group key, claim's
+ * record, claim's index (the stream key again for each one unused).
+ * ARGV: maxlen, trim operator (~ or =), then 12 per entry: dedupe ttl ms (0: none), body, extension, type,
+ * origin tag ('' for none), note field prefix, note value ('' for no note), claim owner ('' for no claim), group
+ * ttl ms, stale owner, record json, record ttl ms.
+ * - A claim (AppendClaim in core/ports.ts; the same rule as the call store's hbCallGroupClaimBatch) comes
+ *   first: a group key naming another owner answers {owner, 2, ''} and nothing is written; a duplicate then
+ *   answers before anything is claimed.
+ * - A note is written as field `<prefix><entry id>` of its hash, only when the hash exists (the call tracker's
+ *   record of the ringing event beside its session; see docs/performance.md).
+ * Answers per entry {id, duplicate (0/1; 2: claim refused), the id of the entry just before it ('0-0': none;
+ * '' when nothing was appended)}.
  */
 const APPEND_SCRIPT = defineLuaScript(
   'hbEventAppendBatch',
   `
 local out = {}
-local n = (#ARGV - 2) / 5
+local n = (#ARGV - 2) / 12
 local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local prev = '0-0'
 if newest[1] then prev = newest[1][1] end
 for i = 0, n - 1 do
-  local b = 2 + i * 5
+  local b = 2 + i * 12
+  local k = 1 + i * 5
   local ttl = tonumber(ARGV[b + 1])
-  local dkey = KEYS[2 + i]
+  local owner = ARGV[b + 8]
+  local taken = false
+  if owner ~= '' then
+    local cur = redis.call('GET', KEYS[k + 3])
+    if cur and cur ~= ARGV[b + 10] then taken = cur end
+  end
   local existing = false
-  if ttl > 0 then existing = redis.call('GET', dkey) end
-  if existing then
+  if not taken and ttl > 0 then existing = redis.call('GET', KEYS[k + 1]) end
+  if taken then
+    out[#out + 1] = taken
+    out[#out + 1] = 2
+    out[#out + 1] = ''
+  elseif existing then
     out[#out + 1] = existing
     out[#out + 1] = 1
     out[#out + 1] = ''
   else
+    if owner ~= '' then
+      redis.call('SET', KEYS[k + 3], owner, 'PX', ARGV[b + 9])
+      if redis.call('EXISTS', KEYS[k + 4]) == 0 then
+        redis.call('HSET', KEYS[k + 4], 'v', 1, 'json', ARGV[b + 11])
+        redis.call('PEXPIRE', KEYS[k + 4], ARGV[b + 12])
+        redis.call('ZADD', KEYS[k + 5], 0, owner)
+      end
+    end
     local id
     if ARGV[b + 5] ~= '' then
       id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], ARGV[1], '*', 'e', ARGV[b + 2], 'x', ARGV[b + 3], 't', ARGV[b + 4], 'o', ARGV[b + 5])
     else
       id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], ARGV[1], '*', 'e', ARGV[b + 2], 'x', ARGV[b + 3], 't', ARGV[b + 4])
     end
-    if ttl > 0 then redis.call('SET', dkey, id, 'PX', ttl) end
+    if ttl > 0 then redis.call('SET', KEYS[k + 1], id, 'PX', ttl) end
+    if ARGV[b + 7] ~= '' and redis.call('EXISTS', KEYS[k + 2]) == 1 then
+      redis.call('HSET', KEYS[k + 2], ARGV[b + 6] .. id, ARGV[b + 7])
+    end
     out[#out + 1] = id
     out[#out + 1] = 0
     out[#out + 1] = prev
@@ -76,9 +112,11 @@ for i = 0, n - 1 do
 end
 return out
 `,
+  undefined,
+  { batchesItself: true },
 );
 
-/** The most appends sent in one script call; more in one tick go in further calls. */
+/** The most appends sent in one script call; more in one loop turn go in further calls. */
 const MAX_BATCH = 256;
 
 interface QueuedAppend {
@@ -87,7 +125,9 @@ interface QueuedAppend {
   origin: string;
   dedupeKey: string;
   ttl: number;
-  resolve: (r: AppendResult) => void;
+  note: AppendNote | null;
+  claim: AppendClaim | null;
+  resolve: (r: ClaimedAppend) => void;
   reject: (err: unknown) => void;
 }
 
@@ -123,7 +163,7 @@ export class RedisEventLog implements EventLog {
    * back, and the tail skips it). null until the tail knows where the stream ends.
    */
   private deliveredUpTo: string | null = null;
-  /** Appends of this tick, sent together once it ends. */
+  /** Appends of this loop turn, sent together from setImmediate. */
   private queued: QueuedAppend[] = [];
 
   constructor(opts: RedisEventLogOptions) {
@@ -141,9 +181,11 @@ export class RedisEventLog implements EventLog {
       blockMs: opts.blockMs ?? 2000,
       retryMinMs: opts.retryMinMs ?? 100,
       retryMaxMs: opts.retryMaxMs ?? 5000,
+      readPauseMs: opts.readPauseMs ?? 5,
       onPositioned: (id) => {
         this.deliveredUpTo ??= id;
       },
+      deliveredUpTo: () => this.deliveredUpTo,
       onEntry: (id, fields) => {
         if (this.deliveredUpTo !== null && compareEventIds(id, this.deliveredUpTo) <= 0) return;
         this.deliveredUpTo = id;
@@ -159,31 +201,46 @@ export class RedisEventLog implements EventLog {
     return this.tail.start();
   }
 
-  append(event: NewCallEvent, dedupe: DedupeRule | null): Promise<AppendResult> {
-    return this.appendTagged(event, dedupe, '');
+  append(event: NewCallEvent, dedupe: DedupeRule | null, note?: AppendNote | null): Promise<AppendResult> {
+    return this.appendTagged(event, dedupe, '', note);
   }
 
   /**
    * append() that also stores `origin` (field `o`) with the entry, so the appending instance can recognise it
-   * when its tail reads it. Appends made in one tick go to Redis as one script call (see sendQueued).
+   * when its tail reads it. Appends made in one loop turn go to Redis as one script call (see sendQueued).
    */
-  appendTagged(event: NewCallEvent, dedupe: DedupeRule | null, origin: string): Promise<AppendResult> {
-    return new Promise<AppendResult>((resolve, reject) => {
+  appendTagged(event: NewCallEvent, dedupe: DedupeRule | null, origin: string, note?: AppendNote | null): Promise<AppendResult> {
+    return this.enqueue(event, dedupe, origin, note ?? null, null).then((r) => {
+      if ('result' in r) return r.result;
+      throw new Error('unexpected reply from the append script');
+    });
+  }
+
+  /** appendTagged() behind a claim: both in the same script run, so a new call costs one round trip. */
+  appendClaimed(event: NewCallEvent, dedupe: DedupeRule | null, claim: AppendClaim, note: AppendNote | null, origin = ''): Promise<ClaimedAppend> {
+    return this.enqueue(event, dedupe, origin, note, claim);
+  }
+
+  private enqueue(event: NewCallEvent, dedupe: DedupeRule | null, origin: string, note: AppendNote | null, claim: AppendClaim | null): Promise<ClaimedAppend> {
+    return new Promise<ClaimedAppend>((resolve, reject) => {
       this.queued.push({
         event,
         body: serializeEventBody(event),
         origin,
         dedupeKey: dedupe ? this.dedupePrefix + dedupe.key : this.streamKey,
         ttl: dedupe ? Math.max(1, Math.ceil(dedupe.ttlMs)) : 0,
+        note,
+        claim,
         resolve,
         reject,
       });
-      if (this.queued.length === 1) process.nextTick(() => this.sendQueued());
+      // setImmediate, not nextTick: every callback read in this turn of the loop joins the batch.
+      if (this.queued.length === 1) setImmediate(() => this.sendQueued());
     });
   }
 
   /**
-   * Sends what was queued in this tick: callbacks answered in one loop turn (their claims come back in one
+   * Sends what was queued in this loop turn: callbacks read in one poll (or whose claims came back in one
    * reply batch) append together, one round trip and one script run instead of one each.
    */
   private sendQueued(): void {
@@ -194,8 +251,16 @@ export class RedisEventLog implements EventLog {
       const keys = [this.streamKey];
       const args: string[] = [String(this.maxEvents), this.trimOperator];
       for (const q of batch) {
-        keys.push(q.dedupeKey);
-        args.push(String(q.ttl), q.body, q.event.data.extension, q.event.type, q.origin);
+        const { note, claim } = q;
+        const none = this.streamKey;
+        keys.push(q.dedupeKey, note ? note.key : none, claim ? claim.groupKey : none, claim ? claim.recordKey : none, claim ? claim.indexKey : none);
+        args.push(String(q.ttl), q.body, q.event.data.extension, q.event.type, q.origin, note?.fieldPrefix ?? '', note?.value ?? '');
+        if (claim) {
+          const groupTtl = String(Math.max(1, Math.ceil(claim.groupTtlMs)));
+          args.push(claim.owner, groupTtl, claim.stale ?? '', claim.recordJson, String(Math.max(1, Math.ceil(claim.recordTtlMs))));
+        } else {
+          args.push('', '', '', '', '');
+        }
       }
       APPEND_SCRIPT.run(this.redis, keys, args).then(
         (reply) => this.settle(batch, reply),
@@ -218,7 +283,12 @@ export class RedisEventLog implements EventLog {
         q.reject(new Error('unexpected reply from the append script'));
         return;
       }
-      const duplicate = reply[i * 3 + 1] === 1;
+      const flag: unknown = reply[i * 3 + 1];
+      if (flag === 2) {
+        q.resolve({ owner: id });
+        return;
+      }
+      const duplicate = flag === 1;
       // Everything before this entry was delivered already: deliver it now, in order, without the tail's round trip.
       if (!duplicate && this.deliveredUpTo !== null && reply[i * 3 + 2] === this.deliveredUpTo) {
         this.deliveredUpTo = id;
@@ -226,18 +296,20 @@ export class RedisEventLog implements EventLog {
         if (q.origin) stored.origin = q.origin;
         this.fanout.publish(stored);
       }
-      q.resolve({ id, duplicate });
+      q.resolve({ result: q.note && !duplicate ? { id, duplicate, noted: true } : { id, duplicate } });
     });
   }
 
   /** Appends events accepted during an outage in one atomic step, in order, under new ids. */
   async appendBuffered(entries: BufferedAppend[]): Promise<Array<{ id: string; outcome: BufferedOutcome }>> {
     if (entries.length === 0) return [];
-    const keys = [this.streamKey, ...entries.map((e) => (e.dedupeKey && e.dedupeTtlMs > 0 ? this.dedupePrefix + e.dedupeKey : this.streamKey))];
+    const keys = [this.streamKey];
     const args = [String(this.maxEvents), this.trimOperator];
     for (const e of entries) {
       const ttl = e.dedupeKey && e.dedupeTtlMs > 0 ? Math.max(1, Math.ceil(e.dedupeTtlMs)) : 0;
-      args.push(String(ttl), e.body, e.extension, e.type, e.origin);
+      const none = this.streamKey;
+      keys.push(ttl > 0 && e.dedupeKey ? this.dedupePrefix + e.dedupeKey : none, none, none, none, none);
+      args.push(String(ttl), e.body, e.extension, e.type, e.origin, '', '', '', '', '', '', '');
     }
     // The same script as live appends: under `*` each gets a new id above everything any instance has read, so
     // every tail and every resume sees it; a taken dedupe key means it (or the same callback accepted by another

@@ -25,7 +25,7 @@
 import { ExpiringMap } from '../store/expiring-map.js';
 import type { Redis } from 'ioredis';
 import { parseEventId, type NewCallEvent, type StoredEvent } from '../core/event.js';
-import type { AppendResult, DedupeRule, EventLog, ReplayResult } from '../core/ports.js';
+import type { AppendClaim, AppendNote, AppendResult, ClaimedAppend, DedupeRule, EventLog, ReplayResult } from '../core/ports.js';
 import type { Logger } from '../logger.js';
 import { Fanout, type EventListener } from './fanout.js';
 import { OutageBuffer } from './outage-buffer.js';
@@ -189,11 +189,12 @@ export class ResilientEventLog implements EventLog {
     return this.outage.since !== null || this.buffer.size > 0 ? 'degraded' : 'shared';
   }
 
-  async append(event: NewCallEvent, dedupe: DedupeRule | null): Promise<AppendResult> {
+  /** A note goes to the stream with the event (shared mode); an event accepted locally leaves it to the caller. */
+  async append(event: NewCallEvent, dedupe: DedupeRule | null, note?: AppendNote | null): Promise<AppendResult> {
     if (this.closed) throw new Error('event log is closed');
     const origin = `${this.instanceId}/${++this.originSeq}`;
     if (this.mode() === 'shared' && this.redis.status === 'ready') {
-      const sent = this.inner.appendTagged(event, dedupe, origin);
+      const sent = this.inner.appendTagged(event, dedupe, origin, note);
       try {
         const result = await this.awaitAppend(sent);
         this.lastAnswerAt = this.now();
@@ -208,6 +209,39 @@ export class ResilientEventLog implements EventLog {
       }
     }
     return this.appendLocal(event, dedupe, origin);
+  }
+
+  /**
+   * append() behind a claim, in shared mode only: null (nothing sent) while the log is degraded. Once sent,
+   * it ends as append() does: a lost or frozen Redis makes the event local (under the claim's session id; the
+   * claim itself may or may not have been made), one that answers late is not appended a second time.
+   */
+  async appendClaimed(event: NewCallEvent, dedupe: DedupeRule | null, claim: AppendClaim, note: AppendNote | null): Promise<ClaimedAppend | null> {
+    if (this.closed) throw new Error('event log is closed');
+    if (this.mode() !== 'shared' || this.redis.status !== 'ready') return null;
+    const origin = `${this.instanceId}/${++this.originSeq}`;
+    const sent = this.inner.appendClaimed(event, dedupe, claim, note, origin);
+    try {
+      const outcome = await this.awaitAppend(sent);
+      this.lastAnswerAt = this.now();
+      if ('result' in outcome) {
+        this.observe(outcome.result.id);
+        if (dedupe) this.dedupe.set(dedupe.key, outcome.result.id, dedupe.ttlMs);
+      }
+      return outcome;
+    } catch (err) {
+      if (!isUnavailable(err)) throw err;
+      this.outage.enter(err);
+      // A refused claim appended nothing: the local event stays in the buffer, to be shared later.
+      if (err instanceof TimeoutError) {
+        const appended = sent.then((outcome) => {
+          if ('result' in outcome) return outcome.result;
+          throw new Error('claim refused');
+        });
+        this.trackLate(appended, origin);
+      }
+    }
+    return { result: this.appendLocal(event, dedupe, origin) };
   }
 
   async readAfter(afterId: string, limit: number): Promise<ReplayResult> {
@@ -326,7 +360,7 @@ export class ResilientEventLog implements EventLog {
    * timeout at a time, for as long as Redis keeps answering something. A frozen or lost Redis answers
    * nothing, and the TimeoutError (or the connection error) propagates.
    */
-  private async awaitAppend(sent: Promise<AppendResult>): Promise<AppendResult> {
+  private async awaitAppend<T>(sent: Promise<T>): Promise<T> {
     for (;;) {
       try {
         return await withTimeout(sent, this.o.appendTimeoutMs);

@@ -24,11 +24,15 @@ export class LuaScript {
   /**
    * @param name the command name ioredis adds to the client; it must not be a Redis command or client method.
    * @param numberOfKeys how many KEYS every call passes; omitted for a script whose key count varies per call.
+   * @param batchesItself the caller already gathers a loop turn's work into one call (the event log's appends,
+   *   the call store's claims): it is sent at once, outside the auto-pipeline, which would only add a Pipeline
+   *   object (a copy of every defined command) per call.
    */
   constructor(
     readonly name: string,
     readonly lua: string,
     readonly numberOfKeys?: number,
+    readonly batchesItself = false,
   ) {}
 
   /** Runs the script on `redis` (defining it there on first use) and answers its raw reply. */
@@ -42,9 +46,9 @@ export class LuaScript {
 }
 
 /** Declares a script once, at module load; a second script under the same name is a programming error. */
-export function defineLuaScript(name: string, lua: string, numberOfKeys?: number): LuaScript {
+export function defineLuaScript(name: string, lua: string, numberOfKeys?: number, opts: { batchesItself?: boolean } = {}): LuaScript {
   if (registry.has(name)) throw new Error(`a Lua script named ${name} is defined already`);
-  const script = new LuaScript(name, lua, numberOfKeys);
+  const script = new LuaScript(name, lua, numberOfKeys, opts.batchesItself === true);
   registry.set(name, script);
   return script;
 }
@@ -64,7 +68,7 @@ function commandOn(redis: Redis, script: LuaScript, unused = false): ScriptComma
   if (known) return known;
   // defineCommand would silently replace a client method (e.g. `get`); refuse instead.
   if (script.name in redis) throw new Error(`cannot define Lua script ${script.name}: the Redis client already has a method of that name`);
-  if (redis.options.enableAutoPipelining && !unused) {
+  if (redis.options.enableAutoPipelining && (!unused || script.batchesItself)) {
     // Perhaps in use already, with an auto-pipeline pending that lacks this script (see the header).
     redis.options.autoPipeliningIgnoredCommands = [...(redis.options.autoPipeliningIgnoredCommands ?? []), script.name];
   }
