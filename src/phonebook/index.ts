@@ -21,6 +21,7 @@ import {
 import { decodeContact, encodeContact } from './compact-contact.js';
 import { EntryStore, NumberKeyMap, type Refs } from './compact-store.js';
 import { NumberFieldClassifier } from './number-fields.js';
+import { freeBuffers } from './release-memory.js';
 import { ExpiringMap } from '../store/expiring-map.js';
 import { EXPLICIT, matchOf, RANK_BITS, TAIL_PENALTY, toReading, topByScore, VALID, WHOLE, type Reading } from './ranking.js';
 
@@ -49,9 +50,10 @@ export const LOOKUP_CACHE_SIZE = 10_000;
 const MAX_CACHED_RAW_LENGTH = 64;
 /**
  * Distinct written numbers whose reading a build keeps (then starts over): enough for a company's switchboard
- * repeated across its staff, without holding 200,000 readings until the build ends.
+ * repeated across its staff. Small, so that its readings die young: 20,000 of them outlived the young
+ * generation, and each generation of the cache was tens of MB of old-space garbage per refresh.
  */
-const BUILD_CACHE_SIZE = 20_000;
+const BUILD_CACHE_SIZE = 1_000;
 
 /** What addRef needs of a key map: NumberKeyMap, or a Map for short numbers. */
 interface KeyMap<K> {
@@ -154,9 +156,27 @@ export class PhonebookIndex {
   finishBuild(): void {
     this.buildCache = null;
     this.entries.trim();
+    const untrimmed = [this.numContact.buffer, this.numInfo.buffer, this.numCc.buffer];
     this.numContact = this.numContact.slice(0, Math.max(this.numbers, 16));
     this.numInfo = this.numInfo.slice(0, Math.max(this.numbers, 16));
     this.numCc = this.numCc.slice(0, Math.max(this.numbers, 16));
+    freeBuffers(untrimmed);
+  }
+
+  /**
+   * Frees the index's buffers now, once a newer index has replaced it (release-memory.ts): it is empty
+   * afterwards. Only for an index nothing looks up any more.
+   */
+  release(): void {
+    const buffers = [...this.entries.release(), ...this.exact.release(), ...this.tails.release(), this.numContact.buffer, this.numInfo.buffer, this.numCc.buffer];
+    this.numContact = new Int32Array(16);
+    this.numInfo = new Uint8Array(16);
+    this.numCc = new Uint16Array(16);
+    this.numbers = 0;
+    this.ids.length = 0;
+    this.shorts.clear();
+    this.cache.clear();
+    freeBuffers(buffers);
   }
 
   /** Adds one contact to a live index (a contact just created): callers see it from the next lookup. */
@@ -265,9 +285,11 @@ export class PhonebookIndex {
         b.set(a);
         return b;
       };
+      const outgrown = [this.numContact.buffer, this.numInfo.buffer, this.numCc.buffer];
       this.numContact = grow(this.numContact, (n) => new Int32Array(n));
       this.numInfo = grow(this.numInfo, (n) => new Uint8Array(n));
       this.numCc = grow(this.numCc, (n) => new Uint16Array(n));
+      freeBuffers(outgrown); // at once: a full collection would be needed to find them dead
     }
     const id = this.numbers++;
     this.numContact[id] = contactIndex;
