@@ -10,14 +10,16 @@
  *
  * At each step, RSS is read twice: "idle" after SETTLE_MS without touching the process (what a container
  * limit sees), and "after GC" after a full collection (SIGUSR2, live data only). Heap used comes from the
- * bridge's /metrics. PASS/FAIL: idle RSS <= LIMIT_MB at "agents" and "refreshed". Memory does not depend on
- * CPU contention; the time figures do.
+ * bridge's /metrics. PASS/FAIL: idle RSS <= LIMIT_MB at "agents" and "refreshed", and the longest event-loop
+ * delay the bridge itself saw during the refreshes < LAG_LIMIT_MS. Memory does not depend on CPU contention;
+ * the time figures do, so the load average is printed with them.
  *
  * After the refreshes idle RSS is read again at LATER_MS. Env: CONTACTS (100000), AGENTS (1000), REFRESHES
- * (2), SETTLE_MS (5000), LATER_MS (30000,60000), LIMIT_MB (200),
+ * (2), SETTLE_MS (5000), LATER_MS (30000,60000), LIMIT_MB (200), LAG_LIMIT_MS (50),
  * BRIDGE_NODE_ARGS (extra node flags for the bridge, space-separated, e.g. "--max-semi-space-size=2").
  */
 import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WebSocket } from 'ws';
 import { createSimulator } from '../src/simulator/simulator.js';
@@ -37,7 +39,7 @@ options:
   -h, --help     this text
   --tsx          run src/main.ts through tsx instead of dist/main.js (adds tsx's own memory)
 env: CONTACTS (100000), AGENTS (1000), REFRESHES (2), SETTLE_MS (5000), LATER_MS (30000,60000), LIMIT_MB (200),
-     BRIDGE_NODE_ARGS
+     LAG_LIMIT_MS (50), BRIDGE_NODE_ARGS
 `);
 
 const CONTACTS = Number(process.env.CONTACTS ?? 100_000);
@@ -45,6 +47,7 @@ const AGENTS = Number(process.env.AGENTS ?? 1000);
 const REFRESHES = Number(process.env.REFRESHES ?? 2);
 const SETTLE_MS = Number(process.env.SETTLE_MS ?? 5000);
 const LIMIT_MB = Number(process.env.LIMIT_MB ?? 200);
+const LAG_LIMIT_MS = Number(process.env.LAG_LIMIT_MS ?? 50);
 const LATER_MS = (process.env.LATER_MS ?? '30000,60000').split(',').map(Number).filter((n) => n > 0);
 const NODE_ARGS = (process.env.BRIDGE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 const BUILT = !process.argv.includes('--tsx');
@@ -119,6 +122,8 @@ async function main(): Promise<void> {
   const samples: Sample[] = [];
   const refreshMs: number[] = [];
   let refreshLagMs = NaN;
+  const loadBefore = loadavg()[0] ?? NaN;
+  let loadDuring = NaN;
   try {
     const bare = await startBridge({ name: 'bridge-bare', simApiUrl: emptyAddr.apiBaseUrl, contacts: 0, built: BUILT, nodeArgs: NODE_ARGS });
     try {
@@ -141,6 +146,7 @@ async function main(): Promise<void> {
         refreshMs.push(r.ms);
       }
       refreshLagMs = await lagMaxMs(bridge);
+      loadDuring = loadavg()[0] ?? NaN;
       samples.push(await sample(`refreshed (${REFRESHES}x)`, bridge, LATER_MS));
     } finally {
       await closeSockets(sockets);
@@ -175,7 +181,12 @@ async function main(): Promise<void> {
   for (const s of samples) {
     if (s.laterRssMb.length > 0) lines.push(`${s.step}: idle RSS ${s.laterRssMb.map(([at, rss]) => `${rss} MB at ${at / 1000} s`).join(', ')} (${s.idleRssMb} MB at ${SETTLE_MS / 1000} s)`);
   }
-  lines.push(`refresh took ${refreshMs.map((ms) => `${ms} ms`).join(', ')} (POST /api/phonebook/refresh, answered when done); longest event-loop delay the bridge saw during them: ${refreshLagMs} ms (target < 50; CPU contention from other jobs stretches it)`);
+  lines.push(`refresh took ${refreshMs.map((ms) => `${ms} ms`).join(', ')} (POST /api/phonebook/refresh, answered when done)`);
+  const lagVerdict = refreshLagMs < LAG_LIMIT_MS ? 'PASS' : 'FAIL';
+  lines.push(
+    `longest event-loop delay the bridge saw during the refreshes: ${refreshLagMs} ms (its own monitor, 10 ms resolution; target < ${LAG_LIMIT_MS}): ${lagVerdict}` +
+      ` (load average ${loadBefore.toFixed(2)} before, ${loadDuring.toFixed(2)} after them: CPU contention from other jobs stretches it)`,
+  );
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
