@@ -14,6 +14,10 @@
  * delay the bridge itself saw during the refreshes < LAG_LIMIT_MS. Memory does not depend on CPU contention;
  * the time figures do, so the load average is printed with them.
  *
+ * With --redis the bridges run in Redis mode (a redis-server of their own): each refresh also writes the
+ * shared snapshot, and a second bridge (no agents) reloads it; its longest event-loop delay over the reloads
+ * is judged too.
+ *
  * After the refreshes idle RSS is read again at LATER_MS. Env: CONTACTS (100000), AGENTS (1000), REFRESHES
  * (2), SETTLE_MS (5000), LATER_MS (30000,60000), LIMIT_MB (200), LAG_LIMIT_MS (50),
  * BRIDGE_NODE_ARGS (extra node flags for the bridge, space-separated, e.g. "--max-semi-space-size=2").
@@ -28,9 +32,11 @@ import { answerHelp } from './lib/help.js';
 import { closeSockets, connectMany } from './lib/loadgen.js';
 import { rssBytes } from './lib/procs.js';
 import { refreshPhonebook, startBridge, type Target } from './lib/targets.js';
+import { getJson } from './lib/procs.js';
+import { startRedisServer, type RedisServerHandle } from '../test/helpers/redis-server.js';
 
 answerHelp(`
-usage: npm run build && node --import tsx bench/phonebook-memory.ts [--tsx]
+usage: npm run build && node --import tsx bench/phonebook-memory.ts [--tsx] [--redis]
 
 The built bridge's RSS and heap: bare, with the phonebook, with the agents connected, after refreshes
 (idle and after a full GC), with PASS/FAIL against LIMIT_MB.
@@ -38,6 +44,7 @@ The built bridge's RSS and heap: bare, with the phonebook, with the agents conne
 options:
   -h, --help     this text
   --tsx          run src/main.ts through tsx instead of dist/main.js (adds tsx's own memory)
+  --redis        Redis mode: the refreshes write the shared snapshot, and a second bridge reloads it
 env: CONTACTS (100000), AGENTS (1000), REFRESHES (2), SETTLE_MS (5000), LATER_MS (30000,60000), LIMIT_MB (200),
      LAG_LIMIT_MS (50), BRIDGE_NODE_ARGS
 `);
@@ -51,6 +58,7 @@ const LAG_LIMIT_MS = Number(process.env.LAG_LIMIT_MS ?? 50);
 const LATER_MS = (process.env.LATER_MS ?? '30000,60000').split(',').map(Number).filter((n) => n > 0);
 const NODE_ARGS = (process.env.BRIDGE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 const BUILT = !process.argv.includes('--tsx');
+const REDIS = process.argv.includes('--redis');
 
 if (BUILT && !existsSync(new URL('../dist/main.js', import.meta.url))) {
   process.stderr.write('dist/main.js is missing: run `npm run build` first (or pass --tsx)\n');
@@ -114,7 +122,26 @@ async function sample(step: string, target: Target, later: readonly number[] = [
   return s;
 }
 
+/** The phonebook version the bridge's /readyz reports. */
+async function versionOf(target: Target): Promise<string | null> {
+  const { body } = await getJson(`${target.spec.origin}/readyz`);
+  return (body as { phonebook?: { version?: string | null } }).phonebook?.version ?? null;
+}
+
+/** Waits (at most 120 s) until the follower serves `version`. */
+async function followerReaches(follower: Target, version: string | null): Promise<boolean> {
+  for (let i = 0; i < 1200; i++) {
+    if ((await versionOf(follower)) === version) return true;
+    await sleep(100);
+  }
+  return false;
+}
+
 async function main(): Promise<void> {
+  const redis: RedisServerHandle | null = REDIS ? await startRedisServer() : null;
+  const redisUrl = redis?.url;
+  let followerLagMs = NaN;
+  let followerRssMb = NaN;
   const empty = createSimulator({ contacts: [] });
   const emptyAddr = await empty.listen();
   const sim = createSimulator({ contacts: generateContacts(CONTACTS) });
@@ -125,41 +152,54 @@ async function main(): Promise<void> {
   const loadBefore = loadavg()[0] ?? NaN;
   let loadDuring = NaN;
   try {
-    const bare = await startBridge({ name: 'bridge-bare', simApiUrl: emptyAddr.apiBaseUrl, contacts: 0, built: BUILT, nodeArgs: NODE_ARGS });
+    const bare = await startBridge({ name: 'bridge-bare', simApiUrl: emptyAddr.apiBaseUrl, contacts: 0, built: BUILT, nodeArgs: NODE_ARGS, redisUrl: redis ? redis.url.replace(/\/0$/, '/1') : undefined });
     try {
       samples.push(await sample('bare', bare));
     } finally {
       await bare.stop();
     }
 
-    const bridge = await startBridge({ name: 'bridge-memory', simApiUrl: simAddr.apiBaseUrl, contacts: CONTACTS, built: BUILT, nodeArgs: NODE_ARGS });
+    const bridge = await startBridge({ name: 'bridge-memory', simApiUrl: simAddr.apiBaseUrl, contacts: CONTACTS, built: BUILT, nodeArgs: NODE_ARGS, redisUrl });
     let sockets: WebSocket[] = [];
+    let follower: Target | null = null;
     try {
       samples.push(await sample(`loaded (${CONTACTS} contacts)`, bridge));
       const extensions = Array.from({ length: AGENTS }, (_, i) => String(2000 + i));
       sockets = await connectMany(await bridge.agentSpecs(extensions), 50);
       samples.push(await sample(`agents (${AGENTS} connected)`, bridge));
+      if (redisUrl) follower = await startBridge({ name: 'bridge-follower', simApiUrl: simAddr.apiBaseUrl, contacts: CONTACTS, built: BUILT, nodeArgs: NODE_ARGS, redisUrl });
       await lagMaxMs(bridge); // the histogram restarts on every scrape
+      if (follower) await lagMaxMs(follower);
+      let version: string | null = null;
       for (let i = 0; i < REFRESHES; i++) {
         const r = await refreshPhonebook(bridge);
         if (r.status !== 200) throw new Error(`refresh answered ${r.status}: ${JSON.stringify(r.body)}`);
         refreshMs.push(r.ms);
+        version = (r.body as { phonebook?: { version?: string } }).phonebook?.version ?? null;
       }
       refreshLagMs = await lagMaxMs(bridge);
+      if (follower) {
+        if (!(await followerReaches(follower, version))) throw new Error('the second bridge did not load the last snapshot within 120 s');
+        followerLagMs = await lagMaxMs(follower);
+        await sleep(SETTLE_MS);
+        followerRssMb = mb(rssBytes(follower.server.pid));
+      }
       loadDuring = loadavg()[0] ?? NaN;
       samples.push(await sample(`refreshed (${REFRESHES}x)`, bridge, LATER_MS));
     } finally {
       await closeSockets(sockets);
+      await follower?.stop();
       await bridge.stop();
     }
   } finally {
     await sim.close();
     await empty.close();
+    await redis?.stop();
   }
 
   const flags = NODE_ARGS.length > 0 ? NODE_ARGS.join(' ') : '(none)';
   const lines = [
-    `bridge memory: ${BUILT ? 'dist/main.js' : 'src/main.ts via tsx'}, memory mode, node flags ${flags}, ${new Date().toISOString()}`,
+    `bridge memory: ${BUILT ? 'dist/main.js' : 'src/main.ts via tsx'}, ${REDIS ? 'Redis' : 'memory'} mode, node flags ${flags}, ${new Date().toISOString()}`,
     'step                          | RSS MB idle | RSS MB after GC | heap used / total MB after GC | external MB | target        | result',
     '------------------------------+-------------+-----------------+-------------------------------+-------------+---------------+-------',
   ];
@@ -187,6 +227,10 @@ async function main(): Promise<void> {
     `longest event-loop delay the bridge saw during the refreshes: ${refreshLagMs} ms (its own monitor, 10 ms resolution; target < ${LAG_LIMIT_MS}): ${lagVerdict}` +
       ` (load average ${loadBefore.toFixed(2)} before, ${loadDuring.toFixed(2)} after them: CPU contention from other jobs stretches it)`,
   );
+  if (REDIS) {
+    const verdict = followerLagMs < LAG_LIMIT_MS ? 'PASS' : 'FAIL';
+    lines.push(`second bridge (reloads each snapshot): longest event-loop delay ${followerLagMs} ms (target < ${LAG_LIMIT_MS}): ${verdict}; idle RSS ${followerRssMb} MB after the last reload`);
+  }
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 

@@ -4,6 +4,7 @@
  * `batchSize` elements each. The parser's garbage (tokens, partial strings, the objects it builds) lives and
  * dies in this worker's heap, so the bridge's collector never sees it.
  */
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ListTokenizer } from './list-tokenizer.js';
 import type { FromListWorker, ToListWorker } from './list-worker.js';
@@ -12,6 +13,14 @@ const port = parentPort;
 if (port === null) throw new Error('list-parse-worker.ts runs as a worker thread');
 const batchSize = Math.max(1, Number((workerData as { batchSize?: unknown } | null)?.batchSize) || 64);
 const tokenizer = new ListTokenizer();
+
+// On Linux the nice value is per thread: with the CPUs short, this parse gives way to the bridge's event loop
+// (which it feeds anyway) rather than taking its turn from it.
+try {
+  setPriority(10);
+} catch {
+  // not allowed here: the same priority as the bridge
+}
 
 /** The complete elements as JSON texts of batchSize each; with `all`, the last shorter one too. */
 function batches(all: boolean): string[] {
