@@ -87,12 +87,7 @@ export class SnapshotStore {
     for (let i = 0; i < manifest.chunks; i++) {
       const chunk = await this.getJson<ChunkBody>(chunkKey(manifest.slot, i));
       if (!chunk || chunk.v !== manifest.version || !Array.isArray(chunk.entries)) return null;
-      const contacts = [];
-      for (const e of chunk.entries) {
-        const c = contactFromArray(e);
-        if (c) contacts.push(c);
-      }
-      await index.addMany(contacts);
+      await index.addManyOf(chunk.entries, contactFromArray);
       await yieldToEventLoop();
     }
     index.finishBuild();
