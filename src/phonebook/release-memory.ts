@@ -16,7 +16,12 @@ export function freeBuffers(buffers: readonly ArrayBufferLike[]): void {
   const distinct = [...new Set(buffers)].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer && b.byteLength > 0);
   if (distinct.length === 0) return;
   const { port1, port2 } = new MessageChannel();
-  port1.postMessage(null, distinct);
-  port1.close();
-  port2.close();
+  try {
+    port1.postMessage(null, distinct);
+  } catch {
+    // One that cannot be transferred (none of the index's are): all are left to the collector, as before.
+  } finally {
+    port1.close();
+    port2.close();
+  }
 }
