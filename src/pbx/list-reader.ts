@@ -32,6 +32,8 @@ export interface ListReadOptions {
    * come). Default 1 MiB. Infinity: always here.
    */
   offThreadBytes?: number;
+  /** Where the worker comes from (tests make one that fails). Default: a new ListWorker. */
+  newWorker?: (batchSize: number) => ListWorker;
 }
 
 export type ListBody =
@@ -89,6 +91,7 @@ class ListRead {
   private readonly batchSize: number;
   private readonly minBytes: number;
   private readonly offThreadBytes: number;
+  private readonly newWorker: (batchSize: number) => ListWorker;
   private mode: 'waiting' | 'here' | 'worker' = 'waiting';
   private received = 0;
   private kept: Buffer[] | null = [];
@@ -112,6 +115,7 @@ class ListRead {
     this.batchSize = opts.batchSize ?? DEFAULT_BATCH;
     this.minBytes = opts.minBytes ?? 0;
     this.offThreadBytes = opts.offThreadBytes ?? DEFAULT_OFF_THREAD_BYTES;
+    this.newWorker = opts.newWorker ?? ((batchSize) => new ListWorker(batchSize));
   }
 
   private get stopped(): boolean {
@@ -127,7 +131,7 @@ class ListRead {
     if (this.mode === 'waiting') {
       if (this.received < this.offThreadBytes) return true;
       this.mode = 'worker';
-      this.worker = new ListWorker(this.batchSize);
+      this.worker = this.newWorker(this.batchSize);
       for (const part of this.kept ?? []) this.worker.write(part);
     } else if (this.mode === 'worker') {
       this.worker?.write(chunk);

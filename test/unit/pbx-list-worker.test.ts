@@ -6,6 +6,21 @@
  */
 import { describe, expect, it } from 'vitest';
 import { readListBody, type ListBody, type ListReadOptions } from '../../src/pbx/list-reader.js';
+import { ListWorker, type FromListWorker } from '../../src/pbx/list-worker.js';
+
+/** A worker whose answers fail from the `failAt`-th on, as one that crashed would. */
+class FailingWorker extends ListWorker {
+  private answers = 0;
+  constructor(batchSize: number, private readonly failAt: number) {
+    super(batchSize);
+  }
+  override next(): Promise<FromListWorker> {
+    const answer = super.next();
+    if (++this.answers < this.failAt) return answer;
+    answer.catch(() => undefined);
+    return Promise.reject(new Error('the list parser worker exited (1)'));
+  }
+}
 
 async function* chunksOf(bytes: Buffer, size: number): AsyncGenerator<Uint8Array> {
   for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
@@ -100,5 +115,13 @@ describe('readListBody in a worker thread', () => {
   it('what onEntries throws comes out as it is', async () => {
     const thrown = new Error('index full');
     await expect(readListBody(chunksOf(Buffer.from(ANSWER), 512), async () => Promise.reject(thrown), { offThreadBytes: 0, batchSize: 2 })).rejects.toBe(thrown);
+  });
+
+  it('parses in its own thread when the worker fails before anything was handed over, and fails the read when it fails after', async () => {
+    const here = await read(ANSWER, { offThreadBytes: Infinity, batchSize: 10, chunk: 700 });
+    const early = await read(ANSWER, { offThreadBytes: 0, batchSize: 10, chunk: 700, minBytes: 5000, newWorker: (n) => new FailingWorker(n, 1) });
+    expect(typeof early === 'object' && early.data).toEqual(typeof here === 'object' && here.data);
+    const late = readListBody(chunksOf(Buffer.from(ANSWER), 700), async () => undefined, { offThreadBytes: 0, batchSize: 10, newWorker: (n) => new FailingWorker(n, 20) });
+    await expect(late).rejects.toThrow('the list parser worker exited');
   });
 });
