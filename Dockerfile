@@ -19,10 +19,10 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY public ./public
 # Memory with a large phonebook (measured in docs/phonebook.md, "Memory"): an 8 MB young generation instead
-# of V8's 16 MB semi-spaces; gc() exposed so the bridge runs one full collection after a phonebook refresh
-# (the old index is otherwise kept until V8 next needs memory); glibc malloc giving blocks of 128 KiB and up
+# of V8's 16 MB semi-spaces (the bridge itself sets --heap-growing-percent=30, which Node refuses here);
+# glibc malloc giving blocks of 128 KiB and up
 # straight back to the OS when freed, in at most 2 arenas (the index's buffers and typed arrays are such blocks).
-ENV NODE_OPTIONS="--max-semi-space-size=8 --expose-gc" MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072
+ENV NODE_OPTIONS="--max-semi-space-size=8" MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072
 # The files stay owned by root and read-only to the process; it runs as the image's unprivileged "node" user.
 USER node
 EXPOSE 3000

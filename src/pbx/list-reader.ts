@@ -3,11 +3,12 @@
  * contacts) while it arrives, without ever holding it whole and without blocking the event loop: one
  * `JSON.parse` of the whole text takes most of a second and needs the 30 MB string plus every object.
  *
- * The bytes go through the lenient mending (`lenient-json.ts`) into `@streamparser/json`, which gives
- * each element of the top-level `data` array as soon as it is complete and forgets it then
- * (`keepStack: false`); the top-level fields an answer is read by (`ANSWER_FIELDS`) are kept as they come.
- * Elements go to `onEntries` `batchSize` at a time, the parser is fed a few KiB at a time, and the reader
- * yields to the event loop every `sliceMs`.
+ * The parse itself (the lenient mending and `@streamparser/json`, list-tokenizer.ts) runs in a worker
+ * thread once the answer reaches `offThreadBytes` (list-worker.ts): the bridge's thread only passes the
+ * bytes on and gets back each `batchSize` elements as one JSON text, which `JSON.parse` turns into objects
+ * when they are handed to `onEntries`. The parser's own work and garbage (a few times what `JSON.parse`
+ * makes) then never reach the bridge's event loop or its collector. A smaller answer, or one whose worker
+ * could not run, is parsed here, a few KiB at a time, with a yield to the event loop every `sliceMs`.
  *
  * Until the first batch is handed over, the raw bytes are kept too: an answer that turns out not to be a
  * plain list (not JSON, no `data` array, `data` a keyed object, two `data` arrays, a refusal without
@@ -15,9 +16,9 @@
  * that is no longer possible, and an answer unreadable past that point is `broken`.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { JSONParser, TokenType } from '@streamparser/json';
-import { ANSWER_FIELDS, type JsonObject } from './answer.js';
-import { JsonRepair } from './lenient-json.js';
+import type { JsonObject } from './answer.js';
+import { ListTokenizer } from './list-tokenizer.js';
+import { ListWorker, type FromListWorker } from './list-worker.js';
 
 export interface ListReadOptions {
   /** Work done between two yields to the event loop, in ms. Default 5. */
@@ -26,6 +27,13 @@ export interface ListReadOptions {
   batchSize?: number;
   /** Nothing is handed over before this many bytes came (a smaller answer is read as one). Default 0. */
   minBytes?: number;
+  /**
+   * From this many bytes on, the answer is parsed in a worker thread (a smaller one here, once it has all
+   * come). Default 1 MiB. Infinity: always here.
+   */
+  offThreadBytes?: number;
+  /** Where the worker comes from (tests make one that fails). Default: a new ListWorker. */
+  newWorker?: (batchSize: number) => ListWorker;
 }
 
 export type ListBody =
@@ -41,6 +49,7 @@ export type ListBody =
 
 const DEFAULT_SLICE_MS = 5;
 const DEFAULT_BATCH = 64;
+const DEFAULT_OFF_THREAD_BYTES = 1024 * 1024;
 /** Bytes per parser write: ~1 ms of parsing each. */
 const WRITE_STEP = 16 * 1024;
 
@@ -61,89 +70,178 @@ export async function readListBody(
   onEntries: (values: unknown[]) => Promise<void>,
   opts: ListReadOptions = {},
 ): Promise<ListBody> {
-  const sliceMs = opts.sliceMs ?? DEFAULT_SLICE_MS;
-  const batchSize = opts.batchSize ?? DEFAULT_BATCH;
-  const minBytes = opts.minBytes ?? 0;
-  let received = 0;
-  const repair = new JsonRepair();
-  const parser = new JSONParser({ paths: ['$.data.*', ...ANSWER_FIELDS.map((f) => `$.${f}`)], keepStack: false });
-  const envelope: JsonObject = {};
-  let kept: Buffer[] | null = [];
-  let data: unknown[] | null = null;
-  /** Not a plain list: `data` a keyed object, or a second `data` array. */
-  let odd = false;
-  let failed = false;
-  let handed = false;
-  const batch: unknown[] = [];
+  const read = new ListRead(onEntries, opts);
+  try {
+    for await (const chunk of chunks) {
+      // Leaving the loop stops reading (the body is destroyed).
+      if (!(await read.push(toBuffer(chunk)))) return { kind: 'broken' };
+    }
+    return await read.finish();
+  } finally {
+    read.close();
+  }
+}
 
-  parser.onValue = ({ value, key, parent, stack }) => {
-    if (stack.length === 1) {
-      if (typeof key === 'string') envelope[key] = value;
+/**
+ * One answer being read. `waiting`: the bytes are only kept, until offThreadBytes came (then `worker`) or
+ * the answer ended (then `here`); `here`: parsed in this thread; `worker`: parsed in a worker.
+ */
+class ListRead {
+  private readonly sliceMs: number;
+  private readonly batchSize: number;
+  private readonly minBytes: number;
+  private readonly offThreadBytes: number;
+  private readonly newWorker: (batchSize: number) => ListWorker;
+  private mode: 'waiting' | 'here' | 'worker' = 'waiting';
+  private received = 0;
+  private kept: Buffer[] | null = [];
+  private handed = false;
+  private failed = false;
+  private odd = false;
+  private sliceStart = performance.now();
+  /** `here`: the parse. */
+  private tokenizer: ListTokenizer | null = null;
+  /** `worker`: the parse, and the batches it gave that were not handed over yet (JSON texts). */
+  private worker: ListWorker | null = null;
+  private readonly queued: string[] = [];
+  private envelope: JsonObject = {};
+  private complete = false;
+
+  constructor(
+    private readonly onEntries: (values: unknown[]) => Promise<void>,
+    opts: ListReadOptions,
+  ) {
+    this.sliceMs = opts.sliceMs ?? DEFAULT_SLICE_MS;
+    this.batchSize = opts.batchSize ?? DEFAULT_BATCH;
+    this.minBytes = opts.minBytes ?? 0;
+    this.offThreadBytes = opts.offThreadBytes ?? DEFAULT_OFF_THREAD_BYTES;
+    this.newWorker = opts.newWorker ?? ((batchSize) => new ListWorker(batchSize));
+  }
+
+  private get stopped(): boolean {
+    return this.failed || this.odd;
+  }
+
+  /** False once the answer is known to be broken (something was handed over, and the rest is unreadable). */
+  async push(chunk: Buffer): Promise<boolean> {
+    this.received += chunk.length;
+    if (this.kept !== null) this.kept.push(chunk);
+    // Not a list that can be handed over: only keep the bytes, for the whole-text reading.
+    if (this.stopped) return true;
+    if (this.mode === 'waiting') {
+      if (this.received < this.offThreadBytes) return true;
+      this.mode = 'worker';
+      this.worker = this.newWorker(this.batchSize);
+      for (const part of this.kept ?? []) this.worker.write(part);
+    } else if (this.mode === 'worker') {
+      this.worker?.write(chunk);
+    } else {
+      await this.parseHere(chunk);
+    }
+    // One chunk ahead: the worker parses the next while this thread indexes what it gave.
+    while (this.mode === 'worker' && this.worker !== null && this.worker.inFlight > 1 && !this.stopped) await this.takeReply();
+    return !(this.handed && this.stopped);
+  }
+
+  async finish(): Promise<ListBody> {
+    if (this.mode === 'waiting' && !this.stopped) {
+      this.mode = 'here';
+      for (const part of this.kept ?? []) await this.parseHere(part);
+    }
+    if (this.mode === 'worker' && this.worker !== null && !this.stopped) {
+      this.worker.end();
+      while (this.mode === 'worker' && this.worker.inFlight > 0 && !this.stopped) await this.takeReply();
+    }
+    if (this.mode === 'here' && this.tokenizer !== null) {
+      this.tokenizer.end();
+      this.settleHere();
+    }
+    const complete = this.complete && !this.stopped;
+    const rest = this.tokenizer?.values ?? this.queued.flatMap((json) => JSON.parse(json) as unknown[]);
+    if (this.handed) return complete ? { kind: 'list', envelope: this.envelope, rest, handed: true } : { kind: 'broken' };
+    if (complete) return { kind: 'list', envelope: this.envelope, rest, handed: false };
+    return { kind: 'text', text: utf8Text(this.kept ?? []) };
+  }
+
+  close(): void {
+    this.worker?.close();
+  }
+
+  // --- in this thread ---
+
+  private async parseHere(chunk: Buffer): Promise<void> {
+    const t = (this.tokenizer ??= new ListTokenizer());
+    const mended = t.mend(chunk);
+    for (let at = 0; at < mended.length && !t.stopped; at += WRITE_STEP) {
+      t.write(mended.subarray(at, at + WRITE_STEP));
+      this.settleHere();
+      await this.handOver();
+      await this.maybeYield();
+    }
+  }
+
+  private settleHere(): void {
+    const t = this.tokenizer;
+    if (t === null) return;
+    this.failed = t.failed;
+    this.odd = t.odd;
+    this.envelope = t.envelope;
+    this.complete = t.complete;
+  }
+
+  // --- in the worker ---
+
+  private async takeReply(): Promise<void> {
+    const worker = this.worker as ListWorker;
+    let reply: FromListWorker;
+    try {
+      reply = await worker.next();
+    } catch (err) {
+      // Nothing handed over yet: everything is still in `kept`, and this thread reads it instead.
+      if (this.handed || this.kept === null) throw err;
+      worker.close();
+      this.worker = null;
+      this.queued.length = 0;
+      this.mode = 'here';
+      for (const part of this.kept) await this.parseHere(part);
       return;
     }
-    if (!Array.isArray(parent)) odd = true;
-    else if (data === null) data = parent;
-    else if (parent !== data) odd = true;
-    if (!odd) batch.push(value);
-  };
-  // A second top-level `data` key (an empty array gives no element): JSON.parse would take the last one.
-  let depth = 0;
-  let keyNext = false;
-  let dataKeys = 0;
-  parser.onToken = ({ token, value }) => {
-    if (token === TokenType.LEFT_BRACE || token === TokenType.LEFT_BRACKET) {
-      depth++;
-      keyNext = depth === 1 && token === TokenType.LEFT_BRACE;
-    } else if (token === TokenType.RIGHT_BRACE || token === TokenType.RIGHT_BRACKET) {
-      depth--;
-    } else if (depth === 1) {
-      if (token === TokenType.COMMA) keyNext = true;
-      else if (keyNext && token === TokenType.STRING) {
-        keyNext = false;
-        if (value === 'data' && ++dataKeys > 1) odd = true;
-      }
+    this.sliceStart = performance.now(); // waiting for the answer was a turn of the event loop
+    for (const json of reply.batches) this.queued.push(json);
+    this.failed = reply.failed;
+    this.odd = reply.odd;
+    if (reply.type === 'end') {
+      this.envelope = reply.envelope;
+      this.complete = reply.complete;
     }
-  };
-  const write = (bytes: Uint8Array): void => {
-    try {
-      parser.write(bytes);
-    } catch {
-      failed = true;
-    }
-  };
+    await this.handOver(reply.type === 'end');
+  }
 
-  let sliceStart = performance.now();
-  for await (const chunk of chunks) {
-    received += chunk.length;
-    if (kept !== null) kept.push(toBuffer(chunk));
-    // Not a list that can be handed over: only keep the bytes, for the whole-text reading.
-    if (failed || odd) continue;
-    const mended = repair.push(chunk);
-    for (let at = 0; at < mended.length && !failed && !odd; at += WRITE_STEP) {
-      write(mended.subarray(at, at + WRITE_STEP));
-      while (batch.length >= batchSize && received >= minBytes && !failed && !odd) {
-        handed = true;
-        kept = null; // the whole text can no longer decide: let its bytes go
-        await onEntries(batch.splice(0, batchSize));
-        if (performance.now() - sliceStart >= sliceMs) {
-          await yieldToEventLoop();
-          sliceStart = performance.now();
-        }
-      }
-      if (performance.now() - sliceStart >= sliceMs) {
-        await yieldToEventLoop();
-        sliceStart = performance.now();
-      }
+  // --- handing over ---
+
+  /** The complete batches, while allowed; at the end (`last`) the shorter last one stays for `rest`. */
+  private async handOver(last = false): Promise<void> {
+    while (!this.stopped && this.received >= this.minBytes) {
+      const batch = this.nextBatch(last);
+      if (batch === null) return;
+      this.handed = true;
+      this.kept = null; // the whole text can no longer decide: let its bytes go
+      await this.onEntries(batch);
+      await this.maybeYield();
     }
-    // Leaving the loop stops reading (the body is destroyed).
-    if (handed && (failed || odd)) return { kind: 'broken' };
   }
-  if (!failed && !odd) {
-    write(repair.end());
-    if (!failed && !parser.isEnded) failed = true; // cut short
+
+  private nextBatch(last: boolean): unknown[] | null {
+    if (this.tokenizer !== null) return this.tokenizer.values.length >= this.batchSize ? this.tokenizer.take(this.batchSize) : null;
+    // The worker's batches are full ones, except the very last of the answer.
+    if (this.queued.length === 0 || (last && this.queued.length === 1)) return null;
+    return JSON.parse(this.queued.shift() as string) as unknown[];
   }
-  const complete = !failed && !odd && data !== null;
-  if (handed) return complete ? { kind: 'list', envelope, rest: batch, handed } : { kind: 'broken' };
-  if (complete) return { kind: 'list', envelope, rest: batch, handed };
-  return { kind: 'text', text: utf8Text(kept ?? []) };
+
+  private async maybeYield(): Promise<void> {
+    if (performance.now() - this.sliceStart >= this.sliceMs) {
+      await yieldToEventLoop();
+      this.sliceStart = performance.now();
+    }
+  }
 }

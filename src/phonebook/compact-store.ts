@@ -5,7 +5,10 @@
  *   instead of a Map of boxed numbers;
  * - EntryStore: the contacts' compact strings as UTF-8 in 1 MiB buffers, outside the JS heap (so the
  *   garbage collector neither scans them nor lets the heap grow to twice their size).
+ * Arrays they outgrow are freed at once (release-memory.ts), not left for a full collection to find.
  */
+
+import { freeBuffers } from './release-memory.js';
 
 /** A number id, or several (contacts sharing a number) in a list. */
 export type Refs = number | number[];
@@ -57,6 +60,16 @@ export class NumberKeyMap {
     this.vals[slot] = -this.lists.length;
   }
 
+  /** Empties the map and gives back its typed arrays' buffers (to be freed: release-memory.ts). */
+  release(): ArrayBufferLike[] {
+    const buffers = [this.keys.buffer, this.vals.buffer];
+    this.keys = new Float64Array(16).fill(EMPTY);
+    this.vals = new Int32Array(16);
+    this.count = 0;
+    this.lists.length = 0;
+    return buffers;
+  }
+
   /** The slot holding `key`, or ~(the empty slot where it would go). */
   private find(key: number): number {
     const mask = this.keys.length - 1;
@@ -81,6 +94,7 @@ export class NumberKeyMap {
       this.keys[slot] = k;
       this.vals[slot] = oldVals[i] as number;
     }
+    freeBuffers([oldKeys.buffer, oldVals.buffer]);
   }
 }
 
@@ -113,9 +127,11 @@ export class EntryStore {
       this.used = 0;
     }
     if (this.count === this.block.length) {
+      const outgrown = [this.block.buffer, this.start.buffer, this.length.buffer];
       this.block = grown(this.block);
       this.start = grown(this.start);
       this.length = grown(this.length);
+      freeBuffers(outgrown);
     }
     const b = this.blocks.length - 1;
     (this.blocks[b] as Buffer).write(entry, this.used);
@@ -132,11 +148,25 @@ export class EntryStore {
     return (this.blocks[this.block[i] as number] as Buffer).toString('utf8', start, start + (this.length[i] as number));
   }
 
+  /** Empties the store and gives back its blocks' and arrays' buffers (to be freed: release-memory.ts). */
+  release(): ArrayBufferLike[] {
+    const buffers = [...this.blocks.map((b) => b.buffer), this.block.buffer, this.start.buffer, this.length.buffer];
+    this.blocks.length = 0;
+    this.used = BLOCK_BYTES;
+    this.block = new Int32Array(16);
+    this.start = new Int32Array(16);
+    this.length = new Int32Array(16);
+    this.count = 0;
+    return buffers;
+  }
+
   /** Drops the unused room of the per-entry arrays once nothing more is added in bulk. */
   trim(): void {
+    const untrimmed = [this.block.buffer, this.start.buffer, this.length.buffer];
     this.block = this.block.slice(0, Math.max(this.count, 16));
     this.start = this.start.slice(0, Math.max(this.count, 16));
     this.length = this.length.slice(0, Math.max(this.count, 16));
+    freeBuffers(untrimmed);
   }
 }
 

@@ -21,6 +21,7 @@ import {
 import { decodeContact, encodeContact } from './compact-contact.js';
 import { EntryStore, NumberKeyMap, type Refs } from './compact-store.js';
 import { NumberFieldClassifier } from './number-fields.js';
+import { freeBuffers } from './release-memory.js';
 import { ExpiringMap } from '../store/expiring-map.js';
 import { EXPLICIT, matchOf, RANK_BITS, TAIL_PENALTY, toReading, topByScore, VALID, WHOLE, type Reading } from './ranking.js';
 
@@ -41,17 +42,16 @@ export interface BuildOptions {
 
 export const MAX_OTHER_CONTACTS = 5;
 const DEFAULT_SLICE_MS = 5;
-/** How often (in contacts) the build looks at the clock. */
-const CLOCK_CHECK_EVERY = 16;
 /** Distinct caller strings whose lookup result an index keeps (the oldest goes first when full). */
 export const LOOKUP_CACHE_SIZE = 10_000;
 /** Longer caller strings (no real number is) are looked up every time, so the cache stays small. */
 const MAX_CACHED_RAW_LENGTH = 64;
 /**
  * Distinct written numbers whose reading a build keeps (then starts over): enough for a company's switchboard
- * repeated across its staff, without holding 200,000 readings until the build ends.
+ * repeated across its staff. Small, so that its readings die young: 20,000 of them outlived the young
+ * generation, and each generation of the cache was tens of MB of old-space garbage per refresh.
  */
-const BUILD_CACHE_SIZE = 20_000;
+const BUILD_CACHE_SIZE = 1_000;
 
 /** What addRef needs of a key map: NumberKeyMap, or a Map for short numbers. */
 interface KeyMap<K> {
@@ -137,13 +137,26 @@ export class PhonebookIndex {
   }
 
   /** Adds contacts in slices (see build). */
-  async addMany(contacts: readonly PhonebookContact[], opts: BuildOptions = {}): Promise<void> {
+  addMany(contacts: readonly PhonebookContact[], opts: BuildOptions = {}): Promise<void> {
+    return this.addManyOf(contacts, (c) => c, opts);
+  }
+
+  /**
+   * Adds what `toContact` makes of each item, one at a time, in slices (see build). A contact object then
+   * lives only while it is added: a batch of them made first outlived young collections across the
+   * slices, V8 then allocated every later one straight in the old generation (allocation-site
+   * pretenuring), and each snapshot reload left ~30 MB there for a full collection to find.
+   */
+  async addManyOf<T>(items: readonly T[], toContact: (item: T) => PhonebookContact | null, opts: BuildOptions = {}): Promise<void> {
     const sliceMs = opts.sliceMs ?? DEFAULT_SLICE_MS;
     let sliceStart = performance.now();
-    for (let i = 0; i < contacts.length; i++) {
-      const contact = contacts[i];
-      if (contact !== undefined) this.addOne(contact);
-      if (i % CLOCK_CHECK_EVERY === 0 && performance.now() - sliceStart >= sliceMs) {
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      const contact = item === undefined ? null : toContact(item);
+      if (contact !== null) this.addOne(contact);
+      // The clock after every contact: one costs ~20 µs warm, but milliseconds while libphonenumber is cold
+      // (its patterns are compiled on first use), and 16 of them in a row blocked for 90 ms.
+      if (performance.now() - sliceStart >= sliceMs) {
         await yieldToEventLoop();
         sliceStart = performance.now();
       }
@@ -154,9 +167,27 @@ export class PhonebookIndex {
   finishBuild(): void {
     this.buildCache = null;
     this.entries.trim();
+    const untrimmed = [this.numContact.buffer, this.numInfo.buffer, this.numCc.buffer];
     this.numContact = this.numContact.slice(0, Math.max(this.numbers, 16));
     this.numInfo = this.numInfo.slice(0, Math.max(this.numbers, 16));
     this.numCc = this.numCc.slice(0, Math.max(this.numbers, 16));
+    freeBuffers(untrimmed);
+  }
+
+  /**
+   * Frees the index's buffers now, once a newer index has replaced it (release-memory.ts): it is empty
+   * afterwards. Only for an index nothing looks up any more.
+   */
+  release(): void {
+    const buffers = [...this.entries.release(), ...this.exact.release(), ...this.tails.release(), this.numContact.buffer, this.numInfo.buffer, this.numCc.buffer];
+    this.numContact = new Int32Array(16);
+    this.numInfo = new Uint8Array(16);
+    this.numCc = new Uint16Array(16);
+    this.numbers = 0;
+    this.ids.length = 0;
+    this.shorts.clear();
+    this.cache.clear();
+    freeBuffers(buffers);
   }
 
   /** Adds one contact to a live index (a contact just created): callers see it from the next lookup. */
@@ -265,9 +296,11 @@ export class PhonebookIndex {
         b.set(a);
         return b;
       };
+      const outgrown = [this.numContact.buffer, this.numInfo.buffer, this.numCc.buffer];
       this.numContact = grow(this.numContact, (n) => new Int32Array(n));
       this.numInfo = grow(this.numInfo, (n) => new Uint8Array(n));
       this.numCc = grow(this.numCc, (n) => new Uint16Array(n));
+      freeBuffers(outgrown); // at once: a full collection would be needed to find them dead
     }
     const id = this.numbers++;
     this.numContact[id] = contactIndex;

@@ -1,23 +1,43 @@
-/** Giving a replaced phonebook index's memory back to the OS (PhonebookService calls it after a swap). */
-const gc = (globalThis as { gc?: (options?: { type?: 'major' | 'minor' }) => void }).gc;
+/**
+ * Giving a replaced phonebook index's memory back at once, without a garbage collection.
+ *
+ * The old index (~45 MB for 100,000 contacts, nearly all of it array buffers outside the JS heap: the
+ * compact store's 1 MiB blocks and the typed arrays of the number maps) is garbage once a new one is in,
+ * but V8 frees array buffers only when a full collection finds their objects dead, which an idle bridge may
+ * not run for minutes, and a forced one pauses the event loop for 20-80 ms (1,000 agent sockets).
+ * Transferring a buffer detaches it from its objects and moves its memory into the message; a message
+ * posted on a channel whose ports are closed before it is received is dropped, and its memory is freed
+ * then, on the next turn of the event loop (~2 ms for 300 buffers). docs/phonebook.md has the figures.
+ */
+import { setFlagsFromString } from 'node:v8';
+import { MessageChannel } from 'node:worker_threads';
+
+const GROWING_FLAG = '--heap-growing-percent';
 
 /**
- * The old index (~50 MB for 100,000 contacts, most of it buffers outside the JS heap) is garbage once a new
- * one is in, but V8 collects it only when it next needs memory, which an idle bridge may not for a long
- * time. With --expose-gc (the image's NODE_OPTIONS): one full collection, then a young-generation one that
- * finishes freeing the dead buffers (V8 releases them on the collection after the one that found them);
- * docs/phonebook.md has the figures. A young collection goes first, and the full one on a later turn: forced
- * right after the swap, next to the refresh's last slice and with the young generation still full of parsed
- * objects, the full one paused the loop for 30-70 ms (1,000 agent sockets).
+ * Lets V8's old generation grow only 30 % past what its last full collection left live before the next one
+ * (V8's default: up to 4x), so what a refresh or a snapshot reload promotes (tens of MB of short-lived
+ * objects) is collected soon, incrementally, instead of staying committed: in Redis mode an idle bridge
+ * held 212-238 MB after two refreshes without it and 158-163 MB with it. V8 reads the flag at each
+ * collection; Node refuses it in NODE_OPTIONS, so the bridge sets it when it opens the phonebook. One given
+ * on the command line wins.
  */
-export function collectOldIndex(): void {
-  if (!gc) return;
-  const collect = gc;
-  setImmediate(() => {
-    collect({ type: 'minor' });
-    setTimeout(() => {
-      collect();
-      setTimeout(() => collect({ type: 'minor' }), 100).unref();
-    }, 50).unref();
-  }).unref();
+export function keepOldGenerationTight(): void {
+  if (process.execArgv.some((a) => a.startsWith(GROWING_FLAG))) return;
+  setFlagsFromString(`${GROWING_FLAG}=30`);
+}
+
+/** Frees the buffers' memory now. Every view on them reads as empty afterwards: only for what nothing uses any more. */
+export function freeBuffers(buffers: readonly ArrayBufferLike[]): void {
+  const distinct = [...new Set(buffers)].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer && b.byteLength > 0);
+  if (distinct.length === 0) return;
+  const { port1, port2 } = new MessageChannel();
+  try {
+    port1.postMessage(null, distinct);
+  } catch {
+    // One that cannot be transferred (none of the index's are): all are left to the collector, as before.
+  } finally {
+    port1.close();
+    port2.close();
+  }
 }

@@ -23,7 +23,6 @@ import type { Logger } from '../logger.js';
 import type { AddedContactsBus } from './added-bus.js';
 import { ADDED_KEY, ADDED_MAX, CreatedContacts, type Addition } from './created-contacts.js';
 import { PhonebookIndex, type PhonebookMatch } from './index.js';
-import { collectOldIndex } from './release-memory.js';
 import { SnapshotStore, type SnapshotManifest, type SnapshotMeta } from './snapshot-store.js';
 
 export interface PhonebookServiceOptions {
@@ -349,9 +348,10 @@ export class PhonebookService {
 
   private install(index: PhonebookIndex, version: string, fetchedAtMs: number): void {
     this.additions.applyTo(index);
-    const replaced = this.index.size > 0;
+    const old = this.index;
     this.index = index;
-    if (replaced) collectOldIndex();
+    // Lookups are synchronous, so nothing holds the old index past this point.
+    old.release();
     this.version = version;
     this.fetchedAtMs = fetchedAtMs;
   }
