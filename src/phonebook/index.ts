@@ -79,6 +79,8 @@ export class PhonebookIndex {
   private readonly tails: NumberKeyMap;
   private readonly shorts = new Map<string, Refs>();
 
+  private wasReleased = false;
+
   /** Only while building: each distinct written number is parsed once (a company's switchboard repeats). */
   private buildCache: Map<string, Reading> | null = null;
 
@@ -179,6 +181,7 @@ export class PhonebookIndex {
    * afterwards. Only for an index nothing looks up any more.
    */
   release(): void {
+    this.wasReleased = true;
     const buffers = [...this.entries.release(), ...this.exact.release(), ...this.tails.release(), this.numContact.buffer, this.numInfo.buffer, this.numCc.buffer];
     this.numContact = new Int32Array(16);
     this.numInfo = new Uint8Array(16);
@@ -188,6 +191,11 @@ export class PhonebookIndex {
     this.shorts.clear();
     this.cache.clear();
     freeBuffers(buffers);
+  }
+
+  /** True once release() ran: whatever is read from it now is empty, not the phonebook. */
+  get released(): boolean {
+    return this.wasReleased;
   }
 
   /** Adds one contact to a live index (a contact just created): callers see it from the next lookup. */

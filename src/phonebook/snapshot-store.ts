@@ -109,6 +109,9 @@ export class SnapshotStore {
     for (let i = 0; i < chunks; i++) {
       // The entries are JSON already: joined, never parsed or serialized again.
       const body = `{"v":${version},"entries":[${index.entriesSlice(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE).join(',')}]}`;
+      // Replaced (and emptied) by a newer index while this one was being written: a snapshot of it now would
+      // be short of contacts, so none is published (the manifest still names the last complete one).
+      if (index.released) throw new Error('the phonebook index was replaced while it was being shared');
       await this.kv.set(chunkKey(slot, i), body);
       await yieldToEventLoop();
     }

@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import type { PhonebookContact } from '../../src/core/event.js';
 import { PhonebookIndex } from '../../src/phonebook/index.js';
 import { freeBuffers } from '../../src/phonebook/release-memory.js';
+import { SnapshotStore } from '../../src/phonebook/snapshot-store.js';
+import { MemoryKeyValueStore } from '../../src/store/memory.js';
 import { eventually } from '../helpers/wait.js';
 
 const arrayBuffersMb = (): number => process.memoryUsage().arrayBuffers / 1048576;
@@ -43,5 +45,26 @@ describe('releasing memory without a collection', () => {
     expect(index.size).toBe(0);
     expect(index.lookup('+919800000043')).toMatchObject({ contact: null, otherContacts: [] });
     expect(index.entriesSlice(0, 10)).toEqual([]);
+  });
+
+  it('an index released while its snapshot is being written publishes no snapshot short of contacts', async () => {
+    const kv = new MemoryKeyValueStore();
+    const store = new SnapshotStore(kv);
+    const meta = { version: 'v1', fetchedAtMs: 1, extensions: [], customFields: [] };
+    const first = await PhonebookIndex.build(Array.from({ length: 1_000 }, (_, i) => contact(i)), [], [], 'IN');
+    await store.write(meta, first);
+    const second = await PhonebookIndex.build(Array.from({ length: 1_000 }, (_, i) => contact(i)), [], [], 'IN');
+    // A newer index replaces the one being written after its first chunk.
+    const set = kv.set.bind(kv);
+    let chunks = 0;
+    kv.set = async (key, value, ttlMs) => {
+      await set(key, value, ttlMs);
+      if (key.includes(':chunk:') && ++chunks === 1) second.release();
+    };
+    await expect(store.write({ ...meta, version: 'v2' }, second)).rejects.toThrow(/replaced while it was being shared/);
+    const manifest = await store.readManifest();
+    expect(manifest).toMatchObject({ version: 'v1', contacts: 1_000 });
+    const read = await store.read(manifest as NonNullable<typeof manifest>, 'IN');
+    expect(read?.index.size).toBe(1_000);
   });
 });
