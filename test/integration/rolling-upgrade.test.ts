@@ -184,7 +184,14 @@ describe('a rolling upgrade under load', () => {
 
     // Every accepted event reaches its extension's agent, and the CRM.
     const expectedFor = (ext: string) => [...accepted].filter(([, e]) => e === ext).map(([id]) => id);
-    await eventually(() => agents.every((a) => expectedFor(a.extension).every((id) => a.received.has(id))), 20_000, 'every pop');
+    await eventually(() => agents.every((a) => expectedFor(a.extension).every((id) => a.received.has(id))), 20_000, 'every pop').catch((err: unknown) => {
+      // Which pops are missing, and where the agent's resume point stood: what a lost pop needs to be traced.
+      for (const a of agents) {
+        const missing = expectedFor(a.extension).filter((id) => !a.received.has(id));
+        if (missing.length > 0) console.log(`agent ${a.extension}: ${missing.length} pops missing ${JSON.stringify(missing.slice(0, 10))}, reconnects ${a.reconnects}, lastEventId ${a.lastEventId}, last received ${JSON.stringify([...a.received.keys()].slice(-5))}`);
+      }
+      throw err;
+    });
     await eventually(() => [...accepted.keys()].every((id) => receiver.hitsFor(id).length > 0), 30_000, 'every webhook');
     // No pop and no webhook may arrive a second time in this time (a late duplicate would, before counting).
     await letTimePass(300);
