@@ -13,7 +13,6 @@ import type { SharedRedis } from '../stores.js';
 import { createRedisClient } from '../store/redis.js';
 import { RedisAddedContactsBus } from './added-bus.js';
 import { phonebookReadiness, registerPhonebookMetrics } from './metrics.js';
-import { keepOldGenerationTight } from './release-memory.js';
 import { PhonebookService } from './service.js';
 
 export interface Phonebook {
@@ -34,7 +33,6 @@ export async function openPhonebook(o: {
   logger: Logger;
   registry: Registry;
 }): Promise<Phonebook> {
-  keepOldGenerationTight();
   const bus = o.redis
     ? new RedisAddedContactsBus(o.redis.client, createRedisClient(o.redis.url, 'bridge-phonebook-added', { maxRetriesPerRequest: null }), o.redis.prefix, o.logger)
     : null;

@@ -23,6 +23,7 @@ import type { Logger } from '../logger.js';
 import type { AddedContactsBus } from './added-bus.js';
 import { ADDED_KEY, ADDED_MAX, CreatedContacts, type Addition } from './created-contacts.js';
 import { PhonebookIndex, type PhonebookMatch } from './index.js';
+import { loosenOldGenerationSoon, tightenOldGeneration } from './release-memory.js';
 import { SnapshotStore, type SnapshotManifest, type SnapshotMeta } from './snapshot-store.js';
 
 export interface PhonebookServiceOptions {
@@ -256,6 +257,7 @@ export class PhonebookService {
         pbx.getExtensions(),
         pbx.getPhonebookCustomFields(),
       ]);
+      tightenOldGeneration();
       // Sized like the index in use: phonebooks change little between two refreshes.
       index = PhonebookIndex.builder(extensions, customFields, this.opts.country, this.index.size);
       const builder = index;
@@ -265,6 +267,8 @@ export class PhonebookService {
     } catch (err) {
       this.recordError('reading the phonebook from the PBX failed; serving the last good copy', err);
       return this.notRefreshed(this.lastError ?? 'PBX failed');
+    } finally {
+      loosenOldGenerationSoon();
     }
     const fetchedAtMs = this.now();
     const snapshot: SnapshotMeta = { version: newVersion(fetchedAtMs), fetchedAtMs, extensions, customFields };
@@ -333,7 +337,8 @@ export class PhonebookService {
     for (let attempt = 0; attempt < 3 && !this.closed; attempt++) {
       const manifest = await this.store.readManifest();
       if (!manifest || manifest.version === this.version) return false;
-      const read = await this.store.read(manifest, this.opts.country);
+      tightenOldGeneration();
+      const read = await this.store.read(manifest, this.opts.country).finally(loosenOldGenerationSoon);
       if (!read) continue;
       const { meta: snapshot, index } = read;
       // A local refresh may have installed something newer while we built.
