@@ -128,9 +128,9 @@ export class EntryStore {
     }
     if (this.count === this.block.length) {
       const outgrown = [this.block.buffer, this.start.buffer, this.length.buffer];
-      this.block = grown(this.block);
-      this.start = grown(this.start);
-      this.length = grown(this.length);
+      this.block = resized(this.block, this.count * 2);
+      this.start = resized(this.start, this.count * 2);
+      this.length = resized(this.length, this.count * 2);
       freeBuffers(outgrown);
     }
     const b = this.blocks.length - 1;
@@ -163,15 +163,17 @@ export class EntryStore {
   /** Drops the unused room of the per-entry arrays once nothing more is added in bulk. */
   trim(): void {
     const untrimmed = [this.block.buffer, this.start.buffer, this.length.buffer];
-    this.block = this.block.slice(0, Math.max(this.count, 16));
-    this.start = this.start.slice(0, Math.max(this.count, 16));
-    this.length = this.length.slice(0, Math.max(this.count, 16));
+    const size = Math.max(this.count, 16);
+    this.block = resized(this.block, size);
+    this.start = resized(this.start, size);
+    this.length = resized(this.length, size);
     freeBuffers(untrimmed);
   }
 }
 
-function grown(a: Int32Array): Int32Array<ArrayBuffer> {
-  const b = new Int32Array(a.length * 2);
-  b.set(a);
+/** A copy of `a` in a new array of `length` elements (grown: zeros after; trimmed: the first ones). */
+export function resized<T extends Int32Array | Uint8Array | Uint16Array>(a: T, length: number): T {
+  const b = new (a.constructor as new (n: number) => T)(length);
+  b.set(length >= a.length ? a : a.subarray(0, length));
   return b;
 }

@@ -19,7 +19,7 @@ import {
   type CountryCode,
 } from '../core/phone-number.js';
 import { decodeContact, encodeContact } from './compact-contact.js';
-import { EntryStore, NumberKeyMap, type Refs } from './compact-store.js';
+import { EntryStore, NumberKeyMap, resized, type Refs } from './compact-store.js';
 import { NumberFieldClassifier } from './number-fields.js';
 import { freeBuffers } from './release-memory.js';
 import { ExpiringMap } from '../store/expiring-map.js';
@@ -170,9 +170,10 @@ export class PhonebookIndex {
     this.buildCache = null;
     this.entries.trim();
     const untrimmed = [this.numContact.buffer, this.numInfo.buffer, this.numCc.buffer];
-    this.numContact = this.numContact.slice(0, Math.max(this.numbers, 16));
-    this.numInfo = this.numInfo.slice(0, Math.max(this.numbers, 16));
-    this.numCc = this.numCc.slice(0, Math.max(this.numbers, 16));
+    const size = Math.max(this.numbers, 16);
+    this.numContact = resized(this.numContact, size);
+    this.numInfo = resized(this.numInfo, size);
+    this.numCc = resized(this.numCc, size);
     freeBuffers(untrimmed);
   }
 
@@ -299,15 +300,10 @@ export class PhonebookIndex {
 
   private addNumber(contactIndex: number, info: number, callingCode: number): number {
     if (this.numbers === this.numContact.length) {
-      const grow = <T extends Int32Array | Uint8Array | Uint16Array>(a: T, make: (n: number) => T): T => {
-        const b = make(a.length * 2);
-        b.set(a);
-        return b;
-      };
       const outgrown = [this.numContact.buffer, this.numInfo.buffer, this.numCc.buffer];
-      this.numContact = grow(this.numContact, (n) => new Int32Array(n));
-      this.numInfo = grow(this.numInfo, (n) => new Uint8Array(n));
-      this.numCc = grow(this.numCc, (n) => new Uint16Array(n));
+      this.numContact = resized(this.numContact, this.numbers * 2);
+      this.numInfo = resized(this.numInfo, this.numbers * 2);
+      this.numCc = resized(this.numCc, this.numbers * 2);
       freeBuffers(outgrown); // at once: a full collection would be needed to find them dead
     }
     const id = this.numbers++;
