@@ -270,12 +270,19 @@ export class CallTracker {
   private async join(cb: NormalizedCallback, event: NewCallEvent, now: number, knownOwner: string | null): Promise<{ sessionId: string; created: boolean }> {
     const { key, ttlMs } = this.groupKey(cb);
     let stale: string | null = null;
+    // The one-step write answered the group's owner already: the first attempt needs no claim to learn it.
+    let owner = knownOwner;
     for (let attempt = 0; attempt < 5; attempt++) {
-      // One round trip for a new call: the key is claimed and the session written together.
-      // The one-step write answered the group's owner already: no second claim to learn it.
-      const fresh = attempt === 0 && knownOwner !== null ? null : this.newSession(cb, event, now);
-      const existing: string = fresh ? await this.o.store.claimGroup(key, fresh, ttlMs, stale) : (knownOwner ?? '');
-      if (existing === fresh?.sessionId) return { sessionId: existing, created: true };
+      let existing: string;
+      if (owner !== null) {
+        existing = owner;
+        owner = null;
+      } else {
+        // One round trip for a new call: the key is claimed and the session written together.
+        const fresh = this.newSession(cb, event, now);
+        existing = await this.o.store.claimGroup(key, fresh, ttlMs, stale);
+        if (existing === fresh.sessionId) return { sessionId: existing, created: true };
+      }
       let joined = false;
       await updateSession(this.o.store, existing, (s) => {
         joined = false;
