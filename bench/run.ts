@@ -79,7 +79,8 @@ const P = QUICK
       overloadMs: 8000,
       moderateMs: 5000,
       drainMs: 3000,
-      pauseMs: 1000,
+      // Between two targets' steps; a target's own steps are a whole round of the other targets apart.
+      pauseMs: 500,
       lookups: 2000,
     };
 
