@@ -60,17 +60,12 @@ export function extractDigits(raw: string): { plus: boolean; digits: string } {
   return { plus: s.startsWith('+'), digits: s.replace(/\D+/g, '') };
 }
 
-/** E.164 of the number when it is valid read with `country`, else null. */
+/**
+ * E.164 of the number when it is valid read with `country`, else null: readWritten's reading (one reading for
+ * `call.from`, the phonebook and the call journal alike).
+ */
 export function toE164(plus: boolean, digits: string, country: CountryCode): string | null {
-  if (digits.length < 3) return null;
-  const parsed = parsePhoneNumberFromString(plus ? `+${digits}` : digits, { defaultCountry: country, extract: false });
-  if (parsed?.isValid()) return parsed.number;
-  // `00` is the international prefix in most of the world; libphonenumber only knows the default country's own.
-  if (!plus && digits.startsWith('00')) {
-    const intl = parsePhoneNumberFromString(`+${digits.slice(2)}`, { extract: false });
-    if (intl?.isValid()) return intl.number;
-  }
-  return null;
+  return readWritten(plus, digits, country).e164;
 }
 
 export function readNumber(raw: string, country: CountryCode): ReadNumber {
@@ -137,10 +132,11 @@ function iddPrefixOf(country: CountryCode): RegExp {
 }
 
 /**
- * Reads a number (E.164 as toE164 gives it) and tells a written country from a guessed one
- * (docs/phonebook.md, "Matching"). A number written internationally (`+`, or the default country's own
- * international prefix) in a calling code of one country is read without libphonenumber's parse (see
- * readInternational: a parse is ~10-50 us, most of a caller's lookup); anything else takes one parse.
+ * Reads a number and tells a written country from a guessed one (docs/phonebook.md, "How a number is read").
+ * readWrittenByParse says what the reading is; this gives the same without libphonenumber's parse where it
+ * can (a parse is ~10-50 us, most of a caller's lookup): a number written internationally (`+`, or the
+ * default country's own international prefix) in a calling code of one country, and a national number whose
+ * national prefix carries no carrier code. Anything else takes the parse.
  */
 export function readWritten(plus: boolean, digits: string, country: CountryCode): WrittenNumber {
   const home = homeCallingCode(country);
@@ -149,11 +145,21 @@ export function readWritten(plus: boolean, digits: string, country: CountryCode)
     const intl = readInternational(digits);
     if (intl !== null) return { plus, digits, e164: intl.e164, explicit: true, callingCode: intl.callingCode };
   } else {
-    // The default country's own international prefix: libphonenumber strips it and reads the rest as after a `+`.
+    // The default country's own international prefix: the parse strips it and reads the rest as after a `+`
+    // (readInternational gives up where a 0 follows, which the parse would read nationally).
     const own = iddPrefixOf(country).exec(digits)?.[0] ?? '';
-    if (own !== '' && (own === '00' || !digits.startsWith('00'))) {
+    if (own !== '') {
       const intl = readInternational(digits.slice(own.length));
-      if (intl !== null) return { plus, digits, e164: intl.e164, explicit: true, callingCode: intl.callingCode };
+      // A prefix of more than `00` that starts with it (Brazil's 0014, Australia's 0011): where the parse
+      // refuses what follows the prefix, the digits after `00` are read instead.
+      if (intl !== null && (intl.e164 !== null || own === '00' || !digits.startsWith('00'))) {
+        return { plus, digits, e164: intl.e164, explicit: true, callingCode: intl.callingCode };
+      }
+      const after00 = intl === null ? null : readInternational(digits.slice(2));
+      if (intl !== null && after00 !== null) {
+        const read = after00.e164 !== null ? after00 : intl;
+        return { plus, digits, e164: read.e164, explicit: true, callingCode: read.callingCode };
+      }
     }
   }
   if (!plus) {
@@ -163,25 +169,40 @@ export function readWritten(plus: boolean, digits: string, country: CountryCode)
   return readWrittenByParse(plus, digits, country);
 }
 
-/** readWritten by libphonenumber's full parse alone (the reference the fast path is tested against). */
+/**
+ * The reading of a number, by libphonenumber's full parse with the default country (the reference the fast
+ * path is tested against):
+ * - the parse finds it valid: its E.164 form. It was written with its country when it had a `+` or when the
+ *   parse read the default country's international prefix (which may carry a carrier code: Brazil's
+ *   `0014`); a number the parse read as national is a guess, whatever its first digits (in Japan, whose
+ *   prefix is `010`, the parse reads `0044 …` as a Japanese number);
+ * - it does not, and the digits start with `00`: the digits after `00` as an international number (`00` is
+ *   the international prefix in most of the world, and what a caller from abroad may have kept); the number
+ *   counts as written with its country either way;
+ * - otherwise it is not valid: written with its country (the one the parse read, 0 when none) after a `+` or
+ *   the international prefix, a guess in the default country else.
+ */
 export function readWrittenByParse(plus: boolean, digits: string, country: CountryCode): WrittenNumber {
   const home = homeCallingCode(country);
   if (digits.length < 3) return { plus, digits, e164: null, explicit: false, callingCode: home };
   const parsed = parsePhoneNumberFromString(plus ? `+${digits}` : digits, { defaultCountry: country, extract: false });
-  let e164 = parsed?.isValid() ? parsed.number : null;
-  let explicit = plus;
-  let callingCode = plus ? (parsed ? Number(parsed.countryCallingCode) : 0) : home;
-  if (!plus) {
-    const idd = digits.startsWith('00') ? '00' : (iddPrefixOf(country).exec(digits)?.[0] ?? '');
-    if (idd !== '') {
-      explicit = true;
-      // The default country's own prefix was read by the parse; `00` elsewhere (toE164's fallback) was not.
-      const intl = parsed && Number(parsed.countryCallingCode) !== home ? parsed : parsePhoneNumberFromString(`+${digits.slice(idd.length)}`, { extract: false });
-      callingCode = intl ? Number(intl.countryCallingCode) : 0;
-      if (e164 === null && intl?.isValid()) e164 = intl.number;
+  const parsedCode = parsed ? Number(parsed.countryCallingCode) : 0;
+  const international = plus || readsInternationalPrefix(digits, country);
+  if (parsed?.isValid()) return { plus, digits, e164: parsed.number, explicit: international, callingCode: parsedCode };
+  if (!plus && digits.startsWith('00')) {
+    const after00 = parsePhoneNumberFromString(`+${digits.slice(2)}`, { extract: false });
+    if (after00?.isValid() || !international) {
+      return { plus, digits, e164: after00?.isValid() ? after00.number : null, explicit: true, callingCode: after00 ? Number(after00.countryCallingCode) : 0 };
     }
   }
-  return { plus, digits, e164, explicit, callingCode };
+  return { plus, digits, e164: null, explicit: international, callingCode: international ? parsedCode : home };
+}
+
+/** Whether the parse reads the digits after the default country's international prefix as after a `+`. */
+function readsInternationalPrefix(digits: string, country: CountryCode): boolean {
+  const idd = iddPrefixOf(country).exec(digits)?.[0];
+  // The parse's own rule (stripIddPrefix): no calling code starts with 0, so then the number is national.
+  return idd !== undefined && digits.length > idd.length && digits[idd.length] !== '0';
 }
 
 /**
