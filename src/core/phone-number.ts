@@ -164,7 +164,12 @@ export function readWritten(plus: boolean, digits: string, country: CountryCode)
   }
   if (!plus) {
     const national = readNational(digits, country);
-    if (national !== undefined) return { plus, digits, e164: national, explicit: false, callingCode: home };
+    if (national !== undefined && (national !== null || !digits.startsWith('00'))) {
+      return { plus, digits, e164: national, explicit: false, callingCode: home };
+    }
+    // `00` that is not the country's prefix, and no national number either: the digits after `00`.
+    const after00 = national === null ? readInternational(digits.slice(2)) : null;
+    if (after00 !== null) return { plus, digits, e164: after00.e164, explicit: true, callingCode: after00.callingCode };
   }
   return readWrittenByParse(plus, digits, country);
 }
@@ -244,6 +249,11 @@ function homeCallingCode(country: CountryCode): number {
 interface PlanRules {
   /** `^(?:national prefix for parsing)` of the plan the parse starts from; null when it has none. */
   nationalPrefix: RegExp | null;
+  /**
+   * What the national number is when the national prefix captured a carrier code (Brazil's `$2`: the digits
+   * after `0` + carrier); undefined: the prefix and carrier are stripped.
+   */
+  transform: string | undefined;
   /** The plan the parse starts from (used when no country is picked). */
   start: CountryPlan;
   /** The countries of a shared calling code, in the metadata's order; empty for a code of one country. */
@@ -268,6 +278,7 @@ interface PlanCheck {
 /** The numbering plan methods libphonenumber-js has but does not declare in its types. */
 interface PlanInternals {
   nationalPrefixForParsing(): string | undefined;
+  nationalPrefixTransformRule(): string | undefined;
   nationalNumberPattern(): string | undefined;
   leadingDigits(): string | number | undefined;
   possibleLengths(): number[] | undefined;
@@ -369,7 +380,12 @@ function planRulesOf(country: string): PlanRules | null {
     }
   }
   const prefix = start.plan.nationalPrefixForParsing();
-  const rules: PlanRules = { nationalPrefix: prefix ? new RegExp(`^(?:${prefix})`) : null, start: start.country, countries };
+  const rules: PlanRules = {
+    nationalPrefix: prefix ? new RegExp(`^(?:${prefix})`) : null,
+    transform: start.plan.nationalPrefixTransformRule() || undefined,
+    start: start.country,
+    countries,
+  };
   planRules.set(country, rules);
   return rules;
 }
@@ -403,24 +419,25 @@ function readInternational(digits: string): { e164: string | null; callingCode: 
 
 /**
  * The E.164 form (null: not valid) of digits written nationally, as the parse with the default country reads
- * them; undefined when only the parse can tell: the digits start with an international prefix or with the
- * country's own calling code (the parse may read them as international without `+`), or its national prefix
- * carries a carrier code or a transformation. A plain national prefix (`0`) is stripped as the parse strips
- * it: unless the digits matched the plan's pattern and would not without it, or what is left has no possible
- * length. The parse starts from the default country's plan.
+ * them; undefined when only the parse can tell: the digits start with the country's international prefix or
+ * with its own calling code (the parse may read them as international without `+`). The national prefix is
+ * stripped as the parse strips it (extractNationalNumber): with the carrier code it may carry (Brazil's
+ * `0 15 11 …`), or, where the plan says so, turned into the national number by its transform rule; unless
+ * the digits matched the plan's pattern and would not without it, or what is left has no possible length.
+ * The parse starts from the default country's plan.
  */
 function readNational(digits: string, country: CountryCode): string | null | undefined {
-  if (digits.startsWith('00') || iddPrefixOf(country).test(digits)) return undefined;
+  if (iddPrefixOf(country).test(digits)) return undefined;
   const home = String(homeCallingCode(country));
   if (digits.startsWith(home)) return undefined;
   const rules = planRulesOf(country);
   if (rules === null) return undefined;
   let national = digits;
   const prefix = rules.nationalPrefix?.exec(digits);
-  if (prefix) {
+  if (prefix && rules.nationalPrefix) {
     const groups = prefix.length - 1;
-    if (groups > 0 && prefix[groups]) return undefined;
-    const stripped = digits.slice(prefix[0].length);
+    const carrier = groups > 0 && Boolean(prefix[groups]);
+    const stripped = carrier && rules.transform !== undefined ? digits.replace(rules.nationalPrefix, rules.transform) : digits.slice(prefix[0].length);
     if (stripped !== digits) {
       const general = rules.start.check.general;
       const keep =
