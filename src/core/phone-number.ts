@@ -9,7 +9,9 @@
  *
  * Matching rules (the keys returned by numberKeys):
  *  - `e:<E.164>`  when the number is valid read with the default country (national, `+`, the country's own
- *    international prefix, or a `00` prefix as a fallback for countries whose prefix is not 00, e.g. US 011).
+ *    international prefix, which may carry a carrier code, e.g. Brazil's 0014), or else, when it starts with
+ *    `00`, valid read as an international number after the `00` (US 011; Brazil's `00 1 212 …`, which the
+ *    parse reads as carrier 12). readWritten says which; the same reading gives `call.from`.
  *  - `t:<last 8 digits>` for numbers of 8 digits or more. Prefixes (`+`, `00`, `0`, country code) are only ever
  *    at the front, so the tail of the digit string is the same for every written form of the number, including
  *    forms that cannot be parsed (unknown country, 8-digit local numbers like the manual's "98988778").
@@ -134,9 +136,9 @@ function iddPrefixOf(country: CountryCode): RegExp {
 /**
  * Reads a number and tells a written country from a guessed one (docs/phonebook.md, "How a number is read").
  * readWrittenByParse says what the reading is; this gives the same without libphonenumber's parse where it
- * can (a parse is ~10-50 us, most of a caller's lookup): a number written internationally (`+`, or the
- * default country's own international prefix) in a calling code of one country, and a national number whose
- * national prefix carries no carrier code. Anything else takes the parse.
+ * can (a parse is ~10-50 us, most of a caller's lookup): a number written internationally (`+`, the default
+ * country's own international prefix, or `00`) in a calling code of one country, and a national number
+ * (with its national prefix and any carrier code in it). Anything else takes the parse.
  */
 export function readWritten(plus: boolean, digits: string, country: CountryCode): WrittenNumber {
   const home = homeCallingCode(country);
