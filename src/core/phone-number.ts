@@ -9,7 +9,9 @@
  *
  * Matching rules (the keys returned by numberKeys):
  *  - `e:<E.164>`  when the number is valid read with the default country (national, `+`, the country's own
- *    international prefix, or a `00` prefix as a fallback for countries whose prefix is not 00, e.g. US 011).
+ *    international prefix, which may carry a carrier code, e.g. Brazil's 0014), or else, when it starts with
+ *    `00`, valid read as an international number after the `00` (US 011; Brazil's `00 1 212 …`, which the
+ *    parse reads as carrier 12). readWritten says which; the same reading gives `call.from`.
  *  - `t:<last 8 digits>` for numbers of 8 digits or more. Prefixes (`+`, `00`, `0`, country code) are only ever
  *    at the front, so the tail of the digit string is the same for every written form of the number, including
  *    forms that cannot be parsed (unknown country, 8-digit local numbers like the manual's "98988778").
@@ -60,17 +62,12 @@ export function extractDigits(raw: string): { plus: boolean; digits: string } {
   return { plus: s.startsWith('+'), digits: s.replace(/\D+/g, '') };
 }
 
-/** E.164 of the number when it is valid read with `country`, else null. */
+/**
+ * E.164 of the number when it is valid read with `country`, else null: readWritten's reading (one reading for
+ * `call.from`, the phonebook and the call journal alike).
+ */
 export function toE164(plus: boolean, digits: string, country: CountryCode): string | null {
-  if (digits.length < 3) return null;
-  const parsed = parsePhoneNumberFromString(plus ? `+${digits}` : digits, { defaultCountry: country, extract: false });
-  if (parsed?.isValid()) return parsed.number;
-  // `00` is the international prefix in most of the world; libphonenumber only knows the default country's own.
-  if (!plus && digits.startsWith('00')) {
-    const intl = parsePhoneNumberFromString(`+${digits.slice(2)}`, { extract: false });
-    if (intl?.isValid()) return intl.number;
-  }
-  return null;
+  return readWritten(plus, digits, country).e164;
 }
 
 export function readNumber(raw: string, country: CountryCode): ReadNumber {
@@ -137,10 +134,11 @@ function iddPrefixOf(country: CountryCode): RegExp {
 }
 
 /**
- * Reads a number (E.164 as toE164 gives it) and tells a written country from a guessed one
- * (docs/phonebook.md, "Matching"). A number written internationally (`+`, or the default country's own
- * international prefix) in a calling code of one country is read without libphonenumber's parse (see
- * readInternational: a parse is ~10-50 us, most of a caller's lookup); anything else takes one parse.
+ * Reads a number and tells a written country from a guessed one (docs/phonebook.md, "How a number is read").
+ * readWrittenByParse says what the reading is; this gives the same without libphonenumber's parse where it
+ * can (a parse is ~10-50 us, most of a caller's lookup): a number written internationally (`+`, the default
+ * country's own international prefix, or `00`) in a calling code of one country, and a national number
+ * (with its national prefix and any carrier code in it). Anything else takes the parse.
  */
 export function readWritten(plus: boolean, digits: string, country: CountryCode): WrittenNumber {
   const home = homeCallingCode(country);
@@ -149,39 +147,69 @@ export function readWritten(plus: boolean, digits: string, country: CountryCode)
     const intl = readInternational(digits);
     if (intl !== null) return { plus, digits, e164: intl.e164, explicit: true, callingCode: intl.callingCode };
   } else {
-    // The default country's own international prefix: libphonenumber strips it and reads the rest as after a `+`.
+    // The default country's own international prefix: the parse strips it and reads the rest as after a `+`
+    // (readInternational gives up where a 0 follows, which the parse would read nationally).
     const own = iddPrefixOf(country).exec(digits)?.[0] ?? '';
-    if (own !== '' && (own === '00' || !digits.startsWith('00'))) {
+    if (own !== '') {
       const intl = readInternational(digits.slice(own.length));
-      if (intl !== null) return { plus, digits, e164: intl.e164, explicit: true, callingCode: intl.callingCode };
+      // A prefix of more than `00` that starts with it (Brazil's 0014, Australia's 0011): where the parse
+      // refuses what follows the prefix, the digits after `00` are read instead.
+      if (intl !== null && (intl.e164 !== null || own === '00' || !digits.startsWith('00'))) {
+        return { plus, digits, e164: intl.e164, explicit: true, callingCode: intl.callingCode };
+      }
+      const after00 = intl === null ? null : readInternational(digits.slice(2));
+      if (intl !== null && after00 !== null) {
+        const read = after00.e164 !== null ? after00 : intl;
+        return { plus, digits, e164: read.e164, explicit: true, callingCode: read.callingCode };
+      }
     }
   }
   if (!plus) {
     const national = readNational(digits, country);
-    if (national !== undefined) return { plus, digits, e164: national, explicit: false, callingCode: home };
+    if (national !== undefined && (national !== null || !digits.startsWith('00'))) {
+      return { plus, digits, e164: national, explicit: false, callingCode: home };
+    }
+    // `00` that is not the country's prefix, and no national number either: the digits after `00`.
+    const after00 = national === null ? readInternational(digits.slice(2)) : null;
+    if (after00 !== null) return { plus, digits, e164: after00.e164, explicit: true, callingCode: after00.callingCode };
   }
   return readWrittenByParse(plus, digits, country);
 }
 
-/** readWritten by libphonenumber's full parse alone (the reference the fast path is tested against). */
+/**
+ * The reading of a number, by libphonenumber's full parse with the default country (the reference the fast
+ * path is tested against):
+ * - the parse finds it valid: its E.164 form. It was written with its country when it had a `+` or when the
+ *   parse read the default country's international prefix (which may carry a carrier code: Brazil's
+ *   `0014`); a number the parse read as national is a guess, whatever its first digits (in Japan, whose
+ *   prefix is `010`, the parse reads `0044 …` as a Japanese number);
+ * - it does not, and the digits start with `00`: the digits after `00` as an international number (`00` is
+ *   the international prefix in most of the world, and what a caller from abroad may have kept); the number
+ *   counts as written with its country either way;
+ * - otherwise it is not valid: written with its country (the one the parse read, 0 when none) after a `+` or
+ *   the international prefix, a guess in the default country else.
+ */
 export function readWrittenByParse(plus: boolean, digits: string, country: CountryCode): WrittenNumber {
   const home = homeCallingCode(country);
   if (digits.length < 3) return { plus, digits, e164: null, explicit: false, callingCode: home };
   const parsed = parsePhoneNumberFromString(plus ? `+${digits}` : digits, { defaultCountry: country, extract: false });
-  let e164 = parsed?.isValid() ? parsed.number : null;
-  let explicit = plus;
-  let callingCode = plus ? (parsed ? Number(parsed.countryCallingCode) : 0) : home;
-  if (!plus) {
-    const idd = digits.startsWith('00') ? '00' : (iddPrefixOf(country).exec(digits)?.[0] ?? '');
-    if (idd !== '') {
-      explicit = true;
-      // The default country's own prefix was read by the parse; `00` elsewhere (toE164's fallback) was not.
-      const intl = parsed && Number(parsed.countryCallingCode) !== home ? parsed : parsePhoneNumberFromString(`+${digits.slice(idd.length)}`, { extract: false });
-      callingCode = intl ? Number(intl.countryCallingCode) : 0;
-      if (e164 === null && intl?.isValid()) e164 = intl.number;
+  const parsedCode = parsed ? Number(parsed.countryCallingCode) : 0;
+  const international = plus || readsInternationalPrefix(digits, country);
+  if (parsed?.isValid()) return { plus, digits, e164: parsed.number, explicit: international, callingCode: parsedCode };
+  if (!plus && digits.startsWith('00')) {
+    const after00 = parsePhoneNumberFromString(`+${digits.slice(2)}`, { extract: false });
+    if (after00?.isValid() || !international) {
+      return { plus, digits, e164: after00?.isValid() ? after00.number : null, explicit: true, callingCode: after00 ? Number(after00.countryCallingCode) : 0 };
     }
   }
-  return { plus, digits, e164, explicit, callingCode };
+  return { plus, digits, e164: null, explicit: international, callingCode: international ? parsedCode : home };
+}
+
+/** Whether the parse reads the digits after the default country's international prefix as after a `+`. */
+function readsInternationalPrefix(digits: string, country: CountryCode): boolean {
+  const idd = iddPrefixOf(country).exec(digits)?.[0];
+  // The parse's own rule (stripIddPrefix): no calling code starts with 0, so then the number is national.
+  return idd !== undefined && digits.length > idd.length && digits[idd.length] !== '0';
 }
 
 /**
@@ -223,6 +251,11 @@ function homeCallingCode(country: CountryCode): number {
 interface PlanRules {
   /** `^(?:national prefix for parsing)` of the plan the parse starts from; null when it has none. */
   nationalPrefix: RegExp | null;
+  /**
+   * What the national number is when the national prefix captured a carrier code (Brazil's `$2`: the digits
+   * after `0` + carrier); undefined: the prefix and carrier are stripped.
+   */
+  transform: string | undefined;
   /** The plan the parse starts from (used when no country is picked). */
   start: CountryPlan;
   /** The countries of a shared calling code, in the metadata's order; empty for a code of one country. */
@@ -247,6 +280,7 @@ interface PlanCheck {
 /** The numbering plan methods libphonenumber-js has but does not declare in its types. */
 interface PlanInternals {
   nationalPrefixForParsing(): string | undefined;
+  nationalPrefixTransformRule(): string | undefined;
   nationalNumberPattern(): string | undefined;
   leadingDigits(): string | number | undefined;
   possibleLengths(): number[] | undefined;
@@ -348,7 +382,12 @@ function planRulesOf(country: string): PlanRules | null {
     }
   }
   const prefix = start.plan.nationalPrefixForParsing();
-  const rules: PlanRules = { nationalPrefix: prefix ? new RegExp(`^(?:${prefix})`) : null, start: start.country, countries };
+  const rules: PlanRules = {
+    nationalPrefix: prefix ? new RegExp(`^(?:${prefix})`) : null,
+    transform: start.plan.nationalPrefixTransformRule() || undefined,
+    start: start.country,
+    countries,
+  };
   planRules.set(country, rules);
   return rules;
 }
@@ -382,24 +421,25 @@ function readInternational(digits: string): { e164: string | null; callingCode: 
 
 /**
  * The E.164 form (null: not valid) of digits written nationally, as the parse with the default country reads
- * them; undefined when only the parse can tell: the digits start with an international prefix or with the
- * country's own calling code (the parse may read them as international without `+`), or its national prefix
- * carries a carrier code or a transformation. A plain national prefix (`0`) is stripped as the parse strips
- * it: unless the digits matched the plan's pattern and would not without it, or what is left has no possible
- * length. The parse starts from the default country's plan.
+ * them; undefined when only the parse can tell: the digits start with the country's international prefix or
+ * with its own calling code (the parse may read them as international without `+`). The national prefix is
+ * stripped as the parse strips it (extractNationalNumber): with the carrier code it may carry (Brazil's
+ * `0 15 11 …`), or, where the plan says so, turned into the national number by its transform rule; unless
+ * the digits matched the plan's pattern and would not without it, or what is left has no possible length.
+ * The parse starts from the default country's plan.
  */
 function readNational(digits: string, country: CountryCode): string | null | undefined {
-  if (digits.startsWith('00') || iddPrefixOf(country).test(digits)) return undefined;
+  if (iddPrefixOf(country).test(digits)) return undefined;
   const home = String(homeCallingCode(country));
   if (digits.startsWith(home)) return undefined;
   const rules = planRulesOf(country);
   if (rules === null) return undefined;
   let national = digits;
   const prefix = rules.nationalPrefix?.exec(digits);
-  if (prefix) {
+  if (prefix && rules.nationalPrefix) {
     const groups = prefix.length - 1;
-    if (groups > 0 && prefix[groups]) return undefined;
-    const stripped = digits.slice(prefix[0].length);
+    const carrier = groups > 0 && Boolean(prefix[groups]);
+    const stripped = carrier && rules.transform !== undefined ? digits.replace(rules.nationalPrefix, rules.transform) : digits.slice(prefix[0].length);
     if (stripped !== digits) {
       const general = rules.start.check.general;
       const keep =

@@ -3,28 +3,8 @@ import examples from 'libphonenumber-js/examples.mobile.json';
 import minMetadata from 'libphonenumber-js/min/metadata';
 import { getCountryCallingCode } from 'libphonenumber-js/min';
 import { extractDigits, readWritten, readWrittenByParse, type CountryCode } from '../../src/core/phone-number.js';
+import { expectSameReading, rng } from './phone-number-readings.js';
 import { generateContacts } from '../../src/simulator/seed.js';
-
-/** A small deterministic generator (the same inputs every run). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-const DEFAULTS: CountryCode[] = ['IN', 'US', 'GB', 'DE', 'AR', 'RU', 'BR', 'MX', 'FR', 'CN', 'CA', 'JE', 'KZ', 'AG'];
-
-function expectSameReading(plus: boolean, digits: string): void {
-  for (const country of DEFAULTS) {
-    const fast = readWritten(plus, digits, country);
-    const full = readWrittenByParse(plus, digits, country);
-    if (fast.e164 !== full.e164 || fast.explicit !== full.explicit || fast.callingCode !== full.callingCode) {
-      expect({ country, ...fast }).toEqual({ country, ...full });
-    }
-  }
-}
 
 describe('readWritten without a full parse', () => {
   it('reads every calling code, written with + and with 00, as the full parse does', () => {
