@@ -138,8 +138,11 @@ describe('a rolling upgrade under load', () => {
       // Which pops are missing, and where the agent's resume point stood: what a lost pop needs to be traced.
       for (const a of agents) {
         const missing = expectedFor(a.extension).filter((id) => !a.received.has(id));
-        if (missing.length > 0) console.log(`agent ${a.extension}: ${missing.length} pops missing ${JSON.stringify(missing.slice(0, 10))}, reconnects ${a.reconnects}, lastEventId ${a.lastEventId}, last received ${JSON.stringify([...a.received.keys()].slice(-5))}`);
+        if (missing.length === 0) continue;
+        console.log(`agent ${a.extension}: ${missing.length} pops missing ${JSON.stringify(missing.slice(0, 10))}, reconnects ${a.reconnects}, lastEventId ${a.lastEventId}, last received ${JSON.stringify([...a.received.keys()].slice(-5))}`);
+        console.log(`agent ${a.extension}'s sockets: ${JSON.stringify(a.sockets)}`);
       }
+      for (const p of all) console.log(`bridge ${p.url} warnings: ${JSON.stringify(p.logs.parsed().filter((l) => Number(l.level) >= 40).map((l) => l.msg)).slice(0, 2000)}`);
       throw err;
     });
     await eventually(() => [...accepted.keys()].every((id) => receiver.hitsFor(id).length > 0), 30_000, 'every webhook');
