@@ -54,11 +54,19 @@ export class ResumingAgent {
         // the rest as they come, in the same synchronous step so that none falls in between.
         for (const frame of s.frames) this.take(frame, record);
         s.ws.on('message', (data) => this.take(JSON.parse(String(data)) as Frame, record));
-        // A socket that never says ready is dropped before the next try, so that two never count at once.
-        await s.waitFor((f) => f.some((x) => x.type === 'ready'), READY_WITHIN_MS).catch((err: unknown) => {
+        // A socket closed before `ready` (its instance is leaving) is retried at once; one that never says ready
+        // is dropped before the next try, so that two never count at once.
+        const ready = await Promise.race([
+          s.waitFor((f) => f.some((x) => x.type === 'ready'), READY_WITHIN_MS).then(
+            () => true,
+            () => false,
+          ),
+          s.closed.then(() => false),
+        ]);
+        if (!ready) {
           s.ws.terminate();
-          throw err;
-        });
+          throw new Error(`no ready frame from ${instance}`);
+        }
         void s.closed.then(() => {
           if (this.stopped) return;
           this.reconnects++;
@@ -66,7 +74,7 @@ export class ResumingAgent {
         });
         return;
       } catch {
-        // That instance went away between the pick and the handshake: try another after a pause, as the page does.
+        // That instance went away between the pick and `ready`: try another after a pause, as the page does.
         await letTimePass(50);
       }
     }
