@@ -12,71 +12,21 @@ import { admin, createHarness, postJson, SECRETS, type Harness } from '../helper
 import { spawnBridge, stopBridge, type BridgeProcess } from '../helpers/bridge-process.js';
 import { startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 import { startReceiver, type Receiver } from '../helpers/webhook-receiver.js';
+import { ResumingAgent } from '../helpers/resuming-agent.js';
 import { eventually, letTimePass } from '../helpers/wait.js';
-import { openAgentSocket, type AgentSocket } from '../helpers/ws-client.js';
 
 const EXTENSIONS = ['401', '402', '403', '404', '405', '406'];
 const RATE_PER_S = 20;
 /** The preStop pause, shortened: the instance is out of the pool, still serving, before SIGTERM. */
 const PRE_STOP_MS = 300;
-/** Past this, an agent that finds no instance to connect to fails the test. */
-const GIVE_UP_MS = 60_000;
 const TEST_TIMEOUT_MS = 180_000;
-
-/** An agent's page, reduced to what matters here: stay connected, resume with lastEventId, count what pops. */
-class Agent {
-  readonly received = new Map<string, number>();
-  lastEventId: string | undefined;
-  reconnects = 0;
-  private socket: AgentSocket | null = null;
-  private stopped = false;
-
-  constructor(
-    readonly extension: string,
-    private readonly token: string,
-    private readonly pickInstance: () => string,
-  ) {}
-
-  async connect(): Promise<void> {
-    const until = Date.now() + GIVE_UP_MS;
-    for (;;) {
-      if (this.stopped) return;
-      if (Date.now() > until) throw new Error(`agent ${this.extension} found no instance to connect to in ${GIVE_UP_MS} ms`);
-      try {
-        const s = await openAgentSocket(this.pickInstance(), this.token, this.lastEventId);
-        this.socket = s;
-        s.ws.on('message', (data) => {
-          const frame = JSON.parse(String(data)) as { type?: string; id?: string };
-          if (frame.type === 'ready' || typeof frame.id !== 'string') return;
-          this.received.set(frame.id, (this.received.get(frame.id) ?? 0) + 1);
-          this.lastEventId = frame.id;
-        });
-        await s.waitFor((f) => f.some((x) => x.type === 'ready'));
-        void s.closed.then(() => {
-          if (this.stopped) return;
-          this.reconnects++;
-          void this.connect();
-        });
-        return;
-      } catch {
-        // That instance went away between the pick and the handshake: try another after a pause, as the page does.
-        await letTimePass(50);
-      }
-    }
-  }
-
-  stop(): void {
-    this.stopped = true;
-    this.socket?.close();
-  }
-}
 
 describe('a rolling upgrade under load', () => {
   let h: Harness;
   let redis: RedisServerHandle;
   let receiver: Receiver;
   const all: BridgeProcess[] = [];
-  const agents: Agent[] = [];
+  const agents: ResumingAgent[] = [];
 
   beforeAll(async () => {
     redis = await startRedisServer();
@@ -116,7 +66,7 @@ describe('a rolling upgrade under load', () => {
 
     for (const ext of EXTENSIONS) {
       const r = await postJson(`${pick()}/api/tokens`, { extension: ext, role: 'agent', ttlSeconds: 600 }, admin);
-      const agent = new Agent(ext, String(r.body.token), pick);
+      const agent = new ResumingAgent(ext, String(r.body.token), pick);
       agents.push(agent);
       await agent.connect();
     }
@@ -188,8 +138,11 @@ describe('a rolling upgrade under load', () => {
       // Which pops are missing, and where the agent's resume point stood: what a lost pop needs to be traced.
       for (const a of agents) {
         const missing = expectedFor(a.extension).filter((id) => !a.received.has(id));
-        if (missing.length > 0) console.log(`agent ${a.extension}: ${missing.length} pops missing ${JSON.stringify(missing.slice(0, 10))}, reconnects ${a.reconnects}, lastEventId ${a.lastEventId}, last received ${JSON.stringify([...a.received.keys()].slice(-5))}`);
+        if (missing.length === 0) continue;
+        console.log(`agent ${a.extension}: ${missing.length} pops missing ${JSON.stringify(missing.slice(0, 10))}, reconnects ${a.reconnects}, lastEventId ${a.lastEventId}, last received ${JSON.stringify([...a.received.keys()].slice(-5))}`);
+        console.log(`agent ${a.extension}'s sockets: ${JSON.stringify(a.sockets)}`);
       }
+      for (const p of all) console.log(`bridge ${p.url} warnings: ${JSON.stringify(p.logs.parsed().filter((l) => Number(l.level) >= 40).map((l) => l.msg)).slice(0, 2000)}`);
       throw err;
     });
     await eventually(() => [...accepted.keys()].every((id) => receiver.hitsFor(id).length > 0), 30_000, 'every webhook');
