@@ -1,11 +1,13 @@
 /**
- * Review finding: in memory mode the event ids start over after a restart (docs/agents.md), so a client
- * resuming with an id it got from the previous process is answered `resumed: true` with only the events
- * whose counter is above that id: the new process's earlier events, which it never sent, are skipped, and
- * the client has no way to know (it was told the replay is complete). Those pops are lost.
+ * Review finding: in memory mode the event ids used to start over after a restart, so a client resuming with
+ * an id it got from the previous process was answered `resumed: true` with only the events whose counter was
+ * above that id: the new process's earlier events, which it never sent, were skipped, and the client had no
+ * way to know (it was told the replay was complete). Those pops were lost. The ids now start at the
+ * process's start time (src/events/memory-event-log.ts, `firstId`), so they keep growing across a restart.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
+import { MemoryEventLog } from '../../src/events/memory-event-log.js';
 import { DEMO_EXTENSIONS } from '../../src/simulator/seed.js';
 import { createHarness, login, postJson, SECRETS, type Harness } from '../helpers/bridge-harness.js';
 import { openAgentSocket, type Frame } from '../helpers/ws-client.js';
@@ -19,7 +21,7 @@ describe('memory mode: resuming across a restart', () => {
     await h?.close();
   });
 
-  it.fails('when a client resumes with an id from before the restart, then it gets every call of the new process, or resumed:false', async () => {
+  it('when a client resumes with an id from before the restart, then it gets every call of the new process, or resumed:false', async () => {
     h = await createHarness();
     const first = await h.startBridge();
     const token = await login(first.url, '101', DEMO_EXTENSIONS['101'] ?? '');
@@ -52,5 +54,24 @@ describe('memory mode: resuming across a restart', () => {
     } else {
       after.close();
     }
+  });
+
+  it('when the log starts at firstId, then an id from before it is followed by every event, and the ids count on from it', async () => {
+    const log = new MemoryEventLog({ firstId: 5000, maxEvents: 10 });
+    expect(await log.lastId()).toBeNull();
+    expect(await log.readAfter('0000000000003-0', 100)).toEqual({ events: [], complete: true });
+    const event = (extension: string) => ({
+      type: 'call.ringing' as const,
+      timestamp: new Date().toISOString(),
+      data: { extension, call: { id: null, from: '1', fromRaw: '1', fromName: null, to: extension, direction: 'inbound' as const, sessionId: 's' }, contact: null, otherContacts: [], links: {} },
+    });
+    const first = await log.append(event('101'), null);
+    await log.append(event('102'), null);
+    expect(first.id).toBe('0000000005001-0');
+    const replay = await log.readAfter('0000000000003-0', 100);
+    expect(replay.complete).toBe(true);
+    expect(replay.events.map((e) => e.id)).toEqual(['0000000005001-0', '0000000005002-0']);
+    expect((await log.readAfter('0000000005001-0', 100)).events.map((e) => e.id)).toEqual(['0000000005002-0']);
+    await log.close();
   });
 });
