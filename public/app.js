@@ -4,6 +4,7 @@ import { connect, tokenExpiry } from '/client.js';
 import { formatNumber } from '/format.js';
 import { contactExtras } from '/contact-form.js';
 import { clearMissed, followCard, followRecent, isCallRecord, loadRecentCalls, showCallerHistory, showVia } from '/calls.js';
+import { noteServerDate, serverNow } from '/server-clock.js';
 
 const MAX_CARDS = 3;
 const MAX_RECENT = 15;
@@ -317,7 +318,8 @@ function recordRecent(event, { stale = false } = {}) {
 function onEvent(event) {
   store.setItem('lastEventId', event.id);
   if (!event.data?.call) return;
-  const age = Date.now() - Date.parse(event.timestamp);
+  // On the bridge's clock: a PC whose clock is ahead would otherwise take every live call for an old one.
+  const age = serverNow() - Date.parse(event.timestamp);
   const stale = Number.isFinite(age) && age > STALE_AFTER_MS;
   const key = callKey(event);
   if (isCallRecord(event)) followRecent(event, key);
@@ -369,6 +371,7 @@ $('login-form').addEventListener('submit', async (e) => {
   } finally {
     submit.disabled = false;
   }
+  noteServerDate(res);
   const body = await res.json().catch(() => ({}));
   if (!res.ok) {
     $('login-error').textContent =
@@ -429,6 +432,7 @@ $('simulate').addEventListener('click', async () => {
 
 fetch('/api/demo')
   .then((r) => {
+    noteServerDate(r);
     if (!r.ok) return;
     demoMode = true;
     $('demo').hidden = false;

@@ -3,6 +3,7 @@
 // call shows "Missed" and counts until seen; recent calls show the final state and duration and are read back
 // from the journal after a reload; the pop lists recent calls with this caller. Text only, never HTML.
 import { formatNumber } from '/format.js';
+import { noteServerDate, serverNow } from '/server-clock.js';
 
 /** How long another agent's card stays after someone else answered, or after a call ended. */
 const LEAVE_AFTER_MS = 4000;
@@ -35,6 +36,7 @@ async function agentGet(path) {
   if (!token) return null;
   try {
     const res = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
+    noteServerDate(res);
     return res.ok ? await res.json() : null;
   } catch {
     return null;
@@ -96,13 +98,13 @@ export function followCard(card, event, remove) {
   if (event.type === 'call.answered') {
     card.classList.remove('ringing');
     if (mine) {
-      const started = Date.parse(event.timestamp) || Date.now();
+      const started = Date.parse(event.timestamp) || serverNow();
       card.dataset.answeredAt = String(started);
       card.classList.remove('done');
       card.classList.add('on-call');
       setState(card, 'On call', 'on-call');
       const line = statusLine(card);
-      const tick = () => (line.textContent = `On call · ${duration((Date.now() - started) / 1000)}`);
+      const tick = () => (line.textContent = `On call · ${duration((serverNow() - started) / 1000)}`);
       tick();
       stopTimer(card);
       timers.set(card, setInterval(tick, 1000));
@@ -117,7 +119,7 @@ export function followCard(card, event, remove) {
     card.classList.remove('ringing', 'on-call');
     card.classList.add('done');
     const answeredAt = Number(card.dataset.answeredAt || 0);
-    const endedAt = Date.parse(event.data.call.endedAt ?? event.timestamp) || Date.now();
+    const endedAt = Date.parse(event.data.call.endedAt ?? event.timestamp) || serverNow();
     if (mine && answeredAt) {
       setState(card, 'Ended', 'call.ended');
       statusLine(card).textContent = `Call ended · ${duration((endedAt - answeredAt) / 1000)}`;

@@ -44,6 +44,10 @@ function copyError(err: Error): Error {
   return copy;
 }
 
+function isRedisCommand(value: unknown): value is { name: unknown; args: unknown[] } {
+  return typeof value === 'object' && value !== null && 'args' in value && Array.isArray(value.args) && 'name' in value;
+}
+
 /**
  * Censors every property whose name is one of REDACTED_KEYS, in the logged object and the objects, arrays
  * and errors it holds. Returns the value itself when there is nothing to censor (the common case: one
@@ -69,6 +73,13 @@ export function scrubSecrets(value: unknown, depth = 0): unknown {
     const v = src[key];
     const s = isSecretKey(key) ? (v === undefined ? v : CENSOR) : scrubSecrets(v, depth + 1);
     if (s !== v) (out ??= value instanceof Error ? (copyError(value) as unknown as Record<string, unknown>) : { ...src })[key] = s;
+  }
+  // ioredis puts the failed command's arguments on its errors (`command.args`): values stored, such as a
+  // webhook endpoint's JSON with its signing secret. Only the command's name and argument count are kept.
+  if (value instanceof Error && isRedisCommand(src['command'])) {
+    const copy = out ?? (copyError(value) as unknown as Record<string, unknown>);
+    copy['command'] = { name: src['command'].name, args: `[${src['command'].args.length} arguments redacted]` };
+    out = copy;
   }
   // An AggregateError's errors are not enumerable, but pino's err serializer prints them.
   if (value instanceof Error && Array.isArray((value as { errors?: unknown }).errors)) {

@@ -1,6 +1,11 @@
 /**
  * The in-memory event log (no REDIS_URL): a ring of the newest events with ids shaped like Redis stream ids
  * (`0000000000012-0`), and a bounded dedupe map. One process only; nothing survives a restart.
+ *
+ * The bridge starts the counter at the process's start time in ms (`firstId`), so ids keep growing across a
+ * restart: a client resuming with an id from before it is older than every new event and is replayed all of
+ * them, instead of skipping the new ones whose counter is not above its id (those calls never popped). That
+ * holds unless the earlier process appended more than one event per ms of its whole life.
  */
 import { ExpiringMap } from '../store/expiring-map.js';
 import { compareEventIds, parseEventId, type NewCallEvent, type StoredEvent } from '../core/event.js';
@@ -17,6 +22,8 @@ export interface MemoryEventLogOptions {
   maxEvents?: number;
   /** Upper bound on remembered dedupe keys; past it the oldest go first. Default 100,000. */
   maxDedupeKeys?: number;
+  /** The counter before the first event (its id is `firstId + 1`). Default 0; the bridge passes its start time in ms. */
+  firstId?: number;
   now?: () => number;
 }
 
@@ -29,8 +36,10 @@ export class MemoryEventLog implements EventLog {
   private readonly maxEvents: number;
   private readonly now: () => number;
   private readonly ring: Array<StoredEvent | undefined>;
-  /** Counter of the newest event (0: none yet). Event n lives in ring[n % maxEvents]. */
-  private lastCounter = 0;
+  /** The counter before the first event: ids issued by an earlier process are at most this. */
+  private readonly base: number;
+  /** Counter of the newest event (base: none yet). Event n lives in ring[n % maxEvents]. */
+  private lastCounter: number;
   private retained = 0;
   /** Dedupe key -> the first event's id, while the key's window lasts. */
   private readonly dedupe: ExpiringMap<string>;
@@ -40,6 +49,8 @@ export class MemoryEventLog implements EventLog {
   constructor(opts: MemoryEventLogOptions = {}) {
     this.maxEvents = Math.max(1, Math.floor(opts.maxEvents ?? 10_000));
     this.now = opts.now ?? Date.now;
+    this.base = Math.max(0, Math.floor(opts.firstId ?? 0));
+    this.lastCounter = this.base;
     this.dedupe = new ExpiringMap<string>({ maxKeys: opts.maxDedupeKeys ?? 100_000, now: this.now });
     this.ring = new Array<StoredEvent | undefined>(this.maxEvents);
     this.fanout = new Fanout(opts.logger ?? pino({ enabled: false }));
@@ -65,8 +76,9 @@ export class MemoryEventLog implements EventLog {
     // Malformed, or newer than anything this log issued (e.g. from before a restart): nothing to vouch for.
     if (!parsed || compareEventIds(afterId, memoryEventId(this.lastCounter)) > 0) return { events: [], complete: false };
     const firstCounter = this.lastCounter - this.retained + 1;
-    // Same rule as the Redis log: nothing trimmed yet, or the client already has the oldest event kept.
-    const complete = firstCounter === 1 || compareEventIds(afterId, memoryEventId(firstCounter)) >= 0;
+    // Same rule as the Redis log: nothing trimmed yet, or the client already has the oldest event kept. An id
+    // from before this process (below base) is older than every event here: all of them follow it.
+    const complete = firstCounter === this.base + 1 || compareEventIds(afterId, memoryEventId(firstCounter)) >= 0;
     // afterId <= lastCounter here, so its counter part is a safe integer; `n-5` still sorts before `(n+1)-0`.
     const from = Math.max(firstCounter, Number(parsed[0]) + 1);
     const events: StoredEvent[] = [];
@@ -78,7 +90,7 @@ export class MemoryEventLog implements EventLog {
   }
 
   async lastId(): Promise<string | null> {
-    return this.lastCounter === 0 ? null : memoryEventId(this.lastCounter);
+    return this.lastCounter === this.base ? null : memoryEventId(this.lastCounter);
   }
 
   subscribe(listener: EventListener): () => void {

@@ -21,6 +21,15 @@ describe('log redaction', () => {
     expect(nested.a.b.c.d.password).toBe('S3');
   });
 
+  it("keeps only the name and argument count of a Redis error's command (its arguments are stored values)", () => {
+    const logs = new LogCapture();
+    const err = Object.assign(new Error('NOPERM'), { command: { name: 'hset', args: ['k', 'ep_1', '{"secret":"whsec_S1"}'] } });
+    createLogger('debug', logs.stream).error({ err }, 'failed');
+    expect(logs.text()).not.toContain('whsec_');
+    expect(logs.parsed()[0]).toMatchObject({ err: { message: 'NOPERM', command: { name: 'hset', args: '[3 arguments redacted]' } } });
+    expect(err.command.args).toHaveLength(3);
+  });
+
   it('returns the object itself when there is nothing to censor', () => {
     const obj = { eventId: '1-0', extension: '122', duplicate: false, latencyMs: 1.5, nested: { ok: [1, 2] } };
     expect(scrubSecrets(obj)).toBe(obj);
