@@ -47,7 +47,7 @@ export interface StoresOptions {
 export async function openStores(o: StoresOptions): Promise<Stores> {
   if (!o.redisUrl) {
     // Ids start at the start time, so they keep growing across a restart (src/events/memory-event-log.ts).
-    const eventLog = new MemoryEventLog({ logger: o.logger, firstId: Date.now() });
+    const eventLog = new MemoryEventLog({ logger: o.logger, epoch: Date.now() });
     return {
       kv: new MemoryKeyValueStore(),
       lock: new MemoryLock(),

@@ -1,7 +1,7 @@
 /**
  * The agent page when things go wrong: the bridge restarts under an open page (Redis keeps the event log and
- * revocations, the same SESSION_SECRET keeps the token valid), an in-memory bridge restarts (its event ids
- * start over), and the session token expires.
+ * revocations, the same SESSION_SECRET keeps the token valid), an in-memory bridge restarts (its new event
+ * ids start above every earlier one), and the session token expires.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -114,7 +114,7 @@ describe('a bridge restart under an open page', () => {
     }
   });
 
-  it('in memory: event ids start over after the restart, and the page still pops the new calls', async () => {
+  it('in memory: after the restart the page resumes on its new ids and still pops the new calls', async () => {
     let bridge = await bridgeOn(0, {});
     const port = bridge.port;
     const { context, page, errors } = await openPage(browser);
