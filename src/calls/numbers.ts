@@ -28,8 +28,13 @@ export function sameNumber(a: string, b: string, country: CountryCode): boolean 
   return sameReadCaller(readCaller(a, country), readCaller(b, country));
 }
 
-/** The one key a caller is grouped under: E.164 when readable, else its last digits, else the text. */
-export function callerKey(raw: string, country: CountryCode): string {
+/**
+ * The one key a caller is grouped under: E.164 when readable, else its last digits, else the text; null for a
+ * caller without a digit (withheld: "anonymous", "unknown"), which is no caller identity (two such calls at
+ * once are not one call).
+ */
+export function callerKey(raw: string, country: CountryCode): string | null {
   const n = readNumber(raw, country);
+  if (n.digits === '') return null;
   return keysOf(n)[0] ?? `raw:${raw.trim()}`;
 }

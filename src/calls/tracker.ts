@@ -202,9 +202,10 @@ export class CallTracker {
   }
 
   private groupKey(cb: NormalizedCallback): { key: string; ttlMs: number } {
-    return cb.callId !== null
-      ? { key: `cid:${cb.callId}`, ttlMs: CALL_ID_GROUP_TTL_MS }
-      : { key: `caller:${callerKey(cb.from, this.o.country)}`, ttlMs: this.o.config.groupWindowS * 1000 };
+    if (cb.callId !== null) return { key: `cid:${cb.callId}`, ttlMs: CALL_ID_GROUP_TTL_MS };
+    // A withheld caller groups nothing: its legs on one extension stay one call, other extensions' are their own.
+    const caller = callerKey(cb.from, this.o.country) ?? `withheld@${cb.extension}`;
+    return { key: `caller:${caller}`, ttlMs: this.o.config.groupWindowS * 1000 };
   }
 
   private async ringing(cb: NormalizedCallback): Promise<AppendResult> {
