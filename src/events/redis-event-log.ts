@@ -172,11 +172,8 @@ export class RedisEventLog implements EventLog {
    * back, and the tail skips it). null until the tail knows where the stream ends.
    */
   private deliveredUpTo: string | null = null;
-  /** Appends not yet sent: those of this loop turn, and those that came while a batch was unanswered. */
+  /** Appends of this loop turn, sent together from setImmediate. */
   private queued: QueuedAppend[] = [];
-  /** Script calls sent and not yet answered (see scheduleSend). */
-  private inFlight = 0;
-  private sendScheduled = false;
 
   constructor(opts: RedisEventLogOptions) {
     this.redis = opts.redis;
@@ -246,30 +243,14 @@ export class RedisEventLog implements EventLog {
         resolve,
         reject,
       });
-      this.scheduleSend();
+      // setImmediate, not nextTick: every callback read in this turn of the loop joins the batch.
+      if (this.queued.length === 1) setImmediate(() => this.sendQueued());
     });
   }
 
   /**
-   * One batch in flight at a time (group commit): appends that come while a batch is unanswered wait for its
-   * answer and then go together, so at a steady rate with about one callback per loop turn they still share a
-   * script call, a socket write and a reply (each is a large part of an append's cost on both sides); an
-   * append waits at most one round trip more. A batch that fails or is refused answers too and lets the next go.
-   */
-  private scheduleSend(): void {
-    if (this.sendScheduled || this.inFlight > 0 || this.queued.length === 0) return;
-    this.sendScheduled = true;
-    // setImmediate, not nextTick: every callback read in this turn of the loop joins the batch.
-    setImmediate(() => {
-      this.sendScheduled = false;
-      this.sendQueued();
-    });
-  }
-
-  /**
-   * Sends what was queued: callbacks read in one poll (or whose claims came back in one reply batch, or that
-   * came while the last batch was unanswered) append together, one round trip and one script run instead of
-   * one each.
+   * Sends what was queued in this loop turn: callbacks read in one poll (or whose claims came back in one
+   * reply batch) append together, one round trip and one script run instead of one each.
    */
   private sendQueued(): void {
     const all = this.queued;
@@ -290,20 +271,10 @@ export class RedisEventLog implements EventLog {
           args.push('', '', '', '', '');
         }
       }
-      this.inFlight++;
       APPEND_SCRIPT.run(this.redis, keys, args).then(
-        (reply) => {
-          this.inFlight--;
-          try {
-            this.settle(batch, reply);
-          } finally {
-            this.scheduleSend();
-          }
-        },
+        (reply) => this.settle(batch, reply),
         (err: unknown) => {
-          this.inFlight--;
           for (const q of batch) q.reject(err);
-          this.scheduleSend();
         },
       );
     }
