@@ -53,7 +53,8 @@ export interface RedisEventLogOptions {
  *   first: a group key naming another owner answers {owner, 2, ''} and nothing is written; a duplicate then
  *   answers before anything is claimed.
  * - A note is written as field `<prefix><entry id>` of its hash, only when the hash exists (the call tracker's
- *   record of the ringing event beside its session; see docs/performance.md).
+ *   record of the ringing event beside its session; see docs/performance.md). When the note's hash is the
+ *   claim's new record, both are one HSET (written after the XADD, which gives the note its id).
  * Answers per entry {id, duplicate (0/1; 2: claim refused), the id of the entry just before it ('0-0': none;
  * '' when nothing was appended)}.
  */
@@ -86,13 +87,10 @@ for i = 0, n - 1 do
     out[#out + 1] = 1
     out[#out + 1] = ''
   else
+    local record = false
     if owner ~= '' then
       redis.call('SET', KEYS[k + 3], owner, 'PX', ARGV[b + 9])
-      if redis.call('EXISTS', KEYS[k + 4]) == 0 then
-        redis.call('HSET', KEYS[k + 4], 'v', 1, 'json', ARGV[b + 11])
-        redis.call('PEXPIRE', KEYS[k + 4], ARGV[b + 12])
-        redis.call('ZADD', KEYS[k + 5], 0, owner)
-      end
+      record = redis.call('EXISTS', KEYS[k + 4]) == 0
     end
     local id
     if ARGV[b + 5] ~= '' then
@@ -101,7 +99,18 @@ for i = 0, n - 1 do
       id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], ARGV[1], '*', 'e', ARGV[b + 2], 'x', ARGV[b + 3], 't', ARGV[b + 4])
     end
     if ttl > 0 then redis.call('SET', KEYS[k + 1], id, 'PX', ttl) end
-    if ARGV[b + 7] ~= '' and redis.call('EXISTS', KEYS[k + 2]) == 1 then
+    local note = ARGV[b + 7] ~= ''
+    if record then
+      if note and KEYS[k + 2] == KEYS[k + 4] then
+        redis.call('HSET', KEYS[k + 4], 'v', 1, 'json', ARGV[b + 11], ARGV[b + 6] .. id, ARGV[b + 7])
+        note = false
+      else
+        redis.call('HSET', KEYS[k + 4], 'v', 1, 'json', ARGV[b + 11])
+      end
+      redis.call('PEXPIRE', KEYS[k + 4], ARGV[b + 12])
+      redis.call('ZADD', KEYS[k + 5], 0, owner)
+    end
+    if note and redis.call('EXISTS', KEYS[k + 2]) == 1 then
       redis.call('HSET', KEYS[k + 2], ARGV[b + 6] .. id, ARGV[b + 7])
     end
     out[#out + 1] = id

@@ -143,6 +143,28 @@ describe('redis append behind a claim', () => {
     expect(await store.openCount()).toBe(0);
   });
 
+  it('when the claimed record exists already, then it is left as it is and the note is written beside it', async () => {
+    const server = await startRedisServer();
+    cleanups.push(() => server.stop());
+    const { log, store } = await open(server.url);
+    expect(await store.claimGroup('cid:c-4', session('s-4'), 60_000, null)).toBe('s-4');
+    expect(await store.compareAndSet({ ...session('s-4'), fromName: 'kept' }, 1)).toBe(true);
+
+    // The group names the record's own session as stale: claimed again, the record is not written twice.
+    const outcome = await log.appendClaimed(
+      ringing('s-4'),
+      { key: 'cb:4', ttlMs: 60_000 },
+      store.claimForAppend('cid:c-4', session('s-4'), 60_000, 's-4'),
+      store.noteWithAppend('s-4', note),
+    );
+    if (!('result' in outcome)) throw new Error('expected the claim to be made');
+    expect(outcome.result).toEqual({ id: outcome.result.id, duplicate: false, noted: true });
+    const read = await store.read('s-4');
+    expect(read?.version).toBe(2);
+    expect(read?.session.fromName).toBe('kept');
+    expect(read?.session.events).toEqual([{ id: outcome.result.id, ...note }]);
+  });
+
   it('when the tail reads many batches on one connection, then CLIENT ID is asked once, not per read', async () => {
     const server = await startRedisServer();
     cleanups.push(() => server.stop());
