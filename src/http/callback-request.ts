@@ -25,8 +25,8 @@ export function matchCallbackPath(method: string | undefined, url: string | unde
   try {
     secret = decodeURIComponent(rest);
   } catch {
-    // Express answers an undecodable parameter itself: leave it to Express.
-    return null;
+    // Not valid percent-encoding: compared as written (so a wrong secret, 401), never an error.
+    secret = rest;
   }
   return { secret, rawQuery };
 }

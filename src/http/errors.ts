@@ -23,9 +23,13 @@ export function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.in
   return result.data;
 }
 
-/** body-parser's failures carry a status and a type (entity.parse.failed, entity.too.large, …). */
+/**
+ * body-parser's failures carry a status and a type (entity.parse.failed, entity.too.large, …); the router's
+ * (a path parameter that is not valid percent-encoding) a 4xx status alone: the client's error, not ours.
+ */
 function bodyParserCode(err: unknown): { code: ErrorCode; status: number } | null {
-  if (typeof err !== 'object' || err === null || !('type' in err) || !('status' in err) || typeof err.status !== 'number') return null;
+  if (typeof err !== 'object' || err === null || !('status' in err) || typeof err.status !== 'number') return null;
+  if (!('type' in err)) return err.status >= 400 && err.status < 500 ? { code: 'REQUEST_ERR_UNREADABLE', status: err.status } : null;
   const type = String(err.type);
   if (type === 'entity.parse.failed') return { code: 'REQUEST_ERR_INVALID_JSON', status: ERRORS.REQUEST_ERR_INVALID_JSON.status };
   if (type === 'entity.too.large') return { code: 'REQUEST_ERR_TOO_LARGE', status: ERRORS.REQUEST_ERR_TOO_LARGE.status };
