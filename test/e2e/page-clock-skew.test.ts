@@ -1,8 +1,7 @@
 /**
- * Review finding: the page decides that a ringing call is "older than 5 minutes" (listed in Recent calls
- * instead of popping) by comparing the event's timestamp, taken on the bridge, with the browser's own clock.
- * A desk PC whose clock runs more than 5 minutes ahead of the bridge's therefore never pops a live call: every
- * call.ringing counts as replayed after a long absence. Only replayed calls may be held back that way.
+ * The page holds back a ringing call "older than 5 minutes" (listed in Recent calls instead of popping: a
+ * replay after a long absence). The age is measured on the bridge's clock (its answers' Date header), not the
+ * browser's: a desk PC whose clock runs 10 minutes ahead still pops live calls.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';

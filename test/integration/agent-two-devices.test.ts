@@ -1,5 +1,5 @@
 /**
- * Review check (no defect found): an agent signed in on two devices (two sign-ins, two tokens) who signs out
+ * An agent signed in on two devices (two sign-ins, two tokens) who signs out
  * on one keeps getting pops on the other, and the signed-out device's socket is closed with 4001; the extension
  * stays subscribed at the PBX while the other device's socket is open. Memory and Redis mode.
  */
@@ -22,7 +22,7 @@ describe.each(modes)('two devices in %s mode', (mode, env) => {
   let bridge: Bridge;
   beforeAll(async () => {
     h = await createHarness();
-    bridge = await h.startBridge({ ...env(), UNSUBSCRIBE_GRACE_S: '1' }, { redisPrefix: uniquePrefix(`review-two-devices-${mode}`) });
+    bridge = await h.startBridge({ ...env(), UNSUBSCRIBE_GRACE_S: '1' }, { redisPrefix: uniquePrefix(`two-devices-${mode}`) });
   });
   afterAll(async () => {
     await h.close();

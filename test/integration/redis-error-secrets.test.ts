@@ -1,9 +1,8 @@
 /**
- * Review finding: ioredis attaches the failed command's arguments to a Redis error (`err.command.args`), and
- * pino's err serializer prints every enumerable property of a logged error. An error of a command whose
- * arguments carry a secret, logged as `{ err }`, puts that secret in the log. Here: a webhook endpoint is
- * stored (HSET with the endpoint's JSON, signing secret included) while Redis refuses the write; the
- * request's error handler logs `{ err }` and the `whsec_…` signing secret with it.
+ * ioredis attaches the failed command's arguments to a Redis error (`err.command.args`), and pino's err
+ * serializer prints every enumerable property of a logged error, so a command whose arguments carry a secret
+ * could put it in the log. Here a webhook endpoint is stored (HSET with the endpoint's JSON, signing secret
+ * included) while Redis refuses the write: the request's error is logged, the `whsec_…` secret is not.
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,7 +22,7 @@ describe('Redis errors in logs', () => {
     control = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
     await control.connect();
     h = await createHarness();
-    bridge = await h.startBridge({ REDIS_URL: redis.url, WEBHOOK_ALLOW_PRIVATE: 'true' }, { redisPrefix: uniquePrefix('review-redis-secrets') });
+    bridge = await h.startBridge({ REDIS_URL: redis.url, WEBHOOK_ALLOW_PRIVATE: 'true' }, { redisPrefix: uniquePrefix('redis-error-secrets') });
   });
   afterAll(async () => {
     await control.call('ACL', 'SETUSER', 'default', '+@all').catch(() => undefined);
