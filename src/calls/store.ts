@@ -101,9 +101,23 @@ export async function updateSession(
   throw new Error(`call session ${sessionId}: too many concurrent writers`);
 }
 
+/**
+ * One session as the memory store keeps it (docs/performance.md, "Memory mode: what a call keeps"): the
+ * document as one JSON string (compact, and every read is a fresh copy), its version, and the notes not yet
+ * folded into it. One class, so every entry has the same shape.
+ */
+class StoredSession {
+  constructor(
+    public json: string,
+    public version: number,
+    /** null while there are none: most sessions get one note, and an empty array would cost more than it. */
+    public notes: SentEvent[] | null,
+  ) {}
+}
+
 export class MemoryCallStateStore implements CallStateStore {
   readonly inProcess = true;
-  private readonly sessions = new Map<string, { json: string; version: number; notes?: SentEvent[] }>();
+  private readonly sessions = new Map<string, StoredSession>();
   /** Session id -> when it is next due; done sessions are not in it. */
   private readonly dueIndex = new Map<string, number>();
   private readonly recordingsPending = new Set<string>();
@@ -140,22 +154,37 @@ export class MemoryCallStateStore implements CallStateStore {
 
   /** compareAndSet without the promise: claimGroup writes a new call's session in the same step. */
   private write(session: CallSession, expected: number): boolean {
-    const e = this.sessions.get(session.sessionId);
+    const id = session.sessionId;
+    const e = this.sessions.get(id);
     if ((e?.version ?? 0) !== expected) return false;
-    this.sessions.delete(session.sessionId);
-    // The notes stay beside the document until it is rewritten with them in it (read folds them into events).
-    const notes = e?.notes?.filter((n) => !session.events.some((have) => have.id === n.id));
-    this.sessions.set(session.sessionId, { json: JSON.stringify(session), version: expected + 1, ...(notes && notes.length > 0 ? { notes } : {}) });
-    const due = dueAt(session);
-    this.setDue(session.sessionId, due);
-    if (session.phase === 'completed') this.recordingsPending.add(session.sessionId);
-    else this.recordingsPending.delete(session.sessionId);
-    while (this.sessions.size > this.maxSessions) {
-      const oldest = this.sessions.keys().next().value;
-      if (oldest === undefined || this.dueIndex.has(oldest)) break;
+    const json = JSON.stringify(session);
+    if (e === undefined) {
+      this.sessions.set(id, new StoredSession(json, 1, null));
+    } else {
+      // Rewritten sessions move to the end: the oldest finished ones are evicted first.
+      this.sessions.delete(id);
+      e.json = json;
+      e.version = expected + 1;
+      // The notes stay beside the document until it is rewritten with them in it (read folds them into events).
+      if (e.notes !== null) {
+        const left = e.notes.filter((n) => !session.events.some((have) => have.id === n.id));
+        e.notes = left.length > 0 ? left : null;
+      }
+      this.sessions.set(id, e);
+    }
+    this.setDue(id, dueAt(session));
+    if (session.phase === 'completed') this.recordingsPending.add(id);
+    else this.recordingsPending.delete(id);
+    if (this.sessions.size > this.maxSessions) this.evictFinished();
+    return true;
+  }
+
+  /** Past maxSessions, the oldest sessions while they are finished (a session still due is never dropped). */
+  private evictFinished(): void {
+    for (const oldest of this.sessions.keys()) {
+      if (this.sessions.size <= this.maxSessions || this.dueIndex.has(oldest)) return;
       this.sessions.delete(oldest);
     }
-    return true;
   }
 
   async remove(sessionId: string): Promise<void> {
@@ -199,8 +228,9 @@ export class MemoryCallStateStore implements CallStateStore {
   async noteEvent(sessionId: string, event: SentEvent): Promise<void> {
     const e = this.sessions.get(sessionId);
     if (!e) return;
-    e.notes ??= [];
-    if (!e.notes.some((n) => n.id === event.id)) e.notes.push({ ...event });
+    const note: SentEvent = { id: event.id, type: event.type, extension: event.extension, timestamp: event.timestamp };
+    if (e.notes === null) e.notes = [note];
+    else if (!e.notes.some((n) => n.id === event.id)) e.notes.push(note);
   }
 
   async getFlag(name: string): Promise<string | null> {
