@@ -108,6 +108,16 @@ export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler
   const securityHeaders = staticSecurityHeaders();
   const overload = deps.overload ?? null;
 
+  const onlyConfigured = [deps.secret];
+  /** The configured secret and the presented ones worth cutting out of the record and the log. */
+  const secretsToCut = (presented: readonly string[]): string[] => {
+    // The usual callback presents the right secret once: the same array every time, nothing to filter.
+    if (presented.length === 0 || (presented.length === 1 && presented[0] === deps.secret)) return onlyConfigured;
+    // The right secret presented is the configured one: redacting it twice would double the record's cost.
+    const others = presented.filter((s) => s.length >= MIN_PRESENTED_SECRET_TO_REDACT && s.length <= MAX_PRESENTED_SECRET_TO_REDACT && s !== deps.secret);
+    return [deps.secret, ...others.slice(0, MAX_PRESENTED_SECRETS_TO_REDACT)];
+  };
+
   /** Sends the answer, keeps the redacted record, logs. The one exit of every request. */
   const finish = (ctx: CallbackContext, answer: Answer, extra: { code?: CallbackErrorCode } = {}) => {
     if (ctx.admitted) {
@@ -126,9 +136,7 @@ export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler
       });
       res.end(json);
     }
-    // The right secret presented is the configured one: redacting it twice would double the record's cost.
-    const presented = ctx.presented.filter((s) => s.length >= MIN_PRESENTED_SECRET_TO_REDACT && s.length <= MAX_PRESENTED_SECRET_TO_REDACT && s !== deps.secret);
-    const secrets = [deps.secret, ...presented.slice(0, MAX_PRESENTED_SECRETS_TO_REDACT)];
+    const secrets = secretsToCut(ctx.presented);
     const path = recordPath(ctx.route);
     const latencyMs = Math.round((performance.now() - ctx.started) * 10) / 10;
     // Only the raw parts are captured now; the redacted record is built when the recent-callbacks ring is
