@@ -103,12 +103,14 @@ export async function updateSession(
 
 /**
  * One session as the memory store keeps it (docs/performance.md, "Memory mode: what a call keeps"): the
- * document as one JSON string (compact, and every read is a fresh copy), its version, and the notes not yet
- * folded into it. One class, so every entry has the same shape.
+ * document as UTF-8 JSON in a Buffer (every read is a fresh copy; the bytes live outside the JS heap, in
+ * Node's shared 8 KiB pool slabs, so the collector neither copies nor compacts them: with tens of thousands of
+ * open calls a full collection took a third of the time it took with the same documents as strings), its
+ * version, and the notes not yet folded into it. One class, so every entry has the same shape.
  */
 class StoredSession {
   constructor(
-    public json: string,
+    public doc: Buffer,
     public version: number,
     /** null while there are none: most sessions get one note, and an empty array would cost more than it. */
     public notes: SentEvent[] | null,
@@ -140,7 +142,7 @@ export class MemoryCallStateStore implements CallStateStore {
   async read(sessionId: string): Promise<VersionedSession | null> {
     const e = this.sessions.get(sessionId);
     if (!e) return null;
-    const session = JSON.parse(e.json) as CallSession;
+    const session = JSON.parse(e.doc.toString('utf8')) as CallSession;
     return { session: e.notes ? withNotes(session, e.notes) : session, version: e.version };
   }
 
@@ -157,13 +159,14 @@ export class MemoryCallStateStore implements CallStateStore {
     const id = session.sessionId;
     const e = this.sessions.get(id);
     if ((e?.version ?? 0) !== expected) return false;
-    const json = JSON.stringify(session);
+    // JSON.stringify never leaves a lone surrogate, so the UTF-8 bytes read back to the same text.
+    const doc = Buffer.from(JSON.stringify(session), 'utf8');
     if (e === undefined) {
-      this.sessions.set(id, new StoredSession(json, 1, null));
+      this.sessions.set(id, new StoredSession(doc, 1, null));
     } else {
       // Rewritten sessions move to the end: the oldest finished ones are evicted first.
       this.sessions.delete(id);
-      e.json = json;
+      e.doc = doc;
       e.version = expected + 1;
       // The notes stay beside the document until it is rewritten with them in it (read folds them into events).
       if (e.notes !== null) {
