@@ -143,4 +143,20 @@ describe.each(implementations)('%s call state', (_name, make) => {
     expect(await store.read('gone')).toBeNull();
     expect(await store.compareAndSet(session('gone'), 0)).toBe(true);
   });
+
+  it('when a session carries any text, then a read gives it back exactly, as a copy of its own', async () => {
+    const store = make();
+    const odd = {
+      ...session('text'),
+      fromName: 'Zoë 東京 \u{1F4DE} "quoted" \\ back\nline \uD800 lone',
+      links: { crm: 'https://crm.example/c?q=a&b=ü' },
+    };
+    await store.compareAndSet(odd, 0);
+    const first = await store.read('text');
+    expect(first?.session).toEqual(odd);
+    // A read is the caller's to change: the stored document is not.
+    first?.session.legs.push({ extension: '102', state: 'ringing', ringingAt: 2000 });
+    odd.legs.push({ extension: '103', state: 'ringing', ringingAt: 3000 });
+    expect((await store.read('text'))?.session.legs).toHaveLength(1);
+  });
 });
