@@ -160,3 +160,19 @@ describe.each(implementations)('%s call state', (_name, make) => {
     expect((await store.read('text'))?.session.legs).toHaveLength(1);
   });
 });
+
+describe('memory call state, past maxSessions', () => {
+  it('when more sessions are kept than maxSessions, then the oldest finished ones go, and none still due', async () => {
+    const store = new MemoryCallStateStore({ maxSessions: 3 });
+    const done = (id: string): CallSession => ({ ...session(id), phase: 'done' });
+    await store.compareAndSet(session('open-1'), 0);
+    for (const id of ['done-1', 'done-2', 'done-3']) await store.compareAndSet(done(id), 0);
+    // Four kept, cap 3: the oldest session is still due, so it stays and nothing older can go; a later write
+    // finds the oldest finished one behind it only once the open call is done and rewritten (moved last).
+    expect(await store.read('open-1')).not.toBeNull();
+    await store.compareAndSet(done('open-1'), 1);
+    expect(await store.read('done-1')).toBeNull();
+    expect((await store.readMany(['done-2', 'done-3', 'open-1'])).every((v) => v !== null)).toBe(true);
+    expect(await store.counts()).toEqual({ active: 0, recordingsPending: 0 });
+  });
+});
