@@ -106,6 +106,7 @@ export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler
   const rejections = new RejectionLog(logger, deps.rejectedLogIntervalMs);
   const stats = new CallbackStats(logger, deps.statsLogIntervalMs);
   const securityHeaders = staticSecurityHeaders();
+  const leanAnswerHeaders = answerHeadersWith(securityHeaders);
   const overload = deps.overload ?? null;
 
   const onlyConfigured = [deps.secret];
@@ -127,10 +128,10 @@ export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler
     const json = JSON.stringify(answer.body);
     const { res } = ctx;
     if (!res.headersSent) {
+      // The lean path's headers are the same on every answer: merged once, not per callback.
+      const base = ctx.route.headers === securityHeaders ? leanAnswerHeaders : answerHeadersWith(ctx.route.headers);
       res.writeHead(answer.status, {
-        ...ctx.route.headers,
-        'cache-control': 'no-store',
-        'content-type': 'application/json; charset=utf-8',
+        ...base,
         'content-length': Buffer.byteLength(json),
         ...(answer.status === 503 ? { 'retry-after': '1' } : {}),
       });
@@ -270,6 +271,11 @@ export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler
       rejections.close();
     },
   };
+}
+
+/** Every answer's headers but its length: the route's own (the security headers on the lean path), no caching, JSON. */
+function answerHeadersWith(route: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  return { ...route, 'cache-control': 'no-store', 'content-type': 'application/json; charset=utf-8' };
 }
 
 /** The callback route as an Express router, on the same handler (the lean path's fallback; tests mount it). */
