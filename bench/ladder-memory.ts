@@ -12,9 +12,19 @@ import { generateContacts } from '../src/simulator/seed.js';
 import { LoadGenerator } from './lib/loadgen.js';
 import { cpuTimeMs } from './lib/procs.js';
 import { rng, round } from './lib/stats.js';
+import { answerHelp } from './lib/help.js';
 import { startBridge } from './lib/targets.js';
 
 const load = () => os.loadavg().map((l) => round(l, 2)).join(' ');
+
+
+answerHelp(`
+usage: node --import tsx bench/ladder-memory.ts [rates=250,500,1000,1500,2000,2500,3000,3500,4000,4500]
+
+The memory bridge alone on the benchmark's ladder (each step once), after the phonebook build's tight-heap
+window, then 8 s past the limit. For comparing one change or guard setting quickly (BENCH_BRIDGE_ENV).
+env: OVERLOAD_RATE (7000; 0: none), GC_OBSERVE (a module preloaded into the bridge), BENCH_BRIDGE_ENV
+`);
 
 async function main(): Promise<void> {
   const rates = (process.argv[2] ?? '250,500,1000,1500,2000,2500,3000,3500,4000,4500').split(',').map(Number);

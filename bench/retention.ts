@@ -8,7 +8,17 @@ import { createSimulator } from '../src/simulator/simulator.js';
 import { generateContacts } from '../src/simulator/seed.js';
 import { LoadGenerator } from './lib/loadgen.js';
 import { rng, round } from './lib/stats.js';
+import { answerHelp } from './lib/help.js';
 import { startBridge, type Target } from './lib/targets.js';
+
+
+answerHelp(`
+usage: node --import tsx bench/retention.ts [rate=3000] [seconds=10] [rounds=2]
+
+What each call retains in memory mode: the bridge's heap after two full collections before and after each
+round of open-loop callbacks (100,000 contacts, 1,000 agents), per accepted callback.
+env: CONTACTS (100000), GC_OBSERVE (a module preloaded into the bridge, e.g. a gc PerformanceObserver)
+`);
 
 async function gcHeap(target: Target): Promise<number> {
   for (let i = 0; i < 2; i++) {
