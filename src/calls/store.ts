@@ -114,6 +114,8 @@ class StoredSession {
     public version: number,
     /** null while there are none: most sessions get one note, and an empty array would cost more than it. */
     public notes: SentEvent[] | null,
+    /** The grouping key claimGroup pointed to this session: forgotten with it, not kept for its 12 h. */
+    public groupKey: string | null = null,
   ) {}
 }
 
@@ -186,12 +188,20 @@ export class MemoryCallStateStore implements CallStateStore {
   private evictFinished(): void {
     for (const oldest of this.sessions.keys()) {
       if (this.sessions.size <= this.maxSessions || this.dueIndex.has(oldest)) return;
-      this.sessions.delete(oldest);
+      this.forget(oldest);
     }
   }
 
-  async remove(sessionId: string): Promise<void> {
+  /** Drops a session, and its grouping key while that still points to it (a later claim would find it stale). */
+  private forget(sessionId: string): void {
+    const e = this.sessions.get(sessionId);
+    if (!e) return;
     this.sessions.delete(sessionId);
+    if (e.groupKey !== null && this.groups.get(e.groupKey) === sessionId) this.groups.delete(e.groupKey);
+  }
+
+  async remove(sessionId: string): Promise<void> {
+    this.forget(sessionId);
     this.setDue(sessionId, null);
     this.recordingsPending.delete(sessionId);
   }
@@ -221,6 +231,8 @@ export class MemoryCallStateStore implements CallStateStore {
     // Claimed and written in one synchronous step: a claim running alongside sees both.
     this.groups.set(key, candidate.sessionId, ttlMs);
     this.write(candidate, 0);
+    const written = this.sessions.get(candidate.sessionId);
+    if (written) written.groupKey = key;
     return candidate.sessionId;
   }
 

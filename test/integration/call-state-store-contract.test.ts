@@ -175,4 +175,21 @@ describe('memory call state, past maxSessions', () => {
     expect((await store.readMany(['done-2', 'done-3', 'open-1'])).every((v) => v !== null)).toBe(true);
     expect(await store.counts()).toEqual({ active: 0, recordingsPending: 0 });
   });
+
+  it('when a session is evicted or removed, then its grouping key goes with it, unless another session holds it now', async () => {
+    const store = new MemoryCallStateStore({ maxSessions: 1 });
+    await store.claimGroup('cid:old', session('old'), 12 * 3600_000, null);
+    await store.compareAndSet({ ...session('old'), phase: 'done' }, 1);
+    await store.claimGroup('cid:new', session('new'), 12 * 3600_000, null);
+    // Two kept, cap 1: the finished one goes, and the key that named it with it.
+    expect(await store.read('old')).toBeNull();
+    expect(await store.group('cid:old')).toBeNull();
+    expect(await store.group('cid:new')).toBe('new');
+    // A stale owner replaced by a new claim: removing the stale one leaves the key to the new one.
+    await store.claimGroup('cid:new', session('newer'), 12 * 3600_000, 'new');
+    await store.remove('new');
+    expect(await store.group('cid:new')).toBe('newer');
+    await store.remove('newer');
+    expect(await store.group('cid:new')).toBeNull();
+  });
 });
