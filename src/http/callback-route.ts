@@ -201,7 +201,8 @@ export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler
     let cb: NormalizedCallback;
     try {
       const body = parseBody(ctx.req.headers['content-type'], ctx.rawBody);
-      const fields: Record<string, unknown> = { ...queryFields(ctx.query), ...body };
+      // Query fields, then the body's over them; the usual callback has no query, and its body is the fields.
+      const fields: Record<string, unknown> = ctx.route.rawQuery === '' ? body : { ...queryFields(ctx.query), ...body };
       ctx.fields = fields;
       cb = normalizeCallback(fields, deps.fieldNames);
       ctx.normalized = cb;
