@@ -44,6 +44,7 @@ async function main(): Promise<void> {
   let calls = 0;
   for (const rate of rates) {
     const cpu0 = cpuTimeMs(target.server.pid);
+    const startedAt = Date.now();
     const t0 = performance.now();
     const s = await gen.runOpenLoop(rate, rate === 1000 ? 8000 : 3000);
     const cpuPct = round(((cpuTimeMs(target.server.pid) - cpu0) / (performance.now() - t0)) * 100, 0);
@@ -51,7 +52,7 @@ async function main(): Promise<void> {
     const m = await target.sample();
     const pass = s.frame.p99 <= 50 && s.errors === 0 && s.missing === 0 && s.duplicates === 0 && s.misrouted === 0;
     console.log(
-      `${String(rate).padStart(5)}/s ${pass ? 'ok  ' : 'FAIL'} p50 ${s.frame.p50} p99 ${s.frame.p99} max ${s.frame.max} ms, 503 ${s.refused} (${round((s.refused / Math.max(1, s.sent)) * 100, 1)} %), ` +
+      `${new Date(startedAt).toISOString().slice(11, 19)} ${String(rate).padStart(5)}/s ${pass ? 'ok  ' : 'FAIL'} p50 ${s.frame.p50} p99 ${s.frame.p99} max ${s.frame.max} ms, 503 ${s.refused} (${round((s.refused / Math.max(1, s.sent)) * 100, 1)} %), ` +
         `other errors ${s.errors - s.refused}, missing ${s.missing}, CPU ${cpuPct} %, heap ${round(m.heapUsedBytes / 1e6, 0)} MB after ${calls} calls, lag p99 ${round(m.lagP99Ms, 1)} ms`,
     );
     await sleep(1000);
