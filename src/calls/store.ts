@@ -101,9 +101,27 @@ export async function updateSession(
   throw new Error(`call session ${sessionId}: too many concurrent writers`);
 }
 
+/**
+ * One session as the memory store keeps it (docs/performance.md, "Memory mode: what a call keeps"): the
+ * document as UTF-8 JSON in a Buffer (every read is a fresh copy; the bytes live outside the JS heap, in
+ * Node's shared 8 KiB pool slabs, so the collector neither copies nor compacts them: with tens of thousands of
+ * open calls a full collection took a third of the time it took with the same documents as strings), its
+ * version, and the notes not yet folded into it. One class, so every entry has the same shape.
+ */
+class StoredSession {
+  constructor(
+    public doc: Buffer,
+    public version: number,
+    /** null while there are none: most sessions get one note, and an empty array would cost more than it. */
+    public notes: SentEvent[] | null,
+    /** The grouping key claimGroup pointed to this session: forgotten with it, not kept for its 12 h. */
+    public groupKey: string | null = null,
+  ) {}
+}
+
 export class MemoryCallStateStore implements CallStateStore {
   readonly inProcess = true;
-  private readonly sessions = new Map<string, { json: string; version: number; notes?: SentEvent[] }>();
+  private readonly sessions = new Map<string, StoredSession>();
   /** Session id -> when it is next due; done sessions are not in it. */
   private readonly dueIndex = new Map<string, number>();
   private readonly recordingsPending = new Set<string>();
@@ -126,7 +144,7 @@ export class MemoryCallStateStore implements CallStateStore {
   async read(sessionId: string): Promise<VersionedSession | null> {
     const e = this.sessions.get(sessionId);
     if (!e) return null;
-    const session = JSON.parse(e.json) as CallSession;
+    const session = JSON.parse(e.doc.toString('utf8')) as CallSession;
     return { session: e.notes ? withNotes(session, e.notes) : session, version: e.version };
   }
 
@@ -140,26 +158,50 @@ export class MemoryCallStateStore implements CallStateStore {
 
   /** compareAndSet without the promise: claimGroup writes a new call's session in the same step. */
   private write(session: CallSession, expected: number): boolean {
-    const e = this.sessions.get(session.sessionId);
+    const id = session.sessionId;
+    const e = this.sessions.get(id);
     if ((e?.version ?? 0) !== expected) return false;
-    this.sessions.delete(session.sessionId);
-    // The notes stay beside the document until it is rewritten with them in it (read folds them into events).
-    const notes = e?.notes?.filter((n) => !session.events.some((have) => have.id === n.id));
-    this.sessions.set(session.sessionId, { json: JSON.stringify(session), version: expected + 1, ...(notes && notes.length > 0 ? { notes } : {}) });
-    const due = dueAt(session);
-    this.setDue(session.sessionId, due);
-    if (session.phase === 'completed') this.recordingsPending.add(session.sessionId);
-    else this.recordingsPending.delete(session.sessionId);
-    while (this.sessions.size > this.maxSessions) {
-      const oldest = this.sessions.keys().next().value;
-      if (oldest === undefined || this.dueIndex.has(oldest)) break;
-      this.sessions.delete(oldest);
+    // JSON.stringify never leaves a lone surrogate, so the UTF-8 bytes read back to the same text.
+    const doc = Buffer.from(JSON.stringify(session), 'utf8');
+    if (e === undefined) {
+      this.sessions.set(id, new StoredSession(doc, 1, null));
+    } else {
+      // Rewritten sessions move to the end: the oldest finished ones are evicted first.
+      this.sessions.delete(id);
+      e.doc = doc;
+      e.version = expected + 1;
+      // The notes stay beside the document until it is rewritten with them in it (read folds them into events).
+      if (e.notes !== null) {
+        const left = e.notes.filter((n) => !session.events.some((have) => have.id === n.id));
+        e.notes = left.length > 0 ? left : null;
+      }
+      this.sessions.set(id, e);
     }
+    this.setDue(id, dueAt(session));
+    if (session.phase === 'completed') this.recordingsPending.add(id);
+    else this.recordingsPending.delete(id);
+    if (this.sessions.size > this.maxSessions) this.evictFinished();
     return true;
   }
 
-  async remove(sessionId: string): Promise<void> {
+  /** Past maxSessions, the oldest sessions while they are finished (a session still due is never dropped). */
+  private evictFinished(): void {
+    for (const oldest of this.sessions.keys()) {
+      if (this.sessions.size <= this.maxSessions || this.dueIndex.has(oldest)) return;
+      this.forget(oldest);
+    }
+  }
+
+  /** Drops a session, and its grouping key while that still points to it (a later claim would find it stale). */
+  private forget(sessionId: string): void {
+    const e = this.sessions.get(sessionId);
+    if (!e) return;
     this.sessions.delete(sessionId);
+    if (e.groupKey !== null && this.groups.get(e.groupKey) === sessionId) this.groups.delete(e.groupKey);
+  }
+
+  async remove(sessionId: string): Promise<void> {
+    this.forget(sessionId);
     this.setDue(sessionId, null);
     this.recordingsPending.delete(sessionId);
   }
@@ -189,6 +231,8 @@ export class MemoryCallStateStore implements CallStateStore {
     // Claimed and written in one synchronous step: a claim running alongside sees both.
     this.groups.set(key, candidate.sessionId, ttlMs);
     this.write(candidate, 0);
+    const written = this.sessions.get(candidate.sessionId);
+    if (written) written.groupKey = key;
     return candidate.sessionId;
   }
 
@@ -199,8 +243,9 @@ export class MemoryCallStateStore implements CallStateStore {
   async noteEvent(sessionId: string, event: SentEvent): Promise<void> {
     const e = this.sessions.get(sessionId);
     if (!e) return;
-    e.notes ??= [];
-    if (!e.notes.some((n) => n.id === event.id)) e.notes.push({ ...event });
+    const note: SentEvent = { id: event.id, type: event.type, extension: event.extension, timestamp: event.timestamp };
+    if (e.notes === null) e.notes = [note];
+    else if (!e.notes.some((n) => n.id === event.id)) e.notes.push(note);
   }
 
   async getFlag(name: string): Promise<string | null> {

@@ -1,5 +1,6 @@
 /** Counts and times the callbacks the callback route hands on: accepted or duplicate, and the event appended. */
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Histogram, type Registry } from 'prom-client';
+import { addLabelledCounter, byLabel } from '../metrics.js';
 import type { NormalizedCallback } from '../core/callback.js';
 import { eventTypeForState } from '../core/event.js';
 import type { AppendResult } from '../core/ports.js';
@@ -8,18 +9,14 @@ export type AcceptCallback = (cb: NormalizedCallback) => Promise<AppendResult>;
 
 /** `accept` with the callback metrics around it. */
 export function countedAccept(registry: Registry, accept: AcceptCallback): AcceptCallback {
-  const callbacks = new Counter({
-    name: 'bridge_callbacks_total',
-    help: 'PBX callbacks by result (accepted, duplicate, rejected, unauthorized, failed)',
-    labelNames: ['result'],
-    registers: [registry],
-  });
-  const eventsPublished = new Counter({
-    name: 'bridge_events_published_total',
-    help: 'Events appended to the event log',
-    labelNames: ['type'],
-    registers: [registry],
-  });
+  // Plain running totals, read at scrape time: prom-client's inc() with labels (or a labels() child, which
+  // only binds them) hashes the labels object on every call, twice per callback here.
+  const results: Record<string, number> = {};
+  const published: Record<string, number> = {};
+  addLabelledCounter(registry, 'bridge_callbacks_total', 'PBX callbacks by result (accepted, duplicate, rejected, unauthorized, failed)', ['result'], () =>
+    byLabel('result', results),
+  );
+  addLabelledCounter(registry, 'bridge_events_published_total', 'Events appended to the event log', ['type'], () => byLabel('type', published));
   const callbackToPublish = new Histogram({
     name: 'bridge_callback_to_publish_seconds',
     help: 'From callback received to event appended',
@@ -30,8 +27,12 @@ export function countedAccept(registry: Registry, accept: AcceptCallback): Accep
     const started = performance.now();
     const result = await accept(cb);
     callbackToPublish.observe((performance.now() - started) / 1000);
-    callbacks.inc({ result: result.duplicate ? 'duplicate' : 'accepted' });
-    if (!result.duplicate) eventsPublished.inc({ type: eventTypeForState(cb.state) });
+    const key = result.duplicate ? 'duplicate' : 'accepted';
+    results[key] = (results[key] ?? 0) + 1;
+    if (!result.duplicate) {
+      const type = eventTypeForState(cb.state);
+      published[type] = (published[type] ?? 0) + 1;
+    }
     return result;
   };
 }

@@ -106,7 +106,18 @@ export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler
   const rejections = new RejectionLog(logger, deps.rejectedLogIntervalMs);
   const stats = new CallbackStats(logger, deps.statsLogIntervalMs);
   const securityHeaders = staticSecurityHeaders();
+  const leanAnswerHeaders = answerHeadersWith(securityHeaders);
   const overload = deps.overload ?? null;
+
+  const onlyConfigured = [deps.secret];
+  /** The configured secret and the presented ones worth cutting out of the record and the log. */
+  const secretsToCut = (presented: readonly string[]): string[] => {
+    // The usual callback presents the right secret once: the same array every time, nothing to filter.
+    if (presented.length === 0 || (presented.length === 1 && presented[0] === deps.secret)) return onlyConfigured;
+    // The right secret presented is the configured one: redacting it twice would double the record's cost.
+    const others = presented.filter((s) => s.length >= MIN_PRESENTED_SECRET_TO_REDACT && s.length <= MAX_PRESENTED_SECRET_TO_REDACT && s !== deps.secret);
+    return [deps.secret, ...others.slice(0, MAX_PRESENTED_SECRETS_TO_REDACT)];
+  };
 
   /** Sends the answer, keeps the redacted record, logs. The one exit of every request. */
   const finish = (ctx: CallbackContext, answer: Answer, extra: { code?: CallbackErrorCode } = {}) => {
@@ -117,18 +128,16 @@ export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler
     const json = JSON.stringify(answer.body);
     const { res } = ctx;
     if (!res.headersSent) {
+      // The lean path's headers are the same on every answer: merged once, not per callback.
+      const base = ctx.route.headers === securityHeaders ? leanAnswerHeaders : answerHeadersWith(ctx.route.headers);
       res.writeHead(answer.status, {
-        ...ctx.route.headers,
-        'cache-control': 'no-store',
-        'content-type': 'application/json; charset=utf-8',
+        ...base,
         'content-length': Buffer.byteLength(json),
         ...(answer.status === 503 ? { 'retry-after': '1' } : {}),
       });
       res.end(json);
     }
-    // The right secret presented is the configured one: redacting it twice would double the record's cost.
-    const presented = ctx.presented.filter((s) => s.length >= MIN_PRESENTED_SECRET_TO_REDACT && s.length <= MAX_PRESENTED_SECRET_TO_REDACT && s !== deps.secret);
-    const secrets = [deps.secret, ...presented.slice(0, MAX_PRESENTED_SECRETS_TO_REDACT)];
+    const secrets = secretsToCut(ctx.presented);
     const path = recordPath(ctx.route);
     const latencyMs = Math.round((performance.now() - ctx.started) * 10) / 10;
     // Only the raw parts are captured now; the redacted record is built when the recent-callbacks ring is
@@ -192,7 +201,8 @@ export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler
     let cb: NormalizedCallback;
     try {
       const body = parseBody(ctx.req.headers['content-type'], ctx.rawBody);
-      const fields: Record<string, unknown> = { ...queryFields(ctx.query), ...body };
+      // Query fields, then the body's over them; the usual callback has no query, and its body is the fields.
+      const fields: Record<string, unknown> = ctx.route.rawQuery === '' ? body : { ...queryFields(ctx.query), ...body };
       ctx.fields = fields;
       cb = normalizeCallback(fields, deps.fieldNames);
       ctx.normalized = cb;
@@ -262,6 +272,11 @@ export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler
       rejections.close();
     },
   };
+}
+
+/** Every answer's headers but its length: the route's own (the security headers on the lean path), no caching, JSON. */
+function answerHeadersWith(route: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  return { ...route, 'cache-control': 'no-store', 'content-type': 'application/json; charset=utf-8' };
 }
 
 /** The callback route as an Express router, on the same handler (the lean path's fallback; tests mount it). */

@@ -143,4 +143,53 @@ describe.each(implementations)('%s call state', (_name, make) => {
     expect(await store.read('gone')).toBeNull();
     expect(await store.compareAndSet(session('gone'), 0)).toBe(true);
   });
+
+  it('when a session carries any text, then a read gives it back exactly, as a copy of its own', async () => {
+    const store = make();
+    const odd = {
+      ...session('text'),
+      fromName: 'Zoë 東京 \u{1F4DE} "quoted" \\ back\nline \uD800 lone',
+      links: { crm: 'https://crm.example/c?q=a&b=ü' },
+    };
+    await store.compareAndSet(odd, 0);
+    const first = await store.read('text');
+    expect(first?.session).toEqual(odd);
+    // A read is the caller's to change: the stored document is not.
+    first?.session.legs.push({ extension: '102', state: 'ringing', ringingAt: 2000 });
+    odd.legs.push({ extension: '103', state: 'ringing', ringingAt: 3000 });
+    expect((await store.read('text'))?.session.legs).toHaveLength(1);
+  });
+});
+
+describe('memory call state, past maxSessions', () => {
+  it('when more sessions are kept than maxSessions, then the oldest finished ones go, and none still due', async () => {
+    const store = new MemoryCallStateStore({ maxSessions: 3 });
+    const done = (id: string): CallSession => ({ ...session(id), phase: 'done' });
+    await store.compareAndSet(session('open-1'), 0);
+    for (const id of ['done-1', 'done-2', 'done-3']) await store.compareAndSet(done(id), 0);
+    // Four kept, cap 3: the oldest session is still due, so it stays and nothing older can go; a later write
+    // finds the oldest finished one behind it only once the open call is done and rewritten (moved last).
+    expect(await store.read('open-1')).not.toBeNull();
+    await store.compareAndSet(done('open-1'), 1);
+    expect(await store.read('done-1')).toBeNull();
+    expect((await store.readMany(['done-2', 'done-3', 'open-1'])).every((v) => v !== null)).toBe(true);
+    expect(await store.counts()).toEqual({ active: 0, recordingsPending: 0 });
+  });
+
+  it('when a session is evicted or removed, then its grouping key goes with it, unless another session holds it now', async () => {
+    const store = new MemoryCallStateStore({ maxSessions: 1 });
+    await store.claimGroup('cid:old', session('old'), 12 * 3600_000, null);
+    await store.compareAndSet({ ...session('old'), phase: 'done' }, 1);
+    await store.claimGroup('cid:new', session('new'), 12 * 3600_000, null);
+    // Two kept, cap 1: the finished one goes, and the key that named it with it.
+    expect(await store.read('old')).toBeNull();
+    expect(await store.group('cid:old')).toBeNull();
+    expect(await store.group('cid:new')).toBe('new');
+    // A stale owner replaced by a new claim: removing the stale one leaves the key to the new one.
+    await store.claimGroup('cid:new', session('newer'), 12 * 3600_000, 'new');
+    await store.remove('new');
+    expect(await store.group('cid:new')).toBe('newer');
+    await store.remove('newer');
+    expect(await store.group('cid:new')).toBeNull();
+  });
 });
