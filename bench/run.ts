@@ -4,7 +4,7 @@
  * figures. Prints one table with every target's PASS/MISS and writes the raw results (with the machine's
  * description) to bench/results/ (not committed).
  *
- *   npm run bench                  full run (about 4 minutes on a 2-core machine)
+ *   npm run bench                  full run (about 5-6 minutes on a 2-core machine)
  *   npm run bench -- --quick       smoke run: every piece for about a second, tiny phonebook (BENCH_QUICK=1 too)
  *
  * Env: BENCH_RESULTS_DIR (default bench/results), BENCH_ONLY=limit,baseline,memory,redis,overload,small,inproc to run a subset
@@ -32,7 +32,7 @@ answerHelp(`
 usage: npm run bench [-- --quick]
 
 The baseline relay and the bridge (memory and Redis mode) under the same open-loop load, plus in-process
-figures; prints one table and writes the raw results to bench/results/ (about 4 minutes).
+figures; prints one table and writes the raw results to bench/results/ (about 5-6 minutes).
 
 options:
   --quick        smoke run: every piece for about a second, tiny phonebook (also BENCH_QUICK=1)
