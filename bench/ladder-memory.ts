@@ -7,13 +7,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
-import { createSimulator } from '../src/simulator/simulator.js';
-import { generateContacts } from '../src/simulator/seed.js';
-import { LoadGenerator } from './lib/loadgen.js';
 import { cpuTimeMs } from './lib/procs.js';
-import { rng, round } from './lib/stats.js';
+import { round } from './lib/stats.js';
+import { startMemorySetup } from './lib/memory-setup.js';
 import { answerHelp } from './lib/help.js';
-import { startBridge } from './lib/targets.js';
 
 const load = () => os.loadavg().map((l) => round(l, 2)).join(' ');
 
@@ -28,17 +25,8 @@ env: OVERLOAD_RATE (7000; 0: none), GC_OBSERVE (a module preloaded into the brid
 
 async function main(): Promise<void> {
   const rates = (process.argv[2] ?? '250,500,1000,1500,2000,2500,3000,3500,4000,4500').split(',').map(Number);
-  const contactsCount = 100_000;
-  const contacts = generateContacts(contactsCount);
-  const sim = createSimulator({ contacts });
-  const simAddr = await sim.listen();
-  const nodeArgs = process.env.GC_OBSERVE ? ['--import', process.env.GC_OBSERVE] : [];
-  const target = await startBridge({ name: 'bridge-memory', simApiUrl: simAddr.apiBaseUrl, contacts: contactsCount, nodeArgs });
-  const r = rng(3);
-  const callers = Array.from({ length: 20_000 }, () => contacts[Math.floor(r() * contacts.length)]?.['Phone Number'] ?? '');
-  const gen = new LoadGenerator(target.spec, callers);
-  await gen.connectAgents(await target.agentSpecs(Array.from({ length: 1000 }, (_, i) => String(2000 + i))));
-  await gen.runOpenLoop(300, 2000);
+  const setup = await startMemorySetup(100_000);
+  const { target, gen } = setup;
   await sleep(35_000);
   console.log(`load ${load()}`);
   let calls = 0;
@@ -67,9 +55,7 @@ async function main(): Promise<void> {
     );
   }
   console.log(`load ${load()}`);
-  await gen.close();
-  await target.stop();
-  await sim.close();
+  await setup.close();
 }
 
 main().then(

@@ -4,12 +4,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
-import { createSimulator } from '../src/simulator/simulator.js';
-import { generateContacts } from '../src/simulator/seed.js';
-import { LoadGenerator } from './lib/loadgen.js';
-import { rng, round } from './lib/stats.js';
+import { round } from './lib/stats.js';
+import { startMemorySetup } from './lib/memory-setup.js';
 import { answerHelp } from './lib/help.js';
-import { startBridge, type Target } from './lib/targets.js';
+import type { Target } from './lib/targets.js';
 
 
 answerHelp(`
@@ -30,17 +28,8 @@ async function gcHeap(target: Target): Promise<number> {
 
 async function main(): Promise<void> {
   const [rate = 3000, seconds = 10, rounds = 2] = process.argv.slice(2).map(Number);
-  const contactsCount = Number(process.env.CONTACTS ?? 100_000);
-  const contacts = generateContacts(contactsCount);
-  const sim = createSimulator({ contacts });
-  const simAddr = await sim.listen();
-  const nodeArgs = process.env.GC_OBSERVE ? ['--import', process.env.GC_OBSERVE] : [];
-  const target = await startBridge({ name: 'bridge-memory', simApiUrl: simAddr.apiBaseUrl, contacts: contactsCount, nodeArgs });
-  const r = rng(3);
-  const callers = Array.from({ length: 20_000 }, () => contacts[Math.floor(r() * contacts.length)]?.['Phone Number'] ?? '');
-  const gen = new LoadGenerator(target.spec, callers);
-  await gen.connectAgents(await target.agentSpecs(Array.from({ length: 1000 }, (_, i) => String(2000 + i))));
-  await gen.runOpenLoop(300, 2000);
+  const setup = await startMemorySetup(Number(process.env.CONTACTS ?? 100_000));
+  const { target, gen } = setup;
   let heap = await gcHeap(target);
   console.log(`heap after warm-up + GC ${round(heap / 1e6, 1)} MB, load ${os.loadavg().map((l) => round(l, 2)).join(' ')}`);
   for (let i = 0; i < rounds; i++) {
@@ -55,9 +44,7 @@ async function main(): Promise<void> {
     heap = after;
   }
   console.log(`load ${os.loadavg().map((l) => round(l, 2)).join(' ')}`);
-  await gen.close();
-  await target.stop();
-  await sim.close();
+  await setup.close();
 }
 
 main().then(
