@@ -11,10 +11,10 @@ import { createServer as createTcpServer, connect as netConnect, type AddressInf
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import type { AgentClaims } from '../../src/core/agent.js';
-import type { NewCallEvent } from '../../src/core/event.js';
 import { MemoryEventLog } from '../../src/events/memory-event-log.js';
 import { createWsHub } from '../../src/ws/hub.js';
 import { ResumingAgent } from '../helpers/resuming-agent.js';
+import { ringingEvent } from '../helpers/events.js';
 import { eventually } from '../helpers/wait.js';
 
 const logger = pino({ level: 'silent' });
@@ -24,20 +24,6 @@ afterEach(async () => {
   cleanups = [];
   for (const c of run) await c();
 });
-
-function ringing(extension: string): NewCallEvent {
-  return {
-    type: 'call.ringing',
-    timestamp: new Date().toISOString(),
-    data: {
-      extension,
-      call: { id: randomBytes(4).toString('hex'), from: '+15550100', fromRaw: '5550100', fromName: null, to: extension, direction: 'inbound', sessionId: 's-1' },
-      contact: null,
-      otherContacts: [],
-      links: {},
-    },
-  };
-}
 
 /**
  * A TCP proxy that passes the client's bytes on at once and holds the server's until `complete(held)` says
@@ -98,9 +84,9 @@ describe('a resuming agent', () => {
     cleanups.push(() => hub.close());
 
     // What the agent saw before its socket went, then what it missed meanwhile: the replay it resumes with.
-    const seen = (await log.append(ringing('401'), null)).id;
+    const seen = (await log.append(ringingEvent('401'), null)).id;
     const missed: string[] = [];
-    for (let i = 0; i < 5; i++) missed.push((await log.append(ringing('401'), null)).id);
+    for (let i = 0; i < 5; i++) missed.push((await log.append(ringingEvent('401'), null)).id);
 
     const proxy = await coalescingProxy((server.address() as AddressInfo).port, (held) => held.includes('"type":"ready"') && missed.every((id) => held.includes(id)));
     const agent = new ResumingAgent('401', token, () => `http://127.0.0.1:${proxy.port}`);

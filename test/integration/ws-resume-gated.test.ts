@@ -12,12 +12,13 @@ import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { AgentClaims } from '../../src/core/agent.js';
-import type { NewCallEvent, StoredEvent } from '../../src/core/event.js';
+import type { StoredEvent } from '../../src/core/event.js';
 import type { EventLog, ReplayResult } from '../../src/core/ports.js';
 import { RedisEventLog } from '../../src/events/redis-event-log.js';
 import { createRedisClient } from '../../src/store/redis.js';
 import { createWsHub } from '../../src/ws/hub.js';
 import { uniquePrefix } from '../helpers/redis-server.js';
+import { ringingEvent } from '../helpers/events.js';
 import { eventually, letTimePass } from '../helpers/wait.js';
 import { openAgentSocket } from '../helpers/ws-client.js';
 
@@ -28,20 +29,6 @@ afterEach(async () => {
   cleanups = [];
   for (const c of run) await c();
 });
-
-function ringing(extension: string): NewCallEvent {
-  return {
-    type: 'call.ringing',
-    timestamp: new Date().toISOString(),
-    data: {
-      extension,
-      call: { id: randomBytes(4).toString('hex'), from: '+15550100', fromRaw: '5550100', fromName: null, to: extension, direction: 'inbound', sessionId: 's-1' },
-      contact: null,
-      otherContacts: [],
-      links: {},
-    },
-  };
-}
 
 async function instanceLog(prefix: string, name: string): Promise<RedisEventLog> {
   const clients: Redis[] = [createRedisClient(inject('redisUrl'), name), createRedisClient(inject('redisUrl'), `${name}-tail`)];
@@ -106,7 +93,7 @@ describe('websocket resume against two instances on one Redis stream', () => {
 
     const expected: string[] = [];
     const appendOn = async (log: RedisEventLog, extension: string) => {
-      const { id } = await log.append(ringing(extension), null);
+      const { id } = await log.append(ringingEvent(extension), null);
       if (extension === '401') expected.push(id);
       return id;
     };
