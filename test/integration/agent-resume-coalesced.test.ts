@@ -5,15 +5,12 @@
  * A proxy between the agent and a real hub holds the hub's bytes until the upgrade response, `ready` and the
  * whole replay are in, and hands them on in one write: the agent must still count every replayed event.
  */
-import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer, connect as netConnect, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import type { AgentClaims } from '../../src/core/agent.js';
 import { MemoryEventLog } from '../../src/events/memory-event-log.js';
-import { createWsHub } from '../../src/ws/hub.js';
 import { ResumingAgent } from '../helpers/resuming-agent.js';
+import { startAgentHub } from '../helpers/agent-hub.js';
 import { ringingEvent } from '../helpers/events.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -69,26 +66,14 @@ describe('a resuming agent', () => {
   it('counts the replayed events that arrive in the same read as the upgrade response', async () => {
     const log = new MemoryEventLog({ logger });
     cleanups.push(() => log.close());
-    const server: Server = createServer((_req, res) => res.end('ok'));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    cleanups.push(
-      () =>
-        new Promise<void>((r) => {
-          server.closeAllConnections();
-          server.close(() => r());
-        }),
-    );
-    const token = randomBytes(12).toString('hex');
-    const claims: AgentClaims = { extension: '401', role: 'agent', exp: Math.floor(Date.now() / 1000) + 3600, jti: token };
-    const hub = createWsHub({ server, verifyToken: async (t) => (t === token ? claims : null), eventLog: log, logger });
-    cleanups.push(() => hub.close());
+    const { port, token } = await startAgentHub(log, '401', logger, cleanups);
 
     // What the agent saw before its socket went, then what it missed meanwhile: the replay it resumes with.
     const seen = (await log.append(ringingEvent('401'), null)).id;
     const missed: string[] = [];
     for (let i = 0; i < 5; i++) missed.push((await log.append(ringingEvent('401'), null)).id);
 
-    const proxy = await coalescingProxy((server.address() as AddressInfo).port, (held) => held.includes('"type":"ready"') && missed.every((id) => held.includes(id)));
+    const proxy = await coalescingProxy(port, (held) => held.includes('"type":"ready"') && missed.every((id) => held.includes(id)));
     const agent = new ResumingAgent('401', token, () => `http://127.0.0.1:${proxy.port}`);
     agent.lastEventId = seen;
     cleanups.push(() => agent.stop());

@@ -5,19 +5,15 @@
  * and after it has read, while both instances append and the hub receives those events live; the resumed
  * socket must get every event after its id exactly once, in order.
  */
-import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import type { AgentClaims } from '../../src/core/agent.js';
 import type { StoredEvent } from '../../src/core/event.js';
 import type { EventLog, ReplayResult } from '../../src/core/ports.js';
 import { RedisEventLog } from '../../src/events/redis-event-log.js';
 import { createRedisClient } from '../../src/store/redis.js';
-import { createWsHub } from '../../src/ws/hub.js';
 import { uniquePrefix } from '../helpers/redis-server.js';
+import { startAgentHub } from '../helpers/agent-hub.js';
 import { ringingEvent } from '../helpers/events.js';
 import { eventually, letTimePass } from '../helpers/wait.js';
 import { openAgentSocket } from '../helpers/ws-client.js';
@@ -73,19 +69,7 @@ describe('websocket resume against two instances on one Redis stream', () => {
         return result;
       },
     };
-    const server: Server = createServer((_req, res) => res.end('ok'));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    cleanups.push(
-      () =>
-        new Promise<void>((r) => {
-          server.closeAllConnections();
-          server.close(() => r());
-        }),
-    );
-    const token = randomBytes(12).toString('hex');
-    const claims: AgentClaims = { extension: '401', role: 'agent', exp: Math.floor(Date.now() / 1000) + 3600, jti: token };
-    const hub = createWsHub({ server, verifyToken: async (t) => (t === token ? claims : null), eventLog: held, logger });
-    cleanups.push(() => hub.close());
+    const { port, token } = await startAgentHub(held, '401', logger, cleanups);
     // What the hub's instance received live: once an event is here, the hub (subscribed first) has it too.
     const live: StoredEvent[] = [];
     here.subscribe((e) => live.push(e));
@@ -103,7 +87,7 @@ describe('websocket resume against two instances on one Redis stream', () => {
     const missed = [await appendOn(other, '401'), await appendOn(here, '402'), await appendOn(here, '401')];
     await liveHas(missed);
 
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const url = `http://127.0.0.1:${port}`;
     const socketOpened = openAgentSocket(url, token, seen);
     cleanups.push(async () => (await socketOpened).ws.terminate());
 
