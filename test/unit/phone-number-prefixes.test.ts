@@ -11,9 +11,9 @@ import examples from 'libphonenumber-js/examples.mobile.json';
 import minMetadata from 'libphonenumber-js/min/metadata';
 import { getCountryCallingCode } from 'libphonenumber-js/min';
 import { extractDigits, readWritten, toE164, type CountryCode } from '../../src/core/phone-number.js';
-import type { PhonebookContact } from '../../src/core/event.js';
 import { PhonebookIndex } from '../../src/phonebook/index.js';
 import { expectOneReading, iddPattern, iddPrefixes, nationalPrefixPattern, prefixesOf, rng } from './phone-number-readings.js';
+import { phonebookContact } from '../helpers/contacts.js';
 
 const COUNTRIES = Object.keys(minMetadata.countries) as CountryCode[];
 const EXAMPLES = examples as Partial<Record<CountryCode, string>>;
@@ -136,21 +136,6 @@ describe('one reading of a number, whatever prefix it is written with', () => {
   });
 });
 
-function contact(id: string, phoneNumber: string): PhonebookContact {
-  return {
-    phonebookId: id,
-    displayName: `Contact ${id}`,
-    firstName: 'First',
-    lastName: id,
-    email: '',
-    extension: '',
-    phoneNumber,
-    cellNumber: '',
-    phoneGroup: '1',
-    customFields: {},
-  };
-}
-
 describe('the phonebook with these countries as the default', () => {
   it.each([
     ['BR', '+55 11 96123-4567', ['(11) 96123-4567', '0 15 11 96123 4567', '90 21 11 96123 4567', '0014 55 11 96123 4567', '+5511961234567']],
@@ -162,7 +147,7 @@ describe('the phonebook with these countries as the default', () => {
     ['CO', '03 321 1234567', ['321 1234567', '+57 321 1234567', '009 57 321 1234567', '00444 57 321 1234567']],
     ['CL', '+56 9 6123 4567', ['9 6123 4567', '1230 56 9 6123 4567', '00 56 9 6123 4567']],
   ] as const)('with %s, a contact at %s is found exactly from each way of dialling it, and call.from is its E.164', async (country, stored, callers) => {
-    const index = await PhonebookIndex.build([contact('1', stored)], [], [], country);
+    const index = await PhonebookIndex.build([phonebookContact('1', { phoneNumber: stored })], [], [], country);
     const { plus, digits } = extractDigits(stored);
     const e164 = toE164(plus, digits, country);
     expect(e164).not.toBeNull();
@@ -173,7 +158,7 @@ describe('the phonebook with these countries as the default', () => {
   });
 
   it('with JP, a contact at +44 … is found from 0044 … (read as a Japanese number) on its last digits', async () => {
-    const index = await PhonebookIndex.build([contact('1', '+44 20 7946 0958')], [], [], 'JP');
+    const index = await PhonebookIndex.build([phonebookContact('1', { phoneNumber: '+44 20 7946 0958' })], [], [], 'JP');
     expect(index.lookup('0044 20 7946 0958').contact).toMatchObject({ phonebookId: '1', match: 'suffix' });
     expect(index.lookup('010 44 20 7946 0958').contact).toMatchObject({ phonebookId: '1', match: 'exact' });
   });

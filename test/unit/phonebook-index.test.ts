@@ -3,22 +3,7 @@ import type { PhonebookContact as Contact } from '../../src/core/event.js';
 import type { PbxCustomField, PbxExtension } from '../../src/core/ports.js';
 import { comparePhonebookIds, PhonebookIndex } from '../../src/phonebook/index.js';
 import { NumberFieldClassifier } from '../../src/phonebook/number-fields.js';
-
-function contact(id: string, fields: Partial<Contact> = {}): Contact {
-  return {
-    phonebookId: id,
-    displayName: `Contact ${id}`,
-    firstName: 'First',
-    lastName: id,
-    email: '',
-    extension: '',
-    phoneNumber: '',
-    cellNumber: '',
-    phoneGroup: '1',
-    customFields: {},
-    ...fields,
-  };
-}
+import { phonebookContact } from '../helpers/contacts.js';
 
 const CUSTOM_FIELDS: PbxCustomField[] = [
   { name: 'Company', type: 'DropDownList' },
@@ -33,23 +18,23 @@ const EXTENSIONS: PbxExtension[] = [
 ];
 
 // The manual's two examples plus a few more.
-const NISHA = contact('41', {
+const NISHA = phonebookContact('41', {
   displayName: 'Nisha Patel',
   extension: '101',
   phoneNumber: '98988778',
   cellNumber: '78768876',
   customFields: { Company: 'Ecosmob', City: 'Abd', 'Office No': '9879973234' },
 });
-const ANJALI = contact('42', {
+const ANJALI = phonebookContact('42', {
   displayName: 'Anjali Patel',
   extension: '102',
   phoneNumber: '94557758',
   cellNumber: '78768876',
   customFields: { Company: 'Ecosmob', City: 'Abd', 'Office No': '9879973234' },
 });
-const RAHUL = contact('43', { displayName: 'Rahul Sharma', phoneNumber: '+91 98247 40472', cellNumber: '09898012345' });
-const PRIYA = contact('44', { displayName: 'Priya Mehta', phoneNumber: '0091 99090 12345' });
-const US = contact('50', { displayName: 'Sam US', phoneNumber: '+1 (415) 555-2671' });
+const RAHUL = phonebookContact('43', { displayName: 'Rahul Sharma', phoneNumber: '+91 98247 40472', cellNumber: '09898012345' });
+const PRIYA = phonebookContact('44', { displayName: 'Priya Mehta', phoneNumber: '0091 99090 12345' });
+const US = phonebookContact('50', { displayName: 'Sam US', phoneNumber: '+1 (415) 555-2671' });
 
 async function build(contacts: Contact[], country: 'IN' | 'US' = 'IN'): Promise<PhonebookIndex> {
   return PhonebookIndex.build(contacts, EXTENSIONS, CUSTOM_FIELDS, country);
@@ -81,32 +66,32 @@ describe('PhonebookIndex.lookup', () => {
   });
 
   it('lists at most 5 other contacts, lowest phonebookIds first', async () => {
-    const many = Array.from({ length: 12 }, (_, i) => contact(String(100 - i), { cellNumber: '+91 99250 11111' }));
+    const many = Array.from({ length: 12 }, (_, i) => phonebookContact(String(100 - i), { cellNumber: '+91 99250 11111' }));
     const m = (await build(many)).lookup('09925011111');
     expect(m.contact?.phonebookId).toBe('89');
     expect(m.otherContacts.map((c) => c.phonebookId)).toEqual(['90', '91', '92', '93', '94']);
   });
 
   it('prefers a phone or cell number over a custom field, and an exact match over the last digits', async () => {
-    const custom = contact('1', { customFields: { 'Office No': '+91 98250 98250' } });
-    const cell = contact('9', { cellNumber: '9825098250' });
-    const tailOnly = contact('2', { phoneNumber: '25098250' });
+    const custom = phonebookContact('1', { customFields: { 'Office No': '+91 98250 98250' } });
+    const cell = phonebookContact('9', { cellNumber: '9825098250' });
+    const tailOnly = phonebookContact('2', { phoneNumber: '25098250' });
     const m = (await build([custom, cell, tailOnly])).lookup('+919825098250');
     expect(m.contact?.phonebookId).toBe('9');
     expect(m.otherContacts.map((c) => c.phonebookId)).toEqual(['1', '2']);
   });
 
   it('does not match two valid numbers that only share their last digits', async () => {
-    const index = await build([contact('7', { phoneNumber: '+91 90000 12345' })]);
+    const index = await build([phonebookContact('7', { phoneNumber: '+91 90000 12345' })]);
     expect(index.lookup('+91 91111 12345').contact).toBeNull();
   });
 
   it('finds numbers in custom fields, by name or by a phone-looking value', async () => {
     const index = await build([
       NISHA,
-      contact('60', { customFields: { WhatsApp: '+44 7911 123456' } }),
-      contact('61', { customFields: { 'Alt contact': '(212) 555-0123, 079 2630 1200' } }),
-      contact('62', { customFields: { Joined: '20240115', 'Customer ID': '99887766' } }),
+      phonebookContact('60', { customFields: { WhatsApp: '+44 7911 123456' } }),
+      phonebookContact('61', { customFields: { 'Alt contact': '(212) 555-0123, 079 2630 1200' } }),
+      phonebookContact('62', { customFields: { Joined: '20240115', 'Customer ID': '99887766' } }),
     ]);
     expect(index.lookup('9879973234').contact?.phonebookId).toBe('41');
     expect(index.lookup('+447911123456').contact?.phonebookId).toBe('60');
@@ -129,7 +114,7 @@ describe('PhonebookIndex.lookup', () => {
   });
 
   it('reads US numbers with a US default country', async () => {
-    const index = await build([contact('70', { phoneNumber: '(415) 555-2671' })], 'US');
+    const index = await build([phonebookContact('70', { phoneNumber: '(415) 555-2671' })], 'US');
     expect(index.lookup('4155552671')).toMatchObject({ from: '+14155552671', contact: { phonebookId: '70' } });
     expect(index.lookup('+1 415-555-2671').contact?.phonebookId).toBe('70');
   });
@@ -153,7 +138,7 @@ describe('PhonebookIndex.isExtension', () => {
 
 describe('PhonebookIndex.build', () => {
   it('yields to the event loop while building a large phonebook', async () => {
-    const contacts = Array.from({ length: 20_000 }, (_, i) => contact(String(i), { phoneNumber: `9${String(800000000 + i)}` }));
+    const contacts = Array.from({ length: 20_000 }, (_, i) => phonebookContact(String(i), { phoneNumber: `9${String(800000000 + i)}` }));
     let ticks = 0;
     const timer = setInterval(() => ticks++, 1);
     const index = await PhonebookIndex.build(contacts, [], [], 'IN', { sliceMs: 2 });

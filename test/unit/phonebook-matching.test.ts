@@ -6,22 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PhonebookContact } from '../../src/core/event.js';
 import { PhonebookIndex } from '../../src/phonebook/index.js';
-
-function contact(id: string, fields: Partial<PhonebookContact> = {}): PhonebookContact {
-  return {
-    phonebookId: id,
-    displayName: `Contact ${id}`,
-    firstName: 'First',
-    lastName: id,
-    email: '',
-    extension: '',
-    phoneNumber: '',
-    cellNumber: '',
-    phoneGroup: '1',
-    customFields: {},
-    ...fields,
-  };
-}
+import { phonebookContact } from '../helpers/contacts.js';
 
 const build = (contacts: PhonebookContact[], country: 'IN' | 'US' = 'IN') => PhonebookIndex.build(contacts, [], [], country);
 
@@ -38,7 +23,7 @@ describe('foreign numbers written nationally', () => {
     const contacts: PhonebookContact[] = [];
     for (let i = 0; i < N; i++) {
       const n = usNumber(i);
-      contacts.push(contact(String(1000 + i), { phoneNumber: `(${n.area}) ${n.exchange}-${n.line}` }));
+      contacts.push(phonebookContact(String(1000 + i), { phoneNumber: `(${n.area}) ${n.exchange}-${n.line}` }));
     }
     const index = await build(contacts);
     let found = 0;
@@ -59,16 +44,16 @@ describe('foreign numbers written nationally', () => {
   }, 120_000);
 
   it('the contract example: (212) 700-0042 saved with DEFAULT_COUNTRY=IN pops for +1 212 700 0042 and 0012127000042', async () => {
-    const index = await build([contact('7', { phoneNumber: '(212) 700-0042' })]);
+    const index = await build([phonebookContact('7', { phoneNumber: '(212) 700-0042' })]);
     for (const raw of ['+1 212 700 0042', '0012127000042', '+12127000042']) {
       expect(index.lookup(raw)).toMatchObject({ from: '+12127000042', contact: { phonebookId: '7', match: 'suffix' } });
     }
   });
 
   it('a number written with its country matches itself exactly in any form', async () => {
-    const index = await build([contact('8', { phoneNumber: '+1 212 700 0042' })]);
+    const index = await build([phonebookContact('8', { phoneNumber: '+1 212 700 0042' })]);
     for (const raw of ['+1 212 700 0042', '0012127000042']) expect(index.lookup(raw).contact?.match).toBe('exact');
-    const us = await build([contact('8', { phoneNumber: '(212) 700-0042' })], 'US');
+    const us = await build([phonebookContact('8', { phoneNumber: '(212) 700-0042' })], 'US');
     expect(us.lookup('+1 212 700 0042').contact?.match).toBe('exact');
     expect(us.lookup('011 1 212 700 0042').contact?.match).toBe('exact');
   });
@@ -77,8 +62,8 @@ describe('foreign numbers written nationally', () => {
 describe('numbers that never match', () => {
   it('two numbers written with different countries never match, whatever their last digits', async () => {
     const index = await build([
-      contact('1', { phoneNumber: '+1 212 700 0042' }),
-      contact('2', { phoneNumber: '0044 20 2700 0042' }),
+      phonebookContact('1', { phoneNumber: '+1 212 700 0042' }),
+      phonebookContact('2', { phoneNumber: '0044 20 2700 0042' }),
     ]);
     expect(index.lookup('+44 20 2700 0042').contact?.phonebookId).toBe('2');
     expect(index.lookup('+44 20 2700 0042').otherContacts).toEqual([]);
@@ -88,14 +73,14 @@ describe('numbers that never match', () => {
   });
 
   it('two valid numbers of the same country are two numbers, written nationally or not', async () => {
-    const index = await build([contact('1', { phoneNumber: '079 2630 1234' }), contact('2', { phoneNumber: '+1 212 700 0042' })]);
+    const index = await build([phonebookContact('1', { phoneNumber: '079 2630 1234' }), phonebookContact('2', { phoneNumber: '+1 212 700 0042' })]);
     expect(index.lookup('022 2630 1234').contact).toBeNull();
     expect(index.lookup('+91 22 2630 1234').contact).toBeNull();
     expect(index.lookup('+1 312 700 0042').contact).toBeNull();
   });
 
   it('what matched before still matches: unparseable numbers on their last digits, short numbers exactly', async () => {
-    const index = await build([contact('41', { phoneNumber: '98988778', extension: '101' })]);
+    const index = await build([phonebookContact('41', { phoneNumber: '98988778', extension: '101' })]);
     expect(index.lookup('98988778').contact?.match).toBe('exact');
     expect(index.lookup('+91 98988778').contact?.match).toBe('suffix');
     expect(index.lookup('101').contact?.match).toBe('exact');
@@ -106,9 +91,9 @@ describe('numbers that never match', () => {
 describe('match on every contact', () => {
   it('the best contact and each other contact say how they matched, exact ones first', async () => {
     const index = await build([
-      contact('30', { phoneNumber: '(212) 700-0042' }),
-      contact('20', { cellNumber: '+1 212 700 0042' }),
-      contact('10', { customFields: { Mobile: '2127000042' } }),
+      phonebookContact('30', { phoneNumber: '(212) 700-0042' }),
+      phonebookContact('20', { cellNumber: '+1 212 700 0042' }),
+      phonebookContact('10', { customFields: { Mobile: '2127000042' } }),
     ]);
     const m = index.lookup('+1 212 700 0042');
     expect(m.contact).toMatchObject({ phonebookId: '20', match: 'exact' });
@@ -119,12 +104,12 @@ describe('match on every contact', () => {
   });
 
   it('a contact added to a live index is found by the next lookup, even one answered from the cache before', async () => {
-    const index = await build([contact('1', { phoneNumber: '+91 98247 40472' })]);
+    const index = await build([phonebookContact('1', { phoneNumber: '+91 98247 40472' })]);
     expect(index.lookup('09447011111').contact).toBeNull();
-    index.add(contact('2', { phoneNumber: '09447011111' }));
+    index.add(phonebookContact('2', { phoneNumber: '09447011111' }));
     expect(index.lookup('09447011111').contact).toMatchObject({ phonebookId: '2', match: 'exact' });
-    expect(index.holds(contact('2', { phoneNumber: '+91 94470 11111' }))).toBe(true);
-    expect(index.holds(contact('', { phoneNumber: '+91 94470 11111', lastName: '2' }))).toBe(true);
-    expect(index.holds(contact('', { phoneNumber: '+91 94470 11111', lastName: 'Other' }))).toBe(false);
+    expect(index.holds(phonebookContact('2', { phoneNumber: '+91 94470 11111' }))).toBe(true);
+    expect(index.holds(phonebookContact('', { phoneNumber: '+91 94470 11111', lastName: '2' }))).toBe(true);
+    expect(index.holds(phonebookContact('', { phoneNumber: '+91 94470 11111', lastName: 'Other' }))).toBe(false);
   });
 });
