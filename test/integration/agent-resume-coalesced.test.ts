@@ -6,21 +6,17 @@
  * whole replay are in, and hands them on in one write: the agent must still count every replayed event.
  */
 import { createServer as createTcpServer, connect as netConnect, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { MemoryEventLog } from '../../src/events/memory-event-log.js';
 import { ResumingAgent } from '../helpers/resuming-agent.js';
 import { startAgentHub } from '../helpers/agent-hub.js';
 import { ringingEvent } from '../helpers/events.js';
+import { cleanupsAfterEach } from '../helpers/cleanups.js';
 import { eventually } from '../helpers/wait.js';
 
 const logger = pino({ level: 'silent' });
-let cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  const run = cleanups.reverse();
-  cleanups = [];
-  for (const c of run) await c();
-});
+const cleanups = cleanupsAfterEach();
 
 /**
  * A TCP proxy that passes the client's bytes on at once and holds the server's until `complete(held)` says

@@ -1,8 +1,8 @@
 /** The WebSocket hub over a real http.Server, real `ws` clients, raw sockets where a client must misbehave. */
 import { randomBytes } from 'node:crypto';
-import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
-import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
-import { afterEach, describe, expect, inject, it, vi } from 'vitest';
+import { request, type IncomingHttpHeaders, type Server } from 'node:http';
+import { connect as netConnect, type Socket } from 'node:net';
+import { describe, expect, inject, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -12,17 +12,14 @@ import type { EventLog } from '../../src/core/ports.js';
 import { MemoryEventLog } from '../../src/events/memory-event-log.js';
 import { RedisEventLog } from '../../src/events/redis-event-log.js';
 import { createRedisClient } from '../../src/store/redis.js';
-import { createWsHub, type WsHub, type WsHubOptions } from '../../src/ws/hub.js';
+import type { WsHub, WsHubOptions } from '../../src/ws/hub.js';
+import { startHubServer } from '../helpers/agent-hub.js';
+import { cleanupsAfterEach } from '../helpers/cleanups.js';
 import { eventually, letTimePass } from '../helpers/wait.js';
 import { uniquePrefix } from '../helpers/redis-server.js';
 
 const logger = pino({ level: 'silent' });
-let cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  const run = cleanups.reverse();
-  cleanups = [];
-  for (const c of run) await c();
-});
+const cleanups = cleanupsAfterEach();
 
 const farFuture = () => Math.floor(Date.now() / 1000) + 3600;
 const tokens = new Map<string, AgentClaims>();
@@ -56,18 +53,8 @@ interface Started {
 }
 
 async function startHub(log: EventLog, extra: Partial<WsHubOptions> = {}): Promise<Started> {
-  const server = createServer((_req, res) => res.end('ok'));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanups.push(
-    () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  );
-  const hub = createWsHub({ server, verifyToken, eventLog: log, logger, ...extra });
-  cleanups.push(() => hub.close());
-  return { hub, server, port: (server.address() as AddressInfo).port, log };
+  const { hub, server, port } = await startHubServer({ verifyToken, eventLog: log, logger, ...extra }, cleanups);
+  return { hub, server, port, log };
 }
 
 interface TestClient {

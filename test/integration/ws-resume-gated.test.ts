@@ -7,7 +7,7 @@
  */
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import type { StoredEvent } from '../../src/core/event.js';
 import type { EventLog, ReplayResult } from '../../src/core/ports.js';
 import { RedisEventLog } from '../../src/events/redis-event-log.js';
@@ -15,16 +15,12 @@ import { createRedisClient } from '../../src/store/redis.js';
 import { uniquePrefix } from '../helpers/redis-server.js';
 import { startAgentHub } from '../helpers/agent-hub.js';
 import { ringingEvent } from '../helpers/events.js';
+import { cleanupsAfterEach } from '../helpers/cleanups.js';
 import { eventually, letTimePass } from '../helpers/wait.js';
 import { openAgentSocket } from '../helpers/ws-client.js';
 
 const logger = pino({ level: 'silent' });
-let cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  const run = cleanups.reverse();
-  cleanups = [];
-  for (const c of run) await c();
-});
+const cleanups = cleanupsAfterEach();
 
 async function instanceLog(prefix: string, name: string): Promise<RedisEventLog> {
   const clients: Redis[] = [createRedisClient(inject('redisUrl'), name), createRedisClient(inject('redisUrl'), `${name}-tail`)];
