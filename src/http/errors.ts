@@ -27,7 +27,7 @@ export function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.in
  * body-parser's failures carry a status and a type (entity.parse.failed, entity.too.large, …); the router's
  * (a path parameter that is not valid percent-encoding) a 4xx status alone: the client's error, not ours.
  */
-function bodyParserCode(err: unknown): { code: ErrorCode; status: number } | null {
+function requestErrorCode(err: unknown): { code: ErrorCode; status: number } | null {
   if (typeof err !== 'object' || err === null || !('status' in err) || typeof err.status !== 'number') return null;
   if (!('type' in err)) return err.status >= 400 && err.status < 500 ? { code: 'REQUEST_ERR_UNREADABLE', status: err.status } : null;
   const type = String(err.type);
@@ -47,9 +47,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       send(res, err.status, err.error, err.message, err.answerFields);
       return;
     }
-    const parser = bodyParserCode(err);
-    if (parser) {
-      send(res, parser.status, ERRORS[parser.code].error, ERRORS[parser.code].message);
+    const unreadable = requestErrorCode(err);
+    if (unreadable) {
+      send(res, unreadable.status, ERRORS[unreadable.code].error, ERRORS[unreadable.code].message);
       return;
     }
     logger.error({ err }, 'unhandled error in request');
