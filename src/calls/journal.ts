@@ -76,7 +76,12 @@ export function matchesQuery(e: JournalEntry, q: JournalQuery, country: CountryC
 
 /** Cursors are opaque to clients: the time and id of the last entry of the page. */
 export function encodeCursor(e: JournalEntry): string {
-  return Buffer.from(JSON.stringify([entryTime(e), e.sessionId])).toString('base64url');
+  return encodePosition(entryTime(e), e.sessionId);
+}
+
+/** A cursor for a place in the journal (the entry there need not have matched the query). */
+export function encodePosition(time: number, sessionId: string): string {
+  return Buffer.from(JSON.stringify([time, sessionId])).toString('base64url');
 }
 
 export function decodeCursor(cursor: string): { time: number; sessionId: string } | null {

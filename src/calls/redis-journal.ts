@@ -7,6 +7,7 @@ import type { CountryCode } from '../core/phone-number.js';
 import {
   decodeCursor,
   encodeCursor,
+  encodePosition,
   entryTime,
   journalNumberKeys,
   matchesQuery,
@@ -16,6 +17,9 @@ import {
   type JournalPage,
   type JournalQuery,
 } from './journal.js';
+
+/** Index batches one list request reads at most before it answers (a short page, with a cursor to go on). */
+const MAX_ROUNDS = 50;
 
 export class RedisCallJournal implements CallJournal {
   private readonly retentionMs: number;
@@ -70,34 +74,47 @@ export class RedisCallJournal implements CallJournal {
     const min = q.since !== undefined ? String(q.since) : '-inf';
     const out: JournalEntry[] = [];
     const batch = Math.max(20, q.limit * 2);
-    let skipUntilPast = cursor;
+    /** How far down the index this request has looked: entries at or above it were read (or skipped). */
+    let readUpTo = cursor;
+    /** The index may hold more past readUpTo that this request did not look at (it stopped after MAX_ROUNDS). */
+    let cutShort = false;
     // Read in batches until the page is full: the other filters are applied to what the index gives.
-    for (let round = 0; round < 50; round++) {
-      const ids = await this.redis.zrevrangebyscore(index, max, min, 'LIMIT', 0, batch);
+    for (let round = 0; ; round++) {
+      if (round === MAX_ROUNDS) {
+        cutShort = true;
+        break;
+      }
+      const flat = await this.redis.zrevrangebyscore(index, max, min, 'WITHSCORES', 'LIMIT', 0, batch);
+      const read = flat.length / 2;
+      if (read === 0) break;
+      const ids: string[] = [];
+      for (let i = 0; i < flat.length; i += 2) {
+        const id = flat[i] as string;
+        const time = Number(flat[i + 1]);
+        // Ties with the place read up to come again (max is inclusive): those at or above it are done.
+        if (readUpTo && (time > readUpTo.time || (time === readUpTo.time && id >= readUpTo.sessionId))) continue;
+        ids.push(id);
+        readUpTo = { time, sessionId: id };
+      }
+      // A whole batch of ties already read: no way forward by score (more than `batch` calls in one ms).
       if (ids.length === 0) break;
       const jsons = await this.redis.mget(ids.map((id) => this.entryKey(id)));
-      let lastTime: number | null = null;
-      let lastId = '';
       for (const json of jsons) {
-        if (!json) continue;
+        if (!json) continue; // expired, its index entry not trimmed yet
         const e = JSON.parse(json) as JournalEntry;
-        lastTime = entryTime(e);
-        lastId = e.sessionId;
-        if (skipUntilPast) {
-          const t = entryTime(e);
-          if (t > skipUntilPast.time || (t === skipUntilPast.time && e.sessionId >= skipUntilPast.sessionId)) continue;
-        }
         if (matchesQuery(e, q, this.country) && !out.some((o) => o.sessionId === e.sessionId)) out.push(e);
       }
-      if (out.length > q.limit || ids.length < batch || lastTime === null) break;
-      // Continue from the last time read (inclusive: ties are skipped by the id check above).
-      skipUntilPast = { time: lastTime, sessionId: lastId };
-      max = String(lastTime);
+      if (out.length > q.limit || read < batch) break;
+      // Continue from the last place read (inclusive: ties are skipped by the check above).
+      max = String((readUpTo as { time: number }).time);
     }
     out.sort((a, b) => entryTime(b) - entryTime(a) || (a.sessionId < b.sessionId ? 1 : -1));
     const calls = out.slice(0, q.limit);
     const last = calls[calls.length - 1];
-    return { calls, nextCursor: out.length > q.limit && last ? encodeCursor(last) : null };
+    if (out.length > q.limit && last) return { calls, nextCursor: encodeCursor(last) };
+    // Stopped looking before the index ended: a short page, and the cursor goes on from where it stopped, so
+    // that null keeps meaning "nothing more" (a narrow filter over a busy index, e.g. a number on one extension).
+    return { calls, nextCursor: cutShort && readUpTo ? encodePosition(readUpTo.time, readUpTo.sessionId) : null };
   }
 
   async close(): Promise<void> {}
