@@ -95,7 +95,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
     );
     const webhooks = parts.own(
       await startWebhookService({
-        logger, eventLog, sharedLater: stores.resilient, kv, lock, redis: redis?.client ?? null, redisUrl: config.redisUrl, prefix, registry,
+        logger, eventLog, sharedLog: stores.shared, sharedLater: stores.resilient, kv, lock, redis: redis?.client ?? null, redisUrl: config.redisUrl, prefix, registry,
         allowPrivate: config.webhookAllowPrivate, retryScheduleS: config.webhookRetryScheduleS, timeoutMs: config.webhookTimeoutMs,
       }),
     );

@@ -29,6 +29,8 @@ export interface Stores extends ReadinessPart {
   redis: SharedRedis | null;
   /** The Redis event log with its outage mode (tells when an outage's events are shared); null in memory mode. */
   resilient: ResilientEventLog | null;
+  /** The Redis stream itself, without the outage stand-in, for readers that must see only what is shared (the webhook dispatcher); null in memory mode. */
+  shared: RedisEventLog | null;
   /** Whether the command connection can be used now (always in memory mode). */
   available(): boolean;
   close(): Promise<void>;
@@ -54,6 +56,7 @@ export async function openStores(o: StoresOptions): Promise<Stores> {
       eventLog,
       redis: null,
       resilient: null,
+      shared: null,
       available: () => true,
       readiness: () => ({ fields: { redis: 'not_configured', eventLog: 'memory' } }),
       close: () => eventLog.close(),
@@ -86,6 +89,7 @@ export async function openStores(o: StoresOptions): Promise<Stores> {
     eventLog,
     redis: { client: redis, url: o.redisUrl, prefix },
     resilient: eventLog,
+    shared,
     available,
     readiness(): ReadinessReport {
       const log = resilientLogReadiness(eventLog);

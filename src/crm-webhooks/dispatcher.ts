@@ -11,6 +11,11 @@
  *
  * Every instance's log subscription (and the resilient log's signal for its outage events reaching the shared
  * stream) only wakes the dispatcher; events are never enqueued from it directly.
+ *
+ * With Redis it reads the shared stream itself (`sharedLog`), not the resilient log: when a read of the stream
+ * is slow, that one serves it from this instance's ring of recent events, which cannot vouch for events before
+ * the instance started (or seen while its tail lagged); its "incomplete" would read here as a stream trimmed
+ * past the cursor, and the events in between, still in the stream, would be skipped. A failed read is tried again.
  */
 import type { EventLog, KeyValueStore, Lock } from '../core/ports.js';
 import type { StoredEvent } from '../core/event.js';
@@ -31,8 +36,14 @@ export interface SharedLaterSignal {
   onSharedLater(listener: () => void): () => void;
 }
 
+/** What the dispatcher reads: the shared log's replay and its end. */
+export type SharedLogReader = Pick<EventLog, 'readAfter' | 'lastId'>;
+
 export interface DispatcherOptions {
+  /** Its subscription wakes the dispatcher; it is also what is read when there is no `sharedLog`. */
   eventLog: EventLog;
+  /** The shared stream itself (with Redis): read from the cursor, and for the log's end. Default: eventLog. */
+  sharedLog?: SharedLogReader | null;
   /** Wakes the dispatcher besides the log's subscription; none in memory mode. */
   sharedLater?: SharedLaterSignal | null;
   kv: KeyValueStore;
@@ -62,8 +73,10 @@ export class WebhookDispatcher {
   private recheckTimer: NodeJS.Timeout | null = null;
   private readonly lockTtlMs: number;
   private readonly batchSize: number;
+  private readonly log: SharedLogReader;
 
   constructor(private readonly opts: DispatcherOptions) {
+    this.log = opts.sharedLog ?? opts.eventLog;
     this.lockTtlMs = opts.lockTtlMs ?? 10_000;
     this.batchSize = opts.batchSize ?? 200;
     this.lease = new LeaderLease({
@@ -135,7 +148,7 @@ export class WebhookDispatcher {
     const saved = await this.opts.kv.get(CURSOR_KEY);
     if (saved) return saved;
     // First start: deliver what is appended from now on.
-    const start = (await this.opts.eventLog.lastId()) ?? '0-0';
+    const start = (await this.log.lastId()) ?? '0-0';
     await this.opts.kv.set(CURSOR_KEY, start);
     return start;
   }
@@ -149,7 +162,7 @@ export class WebhookDispatcher {
       // No endpoint at the last look: skip to the end of the log without reading it. The log's end is read
       // before the endpoints, so every event skipped was accepted before any endpoint now active was created.
       const changesBefore = this.endpointChanges;
-      const last = await this.opts.eventLog.lastId();
+      const last = await this.log.lastId();
       if (!this.leading || this.stopped) return;
       if (!(await this.hasActiveEndpoint())) {
         if (last) await this.opts.kv.set(CURSOR_KEY, last);
@@ -163,13 +176,13 @@ export class WebhookDispatcher {
     let cursor = await this.cursor();
     for (;;) {
       if (!this.leading || this.stopped) return;
-      const { events, complete } = await this.opts.eventLog.readAfter(cursor, this.batchSize);
+      const { events, complete } = await this.log.readAfter(cursor, this.batchSize);
       if (!complete) {
         this.opts.logger.warn({ cursor }, 'webhook dispatcher fell behind the event log; some events were trimmed before delivery');
       }
       if (events.length === 0) {
         if (!complete) {
-          const last = await this.opts.eventLog.lastId();
+          const last = await this.log.lastId();
           if (last) await this.opts.kv.set(CURSOR_KEY, last);
         }
         return;

@@ -9,7 +9,7 @@ import type { EventType } from '../core/event.js';
 import type { EventLog, KeyValueStore, Lock } from '../core/ports.js';
 import type { Logger } from '../logger.js';
 import { BullDeliveryQueue } from './bullmq-queue.js';
-import { WebhookDispatcher, type SharedLaterSignal } from './dispatcher.js';
+import { WebhookDispatcher, type SharedLaterSignal, type SharedLogReader } from './dispatcher.js';
 import { DeliveryEngine } from './engine.js';
 import { MemoryDeliveryQueue } from './memory-queue.js';
 import { WebhookSender } from './sender.js';
@@ -31,6 +31,8 @@ import {
 export interface WebhookServiceOptions {
   logger: Logger;
   eventLog: EventLog;
+  /** The shared stream itself (with Redis), which the dispatcher reads (dispatcher.ts says why). */
+  sharedLog?: SharedLogReader | null;
   /** The resilient log's signal that its outage events reached the shared stream (wakes the dispatcher). */
   sharedLater?: SharedLaterSignal | null;
   kv: KeyValueStore;
@@ -154,6 +156,7 @@ export async function startWebhookService(opts: WebhookServiceOptions): Promise<
 
   const dispatcher = new WebhookDispatcher({
     eventLog: opts.eventLog,
+    sharedLog: opts.sharedLog ?? null,
     sharedLater: opts.sharedLater,
     kv: opts.kv,
     lock: opts.lock,
