@@ -1,8 +1,8 @@
 /**
  * Tells every instance about a contact just created, so the next call from its number pops it there too
  * without a phonebook refresh. With Redis it is a channel (src/store/channel.ts); a message lost while its
- * connection is down is made up by the shared list of additions, which every newly built index re-applies
- * (service.ts). The message is the addition's JSON text as the service stores it in that list, sent as is.
+ * connection is down is made up from the shared list of additions, which the service reads again when the
+ * connection is back, and which every newly built index re-applies (service.ts). The message is the addition's JSON text as the service stores it in that list, sent as is.
  */
 import type { Redis } from 'ioredis';
 import { z } from 'zod';

@@ -103,6 +103,8 @@ export class PhonebookService {
     this.index = PhonebookIndex.empty(opts.country);
     this.additions = new CreatedContacts(this.now);
     opts.bus?.onMessage((message) => this.applyAddition(CreatedContacts.parse(message)));
+    // Pub/sub keeps nothing: what was published while the bus's connection was down is in the shared list.
+    opts.bus?.onReconnect(() => void this.catchUpAdditions());
   }
 
   /** Loads the shared snapshot (or reads the PBX when there is none or it is stale), then keeps it current. Never throws. */
@@ -362,6 +364,19 @@ export class PhonebookService {
   }
 
   // --- contacts created from the pop ----------------------------------------------------------------------
+
+  /**
+   * After the bus's connection came back: the contacts created meanwhile on other instances, from the shared
+   * list (the ones already known are skipped), so they pop here without waiting for the next index build.
+   */
+  private async catchUpAdditions(): Promise<void> {
+    if (this.closed) return;
+    try {
+      for (const raw of (await this.opts.kv.list(ADDED_KEY)).reverse()) this.applyAddition(CreatedContacts.parse(raw));
+    } catch (err) {
+      this.recordError('catching up on the created contacts failed', err);
+    }
+  }
 
   /** Remembers an addition (so the next index gets it too) and adds it to the index in use. */
   private applyAddition(a: Addition | null): void {
