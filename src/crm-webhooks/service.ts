@@ -231,16 +231,22 @@ export async function startWebhookService(opts: WebhookServiceOptions): Promise<
       const next: DeliveryRecord = { ...record, status: 'pending', nextAttemptAt: now, manualRetries: record.manualRetries + 1, updatedAt: now };
       // Only one of two concurrent retries wins the failed -> pending change.
       if (!(await deliveries.replaceIfStatus(next, 'failed'))) return { ok: false, reason: 'not_failed' };
-      await queue.enqueue([
-        {
-          jobId: `${record.id}.r${next.manualRetries}`,
-          deliveryId: record.id,
-          endpointId,
-          eventId: record.eventId,
-          body: record.body,
-          attempt: 0,
-        },
-      ]);
+      try {
+        await queue.enqueue([
+          {
+            jobId: `${record.id}.r${next.manualRetries}`,
+            deliveryId: record.id,
+            endpointId,
+            eventId: record.eventId,
+            body: record.body,
+            attempt: 0,
+          },
+        ]);
+      } catch (err) {
+        // No job: put the record back as it was, so it can be asked for again (a pending one would wait forever).
+        await deliveries.replaceIfStatus(record, 'pending').catch(() => undefined);
+        throw err;
+      }
       log.info({ endpointId, deliveryId }, 'webhook delivery re-sent on request');
       return { ok: true, delivery: publicDelivery(next) };
     },
