@@ -76,7 +76,12 @@ export class DeliveryEngine {
     let startedAt;
     try {
       endpoint = await endpoints.get(job.endpointId);
-      if (!endpoint) return { kind: 'done' }; // deleted, and its history with it
+      if (!endpoint) {
+        // Deleted, and its history with it; a dispatcher that listed it just before may have written records
+        // for it since, which nothing else would ever remove.
+        await this.opts.deliveries.removeEndpoint(job.endpointId);
+        return { kind: 'done' };
+      }
       if (endpoint.status === 'disabled') {
         const reason = endpoint.disabledReason ?? 'by the bridge';
         await this.finish(job, (r) => {
