@@ -116,12 +116,19 @@ export function connect(options) {
     setStatus(final);
   }
 
-  function open() {
+  async function open() {
     retryTimer = null;
     if (stopped) return;
-    if (expired()) return finish('expired');
     if (attempt > 0) setStatus('reconnecting', { attempt });
     else setStatus('connecting', { attempt });
+    // Past the token's expiry by this PC's clock, which may run ahead of the bridge's (a desk clock set an
+    // hour or a time zone off): the bridge says whether the token is still good, not the PC.
+    if (expired()) {
+      const state = await sessionState();
+      if (stopped) return;
+      if (state === 'invalid') return finish('expired');
+      if (state === 'unknown') return scheduleRetry(1006);
+    }
     let ws;
     try {
       ws = new WS(socketUrl(base, token, lastEventId));
@@ -165,7 +172,7 @@ export function connect(options) {
       if (socket !== ws) return;
       socket = null;
       if (stopped) return;
-      if (ev.code === 4001 || expired()) return finish('expired');
+      if (ev.code === 4001) return finish('expired');
       scheduleRetry(ev.code);
     };
   }
@@ -203,13 +210,19 @@ export function connect(options) {
     if (attempt === 2 || attempt % 5 === 0) void checkSession();
   }
 
-  async function checkSession() {
+  /** 'valid', 'invalid' (the bridge refuses the token: expired, revoked, foreign) or 'unknown' (unreachable). */
+  async function sessionState() {
     try {
       const res = await fetch(new URL('/api/agents/session', base), { headers: { Authorization: `Bearer ${token}` } });
-      if (res.status === 401 && !stopped) finish('expired');
+      return res.status === 401 ? 'invalid' : res.ok ? 'valid' : 'unknown';
     } catch {
-      // The bridge is unreachable: keep retrying.
+      return 'unknown';
     }
+  }
+
+  async function checkSession() {
+    // Unreachable: keep retrying.
+    if ((await sessionState()) === 'invalid' && !stopped) finish('expired');
   }
 
   // Back online, or the tab is looked at again: try now rather than wait out the backoff.
@@ -217,7 +230,7 @@ export function connect(options) {
     if (stopped || socket || !retryTimer) return;
     if (globalThis.document?.visibilityState === 'hidden') return;
     clearTimeout(retryTimer);
-    open();
+    void open();
   };
   const target = globalThis.window;
   target?.addEventListener?.('online', retryNow);
@@ -227,7 +240,7 @@ export function connect(options) {
     globalThis.document?.removeEventListener?.('visibilitychange', retryNow);
   }
 
-  open();
+  void open();
   return {
     get lastEventId() {
       return lastEventId;

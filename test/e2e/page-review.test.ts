@@ -1,0 +1,148 @@
+/**
+ * The agent page under the conditions a desk actually has, in real headless Chromium against a bridge and the
+ * PBX simulator: a PC clock that runs ahead of the bridge's, a reload while a call rings, keyboard and
+ * screen-reader use of the cards, and touch targets on a 360 px phone.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import type { Bridge } from '../../src/bridge.js';
+import { startTestBridge } from '../helpers/bridge-harness.js';
+import { createSimulator, type Simulator } from '../../src/simulator/simulator.js';
+import { DEMO_EXTENSIONS } from '../../src/simulator/seed.js';
+import { POLL, launchBrowser, openPage, signIn } from '../helpers/browser.js';
+
+const SIM_TOKEN = 'e2e-review-sim-token-06';
+const CALLBACK_SECRET = 'e2e-review-callback-secret-06';
+const ENV = {
+  PBX_TOKEN: SIM_TOKEN,
+  PBX_CALLBACK_SECRET: CALLBACK_SECRET,
+  SESSION_SECRET: 'e2e-review-session-secret-0123456789abcdef',
+  CREDENTIALS_KEY: Buffer.alloc(32, 6).toString('base64'),
+  ADMIN_API_KEY: 'e2e-review-admin-api-key-06',
+  ACTIVE_CALLS_POLL_MS: '100',
+  CALL_LOG_WAIT_S: '3',
+  // An operator's shorter session: one hour.
+  AGENT_TOKEN_TTL_S: '3600',
+};
+
+let browser: Browser;
+let sim: Simulator;
+let bridge: Bridge;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+beforeAll(async () => {
+  browser = await launchBrowser();
+  cleanups.push(() => browser.close());
+  sim = createSimulator({ token: SIM_TOKEN, recordingDelayMs: 200, sendStateCallbacks: true });
+  cleanups.push(() => sim.close());
+  const address = await sim.listen();
+  bridge = await startTestBridge({ PBX_BASE_URL: address.apiBaseUrl, ...ENV });
+  cleanups.push(() => bridge.close());
+  sim.setCallbackUrl(`${bridge.url}/pbx/callback/${CALLBACK_SECRET}`);
+});
+
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+});
+
+async function agentPage(extension: string, opts: { viewport?: { width: number; height: number }; clockAheadMs?: number } = {}): Promise<{ page: Page; errors: string[] }> {
+  const { context, page, errors } = await openPage(browser, opts.viewport ? { viewport: opts.viewport } : {});
+  cleanups.push(() => context.close());
+  if (opts.clockAheadMs) await page.clock.setSystemTime(Date.now() + opts.clockAheadMs);
+  await page.goto(bridge.url);
+  await signIn(page, extension, DEMO_EXTENSIONS[extension] ?? '');
+  await expect.poll(() => page.locator('#status').textContent(), POLL).toBe('connected');
+  await expect.poll(() => sim.subscriptions().includes(extension), POLL).toBe(true);
+  return { page, errors };
+}
+
+describe('the agent page on a PC whose clock runs ahead of the bridge', () => {
+  it('signs in and stays signed in when the PC clock is 2 hours ahead and sessions last 1 hour', async () => {
+    const { page, errors } = await agentPage('106', { clockAheadMs: 2 * 3600_000 });
+    expect(await page.isVisible('#live-view')).toBe(true);
+    // A reload keeps the session too: the bridge, not the PC's clock, says whether the token is still good.
+    await page.reload();
+    await expect.poll(() => page.locator('#status').textContent(), POLL).toBe('connected');
+    expect(await page.isVisible('#live-view')).toBe(true);
+    const { callId } = await sim.startCall({ from: '+14155550132', to: '106' });
+    await page.waitForSelector('.card.ringing', POLL);
+    await sim.hangupCall(callId);
+    expect(errors).toEqual([]);
+  });
+});
+
+describe('a reload while a call rings', () => {
+  it.fails('shows the ringing call again, and then follows it', async () => {
+    const { page, errors } = await agentPage('107');
+    const { callId } = await sim.startCall({ from: '+14155550132', to: '107' });
+    await page.waitForSelector('.card.ringing', POLL);
+    const name = await page.locator('.card .name').first().textContent();
+    await page.reload();
+    await expect.poll(() => page.locator('#status').textContent(), POLL).toBe('connected');
+    await expect.poll(() => page.locator('.card .name').allTextContents(), POLL).toEqual([name]);
+    expect(await page.locator('.card').first().evaluate((el) => el.classList.contains('ringing'))).toBe(true);
+    await sim.answerCall(callId, '107');
+    await expect.poll(() => page.locator('.card .state').first().textContent(), POLL).toBe('On call');
+    await sim.hangupCall(callId);
+    await expect.poll(() => page.locator('.card .call-status').first().textContent(), POLL).toMatch(/^Call ended/);
+    // Still one card per call after another reload.
+    await page.reload();
+    await expect.poll(() => page.locator('#status').textContent(), POLL).toBe('connected');
+    await expect.poll(() => page.locator('.card').count(), POLL).toBe(1);
+    expect(errors).toEqual([]);
+  });
+});
+
+describe('keyboard and screen-reader use of the cards', () => {
+  it.fails('dismissing a card with the keyboard leaves the focus on the cards, not lost to the page', async () => {
+    const { page, errors } = await agentPage('108');
+    const first = await sim.startCall({ from: '+14155550132', to: '108' });
+    await expect.poll(() => page.locator('.card').count(), POLL).toBe(1);
+    const second = await sim.startCall({ from: '+14155550199', to: '108' });
+    await expect.poll(() => page.locator('.card').count(), POLL).toBe(2);
+    await page.locator('.card .dismiss').first().focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('.card').count(), POLL).toBe(1);
+    const focused = await page.evaluate(() => {
+      const el = document.activeElement;
+      return el && el !== document.body && el.closest('#live-view') ? (el.className || el.id || el.tagName) : null;
+    });
+    expect(focused).not.toBeNull();
+    // The dismiss buttons say which call they dismiss.
+    expect(await page.locator('.card .dismiss').first().getAttribute('aria-label')).toMatch(/^Dismiss the call from /);
+    await sim.hangupCall(first.callId);
+    await sim.hangupCall(second.callId);
+    expect(errors).toEqual([]);
+  });
+
+  it.fails('the running call timer is not read out every second by a screen reader', async () => {
+    const { page, errors } = await agentPage('109');
+    const { callId } = await sim.startCall({ from: '+14155550132', to: '109' });
+    await page.waitForSelector('.card.ringing', POLL);
+    await sim.answerCall(callId, '109');
+    await expect.poll(() => page.locator('.card .call-status').first().textContent(), POLL).toMatch(/^On call · 0:0[1-9]/);
+    // The live region nearest the ticking text decides what is announced.
+    const live = await page.locator('.card .call-status').first().evaluate((el) => el.closest('[aria-live]')?.getAttribute('aria-live') ?? 'off');
+    expect(live).toBe('off');
+    await sim.hangupCall(callId);
+    await expect.poll(() => page.locator('.card .call-status').first().textContent(), POLL).toMatch(/^Call ended/);
+    expect(errors).toEqual([]);
+  });
+});
+
+describe('touch targets on a 360 px phone', () => {
+  it.fails('every button on a card is at least 24 by 24 CSS pixels', async () => {
+    const { page, errors } = await agentPage('110', { viewport: { width: 360, height: 740 } });
+    const { callId } = await sim.startCall({ from: '+14155550132', to: '110' });
+    await page.waitForSelector('.card.ringing', POLL);
+    const small = await page.evaluate(() =>
+      [...document.querySelectorAll<HTMLElement>('.card button, .card a, header button')]
+        .filter((el) => el.offsetParent !== null)
+        .map((el) => ({ what: `${el.className || el.id}`, w: el.getBoundingClientRect().width, h: el.getBoundingClientRect().height }))
+        .filter((r) => r.w < 24 || r.h < 24),
+    );
+    expect(small).toEqual([]);
+    await sim.hangupCall(callId);
+    expect(errors).toEqual([]);
+  });
+});
