@@ -37,6 +37,7 @@ function showLogin(message) {
   store.removeItem('token');
   store.removeItem('extension');
   store.removeItem('lastEventId');
+  store.removeItem(OPEN_CARDS);
   stopFlash();
   $('cards').querySelectorAll('.card').forEach((c) => c.remove());
   $('recent').replaceChildren();
@@ -61,6 +62,7 @@ function startLive(token, extension) {
   $('who').textContent = extension ? `Extension ${extension}` : '';
   updateEmpty();
   loadRecentCalls(MAX_RECENT);
+  restoreOpenCards();
   conn = connect({
     token,
     lastEventId: store.getItem('lastEventId'),
@@ -274,6 +276,7 @@ function addCard(event) {
 function removeCard(card) {
   clearTimeout(Number(card.dataset.ringTimer || 0));
   card.remove();
+  keepOpenCards();
   updateEmpty();
   if (ringingCards().length === 0) stopFlash();
 }
@@ -317,10 +320,16 @@ function recordRecent(event, { stale = false } = {}) {
 
 function onEvent(event) {
   store.setItem('lastEventId', event.id);
+  showEvent(event, { restored: false });
+  keepOpenCards(event);
+}
+
+/** `restored`: an event of a card that was open before a reload, shown again (no notification, never stale). */
+function showEvent(event, { restored }) {
   if (!event.data?.call) return;
   // On the bridge's clock: a PC whose clock is ahead would otherwise take every live call for an old one.
   const age = serverNow() - Date.parse(event.timestamp);
-  const stale = Number.isFinite(age) && age > STALE_AFTER_MS;
+  const stale = !restored && Number.isFinite(age) && age > STALE_AFTER_MS;
   const key = callKey(event);
   if (isCallRecord(event)) followRecent(event, key);
   else recordRecent(event, { stale });
@@ -337,16 +346,49 @@ function onEvent(event) {
     const who = event.data.contact ? contactName(event.data.contact) : formatNumber(event.data.call.from) || 'Unknown caller';
     startFlash(who);
     const company = event.data.contact?.customFields?.Company;
-    notify(`Incoming call: ${who}`, [company, formatNumber(event.data.call.from)].filter(Boolean).join(' · '));
+    if (!restored) notify(`Incoming call: ${who}`, [company, formatNumber(event.data.call.from)].filter(Boolean).join(' · '));
     return;
   }
   // answered / ended / missed / completed: the card stays (it is still useful) but no longer rings.
   if (existing) showVia(existing, event); // from the call log's row, only call.completed may know the group
   if (existing && !isCallRecord(event)) {
     setCardState(existing, event);
-    followCard(existing, event, removeCard);
+    followCard(existing, event, removeCard, { restored });
   }
   if (ringingCards().length === 0) stopFlash();
+}
+
+// ---- open cards across a reload ------------------------------------------------------------------------
+// The resume after a reload starts after the last event seen, so a call that was ringing (or on) before it
+// would not come back: the events of the open cards are kept in sessionStorage and shown again first.
+
+const OPEN_CARDS = 'openCardEvents';
+
+function keptEvents() {
+  try {
+    const v = JSON.parse(store.getItem(OPEN_CARDS) ?? '[]');
+    return Array.isArray(v) ? v.filter((e) => e && typeof e === 'object' && typeof e.id === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Keeps `event` (if given) and drops the events of calls no longer on a card. */
+function keepOpenCards(event) {
+  const open = new Set([...$('cards').querySelectorAll('.card')].map((c) => c.dataset.key));
+  const seen = new Set();
+  const events = (event ? [...keptEvents(), event] : keptEvents()).filter((e) => {
+    if (seen.has(e.id) || !open.has(callKey(e))) return false;
+    seen.add(e.id);
+    return true;
+  });
+  if (events.length > 0) store.setItem(OPEN_CARDS, JSON.stringify(events));
+  else store.removeItem(OPEN_CARDS);
+}
+
+function restoreOpenCards() {
+  for (const event of keptEvents()) showEvent(event, { restored: true });
+  keepOpenCards();
 }
 
 // ---- controls -----------------------------------------------------------------------------------------

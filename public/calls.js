@@ -90,8 +90,11 @@ function leaveSoon(card, remove) {
   }, LEAVE_AFTER_MS);
 }
 
-/** Moves an open card along with the call; `remove` is the page's card removal (it stops the flashing). */
-export function followCard(card, event, remove) {
+/**
+ * Moves an open card along with the call; `remove` is the page's card removal (it stops the flashing).
+ * `restored`: the card is shown again after a reload, and a missed call was counted (or seen) already.
+ */
+export function followCard(card, event, remove, { restored = false } = {}) {
   showVia(card, event);
   const { answeredBy } = event.data;
   const mine = answeredBy && answeredBy === ownExtension();
@@ -134,7 +137,7 @@ export function followCard(card, event, remove) {
     card.classList.add('done', 'missed');
     setState(card, 'Missed', 'call.missed');
     statusLine(card).textContent = 'Missed call';
-    countMissed(event);
+    if (!restored) countMissed(event);
   }
 }
 

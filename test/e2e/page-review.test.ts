@@ -72,7 +72,7 @@ describe('the agent page on a PC whose clock runs ahead of the bridge', () => {
 });
 
 describe('a reload while a call rings', () => {
-  it.fails('shows the ringing call again, and then follows it', async () => {
+  it('shows the ringing call again, and then follows it', async () => {
     const { page, errors } = await agentPage('107');
     const { callId } = await sim.startCall({ from: '+14155550132', to: '107' });
     await page.waitForSelector('.card.ringing', POLL);
@@ -89,6 +89,22 @@ describe('a reload while a call rings', () => {
     await page.reload();
     await expect.poll(() => page.locator('#status').textContent(), POLL).toBe('connected');
     await expect.poll(() => page.locator('.card').count(), POLL).toBe(1);
+    expect(errors).toEqual([]);
+  });
+});
+
+describe('a reload after a missed call', () => {
+  it('brings its card back, and a missed call marked as seen is not counted again', async () => {
+    const { page, errors } = await agentPage('105');
+    const { callId } = await sim.startCall({ from: '+14155550177', to: '105' });
+    await page.waitForSelector('.card.ringing', POLL);
+    await sim.hangupCall(callId);
+    await expect.poll(() => page.locator('#missed-count').textContent(), POLL).toBe('1 missed');
+    await page.click('#missed-count');
+    await page.reload();
+    await expect.poll(() => page.locator('#status').textContent(), POLL).toBe('connected');
+    await expect.poll(() => page.locator('.card .state').allTextContents(), POLL).toEqual(['Missed']);
+    expect(await page.locator('#missed-count').isHidden()).toBe(true);
     expect(errors).toEqual([]);
   });
 });
