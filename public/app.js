@@ -165,6 +165,8 @@ function renderContact(card, event, candidates, chosen) {
   card.classList.toggle('unknown', candidates.length === 0);
   const name = card.querySelector('.name');
   name.textContent = !pick ? 'Unknown caller' : contact ? contactName(contact) : pick.displayName || 'Unnamed contact';
+  // Three cards mean three Dismiss buttons: a screen reader says whose call each one dismisses.
+  card.querySelector('.dismiss').setAttribute('aria-label', `Dismiss the call from ${name.textContent}`);
   // The PBX's caller ID name, when it says something the phonebook does not.
   const callerId = card.querySelector('.caller-id');
   const showCallerId = Boolean(call.fromName) && !pick;
@@ -275,6 +277,12 @@ function addCard(event) {
 
 function removeCard(card) {
   clearTimeout(Number(card.dataset.ringTimer || 0));
+  // A keyboard user whose focus was on the card (its Dismiss button, its form) keeps their place on the
+  // cards instead of being sent back to the top of the page.
+  if (card.contains(document.activeElement)) {
+    const next = card.nextElementSibling?.closest('.card') ?? card.previousElementSibling?.closest('.card');
+    (next?.querySelector('.dismiss') ?? $('cards')).focus();
+  }
   card.remove();
   keepOpenCards();
   updateEmpty();

@@ -94,7 +94,9 @@ async function openForm(card, event, onSaved) {
   const cancel = el('button', { type: 'button', className: 'cf-cancel' }, 'Cancel');
   cancel.addEventListener('click', () => {
     box.replaceChildren();
-    card.querySelector('.cf-open').hidden = false;
+    const open = card.querySelector('.cf-open');
+    open.hidden = false;
+    open.focus(); // the focus was on Cancel, which is gone
   });
   buttons.append(save, cancel);
   form.append(buttons);
@@ -118,8 +120,15 @@ async function openForm(card, event, onSaved) {
       });
       const answer = await res.json().catch(() => ({}));
       if (res.status === 201 && answer.contact) {
+        const focused = card.contains(document.activeElement);
         box.replaceChildren();
         onSaved(answer.contact);
+        // The form is gone: the focus goes to the saved contact's name rather than back to the page's top.
+        if (focused) {
+          const name = card.querySelector('.name');
+          name.tabIndex = -1;
+          name.focus();
+        }
         return;
       }
       const { field, message } = describeFailure(res.status, answer);
