@@ -73,6 +73,7 @@ export function showVia(card, event) {
 function stopTimer(card) {
   clearInterval(timers.get(card));
   timers.delete(card);
+  card.querySelector('.call-status')?.removeAttribute('aria-live');
 }
 
 function setState(card, label, kind) {
@@ -108,8 +109,11 @@ export function followCard(card, event, remove, { restored = false } = {}) {
       setState(card, 'On call', 'on-call');
       const line = statusLine(card);
       const tick = () => (line.textContent = `On call · ${duration((serverNow() - started) / 1000)}`);
-      tick();
       stopTimer(card);
+      tick();
+      // The cards are a polite live region: a timer in it would be read out every second. The state label
+      // ("On call") says it; the ticking line is left out of the announcements until the call ends.
+      line.setAttribute('aria-live', 'off');
       timers.set(card, setInterval(tick, 1000));
     } else {
       card.classList.add('done');
