@@ -161,10 +161,16 @@ describe('keyboard and screen-reader use of the cards', () => {
 });
 
 describe('touch targets on a 360 px phone', () => {
-  it.fails('every button on a card is at least 24 by 24 CSS pixels', async () => {
+  it('every button on a card is at least 24 by 24 CSS pixels', async () => {
     const { page, errors } = await agentPage('110', { viewport: { width: 360, height: 740 } });
-    const { callId } = await sim.startCall({ from: '+14155550132', to: '110' });
-    await page.waitForSelector('.card.ringing', POLL);
+    // A known contact, one with another contact on the same number, and an unknown caller (Save contact).
+    const calls = [];
+    for (const from of ['+14155550132', '+919925011223', '+14155550100']) {
+      calls.push(await sim.startCall({ from, to: '110' }));
+      await expect.poll(() => page.locator('.card').count(), POLL).toBe(calls.length);
+    }
+    expect(await page.locator('.card .others button').count()).toBe(1);
+    expect(await page.locator('.card .cf-open:visible').count()).toBe(1);
     const small = await page.evaluate(() =>
       [...document.querySelectorAll<HTMLElement>('.card button, .card a, header button')]
         .filter((el) => el.offsetParent !== null)
@@ -172,7 +178,7 @@ describe('touch targets on a 360 px phone', () => {
         .filter((r) => r.w < 24 || r.h < 24),
     );
     expect(small).toEqual([]);
-    await sim.hangupCall(callId);
+    for (const { callId } of calls) await sim.hangupCall(callId);
     expect(errors).toEqual([]);
   });
 });
