@@ -3,7 +3,7 @@
 import { connect } from '/client.js';
 import { formatNumber } from '/format.js';
 import { contactExtras } from '/contact-form.js';
-import { clearMissed, followCard, followRecent, isCallRecord, loadRecentCalls, showCallerHistory, showVia } from '/calls.js';
+import { clearMissed, countMissed, followCard, followRecent, isCallRecord, loadRecentCalls, showCallerHistory, showVia } from '/calls.js';
 import { noteServerDate, serverNow } from '/server-clock.js';
 
 const MAX_CARDS = 3;
@@ -358,10 +358,12 @@ function showEvent(event, { restored }) {
     return;
   }
   // answered / ended / missed / completed: the card stays (it is still useful) but no longer rings.
+  // A card shown again after a reload was counted (or seen) already.
+  if (event.type === 'call.missed' && !restored) countMissed(event);
   if (existing) showVia(existing, event); // from the call log's row, only call.completed may know the group
   if (existing && !isCallRecord(event)) {
     setCardState(existing, event);
-    followCard(existing, event, removeCard, { restored });
+    followCard(existing, event, removeCard);
   }
   if (ringingCards().length === 0) stopFlash();
 }

@@ -91,11 +91,8 @@ function leaveSoon(card, remove) {
   }, LEAVE_AFTER_MS);
 }
 
-/**
- * Moves an open card along with the call; `remove` is the page's card removal (it stops the flashing).
- * `restored`: the card is shown again after a reload, and a missed call was counted (or seen) already.
- */
-export function followCard(card, event, remove, { restored = false } = {}) {
+/** Moves an open card along with the call; `remove` is the page's card removal (it stops the flashing). */
+export function followCard(card, event, remove) {
   showVia(card, event);
   const { answeredBy } = event.data;
   const mine = answeredBy && answeredBy === ownExtension();
@@ -141,7 +138,6 @@ export function followCard(card, event, remove, { restored = false } = {}) {
     card.classList.add('done', 'missed');
     setState(card, 'Missed', 'call.missed');
     statusLine(card).textContent = 'Missed call';
-    if (!restored) countMissed(event);
   }
 }
 
@@ -180,7 +176,8 @@ function renderMissed() {
   badge.textContent = `${n} missed`;
 }
 
-function countMissed(event) {
+/** Every missed call counts, whether its card is open, was dismissed, or never popped (replayed after an absence). */
+export function countMissed(event) {
   const id = event.data.call.sessionId ?? event.id;
   const set = missedSet();
   if (!set.includes(id)) set.push(id);

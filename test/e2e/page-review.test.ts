@@ -109,6 +109,20 @@ describe('a reload after a missed call', () => {
   });
 });
 
+describe('the missed count', () => {
+  it('counts a call missed after its card was dismissed (or never popped), not only one whose card is open', async () => {
+    const { page, errors } = await agentPage('104');
+    const { callId } = await sim.startCall({ from: '+14155550132', to: '104' });
+    await page.waitForSelector('.card.ringing', POLL);
+    await page.click('.card .dismiss');
+    await sim.hangupCall(callId);
+    await expect.poll(() => page.locator('#recent li .badge').first().textContent(), POLL).toBe('Missed');
+    await expect.poll(() => page.locator('#missed-count').textContent(), POLL).toBe('1 missed');
+    expect(await page.locator('#missed-count').isVisible()).toBe(true);
+    expect(errors).toEqual([]);
+  });
+});
+
 describe('keyboard and screen-reader use of the cards', () => {
   it('dismissing a card with the keyboard leaves the focus on the cards, not lost to the page', async () => {
     const { page, errors } = await agentPage('108');
