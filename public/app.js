@@ -13,6 +13,7 @@ const RING_TIMEOUT_MS = 45_000;
 /** Events replayed after a long absence are listed under recent calls, not popped. */
 const STALE_AFTER_MS = 5 * 60_000;
 const EXPIRED_MESSAGE = 'Your session has expired. Please sign in again.';
+const REVOKED_MESSAGE = 'You were signed out in another tab or window. Sign in again to receive calls.';
 
 const $ = (id) => document.getElementById(id);
 const store = window.sessionStorage;
@@ -49,7 +50,7 @@ function showLogin(message) {
   $('notify').hidden = true;
   $('who').textContent = '';
   $('login-note').textContent = message ?? (demoMode ? 'Demo mode: the sign-in details are printed in the bridge log.' : '');
-  $('login-note').classList.toggle('warning', Boolean(message) && message === EXPIRED_MESSAGE);
+  $('login-note').classList.toggle('warning', message === EXPIRED_MESSAGE || message === REVOKED_MESSAGE);
   setStatus('signed out', 'signed-out');
   $('extension').focus();
 }
@@ -67,8 +68,8 @@ function startLive(token, extension) {
     token,
     lastEventId: store.getItem('lastEventId'),
     onEvent,
-    onStatus: (status) => {
-      if (status === 'expired') showLogin(EXPIRED_MESSAGE);
+    onStatus: (status, detail) => {
+      if (status === 'expired') showLogin(detail?.reason === 'revoked' ? REVOKED_MESSAGE : EXPIRED_MESSAGE);
       else if (status === 'connected') setStatus('connected', 'connected');
       else if (status === 'connecting') setStatus('connecting…', 'reconnecting');
       else if (status === 'reconnecting') setStatus('reconnecting…', 'reconnecting');

@@ -13,7 +13,9 @@
 //
 // Statuses: 'connecting' (first attempt), 'connected' (the bridge said ready), 'reconnecting' (waiting to
 // try again), 'expired' (the token ran out: get a new one and call connect again), 'closed' (close() was
-// called). 'expired' and 'closed' are final.
+// called). 'expired' and 'closed' are final; 'expired' comes with { reason: 'revoked' } when the bridge said the
+// token was revoked (a sign-out with the same token elsewhere, or an administrator), else { reason: 'expired' }
+// or nothing.
 
 const PING_INTERVAL_MS = 25_000;
 const PONG_TIMEOUT_MS = 10_000;
@@ -109,11 +111,11 @@ export function connect(options) {
     retryTimer = pingTimer = pongTimer = null;
   };
 
-  function finish(final) {
+  function finish(final, detail) {
     stopped = true;
     clearTimers();
     removeListeners();
-    setStatus(final);
+    setStatus(final, detail);
   }
 
   async function open() {
@@ -172,7 +174,8 @@ export function connect(options) {
       if (socket !== ws) return;
       socket = null;
       if (stopped) return;
-      if (ev.code === 4001) return finish('expired');
+      // The bridge closes with 4001 and says why: 'token revoked' (signed out elsewhere) or 'token expired'.
+      if (ev.code === 4001) return finish('expired', { reason: ev.reason === 'token revoked' ? 'revoked' : 'expired' });
       scheduleRetry(ev.code);
     };
   }

@@ -109,6 +109,28 @@ describe('a reload after a missed call', () => {
   });
 });
 
+describe('a sign-out in another tab with the same session (a duplicated tab)', () => {
+  it('says the session was signed out, not that it expired', async () => {
+    const a = await agentPage('103');
+    const session = await a.page.evaluate(() => ({ token: sessionStorage.getItem('token'), extension: sessionStorage.getItem('extension') }));
+    // Chromium's "Duplicate tab" copies sessionStorage: the second tab runs on the same token.
+    const { context, page, errors } = await openPage(browser);
+    cleanups.push(() => context.close());
+    await page.goto(bridge.url);
+    await page.evaluate((s) => {
+      sessionStorage.setItem('token', s.token ?? '');
+      sessionStorage.setItem('extension', s.extension ?? '');
+    }, session);
+    await page.reload();
+    await expect.poll(() => page.locator('#status').textContent(), POLL).toBe('connected');
+    await a.page.click('#logout');
+    await page.waitForSelector('#login-view', { state: 'visible', timeout: POLL.timeout });
+    expect(await page.textContent('#login-note')).toBe('You were signed out in another tab or window. Sign in again to receive calls.');
+    expect(await a.page.textContent('#login-note')).toBe('You are signed out.');
+    expect([...errors, ...a.errors]).toEqual([]);
+  });
+});
+
 describe('the missed count', () => {
   it('counts a call missed after its card was dismissed (or never popped), not only one whose card is open', async () => {
     const { page, errors } = await agentPage('104');
