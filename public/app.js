@@ -320,9 +320,18 @@ function recordRecent(event, { stale = false } = {}) {
     while ($('recent').children.length > MAX_RECENT) $('recent').lastElementChild.remove();
   }
   const badge = li.querySelector('.badge');
-  badge.textContent = stale ? `${stateLabel(event.type)} · while you were away` : stateLabel(event.type);
-  badge.dataset.state = event.type;
+  const label = recentLabel(event);
+  badge.textContent = stale ? `${label} · while you were away` : label;
+  badge.dataset.state = event.type === 'call.ended' && event.data.answeredBy ? 'call.answered' : event.type;
   updateEmpty();
+}
+
+/** What became of the call, as the journal says it after a reload: who answered stays said once the card left. */
+function recentLabel(event) {
+  const by = typeof event.data.answeredBy === 'string' && event.data.answeredBy !== '' ? event.data.answeredBy : null;
+  if (by && event.type === 'call.answered') return `Answered by ${by}`;
+  if (by && event.type === 'call.ended') return `Answered by ${by} · ended`;
+  return stateLabel(event.type);
 }
 
 // ---- events -------------------------------------------------------------------------------------------

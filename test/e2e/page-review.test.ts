@@ -131,6 +131,22 @@ describe('a sign-out in another tab with the same session (a duplicated tab)', (
   });
 });
 
+describe('the recent list of an agent whose colleague answered', () => {
+  it('says who answered, after the card has left and once the call ended', async () => {
+    await agentPage('101'); // the colleague, signed in too (the PBX calls back only for subscribed extensions)
+    const { page, errors } = await agentPage('102');
+    const { callId } = await sim.startCall({ from: '+14155550143', to: '5000' });
+    await page.waitForSelector('.card.ringing', POLL);
+    await sim.answerCall(callId, '101');
+    await expect.poll(() => page.locator('.card .state').first().textContent(), POLL).toBe('Answered by 101');
+    await expect.poll(() => page.locator('#recent li .badge').first().textContent(), POLL).toBe('Answered by 101');
+    await sim.hangupCall(callId);
+    await expect.poll(() => page.locator('.card').count(), POLL).toBe(0);
+    await expect.poll(() => page.locator('#recent li .badge').first().textContent(), POLL).toBe('Answered by 101 · ended');
+    expect(errors).toEqual([]);
+  });
+});
+
 describe('the missed count', () => {
   it('counts a call missed after its card was dismissed (or never popped), not only one whose card is open', async () => {
     const { page, errors } = await agentPage('104');
