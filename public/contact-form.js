@@ -8,6 +8,7 @@ link.href = '/contact-form.css';
 document.head.append(link);
 
 let fieldsPromise = null;
+let errorIds = 0;
 
 function token() {
   return window.sessionStorage.getItem('token') ?? '';
@@ -54,6 +55,8 @@ function fieldRow(form, { name, label, value = '', type = 'text', required = fal
   if (required) input.setAttribute('aria-required', 'true');
   const error = el('span', { className: 'cf-error', role: 'alert' });
   error.dataset.for = name;
+  error.id = `cf-error-${++errorIds}`;
+  input.setAttribute('aria-describedby', error.id);
   row.append(caption, input, error);
   form.append(row);
   return input;
@@ -61,8 +64,15 @@ function fieldRow(form, { name, label, value = '', type = 'text', required = fal
 
 function showErrors(form, field, message) {
   for (const e of form.querySelectorAll('.cf-error')) e.textContent = '';
+  for (const input of form.querySelectorAll('[aria-invalid]')) input.removeAttribute('aria-invalid');
   const target = field ? [...form.querySelectorAll('.cf-error')].find((e) => e.dataset.for === field) : null;
   (target ?? form.querySelector('.cf-general')).textContent = message;
+  // The field the bridge named: marked invalid and focused, so a keyboard or screen-reader user lands on it.
+  const input = target ? [...form.querySelectorAll('input, select')].find((i) => i.name === field) : null;
+  if (input && message) {
+    input.setAttribute('aria-invalid', 'true');
+    input.focus();
+  }
 }
 
 /** What the bridge's answer says, and next to which field. */

@@ -162,7 +162,7 @@ describe('the missed count', () => {
 });
 
 describe('keyboard and screen-reader use of the cards', () => {
-  it('dismissing a card with the keyboard leaves the focus on the cards, not lost to the page', async () => {
+  it('keeps the keyboard focus on the cards when one goes, and on the Save contact field in error', async () => {
     const { page, errors } = await agentPage('108');
     const first = await sim.startCall({ from: '+14155550132', to: '108' });
     await expect.poll(() => page.locator('.card').count(), POLL).toBe(1);
@@ -190,6 +190,20 @@ describe('keyboard and screen-reader use of the cards', () => {
     await page.locator('.card .cf-cancel').focus();
     await page.keyboard.press('Enter');
     await expect.poll(focused, POLL).toBe('cf-open');
+
+    // Save with a required field left empty: the focus goes to that field, which says it is invalid and
+    // is described by its error.
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('.card .cf-save', POLL);
+    await page.locator('.card .cf-save').focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('.card .cf-error[data-for="firstName"]').textContent(), POLL).not.toBe('');
+    const field = await page.evaluate(() => {
+      const el = document.activeElement as HTMLInputElement | null;
+      const described = el?.getAttribute('aria-describedby');
+      return { name: el?.name, invalid: el?.getAttribute('aria-invalid'), description: described ? document.getElementById(described)?.textContent : null };
+    });
+    expect(field).toEqual({ name: 'firstName', invalid: 'true', description: 'is required' });
     await sim.hangupCall(first.callId);
     await sim.hangupCall(second.callId);
     expect(errors).toEqual([]);
