@@ -70,7 +70,12 @@ function startLive(token, extension) {
     onEvent,
     onStatus: (status, detail) => {
       if (status === 'expired') showLogin(detail?.reason === 'revoked' ? REVOKED_MESSAGE : EXPIRED_MESSAGE);
-      else if (status === 'connected') setStatus('connected', 'connected');
+      else if (status === 'connected') {
+        // Where a resume starts, also before the first event (a reload then resumes too).
+        if (detail?.lastEventId) store.setItem('lastEventId', detail.lastEventId);
+        else store.removeItem('lastEventId');
+        setStatus('connected', 'connected');
+      }
       else if (status === 'connecting') setStatus('connecting…', 'reconnecting');
       else if (status === 'reconnecting') setStatus('reconnecting…', 'reconnecting');
     },

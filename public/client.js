@@ -153,10 +153,12 @@ export function connect(options) {
       if (frame.type === 'ready') {
         attempt = 0;
         // The bridge could not vouch for the events after our id (it restarted without its log, or the id is
-        // too old): ids may have started over, so they are no longer a guide to what we have seen.
-        if (!frame.resumed) lastEventId = null;
+        // too old), or we had none: ids may have started over, so ours is no guide to what we have seen. The
+        // bridge's lastEventId (the newest event when the socket joined) is where the next resume starts, so
+        // calls that ring during a blip before our first event are still replayed.
+        if (!frame.resumed) lastEventId = typeof frame.lastEventId === 'string' ? frame.lastEventId : null;
         startPinging(ws);
-        setStatus('connected', { resumed: frame.resumed === true, extension: frame.extension });
+        setStatus('connected', { resumed: frame.resumed === true, extension: frame.extension, lastEventId });
         return;
       }
       if (typeof frame.id !== 'string') return;
@@ -186,7 +188,7 @@ export function connect(options) {
     pingTimer = setInterval(() => {
       if (socket !== ws || ws.readyState !== 1) return;
       ws.send('{"type":"ping"}');
-      if (!pongTimer) pongTimer = setTimeout(() => dropSocket(ws), PONG_TIMEOUT_MS);
+      pongTimer ??= setTimeout(() => dropSocket(ws), PONG_TIMEOUT_MS);
     }, PING_INTERVAL_MS);
   }
 
@@ -228,13 +230,23 @@ export function connect(options) {
     if ((await sessionState()) === 'invalid' && !stopped) finish('expired');
   }
 
-  // Back online, or the tab is looked at again: try now rather than wait out the backoff.
+  // Back online, or the tab is looked at again: try now rather than wait out the backoff; and a socket that
+  // looks open may have died silently meanwhile (a laptop asleep, a Wi-Fi change), so ping it now rather than
+  // at the next ping up to 25 s later: a dead one is replaced within PONG_TIMEOUT_MS.
   const retryNow = () => {
-    if (stopped || socket || !retryTimer) return;
+    if (stopped) return;
     if (globalThis.document?.visibilityState === 'hidden') return;
+    if (socket) return probe(socket);
+    if (!retryTimer) return;
     clearTimeout(retryTimer);
     void open();
   };
+
+  function probe(ws) {
+    if (ws.readyState !== 1 || pongTimer || !pingTimer) return; // not ready yet, or a ping is out already
+    ws.send('{"type":"ping"}');
+    pongTimer = setTimeout(() => dropSocket(ws), PONG_TIMEOUT_MS);
+  }
   const target = globalThis.window;
   target?.addEventListener?.('online', retryNow);
   globalThis.document?.addEventListener?.('visibilitychange', retryNow);

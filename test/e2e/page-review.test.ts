@@ -3,6 +3,7 @@
  * PBX simulator: a PC clock that runs ahead of the bridge's, a reload while a call rings, keyboard and
  * screen-reader use of the cards, and touch targets on a 360 px phone.
  */
+import { createServer as createTcpServer, connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { Bridge } from '../../src/bridge.js';
@@ -44,6 +45,50 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
 });
+
+/**
+ * A TCP proxy in front of the bridge whose `freeze()` makes the connections open now go silent in both
+ * directions without closing (a laptop asleep, a Wi-Fi change): new connections pass as usual.
+ */
+async function freezingProxy(port: number): Promise<{ url: string; freeze(): void }> {
+  const open = new Set<[Socket, Socket]>();
+  const server = createTcpServer((client) => {
+    const upstream = netConnect(port, '127.0.0.1');
+    const pair: [Socket, Socket] = [client, upstream];
+    open.add(pair);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const forget = (): void => {
+      open.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', forget).on('close', forget);
+    upstream.on('error', forget).on('close', forget);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(
+    () =>
+      new Promise<void>((r) => {
+        for (const [a, b] of open) {
+          a.destroy();
+          b.destroy();
+        }
+        server.close(() => r());
+      }),
+  );
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    freeze() {
+      for (const [a, b] of open) {
+        a.unpipe(b);
+        b.unpipe(a);
+        a.pause();
+        b.pause();
+      }
+    },
+  };
+}
 
 async function agentPage(extension: string, opts: { viewport?: { width: number; height: number }; clockAheadMs?: number } = {}): Promise<{ page: Page; errors: string[] }> {
   const { context, page, errors } = await openPage(browser, opts.viewport ? { viewport: opts.viewport } : {});
@@ -147,6 +192,41 @@ describe('the recent list of an agent whose colleague answered', () => {
   });
 });
 
+describe('a connection that died silently (a laptop waking up, a Wi-Fi change)', () => {
+  it('is checked at once when the browser is back online, and a call rung meanwhile pops, though the page had seen no event before', async () => {
+    // Someone else's call first: the log is not empty, so the page's ready names where it starts, and the
+    // page can resume from there although it has not seen an event of its own yet.
+    const other = await agentPage('103');
+    const first = await sim.startCall({ from: '+14155550178', to: '103' });
+    await other.page.waitForSelector('.card.ringing', POLL);
+    await sim.hangupCall(first.callId);
+
+    const proxy = await freezingProxy(bridge.port);
+    const { context, page, errors } = await openPage(browser);
+    cleanups.push(() => context.close());
+    // The page's clock is the test's: its 25 s ping cannot come by itself within what the test lets pass.
+    await page.clock.install();
+    await page.goto(proxy.url);
+    await signIn(page, '101', DEMO_EXTENSIONS['101'] ?? '');
+    await expect.poll(() => page.locator('#status').textContent(), POLL).toBe('connected');
+    await expect.poll(() => sim.subscriptions().includes('101'), POLL).toBe(true);
+    await page.clock.pauseAt(Date.now() + 1000);
+
+    proxy.freeze();
+    await context.setOffline(true);
+    const { callId } = await sim.startCall({ from: '+14155550132', to: '101' });
+    await context.setOffline(false); // the 'online' event
+    expect(await page.locator('.card').count()).toBe(0);
+    // 11 s of the page's time: past the 10 s a ping has for its answer, short of the 25 s ping interval.
+    await page.clock.runFor(11_000);
+    await page.clock.resume();
+    await expect.poll(() => page.locator('.card .name').allTextContents(), POLL).toEqual(['Emily Carter']);
+    expect(await page.locator('#status').textContent()).toBe('connected');
+    await sim.hangupCall(callId);
+    expect(errors).toEqual([]);
+  });
+});
+
 describe('the missed count', () => {
   it('counts a call missed after its card was dismissed (or never popped), not only one whose card is open', async () => {
     const { page, errors } = await agentPage('104');
@@ -238,7 +318,7 @@ describe('touch targets on a 360 px phone', () => {
     expect(await page.locator('.card .others button').count()).toBe(1);
     expect(await page.locator('.card .cf-open:visible').count()).toBe(1);
     const small = await page.evaluate(() =>
-      [...document.querySelectorAll<HTMLElement>('.card button, .card a, header button')]
+      Array.from(document.querySelectorAll<HTMLElement>('.card button, .card a, header button'))
         .filter((el) => el.offsetParent !== null)
         .map((el) => ({ what: `${el.className || el.id}`, w: el.getBoundingClientRect().width, h: el.getBoundingClientRect().height }))
         .filter((r) => r.w < 24 || r.h < 24),
