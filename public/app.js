@@ -1,9 +1,9 @@
 // The agent screen-pop page. Everything from the PBX or the phonebook is put in the page as text
 // (textContent, attributes set one by one), never as HTML.
-import { connect, tokenExpiry } from '/client.js';
+import { connect } from '/client.js';
 import { formatNumber } from '/format.js';
 import { contactExtras } from '/contact-form.js';
-import { clearMissed, followCard, followRecent, isCallRecord, loadRecentCalls, showCallerHistory, showVia } from '/calls.js';
+import { clearMissed, countMissed, followCard, followRecent, isCallRecord, loadRecentCalls, showCallerHistory, showVia } from '/calls.js';
 import { noteServerDate, serverNow } from '/server-clock.js';
 
 const MAX_CARDS = 3;
@@ -13,6 +13,7 @@ const RING_TIMEOUT_MS = 45_000;
 /** Events replayed after a long absence are listed under recent calls, not popped. */
 const STALE_AFTER_MS = 5 * 60_000;
 const EXPIRED_MESSAGE = 'Your session has expired. Please sign in again.';
+const REVOKED_MESSAGE = 'You were signed out in another tab or window. Sign in again to receive calls.';
 
 const $ = (id) => document.getElementById(id);
 const store = window.sessionStorage;
@@ -37,6 +38,7 @@ function showLogin(message) {
   store.removeItem('token');
   store.removeItem('extension');
   store.removeItem('lastEventId');
+  store.removeItem(OPEN_CARDS);
   stopFlash();
   $('cards').querySelectorAll('.card').forEach((c) => c.remove());
   $('recent').replaceChildren();
@@ -48,7 +50,7 @@ function showLogin(message) {
   $('notify').hidden = true;
   $('who').textContent = '';
   $('login-note').textContent = message ?? (demoMode ? 'Demo mode: the sign-in details are printed in the bridge log.' : '');
-  $('login-note').classList.toggle('warning', Boolean(message) && message === EXPIRED_MESSAGE);
+  $('login-note').classList.toggle('warning', message === EXPIRED_MESSAGE || message === REVOKED_MESSAGE);
   setStatus('signed out', 'signed-out');
   $('extension').focus();
 }
@@ -61,13 +63,19 @@ function startLive(token, extension) {
   $('who').textContent = extension ? `Extension ${extension}` : '';
   updateEmpty();
   loadRecentCalls(MAX_RECENT);
+  restoreOpenCards();
   conn = connect({
     token,
     lastEventId: store.getItem('lastEventId'),
     onEvent,
-    onStatus: (status) => {
-      if (status === 'expired') showLogin(EXPIRED_MESSAGE);
-      else if (status === 'connected') setStatus('connected', 'connected');
+    onStatus: (status, detail) => {
+      if (status === 'expired') showLogin(detail?.reason === 'revoked' ? REVOKED_MESSAGE : EXPIRED_MESSAGE);
+      else if (status === 'connected') {
+        // Where a resume starts, also before the first event (a reload then resumes too).
+        if (detail?.lastEventId) store.setItem('lastEventId', detail.lastEventId);
+        else store.removeItem('lastEventId');
+        setStatus('connected', 'connected');
+      }
       else if (status === 'connecting') setStatus('connecting…', 'reconnecting');
       else if (status === 'reconnecting') setStatus('reconnecting…', 'reconnecting');
     },
@@ -163,6 +171,8 @@ function renderContact(card, event, candidates, chosen) {
   card.classList.toggle('unknown', candidates.length === 0);
   const name = card.querySelector('.name');
   name.textContent = !pick ? 'Unknown caller' : contact ? contactName(contact) : pick.displayName || 'Unnamed contact';
+  // Three cards mean three Dismiss buttons: a screen reader says whose call each one dismisses.
+  card.querySelector('.dismiss').setAttribute('aria-label', `Dismiss the call from ${name.textContent}`);
   // The PBX's caller ID name, when it says something the phonebook does not.
   const callerId = card.querySelector('.caller-id');
   const showCallerId = Boolean(call.fromName) && !pick;
@@ -273,7 +283,14 @@ function addCard(event) {
 
 function removeCard(card) {
   clearTimeout(Number(card.dataset.ringTimer || 0));
+  // A keyboard user whose focus was on the card (its Dismiss button, its form) keeps their place on the
+  // cards instead of being sent back to the top of the page.
+  if (card.contains(document.activeElement)) {
+    const next = card.nextElementSibling?.closest('.card') ?? card.previousElementSibling?.closest('.card');
+    (next?.querySelector('.dismiss') ?? $('cards')).focus();
+  }
   card.remove();
+  keepOpenCards();
   updateEmpty();
   if (ringingCards().length === 0) stopFlash();
 }
@@ -308,19 +325,34 @@ function recordRecent(event, { stale = false } = {}) {
     while ($('recent').children.length > MAX_RECENT) $('recent').lastElementChild.remove();
   }
   const badge = li.querySelector('.badge');
-  badge.textContent = stale ? `${stateLabel(event.type)} · while you were away` : stateLabel(event.type);
-  badge.dataset.state = event.type;
+  const label = recentLabel(event);
+  badge.textContent = stale ? `${label} · while you were away` : label;
+  badge.dataset.state = event.type === 'call.ended' && event.data.answeredBy ? 'call.answered' : event.type;
   updateEmpty();
+}
+
+/** What became of the call, as the journal says it after a reload: who answered stays said once the card left. */
+function recentLabel(event) {
+  const by = typeof event.data.answeredBy === 'string' && event.data.answeredBy !== '' ? event.data.answeredBy : null;
+  if (by && event.type === 'call.answered') return `Answered by ${by}`;
+  if (by && event.type === 'call.ended') return `Answered by ${by} · ended`;
+  return stateLabel(event.type);
 }
 
 // ---- events -------------------------------------------------------------------------------------------
 
 function onEvent(event) {
   store.setItem('lastEventId', event.id);
+  showEvent(event, { restored: false });
+  keepOpenCards(event);
+}
+
+/** `restored`: an event of a card that was open before a reload, shown again (no notification, never stale). */
+function showEvent(event, { restored }) {
   if (!event.data?.call) return;
   // On the bridge's clock: a PC whose clock is ahead would otherwise take every live call for an old one.
   const age = serverNow() - Date.parse(event.timestamp);
-  const stale = Number.isFinite(age) && age > STALE_AFTER_MS;
+  const stale = !restored && Number.isFinite(age) && age > STALE_AFTER_MS;
   const key = callKey(event);
   if (isCallRecord(event)) followRecent(event, key);
   else recordRecent(event, { stale });
@@ -337,16 +369,51 @@ function onEvent(event) {
     const who = event.data.contact ? contactName(event.data.contact) : formatNumber(event.data.call.from) || 'Unknown caller';
     startFlash(who);
     const company = event.data.contact?.customFields?.Company;
-    notify(`Incoming call: ${who}`, [company, formatNumber(event.data.call.from)].filter(Boolean).join(' · '));
+    if (!restored) notify(`Incoming call: ${who}`, [company, formatNumber(event.data.call.from)].filter(Boolean).join(' · '));
     return;
   }
   // answered / ended / missed / completed: the card stays (it is still useful) but no longer rings.
+  // A card shown again after a reload was counted (or seen) already.
+  if (event.type === 'call.missed' && !restored) countMissed(event);
   if (existing) showVia(existing, event); // from the call log's row, only call.completed may know the group
   if (existing && !isCallRecord(event)) {
     setCardState(existing, event);
     followCard(existing, event, removeCard);
   }
   if (ringingCards().length === 0) stopFlash();
+}
+
+// ---- open cards across a reload ------------------------------------------------------------------------
+// The resume after a reload starts after the last event seen, so a call that was ringing (or on) before it
+// would not come back: the events of the open cards are kept in sessionStorage and shown again first.
+
+const OPEN_CARDS = 'openCardEvents';
+
+function keptEvents() {
+  try {
+    const v = JSON.parse(store.getItem(OPEN_CARDS) ?? '[]');
+    return Array.isArray(v) ? v.filter((e) => e && typeof e === 'object' && typeof e.id === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Keeps `event` (if given) and drops the events of calls no longer on a card. */
+function keepOpenCards(event) {
+  const open = new Set([...$('cards').querySelectorAll('.card')].map((c) => c.dataset.key));
+  const seen = new Set();
+  const events = (event ? [...keptEvents(), event] : keptEvents()).filter((e) => {
+    if (seen.has(e.id) || !open.has(callKey(e))) return false;
+    seen.add(e.id);
+    return true;
+  });
+  if (events.length > 0) store.setItem(OPEN_CARDS, JSON.stringify(events));
+  else store.removeItem(OPEN_CARDS);
+}
+
+function restoreOpenCards() {
+  for (const event of keptEvents()) showEvent(event, { restored: true });
+  keepOpenCards();
 }
 
 // ---- controls -----------------------------------------------------------------------------------------
@@ -442,7 +509,8 @@ fetch('/api/demo')
   })
   .catch(() => {});
 
+// A saved token is tried even when this PC's clock says it ran out: the clock may be ahead of the bridge's,
+// and client.js asks the bridge, which answers 'expired' (the sign-in form) when it did run out.
 const saved = store.getItem('token');
-const exp = saved ? tokenExpiry(saved) : null;
-if (saved && exp && exp > Date.now()) startLive(saved, store.getItem('extension') ?? '');
-else showLogin(saved ? EXPIRED_MESSAGE : undefined);
+if (saved) startLive(saved, store.getItem('extension') ?? '');
+else showLogin();

@@ -73,6 +73,7 @@ export function showVia(card, event) {
 function stopTimer(card) {
   clearInterval(timers.get(card));
   timers.delete(card);
+  card.querySelector('.call-status')?.removeAttribute('aria-live');
 }
 
 function setState(card, label, kind) {
@@ -105,8 +106,11 @@ export function followCard(card, event, remove) {
       setState(card, 'On call', 'on-call');
       const line = statusLine(card);
       const tick = () => (line.textContent = `On call · ${duration((serverNow() - started) / 1000)}`);
-      tick();
       stopTimer(card);
+      tick();
+      // The cards are a polite live region: a timer in it would be read out every second. The state label
+      // ("On call") says it; the ticking line is left out of the announcements until the call ends.
+      line.setAttribute('aria-live', 'off');
       timers.set(card, setInterval(tick, 1000));
     } else {
       card.classList.add('done');
@@ -134,7 +138,6 @@ export function followCard(card, event, remove) {
     card.classList.add('done', 'missed');
     setState(card, 'Missed', 'call.missed');
     statusLine(card).textContent = 'Missed call';
-    countMissed(event);
   }
 }
 
@@ -173,7 +176,8 @@ function renderMissed() {
   badge.textContent = `${n} missed`;
 }
 
-function countMissed(event) {
+/** Every missed call counts, whether its card is open, was dismissed, or never popped (replayed after an absence). */
+export function countMissed(event) {
   const id = event.data.call.sessionId ?? event.id;
   const set = missedSet();
   if (!set.includes(id)) set.push(id);

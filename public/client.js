@@ -13,7 +13,9 @@
 //
 // Statuses: 'connecting' (first attempt), 'connected' (the bridge said ready), 'reconnecting' (waiting to
 // try again), 'expired' (the token ran out: get a new one and call connect again), 'closed' (close() was
-// called). 'expired' and 'closed' are final.
+// called). 'expired' and 'closed' are final; 'expired' comes with { reason: 'revoked' } when the bridge said the
+// token was revoked (a sign-out with the same token elsewhere, or an administrator), else { reason: 'expired' }
+// or nothing.
 
 const PING_INTERVAL_MS = 25_000;
 const PONG_TIMEOUT_MS = 10_000;
@@ -109,19 +111,26 @@ export function connect(options) {
     retryTimer = pingTimer = pongTimer = null;
   };
 
-  function finish(final) {
+  function finish(final, detail) {
     stopped = true;
     clearTimers();
     removeListeners();
-    setStatus(final);
+    setStatus(final, detail);
   }
 
-  function open() {
+  async function open() {
     retryTimer = null;
     if (stopped) return;
-    if (expired()) return finish('expired');
     if (attempt > 0) setStatus('reconnecting', { attempt });
     else setStatus('connecting', { attempt });
+    // Past the token's expiry by this PC's clock, which may run ahead of the bridge's (a desk clock set an
+    // hour or a time zone off): the bridge says whether the token is still good, not the PC.
+    if (expired()) {
+      const state = await sessionState();
+      if (stopped) return;
+      if (state === 'invalid') return finish('expired');
+      if (state === 'unknown') return scheduleRetry(1006);
+    }
     let ws;
     try {
       ws = new WS(socketUrl(base, token, lastEventId));
@@ -144,10 +153,12 @@ export function connect(options) {
       if (frame.type === 'ready') {
         attempt = 0;
         // The bridge could not vouch for the events after our id (it restarted without its log, or the id is
-        // too old): ids may have started over, so they are no longer a guide to what we have seen.
-        if (!frame.resumed) lastEventId = null;
+        // too old), or we had none: ids may have started over, so ours is no guide to what we have seen. The
+        // bridge's lastEventId (the newest event when the socket joined) is where the next resume starts, so
+        // calls that ring during a blip before our first event are still replayed.
+        if (!frame.resumed) lastEventId = typeof frame.lastEventId === 'string' ? frame.lastEventId : null;
         startPinging(ws);
-        setStatus('connected', { resumed: frame.resumed === true, extension: frame.extension });
+        setStatus('connected', { resumed: frame.resumed === true, extension: frame.extension, lastEventId });
         return;
       }
       if (typeof frame.id !== 'string') return;
@@ -165,7 +176,8 @@ export function connect(options) {
       if (socket !== ws) return;
       socket = null;
       if (stopped) return;
-      if (ev.code === 4001 || expired()) return finish('expired');
+      // The bridge closes with 4001 and says why: 'token revoked' (signed out elsewhere) or 'token expired'.
+      if (ev.code === 4001) return finish('expired', { reason: ev.reason === 'token revoked' ? 'revoked' : 'expired' });
       scheduleRetry(ev.code);
     };
   }
@@ -176,7 +188,7 @@ export function connect(options) {
     pingTimer = setInterval(() => {
       if (socket !== ws || ws.readyState !== 1) return;
       ws.send('{"type":"ping"}');
-      if (!pongTimer) pongTimer = setTimeout(() => dropSocket(ws), PONG_TIMEOUT_MS);
+      pongTimer ??= setTimeout(() => dropSocket(ws), PONG_TIMEOUT_MS);
     }, PING_INTERVAL_MS);
   }
 
@@ -203,22 +215,38 @@ export function connect(options) {
     if (attempt === 2 || attempt % 5 === 0) void checkSession();
   }
 
-  async function checkSession() {
+  /** 'valid', 'invalid' (the bridge refuses the token: expired, revoked, foreign) or 'unknown' (unreachable). */
+  async function sessionState() {
     try {
       const res = await fetch(new URL('/api/agents/session', base), { headers: { Authorization: `Bearer ${token}` } });
-      if (res.status === 401 && !stopped) finish('expired');
+      return res.status === 401 ? 'invalid' : res.ok ? 'valid' : 'unknown';
     } catch {
-      // The bridge is unreachable: keep retrying.
+      return 'unknown';
     }
   }
 
-  // Back online, or the tab is looked at again: try now rather than wait out the backoff.
+  async function checkSession() {
+    // Unreachable: keep retrying.
+    if ((await sessionState()) === 'invalid' && !stopped) finish('expired');
+  }
+
+  // Back online, or the tab is looked at again: try now rather than wait out the backoff; and a socket that
+  // looks open may have died silently meanwhile (a laptop asleep, a Wi-Fi change), so ping it now rather than
+  // at the next ping up to 25 s later: a dead one is replaced within PONG_TIMEOUT_MS.
   const retryNow = () => {
-    if (stopped || socket || !retryTimer) return;
+    if (stopped) return;
     if (globalThis.document?.visibilityState === 'hidden') return;
+    if (socket) return probe(socket);
+    if (!retryTimer) return;
     clearTimeout(retryTimer);
-    open();
+    void open();
   };
+
+  function probe(ws) {
+    if (ws.readyState !== 1 || pongTimer || !pingTimer) return; // not ready yet, or a ping is out already
+    ws.send('{"type":"ping"}');
+    pongTimer = setTimeout(() => dropSocket(ws), PONG_TIMEOUT_MS);
+  }
   const target = globalThis.window;
   target?.addEventListener?.('online', retryNow);
   globalThis.document?.addEventListener?.('visibilitychange', retryNow);
@@ -227,7 +255,7 @@ export function connect(options) {
     globalThis.document?.removeEventListener?.('visibilitychange', retryNow);
   }
 
-  open();
+  void open();
   return {
     get lastEventId() {
       return lastEventId;

@@ -8,6 +8,7 @@ link.href = '/contact-form.css';
 document.head.append(link);
 
 let fieldsPromise = null;
+let errorIds = 0;
 
 function token() {
   return window.sessionStorage.getItem('token') ?? '';
@@ -54,6 +55,8 @@ function fieldRow(form, { name, label, value = '', type = 'text', required = fal
   if (required) input.setAttribute('aria-required', 'true');
   const error = el('span', { className: 'cf-error', role: 'alert' });
   error.dataset.for = name;
+  error.id = `cf-error-${++errorIds}`;
+  input.setAttribute('aria-describedby', error.id);
   row.append(caption, input, error);
   form.append(row);
   return input;
@@ -61,8 +64,15 @@ function fieldRow(form, { name, label, value = '', type = 'text', required = fal
 
 function showErrors(form, field, message) {
   for (const e of form.querySelectorAll('.cf-error')) e.textContent = '';
+  for (const input of form.querySelectorAll('[aria-invalid]')) input.removeAttribute('aria-invalid');
   const target = field ? [...form.querySelectorAll('.cf-error')].find((e) => e.dataset.for === field) : null;
   (target ?? form.querySelector('.cf-general')).textContent = message;
+  // The field the bridge named: marked invalid and focused, so a keyboard or screen-reader user lands on it.
+  const input = target ? [...form.querySelectorAll('input, select')].find((i) => i.name === field) : null;
+  if (input && message) {
+    input.setAttribute('aria-invalid', 'true');
+    input.focus();
+  }
 }
 
 /** What the bridge's answer says, and next to which field. */
@@ -94,7 +104,9 @@ async function openForm(card, event, onSaved) {
   const cancel = el('button', { type: 'button', className: 'cf-cancel' }, 'Cancel');
   cancel.addEventListener('click', () => {
     box.replaceChildren();
-    card.querySelector('.cf-open').hidden = false;
+    const open = card.querySelector('.cf-open');
+    open.hidden = false;
+    open.focus(); // the focus was on Cancel, which is gone
   });
   buttons.append(save, cancel);
   form.append(buttons);
@@ -118,8 +130,15 @@ async function openForm(card, event, onSaved) {
       });
       const answer = await res.json().catch(() => ({}));
       if (res.status === 201 && answer.contact) {
+        const focused = card.contains(document.activeElement);
         box.replaceChildren();
         onSaved(answer.contact);
+        // The form is gone: the focus goes to the saved contact's name rather than back to the page's top.
+        if (focused) {
+          const name = card.querySelector('.name');
+          name.tabIndex = -1;
+          name.focus();
+        }
         return;
       }
       const { field, message } = describeFailure(res.status, answer);

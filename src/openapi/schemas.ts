@@ -247,6 +247,10 @@ export const readyFrame = z
     type: z.literal('ready'),
     extension: z.string().describe('"*" for a supervisor token'),
     resumed: z.boolean().describe('true: every event after lastEventId follows, then the live ones'),
+    lastEventId: z
+      .string()
+      .optional()
+      .describe('with resumed false, when the log is not empty: its newest id as the socket started; every later event follows, so resume from it until an event comes'),
   })
   .register(components, { id: 'WsReadyFrame', description: 'The first frame on every WebSocket.' });
 

@@ -20,6 +20,11 @@ export interface Client {
   held: StoredEvent[] | null;
   /** Live events up to this id were already covered by the replay; cleared at the first newer one. */
   skipThrough: string | null;
+  /**
+   * Where a socket that resumes nothing starts: the log's newest id when it joined, told in its `ready` so
+   * that a client that has seen no event yet can still resume after a blip; it gets every event after it.
+   */
+  startsAfter: string | null;
   closing: boolean;
   expiryTimer: NodeJS.Timeout | undefined;
   killTimer: NodeJS.Timeout | undefined;
@@ -28,15 +33,16 @@ export interface Client {
 /** Closes a socket with a code and reason (the hub's close handshake with its kill timer). */
 export type CloseClient = (client: Client, code: number, reason: string) => void;
 
-/** `resuming`: it asked for a replay, so live events are held until the replay is sent. */
-export function newClient(ws: WebSocket, claims: AgentClaims, token: string, resuming: boolean): Client {
+/** Live events are held from the start, until `ready` and the replay (if any) are sent. */
+export function newClient(ws: WebSocket, claims: AgentClaims, token: string): Client {
   return {
+    startsAfter: null,
     ws,
     claims,
     token,
     room: claims.role === 'supervisor' ? null : claims.extension,
     isAlive: true,
-    held: resuming ? [] : null,
+    held: [],
     skipThrough: null,
     closing: false,
     expiryTimer: undefined,
@@ -62,5 +68,7 @@ export function isRepeat(client: Client, event: StoredEvent): boolean {
 
 export function readyFrame(client: Client, resumed: boolean): string {
   // Supervisors get "*": their stream carries every extension, whatever extension their token names.
-  return JSON.stringify({ type: 'ready', extension: client.room ?? '*', resumed });
+  const frame = { type: 'ready', extension: client.room ?? '*', resumed };
+  // Not resumed: the client's own id (if any) is no guide; this one is where a later resume must start.
+  return JSON.stringify(!resumed && client.startsAfter !== null ? { ...frame, lastEventId: client.startsAfter } : frame);
 }

@@ -14,10 +14,10 @@ import type { AgentClaims, TokenVerifier } from '../core/agent.js';
 import type { StoredEvent } from '../core/event.js';
 import type { EventLog } from '../core/ports.js';
 import type { Logger } from '../logger.js';
-import { CLOSE_GOING_AWAY, CLOSE_TOKEN_EXPIRED, isRepeat, newClient, readyFrame, type Client } from './client.js';
+import { CLOSE_GOING_AWAY, CLOSE_TOKEN_EXPIRED, isRepeat, newClient, type Client } from './client.js';
 import { Handshake } from './handshake.js';
 import { registerHubMetrics } from './metrics.js';
-import { resume, type ReplayDeps } from './replay.js';
+import { resume, startFresh, type ReplayDeps } from './replay.js';
 import { Rooms } from './rooms.js';
 import { FrameSender } from './sender.js';
 
@@ -205,7 +205,7 @@ class Hub implements WsHub {
   // ---- sockets ------------------------------------------------------------------------------------------
 
   private onConnection(ws: WebSocket, claims: AgentClaims, token: string, lastEventId: string | null): void {
-    const client = newClient(ws, claims, token, lastEventId !== null);
+    const client = newClient(ws, claims, token);
     this.clients.add(client);
     let sameToken = this.byToken.get(claims.jti);
     if (!sameToken) this.byToken.set(claims.jti, (sameToken = new Set()));
@@ -219,7 +219,7 @@ class Hub implements WsHub {
     this.rooms.join(client, client.room);
     this.notify(this.opts.onAgentConnected, claims);
     if (this.closing) return this.closeClient(client, CLOSE_GOING_AWAY, 'server shutting down');
-    if (lastEventId === null) this.sender.send(client, readyFrame(client, false));
+    if (lastEventId === null) void startFresh(this.replay, client);
     else void resume(this.replay, client, lastEventId);
   }
 

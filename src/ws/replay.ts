@@ -2,7 +2,7 @@
  * Resuming a socket (`?lastEventId=`): sends `ready`, the events after the id (when the log still has all of
  * them), then the live events held meanwhile that are newer than the replay: no gaps, no repeats. When the
  * log cannot vouch for everything after the id (malformed, unknown, too old), `resumed` is false and only
- * live events follow.
+ * live events follow, as for a socket without an id (startFresh).
  */
 import { isEventId, type StoredEvent } from '../core/event.js';
 import type { EventLog, ReplayResult } from '../core/ports.js';
@@ -29,9 +29,9 @@ export async function resume(d: ReplayDeps, client: Client, afterId: string): Pr
     }
   }
   if (!isOpen(client)) return;
-  const resumed = first?.complete === true;
-  d.sender.send(client, readyFrame(client, resumed));
-  if (resumed && first) {
+  if (first?.complete !== true) return startFresh(d, client);
+  d.sender.send(client, readyFrame(client, true));
+  {
     let page = first;
     let through = afterId;
     for (;;) {
@@ -51,6 +51,30 @@ export async function resume(d: ReplayDeps, client: Client, afterId: string): Pr
     }
     client.skipThrough = through;
   }
+  await flushHeld(d, client);
+}
+
+/**
+ * A socket that resumes nothing (no id, or one the log cannot vouch for): `ready` names the log's newest id
+ * as where it starts, and it gets every event after that one, so a client that saw no event yet still has
+ * an id to resume from after a blip. Live events that arrived meanwhile and are not newer were in the log
+ * before the socket started: not sent, as the client would take them for seen.
+ */
+export async function startFresh(d: ReplayDeps, client: Client): Promise<void> {
+  let newest: string | null = null;
+  try {
+    newest = await d.eventLog.lastId();
+  } catch (err) {
+    d.logger.warn({ err }, 'could not read the event log\'s newest id for a new socket; its ready names none');
+  }
+  if (!isOpen(client)) return;
+  client.startsAfter = newest;
+  client.skipThrough = newest;
+  d.sender.send(client, readyFrame(client, false));
+  await flushHeld(d, client);
+}
+
+async function flushHeld(d: ReplayDeps, client: Client): Promise<void> {
   // Live events that arrive while the held ones are flushed join the same array, so the loop takes them too.
   const held = client.held;
   for (let i = 0; held && client.held === held && isOpen(client) && i < held.length; i++) {

@@ -329,16 +329,36 @@ describe.each([
   it('when lastEventId is malformed or unknown, then ready says resumed false and only live events follow', async () => {
     const log = await makeLog();
     const { port } = await startHub(log);
-    await log.append(callEvent('122'), null);
+    const before = await log.append(callEvent('122'), null);
     const malformed = await connect(port, `token=${token('122')}&lastEventId=yesterday`);
     const unknown = await connect(port, `token=${token('122')}&lastEventId=99999999999999-0`);
     await eventually(() => malformed.frames.length === 1 && unknown.frames.length === 1);
-    expect(JSON.parse(malformed.frames[0] as string)).toEqual({ type: 'ready', extension: '122', resumed: false });
-    expect(JSON.parse(unknown.frames[0] as string)).toEqual({ type: 'ready', extension: '122', resumed: false });
+    // lastEventId: where the socket starts, the id to resume from even before its first event.
+    expect(JSON.parse(malformed.frames[0] as string)).toEqual({ type: 'ready', extension: '122', resumed: false, lastEventId: before.id });
+    expect(JSON.parse(unknown.frames[0] as string)).toEqual({ type: 'ready', extension: '122', resumed: false, lastEventId: before.id });
     const live = await log.append(callEvent('122'), null);
     await eventually(() => malformed.frames.length === 2 && unknown.frames.length === 2);
     expect(eventIds(malformed.frames)).toEqual([live.id]);
     expect(eventIds(unknown.frames)).toEqual([live.id]);
+  });
+
+  it('when a socket has seen no event yet, then its ready names where it starts, and a resume from there replays what rang during a blip', async () => {
+    const log = await makeLog();
+    const { port } = await startHub(log);
+    const before = await log.append(callEvent('122'), null);
+    const agent = token('122');
+    const first = await connect(port, `token=${agent}`);
+    await eventually(() => first.frames.length === 1);
+    const ready = JSON.parse(first.frames[0] as string) as { lastEventId?: string };
+    expect(ready).toEqual({ type: 'ready', extension: '122', resumed: false, lastEventId: before.id });
+    first.ws.close();
+    await first.closed;
+
+    const during = await log.append(callEvent('122'), null);
+    const again = await connect(port, `token=${agent}&lastEventId=${ready.lastEventId ?? ''}`);
+    await eventually(() => again.frames.length === 2);
+    expect(JSON.parse(again.frames[0] as string)).toEqual({ type: 'ready', extension: '122', resumed: true });
+    expect(eventIds(again.frames)).toEqual([during.id]);
   });
 });
 
@@ -347,10 +367,11 @@ describe('websocket hub: resume beyond the kept window', () => {
     const log = memoryLog(5);
     const { port } = await startHub(log);
     const old = await log.append(callEvent('122'), null);
-    for (let i = 0; i < 20; i++) await log.append(callEvent('122'), null);
+    let newest = old;
+    for (let i = 0; i < 20; i++) newest = await log.append(callEvent('122'), null);
     const agent = await connect(port, `token=${token('122')}&lastEventId=${old.id}`);
     await eventually(() => agent.frames.length === 1);
-    expect(JSON.parse(agent.frames[0] as string)).toEqual({ type: 'ready', extension: '122', resumed: false });
+    expect(JSON.parse(agent.frames[0] as string)).toEqual({ type: 'ready', extension: '122', resumed: false, lastEventId: newest.id });
     const live = await log.append(callEvent('122'), null);
     await eventually(() => agent.frames.length === 2);
     expect(eventIds(agent.frames)).toEqual([live.id]);
