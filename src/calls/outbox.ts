@@ -1,8 +1,9 @@
 /**
  * Sends what a transition decided: each queued event is appended to the event log under one dedupe key per
  * (session, type, extension), then cleared from the session's outbox, so an instance that dies in between
- * loses nothing and the next one to flush sends nothing twice. A completed call is journaled (before its
- * call.completed goes out, so a client that reads the journal on it finds the call).
+ * loses nothing and the next one to flush sends nothing twice. A completed call is journaled before its
+ * call.completed or call.recording goes out, so a client that reads the journal on either finds the call and
+ * the recording's URL.
  */
 import type { EventLog } from '../core/ports.js';
 import type { CallJournal, JournalEntry } from './journal.js';
@@ -17,8 +18,8 @@ export type Flush = (s: CallSession) => Promise<SentEvent[]>;
 export function createFlush(deps: { eventLog: EventLog; store: CallStateStore; journal: CallJournal; metrics?: TrackerMetrics }): Flush {
   return async (s) => {
     const sent: SentEvent[] = [];
-    const completing = s.cdr !== null && s.outbox.some((p) => p.event.type === 'call.completed');
-    if (completing) await deps.journal.put(journalEntry(s));
+    const journalFirst = s.cdr !== null && s.outbox.some((p) => p.event.type === 'call.completed' || p.event.type === 'call.recording');
+    if (journalFirst) await deps.journal.put(journalEntry(s));
     for (const p of s.outbox) {
       const r = await deps.eventLog.append(p.event, { key: `calls:${p.key}`, ttlMs: OUTCOME_DEDUPE_MS });
       sent.push({ id: r.id, type: p.event.type, extension: p.event.data.extension, timestamp: p.event.timestamp });
