@@ -5,7 +5,7 @@
  * finds what the event announced.
  */
 import { describe, expect, it } from 'vitest';
-import type { AppendNote, AppendResult, DedupeRule, EventLog } from '../../src/core/ports.js';
+import type { AppendResult, DedupeRule, EventLog } from '../../src/core/ports.js';
 import type { NewCallEvent } from '../../src/core/event.js';
 import { MemoryCallJournal, type JournalEntry } from '../../src/calls/journal.js';
 import { complete, recordingFound } from '../../src/calls/machine.js';
@@ -30,9 +30,9 @@ class JournalWatchingLog extends MemoryEventLog {
   constructor(private readonly journal: MemoryCallJournal) {
     super();
   }
-  override async append(event: NewCallEvent, dedupe: DedupeRule | null, note?: AppendNote | null): Promise<AppendResult> {
+  override async append(event: NewCallEvent, dedupe: DedupeRule | null): Promise<AppendResult> {
     this.seen.push({ type: event.type, entry: await this.journal.get(event.data.call.sessionId) });
-    return super.append(event, dedupe, note);
+    return super.append(event, dedupe);
   }
 }
 
