@@ -1,3 +1,9 @@
+/**
+ * How long the oldest command on a connection may go unanswered before the connection counts as hung and
+ * refuses new commands (src/store/fail-fast-redis.ts): the event log's read timeout.
+ */
+export const COMMAND_HANG_MS = 2000;
+
 /** How the resilient event log tells a slow or gone Redis from a refusal by a working one. */
 export class TimeoutError extends Error {}
 

@@ -1,38 +1,11 @@
 /** Redis connections and the Redis KeyValueStore and Lock. Every key carries the instance's prefix. */
 import { randomUUID } from 'node:crypto';
-import { Redis, type Command, type RedisOptions } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import type { KeyValueStore, Lock } from '../core/ports.js';
-import { BridgeError } from '../errors.js';
+import { FailFastRedis } from './fail-fast-redis.js';
 import { defineLuaScript, defineLuaScriptsOn } from './lua.js';
 
 export const DEFAULT_KEY_PREFIX = 'hodubridge:';
-
-/**
- * A connection that refuses a command at once (STORE_ERR_UNAVAILABLE) once Redis is known to be unreachable
- * (a reconnect attempt failed, and it has not been ready since), instead of queueing it until ioredis flushes
- * its queue after the next failed attempts: up to two backoffs (about 4 s) per command, so a request doing a
- * few commands would take many seconds to fail. A drop the first reconnect survives still queues, as before.
- */
-const WAITING = new Set(['reconnecting', 'connecting', 'close']);
-
-class FailFastRedis extends Redis {
-  private reconnects = 0;
-
-  constructor(url: string, options: RedisOptions) {
-    super(url, options);
-    this.on('reconnecting', () => this.reconnects++);
-    this.on('ready', () => (this.reconnects = 0));
-  }
-
-  override sendCommand(command: Command, stream?: Parameters<Redis['sendCommand']>[1]): unknown {
-    // Not while connected and shaking hands ('connect'): the handshake's own commands go through here.
-    if (this.reconnects > 1 && WAITING.has(this.status)) {
-      command.reject(new BridgeError('STORE_ERR_UNAVAILABLE'));
-      return command.promise;
-    }
-    return super.sendCommand(command, stream);
-  }
-}
 
 /**
  * Opens a client that reconnects forever with a capped backoff, and fails commands fast while Redis is down

@@ -110,13 +110,13 @@ describe('every route while Redis is down, and once it is back', () => {
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const call = async (r: Route) => {
+  const call = async (r: Route, timeoutMs = 5000) => {
     const res = await fetch(`${bridge.url}${r.path}`, {
       method: r.method,
       headers: { ...auth[r.who], ...(r.body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: r.body === undefined ? undefined : JSON.stringify(r.body),
       // A hang fails the test with the route's name instead of the test's timeout.
-      signal: AbortSignal.timeout(5000),
+      signal: AbortSignal.timeout(timeoutMs),
     });
     const text = await res.text();
     let body: unknown = text;
@@ -165,5 +165,30 @@ describe('every route while Redis is down, and once it is back', () => {
       expect(all.includes(secret), 'a secret in the log').toBe(false);
     }
     expect(h.logs.parsed().filter((l) => l.msg === 'unhandled error in request')).toEqual([]);
+  }, 60_000);
+
+  it('when Redis hangs (SIGSTOP) instead of going away, then new requests answer 503 once the oldest command has waited the hang limit, and the normal answer once it answers again', async () => {
+    const session = routes.find((r) => r.path === '/api/agents/session') as Route;
+    redis.process.kill('SIGSTOP');
+    let resumed = false;
+    const resume = () => {
+      if (!resumed) redis.process.kill('SIGCONT');
+      resumed = true;
+    };
+    try {
+      // Sent before the hang is known: it waits for Redis (its command may still run), and is answered then.
+      const early = call(session, 30_000);
+      // Until the hang is seen, a request waits with the rest: polled with a short abort, which counts as no.
+      const refusing = () => call(session, 1000).then((a) => a.status === 503, () => false);
+      await eventually(refusing, 10_000, 'the store refusing while Redis hangs');
+      const refused = await call(routes.find((r) => r.path === '/api/webhooks') as Route);
+      expect([refused.status, refused.retryAfter, refused.body]).toEqual([503, '1', STORE_DOWN]);
+      resume();
+      expect((await early).status).toBe(200);
+      await eventually(async () => (await call(session)).status === 200, 10_000, 'the store answering again');
+      expect(h.logs.parsed().filter((l) => l.msg === 'unhandled error in request')).toEqual([]);
+    } finally {
+      resume();
+    }
   }, 60_000);
 });
