@@ -1,3 +1,5 @@
+import { BridgeError } from '../errors.js';
+
 /**
  * How long the oldest command on a connection may go unanswered before the connection counts as hung and
  * refuses new commands (src/store/fail-fast-redis.ts): the event log's read timeout.
@@ -29,8 +31,10 @@ export function isUnavailable(err: unknown): boolean {
  * answers these 503 STORE_ERR_UNAVAILABLE): only a failure ioredis or withTimeout made for want of an
  * answering Redis, so that a bug still answers 500 and is logged as one.
  */
-export function isRedisUnreachable(err: unknown): boolean {
+export function isRedisUnreachable(err: unknown): err is Error {
   if (err instanceof TimeoutError) return true;
+  // Refused by the connection itself without trying (src/store/fail-fast-redis.ts).
+  if (err instanceof BridgeError) return err.code === 'STORE_ERR_UNAVAILABLE';
   if (!(err instanceof Error)) return false;
   if (err.name === 'ReplyError') return NOT_SERVING_REPLY.test(err.message);
   return err.name === 'MaxRetriesPerRequestError' || IOREDIS_NO_CONNECTION.has(err.message);

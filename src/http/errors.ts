@@ -22,8 +22,9 @@ function sendCode(res: Response, code: ErrorCode, message?: string, answerFields
 /** A Redis connectivity failure, thrown as is or as the cause of what was thrown (a few levels deep at most). */
 function redisUnreachable(err: unknown): Error | null {
   let e: unknown = err;
-  for (let depth = 0; depth < 4 && e instanceof Error; depth++) {
+  for (let depth = 0; depth < 4; depth++) {
     if (isRedisUnreachable(e)) return e;
+    if (!(e instanceof Error)) return null;
     e = e.cause;
   }
   return null;

@@ -148,6 +148,8 @@ describe('every route while Redis is down, and once it is back', () => {
     expect(refused.length).toBeGreaterThan(0);
     // At debug, without a stack: the outage is logged once elsewhere.
     for (const line of refused) expect([line.level, typeof line.err]).toEqual([20, 'string']);
+    const handshakes = outageLogs.filter((l) => String(l.msg).includes('refusing the websocket'));
+    expect(handshakes.map((l) => [l.level, typeof l.err])).toEqual([[20, 'string']]);
 
     await redis.restart();
     await eventually(async () => (await call(routes[1] as Route)).status === 200, 15_000, '/readyz 200 again');
