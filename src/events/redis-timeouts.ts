@@ -72,3 +72,11 @@ export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
     );
   });
 }
+
+/**
+ * An error as a log field: a Redis outage as its message alone (it is logged once each way elsewhere, and a
+ * stack per retry would fill the log), anything else whole.
+ */
+export function errForLog(err: unknown): unknown {
+  return isRedisUnreachable(err) ? err.message : err;
+}
