@@ -14,6 +14,8 @@ interface ErrorSpec {
   readonly error: string;
   /** The answer's message unless the thrower gives one with more detail. */
   readonly message: string;
+  /** Seconds the answer's `Retry-After` asks a client to wait (the one error handler sets it). */
+  readonly retryAfterS?: number;
 }
 
 export const ERRORS = {
@@ -121,12 +123,29 @@ export const ERRORS = {
   /** Refused for load before the body was read (docs/performance.md). */
   CALLBACK_ERR_OVERLOADED: { status: 503, error: 'unavailable', message: 'Temporarily unable to accept callbacks.' },
 
+  // ---- the bridge's store (Redis) --------------------------------------------------------------------------
+  /**
+   * Redis cannot be reached (refused, no answer in time, not serving yet): any route that needs it answers
+   * this from the one error handler (src/http/errors.ts), which recognises the failure (src/events/redis-timeouts.ts).
+   */
+  STORE_ERR_UNAVAILABLE: {
+    status: 503,
+    error: 'unavailable',
+    message: "The bridge's store cannot be reached right now; try again shortly.",
+    retryAfterS: 1,
+  },
+
   // ---- inside the bridge (never an answer of their own) ----------------------------------------------------
   EVENT_LOG_ERR_BUFFER_FULL: { status: 503, error: 'unavailable', message: 'The event log cannot take more events right now.' },
   CREDENTIAL_ERR_UNREADABLE: { status: 500, error: 'internal_error', message: 'A stored credential cannot be opened.' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
+
+/** The registry's entry for a code, with the optional fields every entry may have. */
+export function errorSpec(code: ErrorCode): ErrorSpec {
+  return ERRORS[code];
+}
 
 export interface BridgeErrorOptions {
   cause?: unknown;

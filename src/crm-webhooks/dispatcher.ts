@@ -22,6 +22,7 @@ import type { StoredEvent } from '../core/event.js';
 import { LeaderLease } from '../lease/leader-lease.js';
 import type { Logger } from '../logger.js';
 import { deliveryIdFor, type DeliveryJob, type DeliveryQueue, type DeliveryRecord, type DeliveryStore, type EndpointStore, type WebhookEndpoint } from './types.js';
+import { errForLog } from '../events/redis-timeouts.js';
 
 export const CURSOR_KEY = 'webhooks:cursor';
 export const DISPATCH_LOCK = 'webhooks:dispatcher';
@@ -85,7 +86,7 @@ export class WebhookDispatcher {
       ttlMs: this.lockTtlMs,
       onAcquired: () => opts.logger.debug('this instance dispatches webhooks'),
       onLost: () => opts.logger.info('lost the webhook dispatcher lock'),
-      onError: (err) => opts.logger.warn({ err }, 'webhook dispatcher lock failed'),
+      onError: (err) => opts.logger.warn({ err: errForLog(err) }, 'webhook dispatcher lock failed'),
     });
   }
 
@@ -122,7 +123,7 @@ export class WebhookDispatcher {
         try {
           await this.drain();
         } catch (err) {
-          this.opts.logger.warn({ err }, 'webhook dispatch failed; will retry');
+          this.opts.logger.warn({ err: errForLog(err) }, 'webhook dispatch failed; will retry');
         }
       } while (this.again && this.leading && !this.stopped);
       this.draining = null;

@@ -5,11 +5,29 @@
  */
 import type { ErrorRequestHandler, Response } from 'express';
 import { z } from 'zod';
-import { BridgeError, ERRORS, ValidationError, type ErrorCode } from '../errors.js';
+import { BridgeError, ERRORS, ValidationError, errorSpec, type ErrorCode } from '../errors.js';
+import { isRedisUnreachable } from '../events/redis-timeouts.js';
 import type { Logger } from '../logger.js';
 
 function send(res: Response, status: number, error: string, message: string, answerFields?: Readonly<Record<string, unknown>>): void {
   res.status(status).json({ error, message, ...answerFields });
+}
+
+function sendCode(res: Response, code: ErrorCode, message?: string, answerFields?: Readonly<Record<string, unknown>>): void {
+  const spec = errorSpec(code);
+  if (spec.retryAfterS !== undefined) res.setHeader('Retry-After', String(spec.retryAfterS));
+  send(res, spec.status, spec.error, message ?? spec.message, answerFields);
+}
+
+/** A Redis connectivity failure, thrown as is or as the cause of what was thrown (a few levels deep at most). */
+function redisUnreachable(err: unknown): Error | null {
+  let e: unknown = err;
+  for (let depth = 0; depth < 4; depth++) {
+    if (isRedisUnreachable(e)) return e;
+    if (!(e instanceof Error)) return null;
+    e = e.cause;
+  }
+  return null;
 }
 
 /** Parses a request part with zod; throws a ValidationError naming the first offending field. */
@@ -38,13 +56,23 @@ function requestErrorCode(err: unknown): { code: ErrorCode; status: number } | n
 }
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (err: unknown, _req, res, next) => {
+  return (err: unknown, req, res, next) => {
     if (res.headersSent) {
       next(err);
       return;
     }
     if (err instanceof BridgeError) {
-      send(res, err.status, err.error, err.message, err.answerFields);
+      sendCode(res, err.code, err.message, err.answerFields);
+      return;
+    }
+    // Redis is down or not answering: an outage /readyz, /metrics and the store's own log line already show,
+    // so one debug line without a stack, and a 503 the client retries (docs/operations.md).
+    const outage = redisUnreachable(err);
+    if (outage) {
+      // The route's pattern, never the path: a callback path carries the callback secret.
+      const route: unknown = (req.route as { path?: unknown } | undefined)?.path;
+      logger.debug({ code: 'STORE_ERR_UNAVAILABLE', method: req.method, route: typeof route === 'string' ? route : undefined, err: outage.message }, 'request refused: Redis is unreachable');
+      sendCode(res, 'STORE_ERR_UNAVAILABLE');
       return;
     }
     const unreadable = requestErrorCode(err);

@@ -95,8 +95,9 @@ export const SECURITY_SCHEMES = {
 const AUTH_ERRORS: Record<Auth, readonly ErrorRef[]> = {
   none: [],
   admin: ['AUTH_ERR_ADMIN_KEY', 'AUTH_ERR_ADMIN_DISABLED'],
-  agent: ['AUTH_ERR_INVALID_TOKEN'],
-  agentOrAdmin: ['AUTH_ERR_INVALID_TOKEN'],
+  // Checking a token reads its revocation from the store.
+  agent: ['AUTH_ERR_INVALID_TOKEN', 'STORE_ERR_UNAVAILABLE'],
+  agentOrAdmin: ['AUTH_ERR_INVALID_TOKEN', 'STORE_ERR_UNAVAILABLE'],
   metrics: ['AUTH_ERR_METRICS_TOKEN'],
   callback: [],
   websocket: [],

@@ -12,7 +12,7 @@ import { lookupQuery, tokenBody, tokenIdParams } from '../http/admin-routes.js';
 import { params as extensionParams, putBody as extensionBody } from '../http/extension-routes.js';
 import { createBody as webhookBody, deliveriesQuery } from '../http/webhook-routes.js';
 import { ERRORS, type ErrorCode } from '../errors.js';
-import { JSON_BODY, VALIDATED, callbackErrorResponses, upgradeRefusals } from './responses.js';
+import { JSON_BODY, STORED, VALIDATED, callbackErrorResponses, upgradeRefusals } from './responses.js';
 import { ref, wrapped, type JsonSchema, type Method, type Operation } from './build.js';
 
 const str: JsonSchema = { type: 'string' };
@@ -146,7 +146,7 @@ export const OPERATIONS: readonly Operation[] = [
     description: 'On success the extension is kept subscribed while the agent is there. 10 refused attempts a minute per extension or client address are then 429.',
     body: { schema: loginBody, limit: '16 KiB' },
     ok: [{ status: 200, description: 'An agent token valid AGENT_TOKEN_TTL_S', json: obj({ token: str, extension: str, expiresAt: str }) }],
-    errors: [...JSON_BODY, 'LOGIN_ERR_INVALID_CREDENTIALS', 'LOGIN_ERR_TOO_MANY_ATTEMPTS', 'LOGIN_ERR_IN_PROGRESS', 'LOGIN_ERR_PBX_UNAVAILABLE'],
+    errors: [...JSON_BODY, 'LOGIN_ERR_INVALID_CREDENTIALS', 'LOGIN_ERR_TOO_MANY_ATTEMPTS', 'LOGIN_ERR_IN_PROGRESS', 'LOGIN_ERR_PBX_UNAVAILABLE', ...STORED],
   },
   {
     method: 'post', path: '/api/agents/logout', operationId: 'agentLogout', tag: 'Agents', auth: 'agent',
@@ -192,6 +192,7 @@ export const OPERATIONS: readonly Operation[] = [
   {
     method: 'get', path: '/api/extensions', operationId: 'listExtensions', tag: 'Extensions', auth: 'admin', summary: 'Extensions the bridge keeps subscribed',
     ok: [{ status: 200, description: 'In numeric order', json: wrapped('extensions', { type: 'array', items: ref('ExtensionView') }) }],
+    errors: STORED,
   },
   {
     method: 'put', path: '/api/extensions/{number}', operationId: 'registerExtension', tag: 'Extensions', auth: 'admin',
@@ -199,13 +200,13 @@ export const OPERATIONS: readonly Operation[] = [
     description: 'The password is stored encrypted (CREDENTIALS_KEY). On any failure nothing is stored.',
     params: extensionParams, body: { schema: extensionBody, limit: '16 KiB' }, paramNotes: { number: 'the extension number' },
     ok: [{ status: 200, description: 'Registered', json: ref('ExtensionView') }],
-    errors: [...JSON_BODY, 'EXTENSION_ERR_REFUSED', 'PBX_ERR_UNREACHABLE', 'PBX_ERR_BAD_RESPONSE'],
+    errors: [...JSON_BODY, 'EXTENSION_ERR_REFUSED', 'PBX_ERR_UNREACHABLE', 'PBX_ERR_BAD_RESPONSE', ...STORED],
   },
   {
     method: 'delete', path: '/api/extensions/{number}', operationId: 'unregisterExtension', tag: 'Extensions', auth: 'admin',
     summary: 'Stop keeping an extension subscribed (unsubscribed unless an agent is on it)', params: extensionParams,
     ok: [{ status: 200, description: 'No longer kept by the operator', json: ref('ExtensionView') }],
-    errors: [...VALIDATED, 'EXTENSION_ERR_NOT_REGISTERED'],
+    errors: [...VALIDATED, 'EXTENSION_ERR_NOT_REGISTERED', ...STORED],
   },
 
   // ---- admin: tokens ----
@@ -218,7 +219,7 @@ export const OPERATIONS: readonly Operation[] = [
   {
     method: 'delete', path: '/api/tokens/{id}', operationId: 'revokeToken', tag: 'Tokens', auth: 'admin',
     summary: 'Revoke a token by id', description: 'Its sockets close with 4001 on every instance.', params: tokenIdParams, paramNotes: { id: 'the id POST /api/tokens answered (a UUID)' },
-    ok: [noBody(204, 'Revoked')], errors: [...VALIDATED, 'TOKEN_ERR_NOT_FOUND'],
+    ok: [noBody(204, 'Revoked')], errors: [...VALIDATED, 'TOKEN_ERR_NOT_FOUND', ...STORED],
   },
 
   // ---- admin: webhooks ----
@@ -227,39 +228,40 @@ export const OPERATIONS: readonly Operation[] = [
     description: 'Receives events from about now on (no backfill). The URL must resolve to a public address unless WEBHOOK_ALLOW_PRIVATE=true.',
     body: { schema: webhookBody, limit: '16 KiB' },
     ok: [{ status: 201, description: 'Created; the secret is shown only here', json: ref('CreatedWebhookEndpoint') }],
-    errors: [...JSON_BODY, 'WEBHOOK_ERR_INVALID_URL', 'WEBHOOK_ERR_URL_NOT_ALLOWED', 'WEBHOOK_ERR_URL_UNRESOLVABLE'],
+    errors: [...JSON_BODY, 'WEBHOOK_ERR_INVALID_URL', 'WEBHOOK_ERR_URL_NOT_ALLOWED', 'WEBHOOK_ERR_URL_UNRESOLVABLE', ...STORED],
   },
   {
     method: 'get', path: '/api/webhooks', operationId: 'listWebhooks', tag: 'Webhooks', auth: 'admin', summary: 'Webhook endpoints',
     ok: [{ status: 200, description: 'Every endpoint', json: wrapped('webhooks', { type: 'array', items: ref('WebhookEndpoint') }) }],
+    errors: STORED,
   },
   {
     method: 'get', path: '/api/webhooks/{id}', operationId: 'getWebhook', tag: 'Webhooks', auth: 'admin', summary: 'One webhook endpoint',
-    pathParams: { id: 'the endpoint id (ep_…)' }, ok: [{ status: 200, description: 'The endpoint', json: ref('WebhookEndpoint') }], errors: ['WEBHOOK_ERR_NOT_FOUND'],
+    pathParams: { id: 'the endpoint id (ep_…)' }, ok: [{ status: 200, description: 'The endpoint', json: ref('WebhookEndpoint') }], errors: ['WEBHOOK_ERR_NOT_FOUND', ...STORED],
   },
   {
     method: 'delete', path: '/api/webhooks/{id}', operationId: 'deleteWebhook', tag: 'Webhooks', auth: 'admin',
     summary: 'Remove an endpoint with its delivery history', pathParams: { id: 'the endpoint id (ep_…)' },
-    ok: [noBody(204, 'Removed; pending deliveries are dropped')], errors: ['WEBHOOK_ERR_NOT_FOUND'],
+    ok: [noBody(204, 'Removed; pending deliveries are dropped')], errors: ['WEBHOOK_ERR_NOT_FOUND', ...STORED],
   },
   {
     method: 'post', path: '/api/webhooks/{id}/enable', operationId: 'enableWebhook', tag: 'Webhooks', auth: 'admin',
     summary: 'Activate a disabled endpoint again (after a 410)', pathParams: { id: 'the endpoint id (ep_…)' },
-    ok: [{ status: 200, description: 'Active again', json: ref('WebhookEndpoint') }], errors: ['WEBHOOK_ERR_NOT_FOUND'],
+    ok: [{ status: 200, description: 'Active again', json: ref('WebhookEndpoint') }], errors: ['WEBHOOK_ERR_NOT_FOUND', ...STORED],
   },
   {
     method: 'get', path: '/api/webhooks/{id}/deliveries', operationId: 'listDeliveries', tag: 'Webhooks', auth: 'admin',
     summary: "An endpoint's deliveries, newest first", pathParams: { id: 'the endpoint id (ep_…)' }, query: deliveriesQuery,
     paramNotes: { status: 'only deliveries in this state', limit: 'whole number 1-1000, default 100' },
     ok: [{ status: 200, description: 'At most limit (default 100)', json: wrapped('deliveries', { type: 'array', items: ref('Delivery') }) }],
-    errors: [...VALIDATED, 'WEBHOOK_ERR_NOT_FOUND'],
+    errors: [...VALIDATED, 'WEBHOOK_ERR_NOT_FOUND', ...STORED],
   },
   {
     method: 'post', path: '/api/webhooks/{id}/deliveries/{deliveryId}/retry', operationId: 'retryDelivery', tag: 'Webhooks', auth: 'admin',
     summary: 'Send a failed delivery again (the whole retry schedule)',
     pathParams: { id: 'the endpoint id (ep_…)', deliveryId: 'the delivery id (<eventId>.<endpointId>)' },
     ok: [{ status: 202, description: 'Pending again', json: ref('Delivery') }],
-    errors: ['WEBHOOK_ERR_DELIVERY_NOT_FOUND', 'WEBHOOK_ERR_ENDPOINT_DISABLED', 'WEBHOOK_ERR_NOT_FAILED'],
+    errors: ['WEBHOOK_ERR_DELIVERY_NOT_FOUND', 'WEBHOOK_ERR_ENDPOINT_DISABLED', 'WEBHOOK_ERR_NOT_FAILED', ...STORED],
   },
 
   // ---- admin: phonebook, recent callbacks, calls ----
@@ -281,6 +283,7 @@ export const OPERATIONS: readonly Operation[] = [
     method: 'get', path: '/api/callbacks/recent', operationId: 'recentCallbacks', tag: 'Operations', auth: 'admin',
     summary: 'The last callbacks received, redacted (newest first, at most 50)',
     ok: [{ status: 200, description: 'Every configured or presented secret is cut out', json: wrapped('callbacks', { type: 'array', items: recentCallback }) }],
+    errors: STORED,
   },
   {
     method: 'get', path: '/api/calls', operationId: 'listCalls', tag: 'Calls', auth: 'admin', summary: 'Completed calls, newest first', query: listQuery,
@@ -293,12 +296,12 @@ export const OPERATIONS: readonly Operation[] = [
       cursor: "the previous page's nextCursor",
     },
     ok: [{ status: 200, description: 'One page; nextCursor for the next', json: wrapped('calls', { type: 'array', items: ref('JournalEntry') }, { nextCursor: nullableStr }) }],
-    errors: VALIDATED,
+    errors: [...VALIDATED, ...STORED],
   },
   {
     method: 'get', path: '/api/calls/{sessionId}', operationId: 'getCall', tag: 'Calls', auth: 'admin', summary: 'One call, journaled or still followed',
     pathParams: { sessionId: "the call's sessionId" },
-    ok: [{ status: 200, description: 'The call', json: wrapped('call', ref('CallView')) }], errors: ['CALL_ERR_NOT_FOUND'],
+    ok: [{ status: 200, description: 'The call', json: wrapped('call', ref('CallView')) }], errors: ['CALL_ERR_NOT_FOUND', ...STORED],
   },
 
   // ---- contacts ----

@@ -42,6 +42,8 @@ const REASON: Record<number, string> = {
 export const ALWAYS: readonly ErrorCode[] = ['INTERNAL_ERR'];
 /** Codes of an operation that validates a query, path or body with zod. */
 export const VALIDATED: readonly ErrorCode[] = ['VALIDATION_ERR'];
+/** Codes of an operation that reads or writes the bridge's store (Redis, when configured). */
+export const STORED: readonly ErrorCode[] = ['STORE_ERR_UNAVAILABLE'];
 /** Codes of an operation that reads a JSON body. */
 export const JSON_BODY: readonly ErrorCode[] = ['VALIDATION_ERR', 'REQUEST_ERR_INVALID_JSON', 'REQUEST_ERR_TOO_LARGE', 'REQUEST_ERR_UNREADABLE'];
 
@@ -77,6 +79,7 @@ const HEADERS: Partial<Record<ErrorCode, ResponseObject>> = {
   LOGIN_ERR_IN_PROGRESS: RETRY_AFTER,
   CALLBACK_ERR_UNAVAILABLE: RETRY_AFTER,
   CALLBACK_ERR_OVERLOADED: RETRY_AFTER,
+  STORE_ERR_UNAVAILABLE: RETRY_AFTER,
 };
 
 function headersFor(entries: Entry[]): ResponseObject | undefined {

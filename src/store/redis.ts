@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { KeyValueStore, Lock } from '../core/ports.js';
+import { FailFastRedis } from './fail-fast-redis.js';
 import { defineLuaScript, defineLuaScriptsOn } from './lua.js';
 
 export const DEFAULT_KEY_PREFIX = 'hodubridge:';
@@ -11,13 +12,15 @@ export const DEFAULT_KEY_PREFIX = 'hodubridge:';
  * instead of queueing them without bound.
  */
 export function createRedisClient(url: string, name: string, extra: RedisOptions = {}): Redis {
-  const client = new Redis(url, {
+  const options: RedisOptions = {
     connectionName: name,
     maxRetriesPerRequest: 1,
     enableOfflineQueue: true,
     retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), 2000),
     ...extra,
-  });
+  };
+  // Connections that wait for Redis on purpose (subscribers, blocking reads: maxRetriesPerRequest null) keep queueing.
+  const client = options.maxRetriesPerRequest === null ? new Redis(url, options) : new FailFastRedis(url, options);
   // Before any command can start an auto-pipeline (see src/store/lua.ts).
   if (client.options.enableAutoPipelining) defineLuaScriptsOn(client);
   return client;

@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AgentClaims, TokenVerifier } from '../core/agent.js';
+import { isRedisUnreachable } from '../events/redis-timeouts.js';
 import type { Logger } from '../logger.js';
 import { refuseUpgrade, requestUrl, tokenFromRequest } from './upgrade-auth.js';
 
@@ -52,7 +53,9 @@ export class Handshake {
       try {
         claims = await this.o.verifyToken(token);
       } catch (err) {
-        this.o.logger.warn({ err }, 'token verification failed; refusing the websocket');
+        // An outage is logged once elsewhere: no stack per refused handshake.
+        if (isRedisUnreachable(err)) this.o.logger.debug({ err: err.message }, 'token cannot be checked: Redis is unreachable; refusing the websocket');
+        else this.o.logger.warn({ err }, 'token verification failed; refusing the websocket');
         refuseUpgrade(socket, 'WS_ERR_UNAVAILABLE');
         return;
       }

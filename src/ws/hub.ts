@@ -20,6 +20,7 @@ import { registerHubMetrics } from './metrics.js';
 import { resume, startFresh, type ReplayDeps } from './replay.js';
 import { Rooms } from './rooms.js';
 import { FrameSender } from './sender.js';
+import { isRedisUnreachable } from '../events/redis-timeouts.js';
 
 export { CLOSE_GOING_AWAY, CLOSE_TOKEN_EXPIRED, CLOSE_TOO_SLOW } from './client.js';
 
@@ -169,6 +170,11 @@ class Hub implements WsHub {
       try {
         claims = await this.opts.verifyToken(first.token);
       } catch (err) {
+        // Redis is unreachable: every other token would fail the same way; the next round checks them.
+        if (isRedisUnreachable(err)) {
+          this.logger.debug({ err: err.message }, 'could not re-check the websocket tokens: Redis is unreachable');
+          return;
+        }
         this.logger.warn({ err }, 'could not re-check a websocket token');
         continue;
       }

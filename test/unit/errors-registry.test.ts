@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { BlockedAddressError } from '../../src/crm-webhooks/ssrf.js';
 import { BridgeError, CallbackError, ERRORS, PbxError, ValidationError, type ErrorCode } from '../../src/errors.js';
+import { TimeoutError } from '../../src/events/redis-timeouts.js';
 import { EventLogUnavailableError } from '../../src/events/resilient-event-log.js';
 import { createApp } from '../../src/http/app.js';
 import { BodyReadError } from '../../src/http/body-reader.js';
@@ -107,6 +108,24 @@ describe('the error handler', () => {
     router.get('/unknown', () => {
       throw new Error('a bug with a detail the client must not see');
     });
+    // What ioredis and withTimeout reject commands with (their classes are not exported: named as ioredis names them).
+    const redisError = (name: string, message: string) => Object.assign(new Error(message), { name });
+    const redisFailures: Record<string, () => Error> = {
+      'max-retries': () => redisError('MaxRetriesPerRequestError', 'Reached the max retries per request limit (which is 1).'),
+      closed: () => new Error('Connection is closed.'),
+      timeout: () => new TimeoutError('no answer from Redis within 2000 ms'),
+      loading: () => redisError('ReplyError', 'LOADING Redis is loading the dataset in memory'),
+      wrapped: () => new Error('could not store the endpoint', { cause: new Error('Command timed out') }),
+      refused: () => new BridgeError('STORE_ERR_UNAVAILABLE'),
+      // A working Redis refusing: a bug, not an outage.
+      noperm: () => redisError('ReplyError', "NOPERM User default has no permissions to run the 'hset' command"),
+    };
+    for (const [name, make] of Object.entries(redisFailures)) {
+      router.get(`/redis/${name}`, async () => {
+        await Promise.resolve();
+        throw make();
+      });
+    }
     router.post('/body', json({ limit: '1kb' }), (_req, res) => {
       res.json({ ok: true });
     });
@@ -147,6 +166,18 @@ describe('the error handler', () => {
     const line = logs.parsed().find((l) => l.msg === 'unhandled error in request');
     expect(line).toBeDefined();
     expect(JSON.stringify(line)).toContain('a bug with a detail');
+  });
+
+  it('answers a Redis outage (refused, closed, timed out, loading, or as a cause) 503 unavailable with Retry-After, without a stack in the log', async () => {
+    const unavailable = { error: 'unavailable', message: ERRORS.STORE_ERR_UNAVAILABLE.message };
+    for (const name of ['max-retries', 'closed', 'timeout', 'loading', 'wrapped', 'refused']) {
+      const r = await fetch(`${base}/redis/${name}`);
+      expect([name, r.status, r.headers.get('retry-after'), await r.json()]).toEqual([name, 503, '1', unavailable]);
+    }
+    const noperm = await fetch(`${base}/redis/noperm`);
+    expect(noperm.status).toBe(500);
+    expect(logs.parsed().filter((l) => l.msg === 'request refused: Redis is unreachable')).toEqual([]); // at debug: not logged at info
+    expect(logs.text()).not.toContain('MaxRetriesPerRequestError');
   });
 
   it('answers the body parser\'s failures from the registry', async () => {
