@@ -119,6 +119,8 @@ interface Step extends StepRaw {
     lagMaxMs: number;
     /** The overload guard's per-100 ms-sample least answer time over the step: bucket bounds (ms) at p50 and p90, and samples counted; null for the relays. */
     answerMin: { p50Ms: number; p90Ms: number; samples: number } | null;
+    /** The bridge's refusals over the step by reason (in_flight, event_loop, answer_time, open_calls); {} for the relays. */
+    refusedBy: Record<string, number>;
   };
   generatorCpuPct: number;
 }
@@ -246,6 +248,7 @@ async function measured(target: Target, redisPid: number | null, run: () => Prom
       lagP99Ms: round(s.lagP99Ms, 1),
       lagMaxMs: round(s.lagMaxMs, 1),
       answerMin: bucketQuantiles(s0.answerMinBuckets, s.answerMinBuckets),
+      refusedBy: Object.fromEntries(Object.entries(s.refusedByReason).map(([k, v]) => [k, v - (s0.refusedByReason[k] ?? 0)]).filter(([, v]) => v !== 0)),
     },
     generatorCpuPct: round(((gen.user + gen.system) / 1000 / wall) * 100, 0),
   };
@@ -266,7 +269,8 @@ function describeQueues(s: Step): string {
   const am = s.server.answerMin;
   return (
     ` senderQueue p50/p99=${s.senderQueue.p50}/${s.senderQueue.p99} answer p50/p99=${s.ack.p50}/${s.ack.p99}` +
-    (am ? ` answerMin p50/p90<=${am.p50Ms}/${am.p90Ms}ms (${am.samples} samples)` : '')
+    (am ? ` answerMin p50/p90<=${am.p50Ms}/${am.p90Ms}ms (${am.samples} samples)` : '') +
+    (Object.keys(s.server.refusedBy).length > 0 ? ` refusedBy=${JSON.stringify(s.server.refusedBy)}` : '')
   );
 }
 
