@@ -39,7 +39,8 @@ options:
   -h, --help     this text
 env: BENCH_RESULTS_DIR (default bench/results), BENCH_ONLY=baseline,memory,redis (a subset; bench/run.ts lists every part;
      add calls for the call tracker's polling, bench/calls.ts, not run by default),
-     BENCH_LADDER=250,1000,2000 (the ladder's rates instead of the default), BENCH_OVERLOAD_RATE=n (the step past the limit)
+     BENCH_LADDER=250,1000,2000 (the ladder's rates instead of the default), BENCH_OVERLOAD_RATE=n (the step past the limit),
+     BENCH_OVERLOAD_STALL_MS=n (stop the bridge for n ms 1 s into that step: a backlog in the sender for certain)
 `);
 
 const QUICK = process.env.BENCH_QUICK === '1' || process.argv.includes('--quick');
@@ -393,6 +394,29 @@ function overloadRate(l: Live): number {
 }
 
 /**
+ * BENCH_OVERLOAD_STALL_MS: the bridge stopped (SIGSTOP) that long, 1 s into the overload step, so the sender's
+ * 64 connections fill and a backlog builds in the sender whatever the machine's other load: the case the
+ * answer-time signal is for (docs/performance.md, "Overload: slow answers").
+ */
+function overloadStall(pid: number): { cancel(): void } {
+  const ms = Number(process.env.BENCH_OVERLOAD_STALL_MS ?? 0);
+  if (!Number.isInteger(ms) || ms <= 0 || pid <= 0) return { cancel: () => undefined };
+  let resume: NodeJS.Timeout | null = null;
+  const start = setTimeout(() => {
+    process.kill(pid, 'SIGSTOP');
+    log(`stalled the bridge (pid ${pid}) for ${ms} ms`);
+    resume = setTimeout(() => process.kill(pid, 'SIGCONT'), ms);
+  }, 1000);
+  return {
+    cancel() {
+      clearTimeout(start);
+      if (resume) clearTimeout(resume);
+      process.kill(pid, 'SIGCONT');
+    },
+  };
+}
+
+/**
  * Drives a bridge past its limit, open loop, and records what the PBX sees: the share answered 503 (it
  * retries those) and how late the accepted callbacks' pops are. The bridge's overload guard should keep the
  * accepted ones on time (docs/performance.md, "Overload").
@@ -400,7 +424,9 @@ function overloadRate(l: Live): number {
 async function overload(l: Live): Promise<void> {
   const rate = overloadRate(l);
   const before = await l.target.sample();
+  const stall = overloadStall(l.target.server.pid);
   const s = await measured(l.target, l.sc.redisPid, () => l.gen.runOpenLoop(rate, P.overloadMs, P.drainMs));
+  stall.cancel();
   const after = await l.target.sample();
   const o: OverloadStep = {
     ...s,
