@@ -1,6 +1,6 @@
 /**
  * Refuses callbacks with 503 (the PBX retries them) before the bridge's own queues make pops late by seconds
- * (docs/performance.md, "Overload"). Two signals:
+ * (docs/performance.md, "Overload"). Three signals:
  *
  * - callbacks in flight (authenticated, not yet answered) at `maxInFlight`: the event log (Redis) does not keep
  *   up; every further one is refused until one is answered;
