@@ -120,8 +120,6 @@ interface Step extends StepRaw {
     lagMaxMs: number;
     /** The overload guard's per-100 ms-sample least answer time over the step: bucket bounds (ms) at p50 and p90, and samples counted; null for the relays. */
     answerMin: { p50Ms: number; p90Ms: number; samples: number } | null;
-    /** Per sample, the share of callbacks on a reused connection within 1 ms of its previous answer: p50 / p90 bucket bounds; null for the relays. */
-    backToBack: { p50Ms: number; p90Ms: number; samples: number } | null;
     /** The bridge's refusals over the step by reason (in_flight, event_loop, answer_time, open_calls); {} for the relays. */
     refusedBy: Record<string, number>;
   };
@@ -251,7 +249,6 @@ async function measured(target: Target, redisPid: number | null, run: () => Prom
       lagP99Ms: round(s.lagP99Ms, 1),
       lagMaxMs: round(s.lagMaxMs, 1),
       answerMin: bucketQuantiles(s0.answerMinBuckets, s.answerMinBuckets),
-      backToBack: bucketQuantiles(s0.backToBackBuckets, s.backToBackBuckets),
       refusedBy: Object.fromEntries(Object.entries(s.refusedByReason).map(([k, v]) => [k, v - (s0.refusedByReason[k] ?? 0)]).filter(([, v]) => v !== 0)),
     },
     generatorCpuPct: round(((gen.user + gen.system) / 1000 / wall) * 100, 0),
@@ -274,7 +271,6 @@ function describeQueues(s: Step): string {
   return (
     ` senderQueue p50/p99=${s.senderQueue.p50}/${s.senderQueue.p99} answer p50/p99=${s.ack.p50}/${s.ack.p99}` +
     (am ? ` answerMin p50/p90<=${am.p50Ms}/${am.p90Ms}ms (${am.samples} samples)` : '') +
-    (s.server.backToBack ? ` backToBack p50/p90<=${s.server.backToBack.p50Ms}/${s.server.backToBack.p90Ms} (${s.server.backToBack.samples})` : '') +
     (Object.keys(s.server.refusedBy).length > 0 ? ` refusedBy=${JSON.stringify(s.server.refusedBy)}` : '')
   );
 }

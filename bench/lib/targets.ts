@@ -24,8 +24,6 @@ export interface ServerSample {
    * by upper bound in ms (bridge_callbacks_answer_min_seconds; +Inf as Infinity); empty for the relays.
    */
   answerMinBuckets: Map<number, number>;
-  /** The same for bridge_callbacks_back_to_back_share (bounds as shares, 0..1). */
-  backToBackBuckets: Map<number, number>;
   /** bridge_callbacks_refused_total by reason since the bridge started; empty for the relays. */
   refusedByReason: Record<string, number>;
 }
@@ -79,7 +77,7 @@ export async function startBaseline(kind: 'express' | 'raw' = 'express'): Promis
     async sample() {
       const { body } = await getJson(`${url}/stats`);
       const s = body as { rssBytes: number; heapUsedBytes: number; lagP99Ms: number; lagMaxMs: number };
-      return { rssBytes: s.rssBytes, heapUsedBytes: s.heapUsedBytes, lagP99Ms: s.lagP99Ms, lagMaxMs: s.lagMaxMs, refusedTotal: NaN, slowReaderCloses: NaN, answerMinBuckets: new Map(), backToBackBuckets: new Map(), refusedByReason: {} };
+      return { rssBytes: s.rssBytes, heapUsedBytes: s.heapUsedBytes, lagP99Ms: s.lagP99Ms, lagMaxMs: s.lagMaxMs, refusedTotal: NaN, slowReaderCloses: NaN, answerMinBuckets: new Map(), refusedByReason: {} };
     },
     stop: () => server.stop(),
   };
@@ -174,8 +172,7 @@ export async function startBridge(opts: BridgeStartOptions): Promise<Target> {
       return {
         refusedTotal: sumOf(text, 'bridge_callbacks_refused_total'),
         slowReaderCloses: sumOf(text, 'bridge_ws_slow_reader_closes_total'),
-        answerMinBuckets: bucketsOf(text, 'bridge_callbacks_answer_min_seconds_bucket', 1000),
-        backToBackBuckets: bucketsOf(text, 'bridge_callbacks_back_to_back_share_bucket', 1),
+        answerMinBuckets: bucketsOf(text, 'bridge_callbacks_answer_min_seconds_bucket'),
         refusedByReason: byReason(text, 'bridge_callbacks_refused_total'),
         rssBytes: m.get('bridge_process_resident_memory_bytes') ?? rssBytes(server.pid),
         heapUsedBytes: m.get('bridge_nodejs_heap_size_used_bytes') ?? NaN,
@@ -224,14 +221,14 @@ function byReason(text: string, name: string): Record<string, number> {
   return out;
 }
 
-/** A histogram's cumulative bucket counts by upper bound, times `scale` (1000: seconds to ms). */
-function bucketsOf(text: string, name: string, scale: number): Map<number, number> {
+/** A histogram's cumulative bucket counts by upper bound, in ms. */
+function bucketsOf(text: string, name: string): Map<number, number> {
   const out = new Map<number, number>();
   for (const line of text.split('\n')) {
     if (!line.startsWith(`${name}{`)) continue;
     const m = /le="([^"]+)"[^}]*\}\s+(\S+)/.exec(line);
     if (m?.[1] === undefined || m[2] === undefined) continue;
-    out.set(m[1] === '+Inf' ? Infinity : Math.round(Number(m[1]) * scale * 100) / 100, Number(m[2]));
+    out.set(m[1] === '+Inf' ? Infinity : Math.round(Number(m[1]) * 1e5) / 100, Number(m[2]));
   }
   return out;
 }

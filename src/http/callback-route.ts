@@ -97,8 +97,6 @@ interface CallbackContext extends RecordParts {
   query: Record<string, unknown>;
   /** Admitted by the overload guard: counted in flight until answered. */
   admitted: boolean;
-  /** ms since the previous answer on this keep-alive connection; null: its first request. */
-  gapMs: number | null;
 }
 
 export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler {
@@ -110,8 +108,6 @@ export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler
   const securityHeaders = staticSecurityHeaders();
   const leanAnswerHeaders = answerHeadersWith(securityHeaders);
   const overload = deps.overload ?? null;
-  /** When each keep-alive connection last had an answer written (the guard's per-connection gap). */
-  const lastAnswerAt = new WeakMap<object, number>();
 
   const onlyConfigured = [deps.secret];
   /** The configured secret and the presented ones worth cutting out of the record and the log. */
@@ -125,9 +121,7 @@ export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler
 
   /** Sends the answer, keeps the redacted record, logs. The one exit of every request. */
   const finish = (ctx: CallbackContext, answer: Answer, extra: { code?: CallbackErrorCode } = {}) => {
-    const answeredAt = performance.now();
-    const latency = answeredAt - ctx.started;
-    lastAnswerAt.set(ctx.req.socket, answeredAt);
+    const latency = performance.now() - ctx.started;
     if (ctx.admitted) {
       ctx.admitted = false;
       // Only accepted ones are judged by their answer time: a quick 4xx or a refusal is no sign of a healthy path.
@@ -189,7 +183,7 @@ export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler
       return;
     }
     // Refused before the body is read: a refusal costs the least it can (the PBX retries it).
-    const refusal = overload?.admit(ctx.gapMs) ?? null;
+    const refusal = overload?.admit() ?? null;
     if (refusal !== null) {
       deps.onRefused?.(refusal);
       fail(ctx, 'CALLBACK_ERR_OVERLOADED');
@@ -242,14 +236,11 @@ export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler
   };
 
   const serve = (req: IncomingMessage, res: ServerResponse, route: MatchedRoute): void => {
-    const started = performance.now();
-    const previous = lastAnswerAt.get(req.socket);
     const ctx: CallbackContext = {
       req,
       res,
       route,
-      started,
-      gapMs: previous === undefined ? null : started - previous,
+      started: performance.now(),
       arrivedAt: Date.now(),
       secretFrom: [],
       presented: [],

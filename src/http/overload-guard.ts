@@ -57,12 +57,6 @@ export const SAMPLE_MS = 100;
 export const SUSTAIN_SAMPLES = 5;
 /** Authenticated callbacks per sample (500/s) below which the loop's load is not the callbacks' doing. */
 export const MIN_ARRIVALS_PER_SAMPLE = 50;
-/**
- * Measured, not judged (docs/performance.md, "Overload: slow answers"): a request this soon after its
- * connection's previous answer came back to back, as every one does from a sender with a backlog.
- */
-const BACK_TO_BACK_MS = 1;
-const MIN_REUSED_FOR_SHARE = 20;
 const SHARE_UP = 0.15;
 const SHARE_DOWN = 0.05;
 /**
@@ -97,10 +91,7 @@ export class OverloadGuard {
   private lastAnswerMin: number | null = null;
   /** Which signal made the share grow last: the reason its refusals are counted under. */
   private shareReason: 'event_loop' | 'answer_time' = 'event_loop';
-  private readonly sampleListeners: Array<(answerMinMs: number | null, backToBackShare: number | null) => void> = [];
-  /** Arrivals since the last sample on a connection that had an answer before, and those of them back to back. */
-  private reused = 0;
-  private backToBack = 0;
+  private readonly sampleListeners: Array<(answerMinMs: number | null) => void> = [];
   private readonly refused: Record<RefusalReason, number> = { in_flight: 0, event_loop: 0, answer_time: 0, open_calls: 0 };
   private readonly timer: NodeJS.Timeout | null = null;
   private lastSampleAt = performance.now();
@@ -114,16 +105,9 @@ export class OverloadGuard {
     }
   }
 
-  /**
-   * Why this callback is refused, or null: it is admitted and counted in flight until done() is called.
-   * `gapMs`: ms since the previous answer on its keep-alive connection (null: a new connection), measured only.
-   */
-  admit(gapMs: number | null = null): RefusalReason | null {
+  /** Why this callback is refused, or null: it is admitted and counted in flight until done() is called. */
+  admit(): RefusalReason | null {
     this.arrivals++;
-    if (gapMs !== null) {
-      this.reused++;
-      if (gapMs < BACK_TO_BACK_MS) this.backToBack++;
-    }
     const reason = this.refusal();
     if (reason !== null) {
       this.refused[reason]++;
@@ -150,11 +134,8 @@ export class OverloadGuard {
     if (answerMs !== undefined && answerMs < this.answerMin) this.answerMin = answerMs;
   }
 
-  /**
-   * Told each sample's least answer time and the share of its arrivals on a reused connection that came within
-   * BACK_TO_BACK_MS of that connection's previous answer (null under MIN_REUSED_FOR_SHARE): metrics.
-   */
-  onSample(listener: (answerMinMs: number | null, backToBackShare: number | null) => void): void {
+  /** Told each sample's least answer time (metrics). */
+  onSample(listener: (answerMinMs: number | null) => void): void {
     this.sampleListeners.push(listener);
   }
 
@@ -168,10 +149,7 @@ export class OverloadGuard {
     const answerMin = this.answerMin === Infinity ? (this.inFlight > 0 ? SAMPLE_MS : null) : this.answerMin;
     this.answerMin = Infinity;
     this.lastAnswerMin = answerMin;
-    const backToBack = this.reused >= MIN_REUSED_FOR_SHARE ? this.backToBack / this.reused : null;
-    this.reused = 0;
-    this.backToBack = 0;
-    for (const listener of this.sampleListeners) listener(answerMin, backToBack);
+    for (const listener of this.sampleListeners) listener(answerMin);
     const loopHot = (maxDelayMs > 0 && s.delayMs > maxDelayMs) || (maxUtilization > 0 && s.utilization > maxUtilization);
     const answerHot = maxAnswerMs > 0 && answerMin !== null && answerMin > maxAnswerMs;
     const hot = byCallbacks && (loopHot || answerHot);

@@ -20,15 +20,7 @@ export function registerOverloadMetrics(registry: Registry, overload: OverloadGu
     buckets: [0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.05, 0.1],
     registers: [registry],
   });
-  // Measured only: how a backlog in the sender looks from here (every request right after its connection's answer).
-  const backToBack = new Histogram({
-    name: 'bridge_callbacks_back_to_back_share',
-    help: 'Per 100 ms sample, the share of callbacks on a reused connection that came within 1 ms of its previous answer',
-    buckets: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1],
-    registers: [registry],
-  });
-  overload.onSample((ms, share) => {
+  overload.onSample((ms) => {
     if (ms !== null) answerMin.observe(ms / 1000);
-    if (share !== null) backToBack.observe(share);
   });
 }
