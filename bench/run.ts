@@ -39,7 +39,8 @@ options:
   -h, --help     this text
 env: BENCH_RESULTS_DIR (default bench/results), BENCH_ONLY=baseline,memory,redis (a subset; bench/run.ts lists every part;
      add calls for the call tracker's polling, bench/calls.ts, not run by default),
-     BENCH_LADDER=250,1000,2000 (the ladder's rates instead of the default), BENCH_OVERLOAD_RATE=n (the step past the limit)
+     BENCH_LADDER=250,1000,2000 (the ladder's rates instead of the default), BENCH_OVERLOAD_RATE=n (the step past the limit),
+     BENCH_OVERLOAD_STALL_MS=n (stop the bridge for n ms 1 s into that step: a backlog in the sender for certain)
 `);
 
 const QUICK = process.env.BENCH_QUICK === '1' || process.argv.includes('--quick');
@@ -117,6 +118,10 @@ interface Step extends StepRaw {
     heapMB: number;
     lagP99Ms: number;
     lagMaxMs: number;
+    /** The overload guard's per-100 ms-sample least answer time over the step: bucket bounds (ms) at p50 and p90, and samples counted; null for the relays. */
+    answerMin: { p50Ms: number; p90Ms: number; samples: number } | null;
+    /** The bridge's refusals over the step by reason (in_flight, event_loop, answer_time, open_calls); {} for the relays. */
+    refusedBy: Record<string, number>;
   };
   generatorCpuPct: number;
 }
@@ -212,7 +217,7 @@ async function measureIdleMemory(target: Target, count: number): Promise<IdleMem
 
 /** Runs one measured step with the server's CPU, memory and event-loop lag around it. */
 async function measured(target: Target, redisPid: number | null, run: () => Promise<StepRaw>): Promise<Step> {
-  await target.sample(); // resets the server's event-loop histogram
+  const s0 = await target.sample(); // also resets the server's event-loop histogram
   const cpu0 = cpuTimeMs(target.server.pid);
   const rcpu0 = redisPid === null ? NaN : cpuTimeMs(redisPid);
   const gen0 = process.cpuUsage();
@@ -243,15 +248,38 @@ async function measured(target: Target, redisPid: number | null, run: () => Prom
       heapMB: mb(s.heapUsedBytes),
       lagP99Ms: round(s.lagP99Ms, 1),
       lagMaxMs: round(s.lagMaxMs, 1),
+      answerMin: bucketQuantiles(s0.answerMinBuckets, s.answerMinBuckets),
+      refusedBy: Object.fromEntries(Object.entries(s.refusedByReason).map(([k, v]) => [k, v - (s0.refusedByReason[k] ?? 0)]).filter(([, v]) => v !== 0)),
     },
     generatorCpuPct: round(((gen.user + gen.system) / 1000 / wall) * 100, 0),
   };
+}
+
+/** p50 and p90 (as bucket upper bounds, ms) of a histogram's observations between two cumulative readings. */
+function bucketQuantiles(before: Map<number, number>, after: Map<number, number>): { p50Ms: number; p90Ms: number; samples: number } | null {
+  if (after.size === 0) return null;
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const counts = bounds.map((b) => (after.get(b) ?? 0) - (before.get(b) ?? 0));
+  const total = counts[counts.length - 1] ?? 0;
+  const at = (q: number): number => bounds[counts.findIndex((c) => c >= q * total)] ?? Infinity;
+  return total === 0 ? { p50Ms: NaN, p90Ms: NaN, samples: 0 } : { p50Ms: at(0.5), p90Ms: at(0.9), samples: total };
+}
+
+/** Where an open-loop step's time went: the sender's queue (p50/p99) and the guard's least answer time. */
+function describeQueues(s: Step): string {
+  const am = s.server.answerMin;
+  return (
+    ` senderQueue p50/p99=${s.senderQueue.p50}/${s.senderQueue.p99} answer p50/p99=${s.ack.p50}/${s.ack.p99}` +
+    (am ? ` answerMin p50/p90<=${am.p50Ms}/${am.p90Ms}ms (${am.samples} samples)` : '') +
+    (Object.keys(s.server.refusedBy).length > 0 ? ` refusedBy=${JSON.stringify(s.server.refusedBy)}` : '')
+  );
 }
 
 function describeStep(s: Step): string {
   const what = s.mode === 'open' ? `${s.rate}/s` : `closed x${s.concurrency ?? s.rate}`;
   return (
     `${what.padEnd(10)} ${s.pass ? 'ok  ' : 'FAIL'} acc/s=${s.acceptedPerS} p50=${s.frame.p50} p95=${s.frame.p95} p99=${s.frame.p99} max=${s.frame.max} ` +
+    (s.mode === 'open' ? describeQueues(s) + ' ' : '') +
     `srvCPU=${s.server.cpuPct}%${s.server.redisCpuPct === null ? '' : ` redisCPU=${s.server.redisCpuPct}%`} genCPU=${s.generatorCpuPct}% lagP99=${s.server.lagP99Ms} ` +
     `rss=${s.server.rssMB}MB${s.failReason ? ` [${s.failReason}]` : ''}${s.unenriched ? ` unenriched=${s.unenriched}` : ''}`
   );
@@ -366,6 +394,29 @@ function overloadRate(l: Live): number {
 }
 
 /**
+ * BENCH_OVERLOAD_STALL_MS: the bridge stopped (SIGSTOP) that long, 1 s into the overload step, so the sender's
+ * 64 connections fill and a backlog builds in the sender whatever the machine's other load: the case the
+ * answer-time signal is for (docs/performance.md, "Overload: slow answers").
+ */
+function overloadStall(pid: number): { cancel(): void } {
+  const ms = Number(process.env.BENCH_OVERLOAD_STALL_MS ?? 0);
+  if (!Number.isInteger(ms) || ms <= 0 || pid <= 0) return { cancel: () => undefined };
+  let resume: NodeJS.Timeout | null = null;
+  const start = setTimeout(() => {
+    process.kill(pid, 'SIGSTOP');
+    log(`stalled the bridge (pid ${pid}) for ${ms} ms`);
+    resume = setTimeout(() => process.kill(pid, 'SIGCONT'), ms);
+  }, 1000);
+  return {
+    cancel() {
+      clearTimeout(start);
+      if (resume) clearTimeout(resume);
+      process.kill(pid, 'SIGCONT');
+    },
+  };
+}
+
+/**
  * Drives a bridge past its limit, open loop, and records what the PBX sees: the share answered 503 (it
  * retries those) and how late the accepted callbacks' pops are. The bridge's overload guard should keep the
  * accepted ones on time (docs/performance.md, "Overload").
@@ -373,7 +424,9 @@ function overloadRate(l: Live): number {
 async function overload(l: Live): Promise<void> {
   const rate = overloadRate(l);
   const before = await l.target.sample();
+  const stall = overloadStall(l.target.server.pid);
   const s = await measured(l.target, l.sc.redisPid, () => l.gen.runOpenLoop(rate, P.overloadMs, P.drainMs));
+  stall.cancel();
   const after = await l.target.sample();
   const o: OverloadStep = {
     ...s,
@@ -381,7 +434,7 @@ async function overload(l: Live): Promise<void> {
     refusedByBridge: after.refusedTotal - before.refusedTotal,
   };
   l.run.overload = o;
-  log(`${l.target.name.padEnd(17)} overload ${rate}/s: 503 ${o.refusedPct}% (${o.refused}), other errors ${o.errors - o.refused}, accepted ${o.accepted}, pops p50=${o.frame.p50} p99=${o.frame.p99} max=${o.frame.max} ms, lost ${o.missing}`);
+  log(`${l.target.name.padEnd(17)} overload ${rate}/s: 503 ${o.refusedPct}% (${o.refused}), other errors ${o.errors - o.refused}, accepted ${o.accepted}, pops p50=${o.frame.p50} p99=${o.frame.p99} max=${o.frame.max} ms, lost ${o.missing};${describeQueues(o)}`);
   // Let the guard cool down and the queues empty before the next phase.
   await sleep(Math.max(P.pauseMs, QUICK ? 500 : 3000));
 }
@@ -614,6 +667,11 @@ function renderTable(results: {
     const target = 'p99<1s, 0 lost';
     rows.push(['accepted pops p50 / p99 / max ms', '', '', pops(m?.overload), '', m?.overload ? target : '', judge('memory', m?.overload), pops(r?.overload), '', r?.overload ? target : '', judge('redis', r?.overload)]);
     plain(`accepted pops lost (not in ${P.drainMs} ms after the last send)`, m?.overload?.missing, r?.overload?.missing);
+    // A queue in the sender (every keep-alive connection busy) against one in the bridge: the bridge's least answer time per 100 ms.
+    const queued = (o: OverloadStep | null | undefined): Cell => (o ? `${fmt(o.senderQueue.p50)} / ${fmt(o.senderQueue.p99)}` : null);
+    plain('  queued in the sender before sent p50 / p99 ms', queued(m?.overload), queued(r?.overload));
+    const amin = (o: OverloadStep | null | undefined): Cell => (o?.server.answerMin ? `<=${fmt(o.server.answerMin.p50Ms)} / <=${fmt(o.server.answerMin.p90Ms)}` : null);
+    plain('  bridge least answer time per 100 ms, p50 / p90 ms', amin(m?.overload), amin(r?.overload));
   }
   if (m?.slowReaderCloses != null || r?.slowReaderCloses != null) {
     // Healthy agents (the generator's) must never be cut off as slow readers, at any rate of the ladder or past it.

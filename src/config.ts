@@ -133,6 +133,7 @@ const overloadSchema = {
     .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'must be a number from 0 to 1, e.g. 0.95 (0: off)')
     .transform(Number)
     .default(0.95),
+  CALLBACK_MAX_ANSWER_MS: intIn(0, 60_000).default(10),
 };
 
 /** Loopback hosts, where a plain-http PBX URL is not sent over a network. */
@@ -255,6 +256,8 @@ export interface Config {
   callbackMaxOpenCalls: number;
   callbackMaxEventLoopDelayMs: number;
   callbackMaxEventLoopUtilization: number;
+  /** The least answer time of a 100 ms sample past which a share is refused (docs/performance.md#overload). */
+  callbackMaxAnswerMs: number;
   /** The call tracker (docs/calls.md). */
   calls: CallsConfig;
 }
@@ -343,6 +346,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       callbackMaxOpenCalls: e.CALLBACK_MAX_OPEN_CALLS,
       callbackMaxEventLoopDelayMs: e.CALLBACK_MAX_EVENT_LOOP_DELAY_MS,
       callbackMaxEventLoopUtilization: e.CALLBACK_MAX_EVENT_LOOP_UTILIZATION,
+      callbackMaxAnswerMs: e.CALLBACK_MAX_ANSWER_MS,
       calls: {
         activeCallsPollMs: e.ACTIVE_CALLS_POLL_MS,
         groupWindowS: e.CALL_GROUP_WINDOW_S,

@@ -10,6 +10,7 @@
  * `bcid-<step>.<seq>`; the agent's socket finds that id in the frame (a byte search, no JSON.parse), and the
  * latency is the time the frame arrived minus the scheduled send time.
  */
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { WebSocket, type RawData } from 'ws';
@@ -56,6 +57,12 @@ export interface StepRaw {
   ack: Summary;
   /** How late the generator itself sent, ms (its own health). */
   senderLag: Summary;
+  /**
+   * Open loop: ms from the scheduled send time to the request's headers written to a connection. Over the
+   * timer's lateness (senderLag) this is the queue in the sender: every keep-alive connection busy with an
+   * earlier callback. The answer latency minus this is the bridge's side (and the kernel's) of the round trip.
+   */
+  senderQueue: Summary;
   /** accepted callbacks per second over the sending window (closed loop: the throughput). */
   acceptedPerS: number;
 }
@@ -81,6 +88,15 @@ export class LoadGenerator {
   private latBySeq = new Float64Array(0);
   private counts = { framesReceived: 0, duplicates: 0, misrouted: 0, unenriched: 0 };
   private callerIndex = 0;
+  /** The body of each callback in flight to its scheduled send time: undici's sendHeaders event carries the body. */
+  private bodies = new WeakMap<Buffer, number>();
+  private queued: number[] = [];
+  private readonly onSendHeaders = (message: unknown): void => {
+    const body = (message as { request?: { body?: unknown } }).request?.body;
+    if (!Buffer.isBuffer(body)) return;
+    const at = this.bodies.get(body);
+    if (at !== undefined) this.queued.push(performance.now() - at);
+  };
 
   constructor(
     private readonly spec: TargetSpec,
@@ -88,6 +104,7 @@ export class LoadGenerator {
     connections = 64,
   ) {
     this.pool = new Pool(spec.origin, { connections, pipelining: 1, keepAliveTimeout: 60_000, keepAliveMaxTimeout: 60_000 });
+    diagnosticsChannel.subscribe('undici:client:sendHeaders', this.onSendHeaders);
   }
 
   get agentCount(): number {
@@ -106,6 +123,7 @@ export class LoadGenerator {
   async close(): Promise<void> {
     await closeSockets(this.agents.map((a) => a.ws));
     this.agents = [];
+    diagnosticsChannel.unsubscribe('undici:client:sendHeaders', this.onSendHeaders);
     await this.pool.close();
   }
 
@@ -169,6 +187,7 @@ export class LoadGenerator {
     this.target = new Int32Array(n).fill(-1);
     this.seen = new Uint8Array(n);
     this.frameLat = [];
+    this.queued = [];
     this.latBySeq = new Float64Array(n).fill(NaN);
     this.counts = { framesReceived: 0, duplicates: 0, misrouted: 0, unenriched: 0 };
     return { step: this.step, sent: 0, settled: 0, accepted: 0, errors: 0, refused: 0, firstError: null, ack: [] };
@@ -181,13 +200,16 @@ export class LoadGenerator {
     this.scheduled[seq] = scheduledAt;
     this.target[seq] = agent.index;
     state.sent++;
-    const body = JSON.stringify({
-      extension_number: agent.extension,
-      caller_number: caller,
-      caller_name: 'BENCH',
-      call_id: `bcid-${state.step}.${seq}`,
-      event: 'ringing',
-    });
+    const body = Buffer.from(
+      JSON.stringify({
+        extension_number: agent.extension,
+        caller_number: caller,
+        caller_name: 'BENCH',
+        call_id: `bcid-${state.step}.${seq}`,
+        event: 'ringing',
+      }),
+    );
+    this.bodies.set(body, scheduledAt);
     return this.pool
       .request({
         path: '/pbx/callback',
@@ -279,6 +301,7 @@ export class LoadGenerator {
       frame: summarize(this.frameLat),
       ack: summarize(state.ack),
       senderLag: summarize(senderLag),
+      senderQueue: summarize(mode === 'open' ? this.queued : []),
       acceptedPerS: Math.round(state.accepted / windowS),
     };
   }

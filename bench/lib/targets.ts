@@ -19,6 +19,13 @@ export interface ServerSample {
   refusedTotal: number;
   /** Agent sockets the bridge closed with 1013 (read too slowly) since it started; NaN for the relays. */
   slowReaderCloses: number;
+  /**
+   * The overload guard's per-sample least answer time since the bridge started, as cumulative bucket counts
+   * by upper bound in ms (bridge_callbacks_answer_min_seconds; +Inf as Infinity); empty for the relays.
+   */
+  answerMinBuckets: Map<number, number>;
+  /** bridge_callbacks_refused_total by reason since the bridge started; empty for the relays. */
+  refusedByReason: Record<string, number>;
 }
 
 export interface Target {
@@ -70,7 +77,7 @@ export async function startBaseline(kind: 'express' | 'raw' = 'express'): Promis
     async sample() {
       const { body } = await getJson(`${url}/stats`);
       const s = body as { rssBytes: number; heapUsedBytes: number; lagP99Ms: number; lagMaxMs: number };
-      return { rssBytes: s.rssBytes, heapUsedBytes: s.heapUsedBytes, lagP99Ms: s.lagP99Ms, lagMaxMs: s.lagMaxMs, refusedTotal: NaN, slowReaderCloses: NaN };
+      return { rssBytes: s.rssBytes, heapUsedBytes: s.heapUsedBytes, lagP99Ms: s.lagP99Ms, lagMaxMs: s.lagMaxMs, refusedTotal: NaN, slowReaderCloses: NaN, answerMinBuckets: new Map(), refusedByReason: {} };
     },
     stop: () => server.stop(),
   };
@@ -165,6 +172,8 @@ export async function startBridge(opts: BridgeStartOptions): Promise<Target> {
       return {
         refusedTotal: sumOf(text, 'bridge_callbacks_refused_total'),
         slowReaderCloses: sumOf(text, 'bridge_ws_slow_reader_closes_total'),
+        answerMinBuckets: bucketsOf(text, 'bridge_callbacks_answer_min_seconds_bucket'),
+        refusedByReason: byReason(text, 'bridge_callbacks_refused_total'),
         rssBytes: m.get('bridge_process_resident_memory_bytes') ?? rssBytes(server.pid),
         heapUsedBytes: m.get('bridge_nodejs_heap_size_used_bytes') ?? NaN,
         lagP99Ms: (m.get('bridge_nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000,
@@ -202,6 +211,28 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
 }
 
 /** The sum of a metric over all its label sets, from the Prometheus text. */
+/** A counter's values by its `reason` label. */
+function byReason(text: string, name: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const m = /^(\S+)\{reason="([^"]+)"\}\s+(\S+)/.exec(line);
+    if (m?.[1] === name && m[2] !== undefined) out[m[2]] = Number(m[3]);
+  }
+  return out;
+}
+
+/** A histogram's cumulative bucket counts by upper bound, in ms. */
+function bucketsOf(text: string, name: string): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const m = /le="([^"]+)"[^}]*\}\s+(\S+)/.exec(line);
+    if (m?.[1] === undefined || m[2] === undefined) continue;
+    out.set(m[1] === '+Inf' ? Infinity : Math.round(Number(m[1]) * 1e5) / 100, Number(m[2]));
+  }
+  return out;
+}
+
 function sumOf(text: string, name: string): number {
   let sum = 0;
   for (const line of text.split('\n')) {

@@ -11,7 +11,7 @@ import { OverloadGuard } from './overload-guard.js';
 import { registerOverloadMetrics } from './overload-metrics.js';
 import type { RecentCallbacks } from './recent-callbacks.js';
 
-type CallbackLimits = Pick<Config, 'callbackFields' | 'callbackMaxInFlight' | 'callbackMaxEventLoopDelayMs' | 'callbackMaxEventLoopUtilization' | 'callbackMaxOpenCalls'>;
+type CallbackLimits = Pick<Config, 'callbackFields' | 'callbackMaxInFlight' | 'callbackMaxEventLoopDelayMs' | 'callbackMaxEventLoopUtilization' | 'callbackMaxAnswerMs' | 'callbackMaxOpenCalls'>;
 
 export interface CallbackPath {
   handler: CallbackHandler;
@@ -33,6 +33,7 @@ export function createCallbackPath(o: {
     maxInFlight: o.config.callbackMaxInFlight,
     maxDelayMs: o.config.callbackMaxEventLoopDelayMs,
     maxUtilization: o.config.callbackMaxEventLoopUtilization,
+    maxAnswerMs: o.config.callbackMaxAnswerMs,
     maxOpenCalls: o.config.callbackMaxOpenCalls,
     openCalls: o.openCalls,
   });

@@ -121,9 +121,11 @@ export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler
 
   /** Sends the answer, keeps the redacted record, logs. The one exit of every request. */
   const finish = (ctx: CallbackContext, answer: Answer, extra: { code?: CallbackErrorCode } = {}) => {
+    const latency = performance.now() - ctx.started;
     if (ctx.admitted) {
       ctx.admitted = false;
-      overload?.done();
+      // Only accepted ones are judged by their answer time: a quick 4xx or a refusal is no sign of a healthy path.
+      overload?.done(answer.status === 200 ? latency : undefined);
     }
     const json = JSON.stringify(answer.body);
     const { res } = ctx;
@@ -139,7 +141,7 @@ export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler
     }
     const secrets = secretsToCut(ctx.presented);
     const path = recordPath(ctx.route);
-    const latencyMs = Math.round((performance.now() - ctx.started) * 10) / 10;
+    const latencyMs = Math.round(latency * 10) / 10;
     // Only the raw parts are captured now; the redacted record is built when the recent-callbacks ring is
     // flushed, and not at all if newer callbacks push it out first.
     const raw: RawRecord = { method: ctx.req.method ?? 'GET', path, query: ctx.query, headers: ctx.req.headers, secrets };

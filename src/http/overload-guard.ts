@@ -1,6 +1,6 @@
 /**
  * Refuses callbacks with 503 (the PBX retries them) before the bridge's own queues make pops late by seconds
- * (docs/performance.md, "Overload"). Two signals:
+ * (docs/performance.md, "Overload"). Three signals:
  *
  * - callbacks in flight (authenticated, not yet answered) at `maxInFlight`: the event log (Redis) does not keep
  *   up; every further one is refused until one is answered;
@@ -12,13 +12,21 @@
  *   time. A loop made busy by something else (a phonebook refresh, a test harness sharing the process) with few
  *   callbacks is not helped by refusing them, and they are not refused.
  *
+ * - the answer time (a CoDel-style sojourn): the least time, over a sample, that an admitted callback spent in
+ *   the bridge from its arrival to its answer. A standing queue anywhere on the bridge's path (Redis answering
+ *   late, a CPU shared with redis-server, the loop busy) keeps even the quickest answer of a sample slow, while a
+ *   burst or one GC pause does not. It sees what the loop signals cannot: a PBX sending over few keep-alive
+ *   connections keeps the bridge's in-flight count at its connection count and the backlog in its own queue,
+ *   and a bridge waiting on Redis is not busy. Hot like the loop (over `maxAnswerMs` with
+ *   MIN_ARRIVALS_PER_SAMPLE callbacks), fed into the same share.
+ *
  * And one for the call tracker's standing work: while `maxOpenCalls` calls are open (each one is polled on
  * every round until it ends), a ringing callback, which would open one more, is refused (`admitRinging`, asked
  * once the body is read); state callbacks, which end calls, are still taken.
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 
-export type RefusalReason = 'in_flight' | 'event_loop' | 'open_calls';
+export type RefusalReason = 'in_flight' | 'event_loop' | 'answer_time' | 'open_calls';
 
 export interface LoadSample {
   /** How late the sampling timer fired, ms. */
@@ -34,6 +42,8 @@ export interface OverloadGuardOptions {
   maxDelayMs: number;
   /** Event-loop utilization (0..1) that counts as overloaded; 0: not judged by utilization. */
   maxUtilization: number;
+  /** The least answer time (ms) of a sample that counts as overloaded; 0 or absent: not judged by answer time. */
+  maxAnswerMs?: number;
   /** Open calls at which a ringing callback is refused; 0 or no `openCalls`: no limit. */
   maxOpenCalls?: number;
   /** The call tracker's open calls now (cheap: read on every ringing callback). */
@@ -55,6 +65,7 @@ const SHARE_DOWN = 0.05;
  */
 const COOL_UTILIZATION_MARGIN = 0.1;
 const COOL_DELAY_FACTOR = 0.5;
+const COOL_ANSWER_FACTOR = 0.5;
 /** Refusing everything would also refuse the callbacks the loop still has room for. */
 const MAX_SHARE = 0.95;
 
@@ -63,6 +74,8 @@ export interface OverloadStats {
   /** Share of callbacks refused now, 0..MAX_SHARE. */
   refuseShare: number;
   refused: Record<RefusalReason, number>;
+  /** The last sample's least answer time, ms (SAMPLE_MS: none answered while some waited; null: none came). */
+  answerMinMs: number | null;
 }
 
 export class OverloadGuard {
@@ -73,14 +86,20 @@ export class OverloadGuard {
   private hotStreak = 0;
   /** Authenticated callbacks since the last sample, admitted or refused. */
   private arrivals = 0;
-  private readonly refused: Record<RefusalReason, number> = { in_flight: 0, event_loop: 0, open_calls: 0 };
+  /** The least answer time of the callbacks answered since the last sample, ms (Infinity: none). */
+  private answerMin = Infinity;
+  private lastAnswerMin: number | null = null;
+  /** Which signal made the share grow last: the reason its refusals are counted under. */
+  private shareReason: 'event_loop' | 'answer_time' = 'event_loop';
+  private readonly sampleListeners: Array<(answerMinMs: number | null) => void> = [];
+  private readonly refused: Record<RefusalReason, number> = { in_flight: 0, event_loop: 0, answer_time: 0, open_calls: 0 };
   private readonly timer: NodeJS.Timeout | null = null;
   private lastSampleAt = performance.now();
   private lastElu: EventLoopUtilization = performance.eventLoopUtilization();
 
   constructor(private readonly opts: OverloadGuardOptions) {
-    const judgesLoop = opts.maxDelayMs > 0 || opts.maxUtilization > 0;
-    if (judgesLoop && opts.manual !== true) {
+    const samples = opts.maxDelayMs > 0 || opts.maxUtilization > 0 || (opts.maxAnswerMs ?? 0) > 0;
+    if (samples && opts.manual !== true) {
       this.timer = setInterval(() => this.sample(this.measure()), SAMPLE_MS);
       this.timer.unref();
     }
@@ -109,29 +128,47 @@ export class OverloadGuard {
     return 'open_calls';
   }
 
-  /** An admitted callback was answered. */
-  done(): void {
+  /** An admitted callback was answered, `answerMs` after it arrived (none: not judged by it). */
+  done(answerMs?: number): void {
     if (this.inFlight > 0) this.inFlight--;
+    if (answerMs !== undefined && answerMs < this.answerMin) this.answerMin = answerMs;
   }
 
-  /** Feeds one load sample (every SAMPLE_MS from the timer; tests call it directly). */
+  /** Told each sample's least answer time (metrics). */
+  onSample(listener: (answerMinMs: number | null) => void): void {
+    this.sampleListeners.push(listener);
+  }
+
+  /** Feeds one load sample (every SAMPLE_MS from the timer; tests call it directly); the answer times came through done(). */
   sample(s: LoadSample): void {
     const { maxDelayMs, maxUtilization } = this.opts;
+    const maxAnswerMs = this.opts.maxAnswerMs ?? 0;
     const byCallbacks = this.arrivals >= MIN_ARRIVALS_PER_SAMPLE;
     this.arrivals = 0;
-    const hot = byCallbacks && ((maxDelayMs > 0 && s.delayMs > maxDelayMs) || (maxUtilization > 0 && s.utilization > maxUtilization));
+    // Nothing answered while callbacks wait: every one of them has been in the bridge longer than the sample.
+    const answerMin = this.answerMin === Infinity ? (this.inFlight > 0 ? SAMPLE_MS : null) : this.answerMin;
+    this.answerMin = Infinity;
+    this.lastAnswerMin = answerMin;
+    for (const listener of this.sampleListeners) listener(answerMin);
+    const loopHot = (maxDelayMs > 0 && s.delayMs > maxDelayMs) || (maxUtilization > 0 && s.utilization > maxUtilization);
+    const answerHot = maxAnswerMs > 0 && answerMin !== null && answerMin > maxAnswerMs;
+    const hot = byCallbacks && (loopHot || answerHot);
     const warm =
       byCallbacks &&
-      ((maxDelayMs > 0 && s.delayMs > maxDelayMs * COOL_DELAY_FACTOR) || (maxUtilization > 0 && s.utilization > maxUtilization - COOL_UTILIZATION_MARGIN));
+      ((maxDelayMs > 0 && s.delayMs > maxDelayMs * COOL_DELAY_FACTOR) ||
+        (maxUtilization > 0 && s.utilization > maxUtilization - COOL_UTILIZATION_MARGIN) ||
+        (maxAnswerMs > 0 && answerMin !== null && answerMin > maxAnswerMs * COOL_ANSWER_FACTOR));
     this.hotStreak = hot ? this.hotStreak + 1 : 0;
-    if (hot && (this.hotStreak >= SUSTAIN_SAMPLES || this.share > 0)) this.share = Math.min(MAX_SHARE, this.share + SHARE_UP);
-    else if (!byCallbacks) this.share = 0; // the surge is over: nothing left to protect
+    if (hot && (this.hotStreak >= SUSTAIN_SAMPLES || this.share > 0)) {
+      this.share = Math.min(MAX_SHARE, this.share + SHARE_UP);
+      this.shareReason = loopHot ? 'event_loop' : 'answer_time';
+    } else if (!byCallbacks) this.share = 0; // the surge is over: nothing left to protect
     else if (!warm) this.share = Math.max(0, this.share - SHARE_DOWN);
     if (this.share === 0) this.credit = 0;
   }
 
   stats(): OverloadStats {
-    return { inFlight: this.inFlight, refuseShare: Math.round(this.share * 100) / 100, refused: { ...this.refused } };
+    return { inFlight: this.inFlight, refuseShare: Math.round(this.share * 100) / 100, refused: { ...this.refused }, answerMinMs: this.lastAnswerMin };
   }
 
   close(): void {
@@ -144,7 +181,7 @@ export class OverloadGuard {
       this.credit += this.share;
       if (this.credit >= 1) {
         this.credit -= 1;
-        return 'event_loop';
+        return this.shareReason;
       }
     }
     return null;

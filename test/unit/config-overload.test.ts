@@ -10,6 +10,12 @@ describe('callback overload settings', () => {
   it('when nothing is set, then the defaults are the documented ones', () => {
     const r = loadConfig({});
     expect(r.ok && r.config).toMatchObject({ callbackMaxInFlight: 1000, callbackMaxEventLoopDelayMs: 200, callbackMaxEventLoopUtilization: 0.95, callbackMaxOpenCalls: 10_000 });
+    expect(r.ok && r.config.callbackMaxAnswerMs).toBe(10);
+  });
+
+  it('when CALLBACK_MAX_ANSWER_MS is set, including 0 (off), then it is read', () => {
+    expect(loadConfig({ CALLBACK_MAX_ANSWER_MS: '0' })).toMatchObject({ ok: true, config: { callbackMaxAnswerMs: 0 } });
+    expect(loadConfig({ CALLBACK_MAX_ANSWER_MS: '25' })).toMatchObject({ ok: true, config: { callbackMaxAnswerMs: 25 } });
   });
 
   it('when CALLBACK_MAX_OPEN_CALLS is set, including 0 (off), then it is read', () => {
@@ -29,6 +35,8 @@ describe('callback overload settings', () => {
     ['CALLBACK_MAX_IN_FLIGHT', 'many'],
     ['CALLBACK_MAX_OPEN_CALLS', '-5'],
     ['CALLBACK_MAX_EVENT_LOOP_DELAY_MS', '1.5'],
+    ['CALLBACK_MAX_ANSWER_MS', '-1'],
+    ['CALLBACK_MAX_ANSWER_MS', '2.5'],
     ['CALLBACK_MAX_EVENT_LOOP_UTILIZATION', '1.5'],
     ['CALLBACK_MAX_EVENT_LOOP_UTILIZATION', '95%'],
   ])('when %s is %s, then the problem names it', (name, value) => {
