@@ -133,7 +133,7 @@ const overloadSchema = {
     .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'must be a number from 0 to 1, e.g. 0.95 (0: off)')
     .transform(Number)
     .default(0.95),
-  CALLBACK_MAX_ANSWER_MS: intIn(0, 60_000).default(10),
+  CALLBACK_MAX_ANSWER_MS: intIn(0, 60_000).default(50),
 };
 
 /** Loopback hosts, where a plain-http PBX URL is not sent over a network. */

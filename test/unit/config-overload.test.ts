@@ -10,7 +10,7 @@ describe('callback overload settings', () => {
   it('when nothing is set, then the defaults are the documented ones', () => {
     const r = loadConfig({});
     expect(r.ok && r.config).toMatchObject({ callbackMaxInFlight: 1000, callbackMaxEventLoopDelayMs: 200, callbackMaxEventLoopUtilization: 0.95, callbackMaxOpenCalls: 10_000 });
-    expect(r.ok && r.config.callbackMaxAnswerMs).toBe(10);
+    expect(r.ok && r.config.callbackMaxAnswerMs).toBe(50);
   });
 
   it('when CALLBACK_MAX_ANSWER_MS is set, including 0 (off), then it is read', () => {
