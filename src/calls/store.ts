@@ -11,6 +11,7 @@ import { compareEventIds } from '../core/event.js';
 import type { AppendClaim, AppendNote } from '../core/ports.js';
 import { ExpiringMap } from '../store/expiring-map.js';
 import type { CallSession, SentEvent } from './model.js';
+import { sessionOfRingingEvent } from './ringing-session.js';
 
 export interface VersionedSession {
   session: CallSession;
@@ -51,6 +52,12 @@ export interface CallStateStore {
    * lists it in `events`, in the log's order.
    */
   noteEvent(sessionId: string, event: SentEvent): Promise<void>;
+  /**
+   * noteEvent for the ringing event of a session claimGroup has just created, with that event as the log
+   * serialized it (AppendResult.json): an in-process store may keep the session as that event until it is
+   * first rewritten, since the session is a function of it (src/calls/ringing-session.ts).
+   */
+  noteRinging?(sessionId: string, event: SentEvent, json: string): void;
   /** noteEvent as a note the event log writes with the append, when log and store share one Redis. */
   noteWithAppend?(sessionId: string, event: Omit<SentEvent, 'id'>): AppendNote;
   /** A small shared flag (what the PBX's listing was seen to show). */
@@ -102,21 +109,36 @@ export async function updateSession(
 }
 
 /**
- * One session as the memory store keeps it (docs/performance.md, "Memory mode: what a call keeps"): the
- * document as UTF-8 JSON in a Buffer (every read is a fresh copy; the bytes live outside the JS heap, in
- * Node's shared 8 KiB pool slabs, so the collector neither copies nor compacts them: with tens of thousands of
- * open calls a full collection took a third of the time it took with the same documents as strings), its
- * version, and the notes not yet folded into it. One class, so every entry has the same shape.
+ * One session as the memory store keeps it (docs/performance.md, "Memory mode: what a call keeps"): UTF-8
+ * JSON in a Buffer (every read is a fresh copy; the bytes live outside the JS heap, in Node's shared 8 KiB
+ * pool slabs, so the collector neither copies nor compacts them: with tens of thousands of open calls a full
+ * collection took a third of the time it took with the same documents as strings), its version, and the notes
+ * not yet folded into it. One class, so every entry has the same shape.
+ *
+ * The bytes are one of two things. A session's document (`ringingAt` -1), or, for a call opened by a ringing
+ * callback and not rewritten since, that callback's event as the log serialized it (`ringingAt` when it
+ * rang): the session is rebuilt from it on read, so the ringing path writes no document of its own
+ * (docs/performance.md, "Memory mode: the cost of one callback"). Between claimGroup and the event's append
+ * the new session is `pending`: the object itself, turned into a document if anyone reads or writes it first.
  */
 class StoredSession {
   constructor(
-    public doc: Buffer,
+    public doc: Buffer | null,
     public version: number,
     /** null while there are none: most sessions get one note, and an empty array would cost more than it. */
     public notes: SentEvent[] | null,
     /** The grouping key claimGroup pointed to this session: forgotten with it, not kept for its 12 h. */
     public groupKey: string | null = null,
+    /** The new session claimGroup wrote, until its ringing event is appended (doc is null meanwhile). */
+    public pending: CallSession | null = null,
+    /** -1: doc is the session's document; else doc is its ringing event, and this when it rang. */
+    public ringingAt = -1,
   ) {}
+}
+
+/** A session as a document. JSON.stringify never leaves a lone surrogate, so the bytes read back to the same text. */
+function documentOf(session: CallSession): Buffer {
+  return Buffer.from(JSON.stringify(session), 'utf8');
 }
 
 export class MemoryCallStateStore implements CallStateStore {
@@ -144,8 +166,19 @@ export class MemoryCallStateStore implements CallStateStore {
   async read(sessionId: string): Promise<VersionedSession | null> {
     const e = this.sessions.get(sessionId);
     if (!e) return null;
-    const session = JSON.parse(e.doc.toString('utf8')) as CallSession;
+    const session = this.decode(e);
     return { session: e.notes ? withNotes(session, e.notes) : session, version: e.version };
+  }
+
+  /** A fresh copy of the stored session, without the notes. */
+  private decode(e: StoredSession): CallSession {
+    if (e.pending !== null) {
+      // Read before its event was appended (another leg of the call, at once): from now on a document.
+      e.doc = documentOf(e.pending);
+      e.pending = null;
+    }
+    const text = (e.doc as Buffer).toString('utf8');
+    return e.ringingAt >= 0 ? sessionOfRingingEvent(text, e.ringingAt) : (JSON.parse(text) as CallSession);
   }
 
   async readMany(sessionIds: readonly string[]): Promise<Array<VersionedSession | null>> {
@@ -161,14 +194,14 @@ export class MemoryCallStateStore implements CallStateStore {
     const id = session.sessionId;
     const e = this.sessions.get(id);
     if ((e?.version ?? 0) !== expected) return false;
-    // JSON.stringify never leaves a lone surrogate, so the UTF-8 bytes read back to the same text.
-    const doc = Buffer.from(JSON.stringify(session), 'utf8');
     if (e === undefined) {
-      this.sessions.set(id, new StoredSession(doc, 1, null));
+      this.sessions.set(id, new StoredSession(documentOf(session), 1, null));
     } else {
       // Rewritten sessions move to the end: the oldest finished ones are evicted first.
       this.sessions.delete(id);
-      e.doc = doc;
+      e.doc = documentOf(session);
+      e.pending = null;
+      e.ringingAt = -1;
       e.version = expected + 1;
       // The notes stay beside the document until it is rewritten with them in it (read folds them into events).
       if (e.notes !== null) {
@@ -177,11 +210,16 @@ export class MemoryCallStateStore implements CallStateStore {
       }
       this.sessions.set(id, e);
     }
+    this.indexWritten(id, session);
+    return true;
+  }
+
+  /** The indexes of a session just written: when it is due, whether it waits for a recording, the bound. */
+  private indexWritten(id: string, session: CallSession): void {
     this.setDue(id, dueAt(session));
     if (session.phase === 'completed') this.recordingsPending.add(id);
     else this.recordingsPending.delete(id);
     if (this.sessions.size > this.maxSessions) this.evictFinished();
-    return true;
   }
 
   /** Past maxSessions, the oldest sessions while they are finished (a session still due is never dropped). */
@@ -230,9 +268,13 @@ export class MemoryCallStateStore implements CallStateStore {
     if (held !== undefined && held !== stale) return held;
     // Claimed and written in one synchronous step: a claim running alongside sees both.
     this.groups.set(key, candidate.sessionId, ttlMs);
-    this.write(candidate, 0);
-    const written = this.sessions.get(candidate.sessionId);
-    if (written) written.groupKey = key;
+    if (this.sessions.has(candidate.sessionId)) {
+      this.write(candidate, 0); // refused, as a compare-and-set on an existing session is
+    } else {
+      // Kept as the object until its ringing event is appended (noteRinging), or read or written before that.
+      this.sessions.set(candidate.sessionId, new StoredSession(null, 1, null, key, candidate));
+      this.indexWritten(candidate.sessionId, candidate);
+    }
     return candidate.sessionId;
   }
 
@@ -246,6 +288,19 @@ export class MemoryCallStateStore implements CallStateStore {
     const note: SentEvent = { id: event.id, type: event.type, extension: event.extension, timestamp: event.timestamp };
     if (e.notes === null) e.notes = [note];
     else if (!e.notes.some((n) => n.id === event.id)) e.notes.push(note);
+  }
+
+  noteRinging(sessionId: string, event: SentEvent, json: string): void {
+    const e = this.sessions.get(sessionId);
+    // Still the session claimGroup wrote, as its ringing event says it (src/calls/ringing-session.ts):
+    // the event's bytes stand for it. Anything else (read or written since, via hints) gets a plain note.
+    if (e !== undefined && e.pending !== null && e.pending.viaHints === undefined && e.notes === null) {
+      e.doc = Buffer.from(json, 'utf8');
+      e.ringingAt = e.pending.startedAt;
+      e.pending = null;
+      return;
+    }
+    void this.noteEvent(sessionId, event);
   }
 
   async getFlag(name: string): Promise<string | null> {

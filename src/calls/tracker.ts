@@ -19,6 +19,7 @@ import type { CallJournal } from './journal.js';
 import { addLeg, answer, end, legOf } from './machine.js';
 import type { TrackerMetrics } from './metrics.js';
 import { openLegs, type CallSession } from './model.js';
+import { openSession } from './ringing-session.js';
 import { callerKey } from './numbers.js';
 import { createFlush, type Flush } from './outbox.js';
 import { CallGroupDirectory } from './groups.js';
@@ -27,8 +28,6 @@ import { updateSession, type CallStateStore } from './store.js';
 
 /** Legs with one PBX call id belong together for as long as a call can last. */
 const CALL_ID_GROUP_TTL_MS = 12 * 3600 * 1000;
-/** A call never listed by activeCalls (connected-only listings) is looked up in the call log from then on. */
-const UNSEEN_LOOKUP_AFTER_MS = 3000;
 const FLAG_ANSWER_CALLBACKS = 'answer-callbacks';
 /** How stale the open-call count may get before a ringing callback asks the store again (in the background). */
 const OPEN_COUNT_REFRESH_MS = 500;
@@ -240,6 +239,12 @@ export class CallTracker {
       return result;
     }
     if (result.noted) return result;
+    // A call opened here whose ringing event the log hands back serialized: an in-process store keeps the
+    // session as that event instead of writing a document (src/calls/ringing-session.ts).
+    if (created && result.json !== undefined && this.o.store.noteRinging) {
+      this.o.store.noteRinging(sessionId, { id: result.id, ...sent }, result.json);
+      return result;
+    }
     // The PBX's answer does not wait for it.
     this.o.store
       .noteEvent(sessionId, { id: result.id, ...sent })
@@ -308,7 +313,7 @@ export class CallTracker {
 
   private newSession(cb: NormalizedCallback, event: NewCallEvent, now: number): CallSession {
     const d = event.data;
-    return {
+    return openSession({
       sessionId: randomUUID(),
       callId: cb.callId,
       fromRaw: cb.from,
@@ -318,22 +323,11 @@ export class CallTracker {
       contact: d.contact,
       otherContacts: d.otherContacts,
       links: d.links,
-      startedAt: now,
-      answeredAt: null,
-      answeredBy: null,
-      endedAt: null,
-      answerUnknown: false,
-      legs: [{ extension: cb.extension, state: 'ringing', ringingAt: now }],
-      phase: 'open',
-      observed: { seen: false, absentBeforeSeen: false, maxLegsListed: 0, groupCallee: null, goneAt: null },
-      callLog: { nextAt: now + UNSEEN_LOOKUP_AFTER_MS, attempts: 0, deadline: null },
-      recording: null,
-      cdr: null,
-      outbox: [],
-      events: [],
-      via: event.data.via ?? null,
+      via: d.via ?? null,
+      extension: cb.extension,
+      ringingAt: now,
       ...(cb.viaHints ? { viaHints: cb.viaHints } : {}),
-    };
+    });
   }
 
   /** answered / ended from the PBX or a site's middleware: authoritative, applied at once. */

@@ -15,6 +15,11 @@ export interface AppendResult {
   duplicate: boolean;
   /** True when the log wrote the append's note (see AppendNote) with the event; otherwise the caller writes it. */
   noted?: boolean;
+  /**
+   * The new event's envelope as the log keeps it and sends it (an in-process log): lets the caller keep those
+   * bytes instead of serializing the same data again. Unset for a duplicate and for logs elsewhere.
+   */
+  json?: string;
 }
 
 /**

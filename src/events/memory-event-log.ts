@@ -67,7 +67,7 @@ export class MemoryEventLog implements EventLog {
     this.retained = Math.min(this.retained + 1, this.maxEvents);
     if (dedupe) this.dedupe.set(dedupe.key, stored.id, dedupe.ttlMs);
     this.fanout.publish(stored);
-    return { id: stored.id, duplicate: false };
+    return { id: stored.id, duplicate: false, json: stored.json };
   }
 
   async readAfter(afterId: string, limit: number): Promise<ReplayResult> {
