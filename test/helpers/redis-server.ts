@@ -12,6 +12,8 @@ export interface RedisServerHandle {
   stop(): Promise<void>;
   /** Starts it again on the same port. */
   restart(): Promise<void>;
+  /** Freezes the server (SIGSTOP: the socket stays open, nothing answers); the returned function, idempotent, thaws it. */
+  hang(): () => void;
 }
 
 export async function freePort(): Promise<number> {
@@ -78,6 +80,15 @@ export async function startRedisServer(opts: { args?: string[] } = {}): Promise<
     async restart() {
       await handle.stop();
       proc = await launch();
+    },
+    hang() {
+      const frozen = proc;
+      frozen.kill('SIGSTOP');
+      let thawed = false;
+      return () => {
+        if (!thawed) frozen.kill('SIGCONT');
+        thawed = true;
+      };
     },
   };
   return handle;

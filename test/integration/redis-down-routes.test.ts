@@ -173,12 +173,7 @@ describe('every route while Redis is down, and once it is back', () => {
 
   it('when Redis hangs (SIGSTOP) instead of going away, then new requests answer 503 once the oldest command has waited the hang limit, and the normal answer once it answers again', async () => {
     const session = routes.find((r) => r.path === '/api/agents/session') as Route;
-    redis.process.kill('SIGSTOP');
-    let resumed = false;
-    const resume = () => {
-      if (!resumed) redis.process.kill('SIGCONT');
-      resumed = true;
-    };
+    const resume = redis.hang();
     try {
       // Sent before the hang is known: it waits for Redis (its command may still run), and is answered then.
       const early = call(session, 30_000);

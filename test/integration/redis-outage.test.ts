@@ -165,12 +165,7 @@ describe('when Redis stops and restarts under two bridges', () => {
     const onB = await open(b, t102);
     const calls = (s: AgentSocket) => s.events().map((e) => (e.data as { call: { id: string } }).call.id);
 
-    redis.process.kill('SIGSTOP');
-    let resumed = false;
-    const resume = () => {
-      if (!resumed) redis.process.kill('SIGCONT');
-      resumed = true;
-    };
+    const resume = redis.hang();
     try {
       const accepted: string[] = [];
       for (let i = 0; i < 5; i++) {
