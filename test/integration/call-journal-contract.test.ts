@@ -1,25 +1,9 @@
 /** One contract suite for the call journal over memory and real Redis: order, filters, number forms, cursors. */
-import { afterAll, describe, expect, inject, it } from 'vitest';
-import type { Redis } from 'ioredis';
-import { MemoryCallJournal, type CallJournal, type JournalEntry } from '../../src/calls/journal.js';
-import { RedisCallJournal } from '../../src/calls/redis-journal.js';
-import { createRedisClient } from '../../src/store/redis.js';
-import { uniquePrefix } from '../helpers/redis-server.js';
+import { describe, expect, it } from 'vitest';
+import type { JournalEntry } from '../../src/calls/journal.js';
+import { journalImplementations } from '../helpers/journals.js';
 
-const clients: Redis[] = [];
-afterAll(() => clients.forEach((c) => c.disconnect()));
-
-const implementations: Array<[string, () => CallJournal]> = [
-  ['memory', () => new MemoryCallJournal('IN')],
-  [
-    'redis',
-    () => {
-      const c = createRedisClient(inject('redisUrl'), 'test-journal');
-      clients.push(c);
-      return new RedisCallJournal(c, uniquePrefix('journal'), 'IN', 90);
-    },
-  ],
-];
+const implementations = journalImplementations('journal');
 
 const base = Date.now() - 3600_000;
 

@@ -2,27 +2,11 @@
  * Paging the call journal when the index it reads holds many calls that the other filters reject: a page may
  * come back short, but `nextCursor: null` must mean "nothing more", never "stopped looking".
  */
-import { afterAll, describe, expect, inject, it } from 'vitest';
-import type { Redis } from 'ioredis';
-import { MemoryCallJournal, type CallJournal, type JournalEntry, type JournalQuery } from '../../src/calls/journal.js';
-import { RedisCallJournal } from '../../src/calls/redis-journal.js';
-import { createRedisClient } from '../../src/store/redis.js';
-import { uniquePrefix } from '../helpers/redis-server.js';
+import { describe, expect, it } from 'vitest';
+import type { CallJournal, JournalEntry, JournalQuery } from '../../src/calls/journal.js';
+import { journalImplementations } from '../helpers/journals.js';
 
-const clients: Redis[] = [];
-afterAll(() => clients.forEach((c) => c.disconnect()));
-
-const implementations: Array<[string, () => CallJournal]> = [
-  ['memory', () => new MemoryCallJournal('IN')],
-  [
-    'redis',
-    () => {
-      const c = createRedisClient(inject('redisUrl'), 'test-journal-pages');
-      clients.push(c);
-      return new RedisCallJournal(c, uniquePrefix('journal-pages'), 'IN', 90);
-    },
-  ],
-];
+const implementations = journalImplementations('journal-pages');
 
 const base = Date.now() - 3600_000;
 
