@@ -4,23 +4,15 @@
  * mode: the cost of one callback"): until the session is first rewritten, the memory store keeps the ringing
  * event's bytes instead of writing a document of its own, so both must come from the same function.
  */
-import type { CallEventData, CallVia, Contact, ContactSummary, EventType } from '../core/event.js';
+import type { CallEventData, CallVia, EventType } from '../core/event.js';
 import type { CallSession, SentEvent } from './model.js';
 
 /** A call never listed by activeCalls (connected-only listings) is looked up in the call log from then on. */
 export const UNSEEN_LOOKUP_AFTER_MS = 3000;
 
 /** Everything a new session is made of; every other field starts the same for every call. */
-export interface RingingFacts {
-  sessionId: string;
-  callId: string | null;
-  fromRaw: string;
-  from: string;
-  fromName: string | null;
-  direction: 'inbound' | 'internal';
-  contact: Contact | null;
-  otherContacts: ContactSummary[];
-  links: { crm?: string };
+export interface RingingFacts
+  extends Pick<CallSession, 'sessionId' | 'callId' | 'fromRaw' | 'from' | 'fromName' | 'direction' | 'contact' | 'otherContacts' | 'links'> {
   via: CallVia | null;
   /** The extension it rings on (the first leg). */
   extension: string;
