@@ -1,39 +1,14 @@
 /** One contract suite for the call journal over memory and real Redis: order, filters, number forms, cursors. */
 import { describe, expect, it } from 'vitest';
 import type { JournalEntry } from '../../src/calls/journal.js';
-import { journalImplementations } from '../helpers/journals.js';
+import { journalEntry, journalImplementations } from '../helpers/journals.js';
 
 const implementations = journalImplementations('journal');
 
 const base = Date.now() - 3600_000;
 
 function entry(n: number, fromRaw: string, extensions: string[], answeredBy: string | null): JournalEntry {
-  const startedAt = new Date(base + n * 1000).toISOString();
-  return {
-    sessionId: `s-${String(n).padStart(3, '0')}`,
-    callId: null,
-    from: fromRaw,
-    fromRaw,
-    fromName: null,
-    direction: 'inbound',
-    contact: null,
-    extensions,
-    answeredBy,
-    outcome: answeredBy ? 'answered' : 'missed',
-    cdr: {
-      startedAt,
-      answeredAt: null,
-      endedAt: startedAt,
-      durationS: 0,
-      talkS: null,
-      answeredBy,
-      caller: fromRaw,
-      callee: extensions[0] ?? null,
-      recordingUrl: null,
-      source: 'observed',
-    },
-    events: [],
-  };
+  return journalEntry(base, n, { fromRaw, extensions, answeredBy });
 }
 
 describe.each(implementations)('%s call journal', (_name, make) => {

@@ -4,39 +4,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { CallJournal, JournalEntry, JournalQuery } from '../../src/calls/journal.js';
-import { journalImplementations } from '../helpers/journals.js';
+import { journalEntry, journalImplementations } from '../helpers/journals.js';
 
 const implementations = journalImplementations('journal-pages');
 
 const base = Date.now() - 3600_000;
 
 function entry(n: number, fromRaw: string, extension: string): JournalEntry {
-  const startedAt = new Date(base + n * 1000).toISOString();
-  return {
-    sessionId: `s-${String(n).padStart(5, '0')}`,
-    callId: null,
-    from: fromRaw,
-    fromRaw,
-    fromName: null,
-    direction: 'inbound',
-    contact: null,
-    extensions: [extension],
-    answeredBy: null,
-    outcome: 'missed',
-    cdr: {
-      startedAt,
-      answeredAt: null,
-      endedAt: startedAt,
-      durationS: 0,
-      talkS: null,
-      answeredBy: null,
-      caller: fromRaw,
-      callee: extension,
-      recordingUrl: null,
-      source: 'observed',
-    },
-    events: [],
-  };
+  return journalEntry(base, n, { fromRaw, extensions: [extension], answeredBy: null, idDigits: 5 });
 }
 
 /** Every call the query finds, following nextCursor to the end (bounded, so a cursor loop fails the test). */
