@@ -16,6 +16,7 @@ import { generateContacts } from '../src/simulator/seed.js';
 import { LoadGenerator, type StepRaw } from './lib/loadgen.js';
 import { round } from './lib/stats.js';
 import { startBridge } from './lib/targets.js';
+import { runMain } from './lib/run-main.js';
 
 const QUICK = process.env.BENCH_QUICK === '1' || process.argv.includes('--quick');
 const P = QUICK
@@ -96,10 +97,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error('auth-flood: ERROR', err);
-    process.exit(1);
-  },
-);
+runMain(main, 'auth-flood');

@@ -27,6 +27,7 @@ import { answerHelp } from './lib/help.js';
 import { cpuTimeMs, getJson } from './lib/procs.js';
 import { round, summarize } from './lib/stats.js';
 import { ADMIN_API_KEY, CALLBACK_SECRET, mapLimit, startBridge, type Target } from './lib/targets.js';
+import { runMain } from './lib/run-main.js';
 
 answerHelp(`
 usage: node --import tsx bench/calls.ts [--quick] [--mode memory|redis|both] [--cpu-prof DIR] [--json]
@@ -301,10 +302,4 @@ async function main(): Promise<void> {
   else print(results, seconds);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

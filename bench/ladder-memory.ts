@@ -11,6 +11,7 @@ import { cpuTimeMs } from './lib/procs.js';
 import { round } from './lib/stats.js';
 import { startMemorySetup } from './lib/memory-setup.js';
 import { answerHelp } from './lib/help.js';
+import { runMain } from './lib/run-main.js';
 
 const load = () => os.loadavg().map((l) => round(l, 2)).join(' ');
 
@@ -58,10 +59,4 @@ async function main(): Promise<void> {
   await setup.close();
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -14,6 +14,7 @@ import { generateContacts } from '../src/simulator/seed.js';
 import { LoadGenerator } from './lib/loadgen.js';
 import { round } from './lib/stats.js';
 import { startBridge } from './lib/targets.js';
+import { runMain } from './lib/run-main.js';
 
 const USAGE = `usage: node --import tsx bench/long-run.ts [options]
   --calls N    distinct calls to send (default 150000)
@@ -75,10 +76,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -22,6 +22,7 @@ import { rng, round } from './lib/stats.js';
 import { startBridge, type Target } from './lib/targets.js';
 import { answerHelp } from './lib/help.js';
 import { Redis } from 'ioredis';
+import { runMain } from './lib/run-main.js';
 
 answerHelp(`
 usage: node --import tsx bench/profile.ts [redis|memory] [rate=1000] [seconds=10]
@@ -276,10 +277,4 @@ function printCommandStats(stats: Map<string, { calls: number; usec: number }>, 
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

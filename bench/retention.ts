@@ -8,6 +8,7 @@ import { round } from './lib/stats.js';
 import { startMemorySetup } from './lib/memory-setup.js';
 import { answerHelp } from './lib/help.js';
 import type { Target } from './lib/targets.js';
+import { runMain } from './lib/run-main.js';
 
 
 answerHelp(`
@@ -47,10 +48,4 @@ async function main(): Promise<void> {
   await setup.close();
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -27,6 +27,7 @@ import { cpuTimeMs, rssBytes } from './lib/procs.js';
 import { rng, round } from './lib/stats.js';
 import { refreshPhonebook, startBaseline, startBridge, type ServerSample, type Target } from './lib/targets.js';
 import { answerHelp } from './lib/help.js';
+import { runMain } from './lib/run-main.js';
 
 answerHelp(`
 usage: npm run bench [-- --quick]
@@ -918,11 +919,4 @@ async function main(): Promise<void> {
   console.log(`elapsed ${elapsedS} s; raw results: ${path}`);
 }
 
-main().then(
-  // Pools with keep-alive sockets would hold the process open for a while; the run is over.
-  () => process.exit(process.exitCode ?? 0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);
