@@ -125,7 +125,7 @@ export const ERRORS = {
 
   // ---- the bridge's store (Redis) --------------------------------------------------------------------------
   /**
-   * Redis cannot be reached (refused, no answer in time, not serving yet): any route that needs it answers
+   * Redis cannot be reached (refused, no answer in time, not serving yet): every route that needs it answers
    * this from the one error handler (src/http/errors.ts), which recognises the failure (src/events/redis-timeouts.ts).
    */
   STORE_ERR_UNAVAILABLE: {
