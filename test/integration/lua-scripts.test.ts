@@ -1,15 +1,25 @@
-/** Lua scripts registered once per connection (src/store/lua.ts), on a real redis-server. */
-import { afterAll, describe, expect, inject, it } from 'vitest';
+/**
+ * Lua scripts registered once per connection (src/store/lua.ts), on a real redis-server of this file's own:
+ * its SCRIPT FLUSHes would make the other test files' scripts answer NOSCRIPT on the shared one.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { defineLuaScript, LuaScript } from '../../src/store/lua.js';
 import { createRedisClient, RedisLock } from '../../src/store/redis.js';
-import { uniquePrefix } from '../helpers/redis-server.js';
+import { startRedisServer, uniquePrefix, type RedisServerHandle } from '../helpers/redis-server.js';
 
 const clients: Redis[] = [];
-afterAll(() => clients.forEach((c) => c.disconnect()));
+let server: RedisServerHandle;
+beforeAll(async () => {
+  server = await startRedisServer();
+});
+afterAll(async () => {
+  clients.forEach((c) => c.disconnect());
+  await server.stop();
+});
 
 function redisClient(extra: { enableAutoPipelining?: boolean } = {}): Redis {
-  const c = createRedisClient(inject('redisUrl'), 'test-lua', extra);
+  const c = createRedisClient(server.url, 'test-lua', extra);
   clients.push(c);
   return c;
 }
