@@ -72,8 +72,9 @@ const P = QUICK
       agentsSmall: 500,
       idleAgents: 2000,
       warmupMs: 2000,
-      stepMs: 3000,
-      fixedMs: 8000,
+      // Short steps, several of them per rate (atRate): the verdict is the majority of attempts.
+      stepMs: 2000,
+      fixedMs: 5000,
       // Past the relays' limit, so the ratios are not capped by the top of the ladder.
       ladder: [250, 500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 5500, 6000, 6500, 7000, 7500, 8000],
       saturationMs: 3000,
@@ -98,6 +99,9 @@ if (LADDER_ENV) {
 }
 
 const FIXED_RATE = 1000;
+/** Attempts at one rate, and how many must pass (atRate). */
+const ATTEMPTS = 3;
+const NEEDED_PASSES = 2;
 const MODERATE_RATE = 500;
 const P99_LIMIT_MS = 50;
 const SATURATION_CONCURRENCY = 64;
@@ -351,22 +355,54 @@ async function step(l: Live, rate: number, ms: number): Promise<Step> {
 }
 
 /**
- * The rate ladder, interleaved: at each rate every target still in the race runs its step, one after the
- * other, so load from other jobs on the machine falls on all of them alike. A target leaves the ladder at
- * the first step it fails twice in a row.
+ * One rate for one target: attempts until NEEDED_PASSES of them pass or enough fail that they cannot, so a rate
+ * passes on most of ATTEMPTS. A single stall of 100-300 ms fails a step's p99 and strikes the relays as often as
+ * the bridge (docs/performance.md, "How a rate passes"); the majority is what the target sustains, not whether a
+ * stall fell into one step. The fixed rate always runs every attempt: its figures are the attempts' medians.
+ */
+async function atRate(l: Live, rate: number): Promise<{ pass: boolean; figure: Step }> {
+  const fixed = rate === FIXED_RATE;
+  const ms = fixed ? P.fixedMs : P.stepMs;
+  const attempts: Step[] = [];
+  const passed = (): number => attempts.filter((a) => a.pass).length;
+  while (attempts.length < ATTEMPTS) {
+    attempts.push(await step(l, rate, ms));
+    const failed = attempts.length - passed();
+    if (!fixed && (passed() >= NEEDED_PASSES || failed > ATTEMPTS - NEEDED_PASSES)) break;
+  }
+  return { pass: passed() >= NEEDED_PASSES, figure: medianStep(attempts) };
+}
+
+/** The attempt with the median p99 (of two, the worse), with the attempts' median CPU per callback. */
+function medianStep(attempts: readonly Step[]): Step {
+  const mid = (values: number[]): number => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+  const byP99 = [...attempts].sort((a, b) => a.frame.p99 - b.frame.p99);
+  const chosen = byP99[Math.floor(byP99.length / 2)];
+  if (!chosen) throw new Error('no attempt to take a figure from');
+  const redisCpu = attempts.map((a) => a.server.redisCpuMsPerCallback);
+  return {
+    ...chosen,
+    server: {
+      ...chosen.server,
+      cpuMsPerCallback: mid(attempts.map((a) => a.server.cpuMsPerCallback)),
+      redisCpuMsPerCallback: redisCpu.every((v): v is number => v !== null) ? mid(redisCpu) : null,
+    },
+  };
+}
+
+/**
+ * The rate ladder, interleaved: at each rate every target still in the race runs its attempts, one target
+ * after the other, so load from other jobs on the machine falls on all of them alike. A target leaves the
+ * ladder at the first rate it does not pass.
  */
 async function ladder(lives: readonly Live[]): Promise<void> {
   const racing = new Set(lives.filter((l) => l.sc.ladder));
   for (const rate of P.ladder) {
     if (racing.size === 0) break;
     for (const l of [...racing]) {
-      const ms = rate === FIXED_RATE ? P.fixedMs : P.stepMs;
-      let s = await step(l, rate, ms);
-      // One retry: a single GC pause or a burst from another job on this shared machine should not end the
-      // ladder; a rate the target really cannot sustain fails twice.
-      if (!s.pass) s = await step(l, rate, ms);
-      if (rate === FIXED_RATE) l.run.at1000 = s;
-      if (s.pass) l.run.maxSustained = rate;
+      const { pass, figure } = await atRate(l, rate);
+      if (rate === FIXED_RATE) l.run.at1000 = figure;
+      if (pass) l.run.maxSustained = rate;
       else racing.delete(l);
     }
   }
@@ -374,7 +410,7 @@ async function ladder(lives: readonly Live[]): Promise<void> {
     if (!l.sc.ladder) continue;
     l.run.maxIsLowerBound = racing.has(l);
     // The ladder stopped below 1,000/s: measure 1,000/s anyway, it is a figure of its own.
-    if (!l.run.at1000) l.run.at1000 = await step(l, FIXED_RATE, P.fixedMs);
+    if (!l.run.at1000) l.run.at1000 = (await atRate(l, FIXED_RATE)).figure;
   }
 }
 
