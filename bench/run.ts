@@ -23,7 +23,7 @@ import { createSimulator } from '../src/simulator/simulator.js';
 import { generateContacts, type PhonebookEntry } from '../src/simulator/seed.js';
 import { startRedisServer, type RedisServerHandle } from '../test/helpers/redis-server.js';
 import { LoadGenerator, closeSockets, connectMany, type StepRaw } from './lib/loadgen.js';
-import { cpuTimeMs, rssBytes } from './lib/procs.js';
+import { cpuTimeMs, rssBytes, runQueueWaitMs } from './lib/procs.js';
 import { rng, round } from './lib/stats.js';
 import { refreshPhonebook, startBaseline, startBridge, type ServerSample, type Target } from './lib/targets.js';
 import { answerHelp } from './lib/help.js';
@@ -123,12 +123,16 @@ interface Step extends StepRaw {
     heapMB: number;
     lagP99Ms: number;
     lagMaxMs: number;
+    /** ms per second of the step the server's main thread waited for a CPU while runnable (runQueueWaitMs). */
+    runQueueWaitMsPerS: number;
     /** The overload guard's per-100 ms-sample least answer time over the step: bucket bounds (ms) at p50 and p90, and samples counted; null for the relays. */
     answerMin: { p50Ms: number; p90Ms: number; samples: number } | null;
     /** The bridge's refusals over the step by reason (in_flight, event_loop, answer_time, open_calls); {} for the relays. */
     refusedBy: Record<string, number>;
   };
   generatorCpuPct: number;
+  /** The same for the generator's own main thread. */
+  generatorRunQueueWaitMsPerS: number;
 }
 
 interface TargetRun {
@@ -226,10 +230,15 @@ async function measured(target: Target, redisPid: number | null, run: () => Prom
   const cpu0 = cpuTimeMs(target.server.pid);
   const rcpu0 = redisPid === null ? NaN : cpuTimeMs(redisPid);
   const gen0 = process.cpuUsage();
+  const wait0 = runQueueWaitMs(target.server.pid);
+  const genWait0 = runQueueWaitMs(process.pid);
   const t0 = performance.now();
   const raw = await run();
   const wall = performance.now() - t0;
   const gen = process.cpuUsage(gen0);
+  const perS = (ms: number): number => round((ms / wall) * 1000, 0);
+  const wait = perS(runQueueWaitMs(target.server.pid) - wait0);
+  const genWait = perS(runQueueWaitMs(process.pid) - genWait0);
   const cpu = cpuTimeMs(target.server.pid) - cpu0;
   const rcpu = redisPid === null ? NaN : cpuTimeMs(redisPid) - rcpu0;
   const s: ServerSample = await target.sample();
@@ -253,10 +262,12 @@ async function measured(target: Target, redisPid: number | null, run: () => Prom
       heapMB: mb(s.heapUsedBytes),
       lagP99Ms: round(s.lagP99Ms, 1),
       lagMaxMs: round(s.lagMaxMs, 1),
+      runQueueWaitMsPerS: wait,
       answerMin: bucketQuantiles(s0.answerMinBuckets, s.answerMinBuckets),
       refusedBy: Object.fromEntries(Object.entries(s.refusedByReason).map(([k, v]) => [k, v - (s0.refusedByReason[k] ?? 0)]).filter(([, v]) => v !== 0)),
     },
     generatorCpuPct: round(((gen.user + gen.system) / 1000 / wall) * 100, 0),
+    generatorRunQueueWaitMsPerS: genWait,
   };
 }
 
@@ -286,6 +297,7 @@ function describeStep(s: Step): string {
     `${what.padEnd(10)} ${s.pass ? 'ok  ' : 'FAIL'} acc/s=${s.acceptedPerS} p50=${s.frame.p50} p95=${s.frame.p95} p99=${s.frame.p99} max=${s.frame.max} ` +
     (s.mode === 'open' ? describeQueues(s) + ' ' : '') +
     `srvCPU=${s.server.cpuPct}%${s.server.redisCpuPct === null ? '' : ` redisCPU=${s.server.redisCpuPct}%`} genCPU=${s.generatorCpuPct}% lagP99=${s.server.lagP99Ms} ` +
+    `waitCPU=${s.server.runQueueWaitMsPerS}/${s.generatorRunQueueWaitMsPerS}ms/s ` +
     `rss=${s.server.rssMB}MB${s.failReason ? ` [${s.failReason}]` : ''}${s.unenriched ? ` unenriched=${s.unenriched}` : ''}`
   );
 }

@@ -101,6 +101,19 @@ export function cpuTimeMs(pid: number): number {
   }
 }
 
+/**
+ * How long a process's main thread has waited for a CPU while runnable (ms, from /proc/<pid>/task/<pid>/schedstat);
+ * NaN where the kernel does not keep it. A server whose loop is late while this grows was not running, not busy.
+ */
+export function runQueueWaitMs(pid: number): number {
+  try {
+    const [, waitNs] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ');
+    return Number(waitNs) / 1e6;
+  } catch {
+    return NaN;
+  }
+}
+
 /** Resident set size of a process in bytes, from /proc; NaN elsewhere. */
 export function rssBytes(pid: number): number {
   try {
