@@ -124,7 +124,7 @@ describe('a session that ends while a call is ringing', () => {
     await sim.hangupCall(second.callId);
     await sim.hangupCall(first.callId);
     expect(errors).toEqual([]);
-  });
+  }, 60_000);
 
   it('a reload while signed out keeps the cards; signing in as another extension clears them', async () => {
     const { page, errors } = await pageWithShortSession('105');
@@ -143,7 +143,7 @@ describe('a session that ends while a call is ringing', () => {
     expect(await page.textContent('#who')).toBe('Extension 106');
     await sim.hangupCall(call.callId);
     expect(errors).toEqual([]);
-  });
+  }, 60_000);
 
   it('at 360 px the sign-in form and the kept card both fit', async () => {
     const { page, errors } = await pageWithShortSession('107', { width: 360, height: 740 });
@@ -162,7 +162,7 @@ describe('a session that ends while a call is ringing', () => {
     expect(await page.locator('.card').count()).toBe(0);
     await sim.hangupCall(call.callId);
     expect(errors).toEqual([]);
-  });
+  }, 60_000);
 });
 
 describe('the keyboard focus after signing in', () => {
