@@ -13,6 +13,7 @@ import { MemoryKeyValueStore } from '../../src/store/memory.js';
 import { createSimulator, type Simulator } from '../../src/simulator/simulator.js';
 import { DEMO_EXTENSIONS } from '../../src/simulator/seed.js';
 import { POLL, launchBrowser, openPage, signIn } from '../helpers/browser.js';
+import { letTimePass } from '../helpers/wait.js';
 
 const SIM_TOKEN = 'e2e-session-sim-token-07';
 const CALLBACK_SECRET = 'e2e-session-callback-secret-07';
@@ -178,4 +179,48 @@ describe('the keyboard focus after signing in', () => {
     expect(await page.getAttribute('#announce', 'aria-live')).toBe('polite');
     expect(errors).toEqual([]);
   });
+});
+
+describe('a sign-out and another agent signing in while an answer for the first is still on its way', () => {
+  it("never lists the first agent's recent calls for the second", async () => {
+    // 109 has a call in the journal.
+    await subscribe('109');
+    const login = await fetch(`${bridge.url}/api/agents/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ extension: '109', password: DEMO_EXTENSIONS['109'] }),
+    });
+    const { token } = (await login.json()) as { token: string };
+    const call = await sim.startCall({ from: '+14155550132', to: '109' });
+    await sim.answerCall(call.callId, '109');
+    await sim.hangupCall(call.callId);
+    const ownCalls = async (): Promise<number> => {
+      const res = await fetch(`${bridge.url}/api/agents/calls`, { headers: { authorization: `Bearer ${token}` } });
+      return ((await res.json()) as { calls?: unknown[] }).calls?.length ?? 0;
+    };
+    await expect.poll(ownCalls, { timeout: 15_000, interval: 200 }).toBeGreaterThan(0);
+
+    const { context, page, errors } = await openPage(browser);
+    cleanups.push(() => context.close());
+    // A slow network: the bridge has answered 109's recent calls, the answer reaches the page late.
+    const held: { release?: () => Promise<void> } = {};
+    await page.route('**/api/agents/calls', async (route) => {
+      const response = await route.fetch();
+      if (held.release === undefined) held.release = () => route.fulfill({ response });
+      else await route.fulfill({ response });
+    });
+    await page.goto(bridge.url);
+    await signIn(page, '109', DEMO_EXTENSIONS['109'] ?? '');
+    await expect.poll(() => held.release !== undefined, POLL).toBe(true);
+    await page.click('#logout');
+    await signIn(page, '110', DEMO_EXTENSIONS['110'] ?? '');
+    await expect.poll(() => page.locator('#status').textContent(), POLL).toBe('connected');
+    const late = page.waitForEvent('requestfinished', (r) => new URL(r.url()).pathname === '/api/agents/calls' && new URL(r.url()).search === '');
+    await held.release?.();
+    await late;
+    // What the page does (or not) with the late answer, once it has it.
+    await letTimePass(500);
+    expect(await page.locator('#recent li').count()).toBe(0);
+    expect(errors).toEqual([]);
+  }, 60_000);
 });
