@@ -1,6 +1,6 @@
 // The agent screen-pop page. Everything from the PBX or the phonebook is put in the page as text
 // (textContent, attributes set one by one), never as HTML.
-import { connect } from '/client.js';
+import { connect, tokenExpiry, tokenIssuedAt } from '/client.js';
 import { formatNumber } from '/format.js';
 import { contactExtras } from '/contact-form.js';
 import { clearMissed, countMissed, followCard, followRecent, isCallRecord, loadRecentCalls, showCallerHistory, showVia } from '/calls.js';
@@ -19,6 +19,8 @@ const REVOKED_MESSAGE = 'You were signed out in another tab or window. Sign in a
  * signing in again as that extension resumes where the page stopped (docs/agents.md).
  */
 const LAPSED = 'lapsedExtension';
+/** How long before a session ends the page offers to sign in again (at most a quarter of the session). */
+const WARN_BEFORE_MS = 5 * 60_000;
 
 const $ = (id) => document.getElementById(id);
 const store = window.sessionStorage;
@@ -28,6 +30,7 @@ let conn = null;
 let flashTimer = null;
 let flashText = '';
 let demoMode = false;
+let warnTimer = null;
 
 // ---- connection state ---------------------------------------------------------------------------------
 
@@ -41,6 +44,7 @@ function setStatus(text, cls) {
 function clearSession() {
   conn?.close();
   conn = null;
+  stopSessionWarning();
   for (const key of ['token', 'extension', 'lastEventId', OPEN_CARDS, LAPSED]) store.removeItem(key);
   stopFlash();
   $('cards').querySelectorAll('.card').forEach((c) => c.remove());
@@ -78,6 +82,7 @@ function showLogin(message) {
 function sessionLapsed() {
   conn?.close();
   conn = null;
+  stopSessionWarning();
   const extension = store.getItem('extension') ?? '';
   store.removeItem('token');
   store.setItem(LAPSED, extension);
@@ -111,6 +116,50 @@ function markLive() {
   if (ringing) startFlash(ringing.querySelector('.name')?.textContent ?? '');
 }
 
+// ---- ahead of the session's end ------------------------------------------------------------------------
+// The contract has no route that renews a token without the password, so the page cannot renew a session by
+// itself: shortly before it ends it offers to sign in again, and doing so swaps the connection without a gap
+// (the new one resumes from the last event id). See docs/agents.md.
+
+function stopSessionWarning() {
+  clearTimeout(warnTimer);
+  warnTimer = null;
+  $('session-warning').hidden = true;
+  document.body.classList.remove('renewing');
+}
+
+/** Also called again once connected: by then the page has heard the bridge's clock (a PC clock may be hours off). */
+function scheduleSessionWarning(token) {
+  clearTimeout(warnTimer);
+  $('session-warning').hidden = true;
+  const exp = tokenExpiry(token);
+  if (exp === null) return;
+  const iat = tokenIssuedAt(token);
+  const lead = Math.min(WARN_BEFORE_MS, iat === null ? WARN_BEFORE_MS : (exp - iat) / 4);
+  const check = () => {
+    // On the bridge's clock, which decides when the token runs out; in steps a timer can hold (~24 days).
+    const wait = exp - lead - serverNow();
+    if (wait > 0) warnTimer = setTimeout(check, Math.min(wait, 2_000_000_000));
+    else showSessionWarning(exp);
+  };
+  check();
+}
+
+function showSessionWarning(exp) {
+  const at = new Date(exp).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  $('session-warning-text').textContent = `Your session ends at ${at}.`;
+  $('session-warning').hidden = false;
+}
+
+$('renew').addEventListener('click', () => {
+  document.body.classList.add('renewing');
+  $('login-view').hidden = false;
+  $('login-note').textContent = 'Sign in again to keep receiving calls without a break; calls keep popping meanwhile.';
+  $('login-note').classList.add('warning');
+  $('extension').value = store.getItem('extension') ?? '';
+  $('password').focus();
+});
+
 function startLive(token, extension) {
   document.body.classList.remove('lapsed');
   store.removeItem(LAPSED);
@@ -124,6 +173,8 @@ function startLive(token, extension) {
   loadRecentCalls(MAX_RECENT);
   // Signed in again after the session ran out: the kept cards are on screen already.
   if (!$('cards').querySelector('.card')) restoreOpenCards();
+  stopSessionWarning();
+  scheduleSessionWarning(token);
   conn = connect({
     token,
     lastEventId: store.getItem('lastEventId'),
@@ -139,6 +190,7 @@ function startLive(token, extension) {
         else store.removeItem('lastEventId');
         setStatus('connected', 'connected');
         markLive();
+        scheduleSessionWarning(token);
       }
       else if (status === 'connecting') setStatus('connecting…', 'reconnecting');
       else if (status === 'reconnecting') setStatus('reconnecting…', 'reconnecting');
@@ -517,8 +569,13 @@ $('login-form').addEventListener('submit', async (e) => {
   $('login-note').textContent = '';
   // The same extension whose session ran out resumes from its last event; anyone else starts afresh, and
   // never sees the previous agent's calls.
-  const resume = store.getItem(LAPSED) === body.extension;
-  if (!resume) clearSession();
+  // Signing in again before the session ended (the warning) swaps the connection: the new one resumes from
+  // the last event the old one delivered, so nothing is missed or shown twice.
+  const resume = store.getItem(LAPSED) === body.extension || (conn !== null && store.getItem('extension') === body.extension);
+  if (resume) {
+    conn?.close();
+    conn = null;
+  } else clearSession();
   store.setItem('token', body.token);
   store.setItem('extension', body.extension);
   startLive(body.token, body.extension);

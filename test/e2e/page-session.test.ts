@@ -166,6 +166,44 @@ describe('a session that ends while a call is ringing', () => {
   }, 60_000);
 });
 
+describe('a session about to end', () => {
+  it('offers to sign in again before it ends, and doing so keeps the page live with no call lost or doubled', async () => {
+    const { page, errors } = await pageWithShortSession('103');
+    const expiresAt = await page.evaluate(() => {
+      const part = (sessionStorage.getItem('token') ?? '').split('.')[1] ?? '';
+      return (JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/'))) as { exp: number }).exp * 1000;
+    });
+    // A 60 s session gets its warning 15 s ahead (a quarter of it); this one has ~10 s left.
+    await page.waitForSelector('#session-warning', { state: 'visible', timeout: POLL.timeout });
+    expect(await page.textContent('#session-warning-text')).toMatch(/^Your session ends at /);
+    const first = await sim.startCall({ from: '+14155550132', to: '103' });
+    await page.waitForSelector('.card.ringing', POLL);
+
+    await page.click('#renew');
+    expect(await page.isVisible('#login-view')).toBe(true);
+    expect(await page.isVisible('#live-view')).toBe(true);
+    expect(await page.inputValue('#extension')).toBe('103');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('password');
+    await signIn(page, '103', DEMO_EXTENSIONS['103'] ?? '');
+    await expect.poll(() => page.isVisible('#login-view'), POLL).toBe(false);
+    await expect.poll(() => page.locator('#status').textContent(), POLL).toBe('connected');
+    expect(await page.isVisible('#session-warning')).toBe(false);
+
+    // Past the old token's end: nothing happens to the page.
+    await letTimePass(Math.max(0, expiresAt - Date.now()) + 1500);
+    expect(await page.isVisible('#login-view')).toBe(false);
+    expect(await page.locator('#status').textContent()).toBe('connected');
+    await sim.answerCall(first.callId, '103');
+    const second = await sim.startCall({ from: '+14155550177', to: '103' });
+    await expect.poll(() => page.locator('.card .number').allTextContents(), POLL).toEqual(['+1 415-555-0177', '+1 415-555-0132']);
+    await expect.poll(() => page.locator('.card .state').last().textContent(), POLL).toBe('On call');
+    expect(await page.locator('.card.not-live').count()).toBe(0);
+    await sim.hangupCall(second.callId);
+    await sim.hangupCall(first.callId);
+    expect(errors).toEqual([]);
+  }, 60_000);
+});
+
 describe('the keyboard focus after signing in', () => {
   it('moves to the Calls heading, and the sign-in is announced', async () => {
     const { context, page, errors } = await openPage(browser);
