@@ -631,6 +631,9 @@ $('simulate').addEventListener('click', async () => {
 fetch('/api/demo')
   .then((r) => {
     noteServerDate(r);
+    // Now the bridge's clock is known: when the session's end warning is due is decided on it.
+    const token = store.getItem('token');
+    if (token && conn) scheduleSessionWarning(token);
     if (!r.ok) return;
     demoMode = true;
     $('demo').hidden = !$('login-view').hidden; // only while signed in

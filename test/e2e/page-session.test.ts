@@ -204,6 +204,26 @@ describe('a session about to end', () => {
   }, 60_000);
 });
 
+describe('the session warning on a PC whose clock runs ahead of the bridge', () => {
+  it('is not shown for a one-hour session when the PC clock is two hours ahead', async () => {
+    await subscribe('102');
+    const tokens = new TokenService(SESSION_SECRET, new MemoryKeyValueStore());
+    const { token } = await tokens.issue('102', 'agent', 3600);
+    const { context, page, errors } = await openPage(browser);
+    cleanups.push(() => context.close());
+    await page.clock.setSystemTime(Date.now() + 2 * 3600_000);
+    await page.goto(bridge.url);
+    await page.evaluate((t) => {
+      sessionStorage.setItem('token', t);
+      sessionStorage.setItem('extension', '102');
+    }, token);
+    await page.reload();
+    await expect.poll(() => page.locator('#status').textContent(), POLL).toBe('connected');
+    await expect.poll(() => page.isVisible('#session-warning'), POLL).toBe(false);
+    expect(errors).toEqual([]);
+  });
+});
+
 describe('the keyboard focus after signing in', () => {
   it('moves to the Calls heading, and the sign-in is announced', async () => {
     const { context, page, errors } = await openPage(browser);
