@@ -567,10 +567,9 @@ $('login-form').addEventListener('submit', async (e) => {
   }
   $('password').value = '';
   $('login-note').textContent = '';
-  // The same extension whose session ran out resumes from its last event; anyone else starts afresh, and
-  // never sees the previous agent's calls.
-  // Signing in again before the session ended (the warning) swaps the connection: the new one resumes from
-  // the last event the old one delivered, so nothing is missed or shown twice.
+  // The same extension signing in again (its session ran out, or is about to: the warning) resumes from the
+  // last event the page saw, so nothing is missed or shown twice; the old connection, if any, is swapped.
+  // Anyone else starts afresh and never sees the previous agent's calls.
   const resume = store.getItem(LAPSED) === body.extension || (conn !== null && store.getItem('extension') === body.extension);
   if (resume) {
     conn?.close();
