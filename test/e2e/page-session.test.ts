@@ -166,6 +166,26 @@ describe('a session that ends while a call is ringing', () => {
   }, 60_000);
 });
 
+describe('Save contact on a card kept after the session ran out', () => {
+  it("shows the tenant's custom fields once signed in again, though it was opened while signed out", async () => {
+    const { page, errors } = await pageWithShortSession('108');
+    const call = await sim.startCall({ from: '+14155550177', to: '108' });
+    await page.waitForSelector('.card.ringing .cf-open', POLL);
+    await page.waitForSelector('#login-view', { state: 'visible', ...EXPIRY });
+    // Opened while signed out: the fields cannot be read.
+    await page.click('.card .cf-open');
+    await page.waitForSelector('.card .cf-form', POLL);
+    expect(await page.locator('.card [name="customFields.Company"]').count()).toBe(0);
+    await page.click('.card .cf-cancel');
+    await signIn(page, '108', DEMO_EXTENSIONS['108'] ?? '');
+    await expect.poll(() => page.locator('#status').textContent(), POLL).toBe('connected');
+    await page.click('.card .cf-open');
+    await expect.poll(() => page.locator('.card [name="customFields.Company"]').count(), POLL).toBe(1);
+    await sim.hangupCall(call.callId);
+    expect(errors).toEqual([]);
+  }, 60_000);
+});
+
 describe('a session about to end', () => {
   it('offers to sign in again before it ends, and doing so keeps the page live with no call lost or doubled', async () => {
     const { page, errors } = await pageWithShortSession('103');
