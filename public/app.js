@@ -221,11 +221,12 @@ function stopFlash() {
   document.title = baseTitle;
 }
 
-function notify(title, body) {
+/** `key`: the call's. One tag per call, so a second call (here, or in another tab) does not replace the first's. */
+function notify(title, body, key) {
   if (!('Notification' in window) || Notification.permission !== 'granted') return;
   if (document.visibilityState === 'visible' && document.hasFocus()) return; // the card is enough
   try {
-    const n = new Notification(title, { body, tag: 'screen-pop' });
+    const n = new Notification(title, { body, tag: `screen-pop ${key}` });
     n.onclick = () => {
       window.focus();
       n.close();
@@ -485,7 +486,7 @@ function showEvent(event, { restored }) {
     const who = event.data.contact ? contactName(event.data.contact) : formatNumber(event.data.call.from) || 'Unknown caller';
     startFlash(who);
     const company = event.data.contact?.customFields?.Company;
-    if (!restored) notify(`Incoming call: ${who}`, [company, formatNumber(event.data.call.from)].filter(Boolean).join(' · '));
+    if (!restored) notify(`Incoming call: ${who}`, [company, formatNumber(event.data.call.from)].filter(Boolean).join(' · '), key);
     return;
   }
   // answered / ended / missed / completed: the card stays (it is still useful) but no longer rings.

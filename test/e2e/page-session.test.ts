@@ -244,6 +244,49 @@ describe('the session warning on a PC whose clock runs ahead of the bridge', () 
   });
 });
 
+describe('desktop notifications of two calls at once', () => {
+  it('are two, in two tabs signed in as different extensions: the second call does not replace the first', async () => {
+    const { context, errors } = await openPage(browser);
+    cleanups.push(() => context.close());
+    // The page is in the background, and the notifications are recorded in localStorage (one list for the
+    // origin, as the system shows them): a notification with the tag of one already shown replaces it.
+    await context.addInitScript(() => {
+      class RecordingNotification {
+        static permission = 'granted';
+        static requestPermission = async (): Promise<string> => 'granted';
+        onclick: (() => void) | null = null;
+        constructor(title: string, options?: { tag?: string }) {
+          window.localStorage.setItem('__shown', JSON.stringify([...JSON.parse(window.localStorage.getItem('__shown') ?? '[]'), { title, tag: options?.tag ?? '' }]));
+        }
+        close(): void {}
+      }
+      Object.defineProperty(window, 'Notification', { value: RecordingNotification });
+      document.hasFocus = () => false;
+    });
+    const tabs: Page[] = [];
+    for (const extension of ['101', '102']) {
+      const page = await context.newPage();
+      await page.goto(bridge.url);
+      await signIn(page, extension, DEMO_EXTENSIONS[extension] ?? '');
+      await expect.poll(() => page.locator('#status').textContent(), POLL).toBe('connected');
+      await expect.poll(() => sim.subscriptions().includes(extension), POLL).toBe(true);
+      tabs.push(page);
+    }
+    const a = await sim.startCall({ from: '+14155550132', to: '101' });
+    await tabs[0]?.waitForSelector('.card.ringing', POLL);
+    const b = await sim.startCall({ from: '+14155550177', to: '102' });
+    await tabs[1]?.waitForSelector('.card.ringing', POLL);
+    const shown = async (): Promise<Array<{ title: string; tag: string }>> =>
+      JSON.parse((await tabs[0]?.evaluate(() => window.localStorage.getItem('__shown'))) ?? '[]') as Array<{ title: string; tag: string }>;
+    await expect.poll(async () => (await shown()).length, POLL).toBe(2);
+    const tags = (await shown()).map((n) => n.tag);
+    expect(new Set(tags).size).toBe(2);
+    await sim.hangupCall(a.callId);
+    await sim.hangupCall(b.callId);
+    expect(errors).toEqual([]);
+  }, 60_000);
+});
+
 describe('the keyboard focus after signing in', () => {
   it('moves to the Calls heading, and the sign-in is announced', async () => {
     const { context, page, errors } = await openPage(browser);
