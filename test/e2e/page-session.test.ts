@@ -150,6 +150,11 @@ describe('a session that ends while a call is ringing', () => {
     const { page, errors } = await pageWithShortSession('107', { width: 360, height: 740 });
     const call = await sim.startCall({ from: '+14155550132', to: '107' });
     await page.waitForSelector('.card.ringing', POLL);
+    // The warning before the end (this session has ~10 s left) fits too.
+    await page.waitForSelector('#renew', { state: 'visible', timeout: POLL.timeout });
+    const renew = await page.locator('#renew').boundingBox();
+    expect(renew !== null && renew.x >= 0 && renew.x + renew.width <= 360 && renew.height >= 24).toBe(true);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
     await page.waitForSelector('#login-view', { state: 'visible', ...EXPIRY });
     const wide = await page.evaluate(() => document.documentElement.scrollWidth);
     expect(wide).toBeLessThanOrEqual(360);
