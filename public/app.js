@@ -409,6 +409,12 @@ function removeCard(card) {
   card.remove();
   keepOpenCards();
   updateEmpty();
+  // Signed out with the kept cards all dismissed: only the sign-in form is left (no "a card pops up here").
+  if (document.body.classList.contains('lapsed') && !$('cards').querySelector('.card')) {
+    document.body.classList.remove('lapsed');
+    $('live-view').hidden = true;
+    if (!$('login-view').contains(document.activeElement)) $('password').focus();
+  }
   if (ringingCards().length === 0) stopFlash();
 }
 

@@ -166,6 +166,9 @@ describe('a session that ends while a call is ringing', () => {
     // A kept card can be dismissed.
     await page.click('.card .dismiss');
     expect(await page.locator('.card').count()).toBe(0);
+    // The last one gone, only the sign-in form is left.
+    expect(await page.isVisible('#live-view')).toBe(false);
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('password');
     await sim.hangupCall(call.callId);
     expect(errors).toEqual([]);
   }, 60_000);
