@@ -116,7 +116,9 @@ describe('a session that ends while a call is ringing', () => {
     await expect.poll(() => page.locator('.card .number').allTextContents(), POLL).toEqual(['+1 415-555-0177', '+1 415-555-0132']);
     await expect.poll(() => page.locator('.card .state').last().textContent(), POLL).toBe('On call');
     expect(await page.locator('.card.not-live').count()).toBe(0);
+    expect(await page.locator('#recent li').count()).toBe(2); // one line per call, none twice
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('calls-heading');
+    expect(await page.textContent('#announce')).toBe('Signed in again as extension 104. Calls that rang meanwhile are shown.');
 
     // A reload resumes from the same place: still one card per call.
     await page.reload();
