@@ -1,6 +1,6 @@
 // The agent screen-pop page. Everything from the PBX or the phonebook is put in the page as text
 // (textContent, attributes set one by one), never as HTML.
-import { connect } from '/client.js';
+import { connect, tokenExpiry, tokenIssuedAt } from '/client.js';
 import { formatNumber } from '/format.js';
 import { contactExtras } from '/contact-form.js';
 import { clearMissed, countMissed, followCard, followRecent, isCallRecord, loadRecentCalls, showCallerHistory, showVia } from '/calls.js';
@@ -14,6 +14,13 @@ const RING_TIMEOUT_MS = 45_000;
 const STALE_AFTER_MS = 5 * 60_000;
 const EXPIRED_MESSAGE = 'Your session has expired. Please sign in again.';
 const REVOKED_MESSAGE = 'You were signed out in another tab or window. Sign in again to receive calls.';
+/**
+ * sessionStorage: the extension whose session ran out. Its cards, recent calls and last event id are kept, so
+ * signing in again as that extension resumes where the page stopped (docs/agents.md).
+ */
+const LAPSED = 'lapsedExtension';
+/** How long before a session ends the page offers to sign in again (at most a quarter of the session). */
+const WARN_BEFORE_MS = 5 * 60_000;
 
 const $ = (id) => document.getElementById(id);
 const store = window.sessionStorage;
@@ -23,6 +30,7 @@ let conn = null;
 let flashTimer = null;
 let flashText = '';
 let demoMode = false;
+let warnTimer = null;
 
 // ---- connection state ---------------------------------------------------------------------------------
 
@@ -32,49 +40,157 @@ function setStatus(text, cls) {
   el.className = `status ${cls}`;
 }
 
-function showLogin(message) {
+/** Forgets the signed-in agent: their token, cards, recent calls, missed count and where to resume. */
+function clearSession() {
   conn?.close();
   conn = null;
-  store.removeItem('token');
-  store.removeItem('extension');
-  store.removeItem('lastEventId');
-  store.removeItem(OPEN_CARDS);
+  stopSessionWarning();
+  for (const key of ['token', 'extension', 'lastEventId', OPEN_CARDS, LAPSED]) store.removeItem(key);
   stopFlash();
   $('cards').querySelectorAll('.card').forEach((c) => c.remove());
   $('recent').replaceChildren();
   clearMissed();
   updateEmpty();
-  $('live-view').hidden = true;
+}
+
+/** The sign-in form, with `message` above it. */
+function showForm(message) {
   $('login-view').hidden = false;
   $('logout').hidden = true;
   $('notify').hidden = true;
-  $('who').textContent = '';
+  $('demo').hidden = true;
   $('login-note').textContent = message ?? (demoMode ? 'Demo mode: the sign-in details are printed in the bridge log.' : '');
   $('login-note').classList.toggle('warning', message === EXPIRED_MESSAGE || message === REVOKED_MESSAGE);
   setStatus('signed out', 'signed-out');
+}
+
+/** Signed out on purpose (here or in another tab of the same session): nothing of the agent stays on screen. */
+function showLogin(message) {
+  clearSession();
+  document.body.classList.remove('lapsed');
+  $('live-view').hidden = true;
+  $('who').textContent = '';
+  showForm(message);
   $('extension').focus();
 }
 
+/**
+ * The session ran out, perhaps in the middle of a call: the cards stay where they are, marked as not live, with
+ * the sign-in form above them (the extension filled in), until the agent dismisses them or signs in again. The
+ * last event id and the open cards stay in sessionStorage, so a reload keeps this too.
+ */
+function sessionLapsed() {
+  conn?.close();
+  conn = null;
+  stopSessionWarning();
+  const extension = store.getItem('extension') ?? '';
+  store.removeItem('token');
+  store.setItem(LAPSED, extension);
+  stopFlash();
+  const cards = [...$('cards').querySelectorAll('.card')];
+  for (const card of cards) markNotLive(card);
+  document.body.classList.toggle('lapsed', cards.length > 0);
+  $('live-view').hidden = cards.length === 0;
+  showForm(EXPIRED_MESSAGE);
+  $('who').textContent = extension ? `Extension ${extension}` : '';
+  $('extension').value = extension;
+  // Not away from a card the agent is working in (its Save contact form); else where they type next.
+  if (!$('cards').contains(document.activeElement)) (extension ? $('password') : $('extension')).focus();
+}
+
+function markNotLive(card) {
+  if (card.classList.contains('not-live')) return;
+  card.classList.add('not-live');
+  const note = document.createElement('p');
+  note.className = 'live-note';
+  note.textContent = 'Not live: your session ended. Sign in again to follow this call.';
+  card.querySelector('.card-head').after(note);
+}
+
+function markLive() {
+  for (const card of $('cards').querySelectorAll('.card.not-live')) {
+    card.classList.remove('not-live');
+    card.querySelector('.live-note')?.remove();
+  }
+  const ringing = ringingCards()[0];
+  if (ringing) startFlash(ringing.querySelector('.name')?.textContent ?? '');
+}
+
+// ---- ahead of the session's end ------------------------------------------------------------------------
+// The contract has no route that renews a token without the password, so the page cannot renew a session by
+// itself: shortly before it ends it offers to sign in again, and doing so swaps the connection without a gap
+// (the new one resumes from the last event id). See docs/agents.md.
+
+function stopSessionWarning() {
+  clearTimeout(warnTimer);
+  warnTimer = null;
+  $('session-warning').hidden = true;
+  document.body.classList.remove('renewing');
+}
+
+/** Also called again once connected: by then the page has heard the bridge's clock (a PC clock may be hours off). */
+function scheduleSessionWarning(token) {
+  clearTimeout(warnTimer);
+  $('session-warning').hidden = true;
+  const exp = tokenExpiry(token);
+  if (exp === null) return;
+  const iat = tokenIssuedAt(token);
+  const lead = Math.min(WARN_BEFORE_MS, iat === null ? WARN_BEFORE_MS : (exp - iat) / 4);
+  const check = () => {
+    // On the bridge's clock, which decides when the token runs out; in steps a timer can hold (~24 days).
+    const wait = exp - lead - serverNow();
+    if (wait > 0) warnTimer = setTimeout(check, Math.min(wait, 2_000_000_000));
+    else showSessionWarning(exp);
+  };
+  check();
+}
+
+function showSessionWarning(exp) {
+  const at = new Date(exp).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  $('session-warning-text').textContent = `Your session ends at ${at}.`;
+  $('session-warning').hidden = false;
+}
+
+$('renew').addEventListener('click', () => {
+  document.body.classList.add('renewing');
+  $('login-view').hidden = false;
+  $('login-note').textContent = 'Sign in again to keep receiving calls without a break; calls keep popping meanwhile.';
+  $('login-note').classList.add('warning');
+  $('extension').value = store.getItem('extension') ?? '';
+  $('password').focus();
+});
+
 function startLive(token, extension) {
+  document.body.classList.remove('lapsed');
+  store.removeItem(LAPSED);
   $('login-view').hidden = true;
   $('live-view').hidden = false;
   $('logout').hidden = false;
+  $('demo').hidden = !demoMode;
   $('notify').hidden = !('Notification' in window) || Notification.permission !== 'default';
   $('who').textContent = extension ? `Extension ${extension}` : '';
   updateEmpty();
   loadRecentCalls(MAX_RECENT);
-  restoreOpenCards();
+  // Signed in again after the session ran out: the kept cards are on screen already.
+  if (!$('cards').querySelector('.card')) restoreOpenCards();
+  stopSessionWarning();
+  scheduleSessionWarning(token);
   conn = connect({
     token,
     lastEventId: store.getItem('lastEventId'),
     onEvent,
     onStatus: (status, detail) => {
-      if (status === 'expired') showLogin(detail?.reason === 'revoked' ? REVOKED_MESSAGE : EXPIRED_MESSAGE);
-      else if (status === 'connected') {
+      // Revoked is a sign-out (in another tab of this session); run out is not: the cards stay.
+      if (status === 'expired') {
+        if (detail?.reason === 'revoked') showLogin(REVOKED_MESSAGE);
+        else sessionLapsed();
+      } else if (status === 'connected') {
         // Where a resume starts, also before the first event (a reload then resumes too).
         if (detail?.lastEventId) store.setItem('lastEventId', detail.lastEventId);
         else store.removeItem('lastEventId');
         setStatus('connected', 'connected');
+        markLive();
+        scheduleSessionWarning(token);
       }
       else if (status === 'connecting') setStatus('connecting…', 'reconnecting');
       else if (status === 'reconnecting') setStatus('reconnecting…', 'reconnecting');
@@ -105,11 +221,12 @@ function stopFlash() {
   document.title = baseTitle;
 }
 
-function notify(title, body) {
+/** `key`: the call's. One tag per call, so a second call (here, or in another tab) does not replace the first's. */
+function notify(title, body, key) {
   if (!('Notification' in window) || Notification.permission !== 'granted') return;
   if (document.visibilityState === 'visible' && document.hasFocus()) return; // the card is enough
   try {
-    const n = new Notification(title, { body, tag: 'screen-pop' });
+    const n = new Notification(title, { body, tag: `screen-pop ${key}` });
     n.onclick = () => {
       window.focus();
       n.close();
@@ -292,6 +409,12 @@ function removeCard(card) {
   card.remove();
   keepOpenCards();
   updateEmpty();
+  // Signed out with the kept cards all dismissed: only the sign-in form is left (no "a card pops up here").
+  if (document.body.classList.contains('lapsed') && !$('cards').querySelector('.card')) {
+    document.body.classList.remove('lapsed');
+    $('live-view').hidden = true;
+    if (!$('login-view').contains(document.activeElement)) $('password').focus();
+  }
   if (ringingCards().length === 0) stopFlash();
 }
 
@@ -369,7 +492,7 @@ function showEvent(event, { restored }) {
     const who = event.data.contact ? contactName(event.data.contact) : formatNumber(event.data.call.from) || 'Unknown caller';
     startFlash(who);
     const company = event.data.contact?.customFields?.Company;
-    if (!restored) notify(`Incoming call: ${who}`, [company, formatNumber(event.data.call.from)].filter(Boolean).join(' · '));
+    if (!restored) notify(`Incoming call: ${who}`, [company, formatNumber(event.data.call.from)].filter(Boolean).join(' · '), key);
     return;
   }
   // answered / ended / missed / completed: the card stays (it is still useful) but no longer rings.
@@ -451,11 +574,25 @@ $('login-form').addEventListener('submit', async (e) => {
   }
   $('password').value = '';
   $('login-note').textContent = '';
+  // The same extension signing in again (its session ran out, or is about to: the warning) resumes from the
+  // last event the page saw, so nothing is missed or shown twice; the old connection, if any, is swapped.
+  // Anyone else starts afresh and never sees the previous agent's calls.
+  const resume = store.getItem(LAPSED) === body.extension || (conn !== null && store.getItem('extension') === body.extension);
+  if (resume) {
+    conn?.close();
+    conn = null;
+  } else clearSession();
   store.setItem('token', body.token);
   store.setItem('extension', body.extension);
-  store.removeItem('lastEventId');
   startLive(body.token, body.extension);
+  // Keyboard and screen-reader users land on the calls, told politely where they are.
+  $('calls-heading').focus();
+  announce(resume ? `Signed in again as extension ${body.extension}. Calls that rang meanwhile are shown.` : `Signed in as extension ${body.extension}.`);
 });
+
+function announce(text) {
+  $('announce').textContent = text;
+}
 
 $('logout').addEventListener('click', async () => {
   const token = store.getItem('token');
@@ -483,7 +620,7 @@ $('simulate').addEventListener('click', async () => {
       headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
       body: '{}',
     });
-    if (res.status === 401) return showLogin(EXPIRED_MESSAGE);
+    if (res.status === 401) return sessionLapsed();
     const body = await res.json().catch(() => ({}));
     note.textContent = res.ok && body.delivered
       ? `Ringing your extension from ${body.from}. ${body.outcome === 'missed' ? 'Nobody will answer this one.' : 'It is answered in a few seconds.'}`
@@ -500,9 +637,12 @@ $('simulate').addEventListener('click', async () => {
 fetch('/api/demo')
   .then((r) => {
     noteServerDate(r);
+    // Now the bridge's clock is known: when the session's end warning is due is decided on it.
+    const token = store.getItem('token');
+    if (token && conn) scheduleSessionWarning(token);
     if (!r.ok) return;
     demoMode = true;
-    $('demo').hidden = false;
+    $('demo').hidden = !$('login-view').hidden; // only while signed in
     if (!$('login-view').hidden && !$('login-note').textContent) {
       $('login-note').textContent = 'Demo mode: the sign-in details are printed in the bridge log.';
     }
@@ -513,4 +653,8 @@ fetch('/api/demo')
 // and client.js asks the bridge, which answers 'expired' (the sign-in form) when it did run out.
 const saved = store.getItem('token');
 if (saved) startLive(saved, store.getItem('extension') ?? '');
-else showLogin();
+else if (store.getItem(LAPSED) !== null) {
+  // Reloaded after the session ran out: the kept cards come back, not live, under the sign-in form.
+  restoreOpenCards();
+  sessionLapsed();
+} else showLogin();

@@ -37,7 +37,9 @@ async function agentGet(path) {
   try {
     const res = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
     noteServerDate(res);
-    return res.ok ? await res.json() : null;
+    const body = res.ok ? await res.json() : null;
+    // Signed out (or in as someone else) while the answer was on its way: it is not this agent's.
+    return store.getItem('token') === token ? body : null;
   } catch {
     return null;
   }

@@ -36,15 +36,25 @@ export function compareEventIds(a, b) {
   return 0;
 }
 
-/** Expiry (ms since epoch) read from a JWT's payload, or null. The bridge checks the signature; this only reads. */
-export function tokenExpiry(token) {
+function tokenClaims(token) {
   try {
     const part = String(token).split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
-    const payload = JSON.parse(atob(part + '='.repeat((4 - (part.length % 4)) % 4)));
-    return typeof payload.exp === 'number' ? payload.exp * 1000 : null;
+    return JSON.parse(atob(part + '='.repeat((4 - (part.length % 4)) % 4)));
   } catch {
     return null;
   }
+}
+
+/** Expiry (ms since epoch) read from a JWT's payload, or null. The bridge checks the signature; this only reads. */
+export function tokenExpiry(token) {
+  const exp = tokenClaims(token)?.exp;
+  return typeof exp === 'number' ? exp * 1000 : null;
+}
+
+/** Issue time (ms since epoch) read from a JWT's payload, or null. */
+export function tokenIssuedAt(token) {
+  const iat = tokenClaims(token)?.iat;
+  return typeof iat === 'number' ? iat * 1000 : null;
 }
 
 /** The bridge this module was served by: a CRM page importing it cross-origin need not repeat the URL. */

@@ -14,10 +14,15 @@ function token() {
   return window.sessionStorage.getItem('token') ?? '';
 }
 
-/** The tenant's custom fields (GET /api/contacts/fields), fetched once per page. */
+/** The tenant's custom fields (GET /api/contacts/fields), fetched once per page; a refused answer is not kept. */
 function customFields() {
   fieldsPromise ??= fetch('/api/contacts/fields', { headers: { authorization: `Bearer ${token()}` } })
-    .then((res) => (res.ok ? res.json() : { fields: [] }))
+    .then((res) => {
+      if (res.ok) return res.json();
+      // Asked while the session had run out: the next form asks again, once signed in.
+      fieldsPromise = null;
+      return { fields: [] };
+    })
     .then((body) => (Array.isArray(body.fields) ? body.fields : []))
     .catch(() => {
       fieldsPromise = null;
