@@ -26,6 +26,18 @@ export function createRedisClient(url: string, name: string, extra: RedisOptions
   return client;
 }
 
+/**
+ * Closes a connection without waiting on an unreachable Redis: QUIT (which lets what was sent be answered)
+ * while it is ready, else it is dropped, failing the commands it still holds.
+ */
+export async function closeRedisClient(redis: Redis): Promise<void> {
+  if (redis.status !== 'ready') {
+    redis.disconnect();
+    return;
+  }
+  await redis.quit().catch(() => redis.disconnect());
+}
+
 export class RedisKeyValueStore implements KeyValueStore {
   constructor(
     private readonly redis: Redis,
