@@ -126,6 +126,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
         callbackHandler: callbacks.handler,
         phonebook: phonebook.service,
         readiness: [stores, pbxHealth, phonebook.readiness, calls.readiness, readinessDetail('demo', () => config.demo)],
+        storeAvailable: stores.available,
       }),
     });
 
