@@ -59,6 +59,8 @@ export interface WebhookServiceOptions {
   maxDeliveriesPerEndpoint?: number;
   /** Replaces DNS resolution (registration and connect time), for tests. */
   resolve?: Resolver;
+  /** How long registration waits for DNS. Default REGISTRATION_LOOKUP_TIMEOUT_MS (src/crm-webhooks/ssrf.ts). */
+  lookupTimeoutMs?: number;
 }
 
 export type CreateEndpointResult =
@@ -172,7 +174,7 @@ export async function startWebhookService(opts: WebhookServiceOptions): Promise<
     mode: opts.redis ? 'redis' : 'memory',
 
     async createEndpoint(input) {
-      const check = await checkWebhookUrl(input.url, { allowPrivate: opts.allowPrivate, resolve: opts.resolve });
+      const check = await checkWebhookUrl(input.url, { allowPrivate: opts.allowPrivate, resolve: opts.resolve, lookupTimeoutMs: opts.lookupTimeoutMs });
       if (!check.ok) return { ok: false, reason: check.reason, message: check.message };
       const endpoint = {
         id: `ep_${randomBytes(10).toString('hex')}`,
