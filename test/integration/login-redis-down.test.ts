@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
 import { ERRORS } from '../../src/errors.js';
 import { DEMO_EXTENSIONS } from '../../src/simulator/seed.js';
-import { createHarness, type Harness } from '../helpers/bridge-harness.js';
+import { admin, createHarness, type Harness } from '../helpers/bridge-harness.js';
 import { startRedisServer, uniquePrefix, type RedisServerHandle } from '../helpers/redis-server.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -54,5 +54,24 @@ describe('when an agent signs in while Redis is down', () => {
     const back = await signIn('101');
     expect(back.status).toBe(200);
     expect(h.simulator.requestCounts().crmSubscribe).toBeGreaterThan(subscribesBefore);
+  }, 30_000);
+
+  it('when Redis hangs (SIGSTOP) instead, then once commands are refused sign-in answers 503 without asking the PBX', async () => {
+    const thaw = redis.hang();
+    try {
+      // Refused at once only after the oldest command has waited the hang time; a request sent before then waits with it.
+      const refused = async () => {
+        const r = await fetch(`${bridge.url}/api/webhooks`, { headers: admin, signal: AbortSignal.timeout(500) }).catch(() => null);
+        return r?.status === 503;
+      };
+      await eventually(refused, 15_000, 'admin route refused while Redis hangs');
+      const subscribesBefore = h.simulator.requestCounts().crmSubscribe;
+      const r = await signIn('103');
+      expect(r.status).toBe(503);
+      expect(r.body).toMatchObject({ error: ERRORS.STORE_ERR_UNAVAILABLE.error });
+      expect(h.simulator.requestCounts().crmSubscribe).toBe(subscribesBefore);
+    } finally {
+      thaw();
+    }
   }, 30_000);
 });
