@@ -2,9 +2,10 @@
  * What a bridge started, closed in the reverse order of starting: the HTTP server first, the stores last.
  * A part that fails to close is logged and the others still close.
  *
- * The close is bounded: a part still closing when the deadline (CLOSE_DEADLINE_MS, under the process's 10 s
- * shutdown deadline in main.ts) comes is abandoned and logged by name, and the parts after it are still closed
- * in order, each given at least LAST_CHANCE_MS (most drop their connections at once when Redis is down).
+ * The close is bounded: a part still closing when the deadline comes (CLOSE_DEADLINE_MS: after the HTTP
+ * server's own 8 s cut, before the process's 10 s shutdown deadline in main.ts) is abandoned and logged by
+ * name, and the parts after it still get their close called, in order, within LAST_CHANCE_MS in all (most
+ * drop their connections at once, synchronously, when Redis is down).
  */
 import type { Logger } from './logger.js';
 
@@ -12,10 +13,10 @@ interface Closable {
   close(): void | Promise<void>;
 }
 
-/** How long closing every part may take in all. */
-export const CLOSE_DEADLINE_MS = 8000;
-/** What each part still closing after the deadline gets. */
-const LAST_CHANCE_MS = 250;
+/** How long closing every part may take, before the parts left are only given their last chance. */
+export const CLOSE_DEADLINE_MS = 9000;
+/** What the parts closed after the deadline get in all (each at most half of what is left). */
+const LAST_CHANCE_MS = 500;
 
 export interface LifecycleOptions {
   /** Default CLOSE_DEADLINE_MS. */
@@ -48,9 +49,11 @@ export class Lifecycle {
 
   private async closeAll(): Promise<void> {
     const until = Date.now() + this.deadlineMs;
+    const lastChanceUntil = until + LAST_CHANCE_MS;
     const abandoned: string[] = [];
     for (const { part, name } of [...this.parts].reverse()) {
-      const waitMs = Math.max(LAST_CHANCE_MS, until - Date.now());
+      const now = Date.now();
+      const waitMs = now < until ? until - now : Math.max(0, Math.floor((lastChanceUntil - now) / 2));
       let timer: NodeJS.Timeout | undefined;
       const closed = Promise.resolve()
         .then(() => part.close())
