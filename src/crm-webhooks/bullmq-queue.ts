@@ -9,7 +9,8 @@
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
-import { closeRedisClient, createRedisClient } from '../store/redis.js';
+import { withTimeout } from '../events/redis-timeouts.js';
+import { closeRedisClient, createRedisClient, dropRedisClient, redisAnswering } from '../store/redis.js';
 import type { DeliveryEngine } from './engine.js';
 import type { DeliveryJob, DeliveryQueue } from './types.js';
 
@@ -105,11 +106,12 @@ export class BullDeliveryQueue implements DeliveryQueue {
    */
   async close(): Promise<void> {
     const graceMs = this.opts.closeGraceMs ?? 2000;
-    const redisDown = this.workerRedis.status !== 'ready' || this.queueRedis.status !== 'ready';
+    // The queue's connection fails fast, so it also tells a hung Redis (the worker's blocking one cannot).
+    const redisDown = !redisAnswering(this.workerRedis) || !redisAnswering(this.queueRedis);
     if (redisDown) {
       // Nothing can be recorded anyway: dropping the connections fails the worker's queued reads, so it stops.
-      this.workerRedis.disconnect();
-      this.queueRedis.disconnect();
+      dropRedisClient(this.workerRedis);
+      dropRedisClient(this.queueRedis);
     }
     const closing = this.worker.close(redisDown);
     let graceTimer: NodeJS.Timeout | undefined;
@@ -130,11 +132,15 @@ export class BullDeliveryQueue implements DeliveryQueue {
       this.opts.logger.warn({ redis: this.workerRedis.status }, 'webhook worker did not close in time; its Redis connections are dropped');
       closing.catch(() => undefined);
     }
-    if (outcome === 'closed' && !redisDown) await this.queue.close();
-    else void this.queue.close().catch(() => undefined);
-    if (outcome === 'abandoned') {
-      this.workerRedis.disconnect();
-      this.queueRedis.disconnect();
+    let queueClosed = false;
+    const queueClosing = this.queue.close().then(() => (queueClosed = true));
+    queueClosing.catch(() => undefined);
+    // With Redis hung (not yet refused by the connection) the queue's close waits on it: bounded as well.
+    if (outcome === 'closed' && !redisDown) await withTimeout(queueClosing, CLOSE_AFTER_ABORT_MS).catch(() => undefined);
+    if (outcome === 'abandoned' || !queueClosed) {
+      dropRedisClient(this.workerRedis);
+      dropRedisClient(this.queueRedis);
+      return;
     }
     await closeRedisClient(this.workerRedis);
     await closeRedisClient(this.queueRedis);

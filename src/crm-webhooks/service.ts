@@ -8,6 +8,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import type { EventType } from '../core/event.js';
 import type { EventLog, KeyValueStore, Lock } from '../core/ports.js';
 import type { Logger } from '../logger.js';
+import { withTimeout } from '../events/redis-timeouts.js';
 import { BullDeliveryQueue } from './bullmq-queue.js';
 import { WebhookDispatcher, type SharedLaterSignal, type SharedLogReader } from './dispatcher.js';
 import { DeliveryEngine } from './engine.js';
@@ -256,7 +257,10 @@ export async function startWebhookService(opts: WebhookServiceOptions): Promise<
     idle: () => dispatcher.idle(),
 
     async close() {
-      await dispatcher.stop();
+      // Its last batch waits on Redis: with Redis hung that is for ever, and the queue must still be closed.
+      await withTimeout(dispatcher.stop(), DISPATCHER_STOP_MS).catch((err: unknown) =>
+        log.warn({ err: err instanceof Error ? err.message : String(err) }, 'webhook dispatcher did not stop in time; closing the queue anyway'),
+      );
       // Memory mode has nowhere to hand running attempts back to: cut them short now.
       if (!opts.redis) await sender.abortInFlight();
       await queue.close();
@@ -264,3 +268,6 @@ export async function startWebhookService(opts: WebhookServiceOptions): Promise<
     },
   };
 }
+
+/** How long closing waits for the dispatcher's last batch. */
+const DISPATCHER_STOP_MS = 2000;

@@ -44,4 +44,25 @@ describe('when the bridge is closed while Redis is down', () => {
     const logs = h.logs.parsed();
     expect(logs.filter((l) => l.msg === 'error while closing')).toEqual([]);
   }, 30_000);
+
+  it('when Redis hangs (SIGSTOP) instead, then close() still resolves within the close deadline', async () => {
+    await redis.restart();
+    const bridge = await h.startBridge({ REDIS_URL: redis.url, LOG_LEVEL: 'info' }, { redisPrefix: uniquePrefix('close-hung') });
+    const thaw = redis.hang();
+    try {
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([
+        bridge.close().then(() => 'closed'),
+        new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still closing'), CLOSE_DEADLINE_MS + 3000))),
+      ]);
+      clearTimeout(timer);
+      // Whatever did not close in time is named in one line.
+      const abandoned = h.logs.parsed().filter((l) => String(l.msg).startsWith('closed with parts abandoned'));
+      expect(abandoned.length).toBeLessThanOrEqual(1);
+      for (const line of abandoned) expect(line.abandoned).toEqual(expect.any(Array));
+      expect(outcome).toBe('closed');
+    } finally {
+      thaw();
+    }
+  }, 30_000);
 });
