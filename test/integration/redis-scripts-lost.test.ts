@@ -131,7 +131,7 @@ describe('when Redis loses its scripts under the other script-using stores', () 
   it.each([
     ['a plain client', {}],
     ['a client with enableAutoPipelining', { enableAutoPipelining: true }],
-  ])('then the lock, subscription and webhook stores keep answering on %s', async (_name, extra) => {
+  ])('then the lock, subscription and webhook stores keep answering on %s, through a SCRIPT FLUSH loop and a restart', async (_name, extra) => {
     const redis = client(extra);
     const prefix = uniquePrefix('scripts-lost-stores');
     const lock = new RedisLock(redis, prefix);
@@ -152,46 +152,54 @@ describe('when Redis loses its scripts under the other script-using stores', () 
     };
     await endpoints.create(endpoint);
 
+    /** Every script of the lock, subscription and webhook stores, once each, with its answer checked. */
+    const round = async (round: number) => {
+      const token = await lock.acquire(`l${round}`, 10_000);
+      expect(token).not.toBeNull();
+      const record: DeliveryRecord = {
+        id: `e${round}.${endpoint.id}`,
+        endpointId: endpoint.id,
+        eventId: `e${round}`,
+        eventType: 'call.ringing',
+        status: 'pending',
+        attempts: [],
+        lastStatusCode: null,
+        lastError: null,
+        nextAttemptAt: null,
+        manualRetries: 0,
+        createdAt: now,
+        updatedAt: now,
+        body: '{}',
+      };
+      const answers = await Promise.all([
+        lock.extend(`l${round}`, token as string, 10_000),
+        subs.update(`2${round}`, {}, {}, true),
+        subs.takeStalePresence(`2${round}`, Date.now()),
+        endpoints.update(endpoint),
+        deliveries.createIfAbsent(record),
+      ]);
+      expect(answers[0]).toBe(true);
+      expect(answers[1]).toBe(true);
+      expect(answers[3]).toBe(true);
+      expect(answers[4]).toBeNull();
+      expect(await deliveries.replaceIfStatus({ ...record, status: 'succeeded' }, 'pending')).toBe(true);
+      const rec = await subs.get(`2${round}`);
+      expect(await subs.commit(`2${round}`, rec?.rev ?? 0, {})).toBe(true);
+      await lock.release(`l${round}`, token as string);
+    };
+
     const stop = flushInALoop();
     try {
       // Many at once: a flush must land between a call's NOSCRIPT and its resend to find the race.
-      const round = async (round: number) => {
-        const token = await lock.acquire(`l${round}`, 10_000);
-        expect(token).not.toBeNull();
-        const record: DeliveryRecord = {
-          id: `e${round}.${endpoint.id}`,
-          endpointId: endpoint.id,
-          eventId: `e${round}`,
-          eventType: 'call.ringing',
-          status: 'pending',
-          attempts: [],
-          lastStatusCode: null,
-          lastError: null,
-          nextAttemptAt: null,
-          manualRetries: 0,
-          createdAt: now,
-          updatedAt: now,
-          body: '{}',
-        };
-        const answers = await Promise.all([
-          lock.extend(`l${round}`, token as string, 10_000),
-          subs.update(`2${round}`, {}, {}, true),
-          subs.takeStalePresence(`2${round}`, Date.now()),
-          endpoints.update(endpoint),
-          deliveries.createIfAbsent(record),
-        ]);
-        expect(answers[0]).toBe(true);
-        expect(answers[1]).toBe(true);
-        expect(answers[3]).toBe(true);
-        expect(answers[4]).toBeNull();
-        expect(await deliveries.replaceIfStatus({ ...record, status: 'succeeded' }, 'pending')).toBe(true);
-        const rec = await subs.get(`2${round}`);
-        expect(await subs.commit(`2${round}`, rec?.rev ?? 0, {})).toBe(true);
-        await lock.release(`l${round}`, token as string);
-      };
       for (let batch = 0; batch < 200; batch += 20) await Promise.all(Array.from({ length: 20 }, (_, i) => round(batch + i)));
     } finally {
       await stop();
     }
+
+    // A redis-server restarted without its data or scripts: each store answers once the client has reconnected.
+    await server.restart();
+    await eventually(async () => (await redis.ping().catch(() => null)) === 'PONG', 10_000, 'reconnected');
+    await endpoints.create(endpoint);
+    await round(1000);
   }, 60_000);
 });
