@@ -70,19 +70,20 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
   try {
     const secrets = bridgeSecrets(config);
     // Demo mode: the in-process simulator stands in for the PBX.
-    const demo = config.demo ? parts.own(await startDemoPbx(config, logger)) : null;
+    const demo = config.demo ? parts.own(await startDemoPbx(config, logger), 'demo PBX') : null;
     const pbxConfig = demo?.pbxConfig ?? config.pbx;
     if (!pbxConfig) throw new Error('PBX configuration missing');
 
-    const stores = parts.own(await openStores({ redisUrl: config.redisUrl, prefix, instanceId, logger, registry }));
+    const stores = parts.own(await openStores({ redisUrl: config.redisUrl, prefix, instanceId, logger, registry }), 'stores');
     const { kv, lock, eventLog, redis } = stores;
     const pbxHealth = new PbxHealth(logger, registry);
-    const pbx = parts.own(createPbxClient({ ...pbxConfig, maxResponseBytes: config.pbxMaxResponseBytes, onRequest: pbxHealth.record }));
+    const pbx = parts.own(createPbxClient({ ...pbxConfig, maxResponseBytes: config.pbxMaxResponseBytes, onRequest: pbxHealth.record }), 'PBX client');
 
     const phonebook = parts.own(
       await openPhonebook({ pbx, kv, lock, redis, country: config.defaultCountry, refreshIntervalMs: config.phonebookRefreshS * 1000, logger, registry }),
+      'phonebook',
     );
-    const { tokens, revocations } = parts.own(await openAuth({ sessionSecret: secrets.sessionSecret, kv, redis, logger }));
+    const { tokens, revocations } = parts.own(await openAuth({ sessionSecret: secrets.sessionSecret, kv, redis, logger }), 'auth');
     // With Redis other instances list this instance's callbacks too: written at most 250 ms late. In memory
     // only this instance reads them, so they are built when listed. Closed after the HTTP server: writes what waits.
     const recentCallbacks = parts.own(new RecentCallbacks(kv, 50, { flushMs: redis ? 250 : null }));
@@ -92,12 +93,14 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
         pbx, lock, redis, logger, instanceId, registry, credentialsKey: secrets.credentialsKey,
         graceS: config.unsubscribeGraceS, resubscribeIntervalS: config.resubscribeIntervalS,
       }),
+      'subscriptions',
     );
     const webhooks = parts.own(
       await startWebhookService({
         logger, eventLog, sharedLog: stores.shared, sharedLater: stores.resilient, kv, lock, redis: redis?.client ?? null, redisUrl: config.redisUrl, prefix, registry,
         allowPrivate: config.webhookAllowPrivate, retryScheduleS: config.webhookRetryScheduleS, timeoutMs: config.webhookTimeoutMs,
       }),
+      'webhooks',
     );
     // Ringing callbacks open legs (the event carries the session id); state callbacks move them at once (docs/calls.md).
     const calls = parts.own(
@@ -105,11 +108,13 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
         pbx, eventLog, lock, redis, logger, registry, storeAvailable: stores.available, directory: phonebook.directory,
         config: config.calls, eventOptions: { crmLinkTemplate: config.crmLinkTemplate }, country: config.defaultCountry,
       }),
+      'call tracker',
     );
 
     // The callback route is answered before Express, and refused past the bridge's limit (docs/performance.md).
     const callbacks = parts.own(
       createCallbackPath({ config, secret: secrets.callbackSecret, accept: (cb) => calls.tracker.accept(cb), openCalls: () => calls.tracker.openCalls(), recent: recentCallbacks, logger, registry }),
+      'callback route',
     );
 
     const app = createApp({
@@ -121,6 +126,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
         callbackHandler: callbacks.handler,
         phonebook: phonebook.service,
         readiness: [stores, pbxHealth, phonebook.readiness, calls.readiness, readinessDetail('demo', () => config.demo)],
+        storeAvailable: stores.available,
       }),
     });
 
@@ -134,7 +140,7 @@ export async function startBridge(config: Config, logger: Logger, options: Bridg
 
     // The callback route first (no Express stack for the hot path); everything else, and the callback route's
     // rare forms, through Express. Closed first: it closes the hub's sockets while requests finish.
-    const http = parts.own(createHttpServer({ handle: (req, res) => callbacks.handler.handle(req, res) || app(req, res), upgrades: hub }));
+    const http = parts.own(createHttpServer({ handle: (req, res) => callbacks.handler.handle(req, res) || app(req, res), upgrades: hub }), 'HTTP server');
     const { port, url } = await http.listen(config.port, config.host);
 
     demo?.setCallbackUrl(`${url}/pbx/callback/${encodeURIComponent(secrets.callbackSecret)}`);

@@ -72,6 +72,8 @@ export const ERRORS = {
   WEBHOOK_ERR_INVALID_URL: { status: 400, error: 'invalid_request', message: 'url: is not a valid URL' },
   WEBHOOK_ERR_URL_NOT_ALLOWED: { status: 422, error: 'url_not_allowed', message: 'url: is not allowed' },
   WEBHOOK_ERR_URL_UNRESOLVABLE: { status: 422, error: 'url_unresolvable', message: 'url: does not resolve' },
+  /** DNS did not answer in time: the bridge's resolver, not the URL, is at fault, so a retry may succeed. */
+  WEBHOOK_ERR_URL_LOOKUP_TIMEOUT: { status: 503, error: 'url_lookup_timeout', message: 'url: the host name did not resolve in time', retryAfterS: 5 },
   WEBHOOK_ERR_NOT_FOUND: { status: 404, error: 'not_found', message: 'No such webhook endpoint.' },
   WEBHOOK_ERR_DELIVERY_NOT_FOUND: { status: 404, error: 'not_found', message: 'No such delivery for this webhook endpoint.' },
   WEBHOOK_ERR_ENDPOINT_DISABLED: { status: 409, error: 'endpoint_disabled', message: 'The endpoint is disabled; enable it first.' },

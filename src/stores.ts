@@ -13,7 +13,7 @@ import { registerResilientLogMetrics, resilientLogReadiness } from './events/res
 import { addGauge } from './metrics.js';
 import type { ReadinessPart, ReadinessReport } from './ops/readiness.js';
 import { MemoryKeyValueStore, MemoryLock } from './store/memory.js';
-import { createRedisClient, RedisKeyValueStore, RedisLock } from './store/redis.js';
+import { closeRedisClient, createRedisClient, dropRedisClient, RedisKeyValueStore, RedisLock, redisAnswering } from './store/redis.js';
 
 /** The shared Redis: the command connection (borrowed by every module), its URL for modules' own pub/sub connections, the key prefix. */
 export interface SharedRedis {
@@ -98,9 +98,15 @@ export async function openStores(o: StoresOptions): Promise<Stores> {
     },
     async close() {
       await eventLog.close();
+      // With Redis unreachable the tail's reads wait in the connections' queues: dropping both ends them now,
+      // where stopping the tail first would wait out its block time and more.
+      if (tail.status !== 'ready' || !redisAnswering(redis)) {
+        dropRedisClient(tail);
+        dropRedisClient(redis);
+      }
       await shared.close();
       tail.disconnect();
-      await redis.quit().catch(() => redis.disconnect());
+      await closeRedisClient(redis);
     },
   };
 }

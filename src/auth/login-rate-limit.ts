@@ -8,10 +8,13 @@
  * counted too (`…:ok`), so it does not use up the budget of an office whose agents share one address:
  * blocked means "attempts minus refunds" reached the limit.
  *
- * When the store (Redis) cannot be reached it fails open: sign-ins still go to the PBX, which checks the
- * password itself, and one warning per outage says the limit is not enforced.
+ * When the store (Redis) answers an error it fails open: sign-ins still go to the PBX, which checks the
+ * password itself, and one warning per outage says the limit is not enforced. When the connection refuses
+ * the command because Redis is known to be down or hung (STORE_ERR_UNAVAILABLE), the refusal is passed on
+ * instead: the sign-in could not be stored anyway, and the PBX is not asked for nothing.
  */
 import type { KeyValueStore, Lock } from '../core/ports.js';
+import { BridgeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 const WINDOW_MS = 60_000;
@@ -60,6 +63,7 @@ export class LoginRateLimiter {
     try {
       lockToken = await this.lock.acquire(lockName, this.inFlightTtlMs);
     } catch (err) {
+      if (err instanceof BridgeError && err.code === 'STORE_ERR_UNAVAILABLE') throw err;
       this.storeFailed(err);
       return { ok: true, attempt: this.unlimited() };
     }

@@ -9,7 +9,8 @@
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
-import { createRedisClient } from '../store/redis.js';
+import { withTimeout } from '../events/redis-timeouts.js';
+import { closeRedisClient, createRedisClient, dropRedisClient, redisAnswering } from '../store/redis.js';
 import type { DeliveryEngine } from './engine.js';
 import type { DeliveryJob, DeliveryQueue } from './types.js';
 
@@ -97,15 +98,54 @@ export class BullDeliveryQueue implements DeliveryQueue {
     await this.queue.waitUntilReady();
   }
 
+  /**
+   * Lets running attempts finish for the grace period, then aborts them (they are re-queued). With Redis
+   * unreachable BullMQ's graceful close waits for its blocked reads for ever, so the connections are dropped
+   * and the close forced; a close still unanswered after the grace and CLOSE_AFTER_ABORT_MS is abandoned the
+   * same way. A job running then keeps its lock until it runs out, and the stalled-job check re-queues it.
+   */
   async close(): Promise<void> {
-    const grace = setTimeout(() => void this.opts.abortInFlight(), this.opts.closeGraceMs ?? 2000);
-    try {
-      await this.worker.close();
-    } finally {
-      clearTimeout(grace);
+    const graceMs = this.opts.closeGraceMs ?? 2000;
+    // The queue's connection fails fast, so it also tells a hung Redis (the worker's blocking one cannot).
+    const redisDown = !redisAnswering(this.workerRedis) || !redisAnswering(this.queueRedis);
+    if (redisDown) {
+      // Nothing can be recorded anyway: dropping the connections fails the worker's queued reads, so it stops.
+      dropRedisClient(this.workerRedis);
+      dropRedisClient(this.queueRedis);
     }
-    await this.queue.close();
-    await this.workerRedis.quit().catch(() => this.workerRedis.disconnect());
-    await this.queueRedis.quit().catch(() => this.queueRedis.disconnect());
+    const closing = this.worker.close(redisDown);
+    let graceTimer: NodeJS.Timeout | undefined;
+    let giveUpTimer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      closing.then(() => 'closed' as const),
+      new Promise<'abandoned'>((resolve) => {
+        graceTimer = setTimeout(() => {
+          void this.opts.abortInFlight();
+          giveUpTimer = setTimeout(() => resolve('abandoned'), CLOSE_AFTER_ABORT_MS);
+        }, graceMs);
+      }),
+    ]).finally(() => {
+      clearTimeout(graceTimer);
+      clearTimeout(giveUpTimer);
+    });
+    if (outcome === 'abandoned') {
+      this.opts.logger.warn({ redis: this.workerRedis.status }, 'webhook worker did not close in time; its Redis connections are dropped');
+      closing.catch(() => undefined);
+    }
+    let queueClosed = false;
+    const queueClosing = this.queue.close().then(() => (queueClosed = true));
+    queueClosing.catch(() => undefined);
+    // With Redis hung (not yet refused by the connection) the queue's close waits on it: bounded as well.
+    if (outcome === 'closed' && !redisDown) await withTimeout(queueClosing, CLOSE_AFTER_ABORT_MS).catch(() => undefined);
+    if (outcome === 'abandoned' || !queueClosed) {
+      dropRedisClient(this.workerRedis);
+      dropRedisClient(this.queueRedis);
+      return;
+    }
+    await closeRedisClient(this.workerRedis);
+    await closeRedisClient(this.queueRedis);
   }
 }
+
+/** How long a worker's close may take once running attempts were aborted, before it is abandoned. */
+const CLOSE_AFTER_ABORT_MS = 1000;

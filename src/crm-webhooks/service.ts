@@ -8,6 +8,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import type { EventType } from '../core/event.js';
 import type { EventLog, KeyValueStore, Lock } from '../core/ports.js';
 import type { Logger } from '../logger.js';
+import { withTimeout } from '../events/redis-timeouts.js';
 import { BullDeliveryQueue } from './bullmq-queue.js';
 import { WebhookDispatcher, type SharedLaterSignal, type SharedLogReader } from './dispatcher.js';
 import { DeliveryEngine } from './engine.js';
@@ -59,6 +60,8 @@ export interface WebhookServiceOptions {
   maxDeliveriesPerEndpoint?: number;
   /** Replaces DNS resolution (registration and connect time), for tests. */
   resolve?: Resolver;
+  /** How long registration waits for DNS. Default REGISTRATION_LOOKUP_TIMEOUT_MS (src/crm-webhooks/ssrf.ts). */
+  lookupTimeoutMs?: number;
 }
 
 export type CreateEndpointResult =
@@ -172,7 +175,7 @@ export async function startWebhookService(opts: WebhookServiceOptions): Promise<
     mode: opts.redis ? 'redis' : 'memory',
 
     async createEndpoint(input) {
-      const check = await checkWebhookUrl(input.url, { allowPrivate: opts.allowPrivate, resolve: opts.resolve });
+      const check = await checkWebhookUrl(input.url, { allowPrivate: opts.allowPrivate, resolve: opts.resolve, lookupTimeoutMs: opts.lookupTimeoutMs });
       if (!check.ok) return { ok: false, reason: check.reason, message: check.message };
       const endpoint = {
         id: `ep_${randomBytes(10).toString('hex')}`,
@@ -254,7 +257,10 @@ export async function startWebhookService(opts: WebhookServiceOptions): Promise<
     idle: () => dispatcher.idle(),
 
     async close() {
-      await dispatcher.stop();
+      // Its last batch waits on Redis: with Redis hung that is for ever, and the queue must still be closed.
+      await withTimeout(dispatcher.stop(), DISPATCHER_STOP_MS).catch((err: unknown) =>
+        log.warn({ err: err instanceof Error ? err.message : String(err) }, 'webhook dispatcher did not stop in time; closing the queue anyway'),
+      );
       // Memory mode has nowhere to hand running attempts back to: cut them short now.
       if (!opts.redis) await sender.abortInFlight();
       await queue.close();
@@ -262,3 +268,6 @@ export async function startWebhookService(opts: WebhookServiceOptions): Promise<
     },
   };
 }
+
+/** How long closing waits for the dispatcher's last batch. */
+const DISPATCHER_STOP_MS = 2000;

@@ -129,10 +129,36 @@ export function urlHost(url: URL): string {
   return h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
 }
 
-export type UrlCheck = { ok: true; url: string } | { ok: false; reason: 'invalid' | 'blocked' | 'unresolvable'; message: string };
+export type UrlCheck =
+  | { ok: true; url: string }
+  | { ok: false; reason: 'invalid' | 'blocked' | 'unresolvable' | 'lookup_timeout'; message: string };
+
+/**
+ * How long registration waits for the host name to resolve. The system resolver has no timeout of its own
+ * the bridge controls (resolv.conf's timeouts and attempts, or a stuck resolver thread), and an admin request
+ * should not hang on it. The lookup itself is not cancelled (node:dns cannot be); its late answer is ignored.
+ */
+export const REGISTRATION_LOOKUP_TIMEOUT_MS = 5000;
+
+export interface UrlCheckOptions {
+  allowPrivate: boolean;
+  resolve?: Resolver;
+  /** Default REGISTRATION_LOOKUP_TIMEOUT_MS. */
+  lookupTimeoutMs?: number;
+}
+
+/** The resolver's answer, or 'timeout' when it has none within `ms`. */
+async function resolveWithin(resolve: Resolver, host: string, ms: number): Promise<LookupAddress[] | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([resolve(host), new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** Validates a webhook URL at registration: http(s), no credentials, and (unless allowPrivate) only public addresses. */
-export async function checkWebhookUrl(raw: string, opts: { allowPrivate: boolean; resolve?: Resolver }): Promise<UrlCheck> {
+export async function checkWebhookUrl(raw: string, opts: UrlCheckOptions): Promise<UrlCheck> {
   let url: URL;
   try {
     url = new URL(raw);
@@ -148,11 +174,15 @@ export async function checkWebhookUrl(raw: string, opts: { allowPrivate: boolean
     const why = blockedAddressReason(host);
     return why ? { ok: false, reason: 'blocked', message: `not allowed: ${why} (set WEBHOOK_ALLOW_PRIVATE=true to allow it)` } : { ok: true, url: url.href };
   }
-  let addresses: LookupAddress[];
+  let addresses: LookupAddress[] | 'timeout';
+  const timeoutMs = opts.lookupTimeoutMs ?? REGISTRATION_LOOKUP_TIMEOUT_MS;
   try {
-    addresses = await (opts.resolve ?? systemResolver)(host);
+    addresses = await resolveWithin(opts.resolve ?? systemResolver, host, timeoutMs);
   } catch {
     return { ok: false, reason: 'unresolvable', message: `the host ${host} could not be resolved` };
+  }
+  if (addresses === 'timeout') {
+    return { ok: false, reason: 'lookup_timeout', message: `the host ${host} did not resolve within ${timeoutMs} ms; try again` };
   }
   if (addresses.length === 0) return { ok: false, reason: 'unresolvable', message: `the host ${host} has no addresses` };
   for (const a of addresses) {

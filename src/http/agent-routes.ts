@@ -34,6 +34,8 @@ export function createAgentRouter(deps: {
   tokenTtlS: number;
   logger: Logger;
   hooks?: AgentSessionHooks;
+  /** Whether the store can be used now. Default: always. */
+  storeAvailable?: () => boolean;
 }): Router {
   const router = Router();
 
@@ -41,6 +43,9 @@ export function createAgentRouter(deps: {
   // body sent to any path, before that route's own auth and size limit.
   router.post('/api/agents/login', json({ limit: '16kb' }), async (req, res) => {
     const { extension, password } = parseInput(loginBody, req.body);
+    // A sign-in ends by storing the agent's credentials and token: with the store down it can only fail, and
+    // asking the PBX first would subscribe the extension there for nothing (docs/operations.md).
+    if (deps.storeAvailable && !deps.storeAvailable()) throw new BridgeError('STORE_ERR_UNAVAILABLE');
     const address = req.ip ?? 'unknown';
     const begun = await deps.limiter.begin(extension, address);
     if (!begun.ok) {

@@ -45,6 +45,8 @@ export interface RouteDeps {
   webhooks: WebhookService;
   calls: CallsModule;
   demo: DemoPbx | null;
+  /** Whether the store (Redis) can be used now; sign-in answers 503 before asking the PBX when it cannot. */
+  storeAvailable?: () => boolean;
 }
 
 export function createRouters(d: RouteDeps): Router[] {
@@ -57,6 +59,7 @@ export function createRouters(d: RouteDeps): Router[] {
       limiter: new LoginRateLimiter(d.kv, d.lock, { logger, inFlightTtlMs: d.config.pbxTimeoutMs + 5000 }),
       tokenTtlS: d.config.agentTokenTtlS,
       logger,
+      storeAvailable: d.storeAvailable,
       hooks: { onLogin: (claims, password) => subscriptions.agentSignedIn(claims, password), onLogout: (claims) => subscriptions.agentSignedOut(claims) },
     }),
     createAdminRouter({ adminApiKey, tokens, defaultTokenTtlS: d.config.agentTokenTtlS, phonebook: d.phonebook, recentCallbacks: d.recentCallbacks }),

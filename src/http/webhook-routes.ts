@@ -35,6 +35,7 @@ const URL_REFUSAL = {
   invalid: 'WEBHOOK_ERR_INVALID_URL',
   blocked: 'WEBHOOK_ERR_URL_NOT_ALLOWED',
   unresolvable: 'WEBHOOK_ERR_URL_UNRESOLVABLE',
+  lookup_timeout: 'WEBHOOK_ERR_URL_LOOKUP_TIMEOUT',
 } as const satisfies Record<Extract<CreateEndpointResult, { ok: false }>['reason'], ErrorCode>;
 
 /** Why a delivery cannot be sent again, as the registry's codes. */

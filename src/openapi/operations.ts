@@ -228,7 +228,7 @@ export const OPERATIONS: readonly Operation[] = [
     description: 'Receives events from about now on (no backfill). The URL must resolve to a public address unless WEBHOOK_ALLOW_PRIVATE=true.',
     body: { schema: webhookBody, limit: '16 KiB' },
     ok: [{ status: 201, description: 'Created; the secret is shown only here', json: ref('CreatedWebhookEndpoint') }],
-    errors: [...JSON_BODY, 'WEBHOOK_ERR_INVALID_URL', 'WEBHOOK_ERR_URL_NOT_ALLOWED', 'WEBHOOK_ERR_URL_UNRESOLVABLE', ...STORED],
+    errors: [...JSON_BODY, 'WEBHOOK_ERR_INVALID_URL', 'WEBHOOK_ERR_URL_NOT_ALLOWED', 'WEBHOOK_ERR_URL_UNRESOLVABLE', 'WEBHOOK_ERR_URL_LOOKUP_TIMEOUT', ...STORED],
   },
   {
     method: 'get', path: '/api/webhooks', operationId: 'listWebhooks', tag: 'Webhooks', auth: 'admin', summary: 'Webhook endpoints',

@@ -35,8 +35,13 @@ export class FailFastRedis extends Redis {
     this.hangWatch.unref();
   }
 
+  /** Whether new commands are refused now (Redis known unreachable, or hung): nothing sent would be answered soon. */
+  get refusing(): boolean {
+    return (this.reconnects > 1 && WAITING.has(this.status)) || (this.hung && this.status === 'ready');
+  }
+
   override sendCommand(command: Command, stream?: Parameters<Redis['sendCommand']>[1]): unknown {
-    if ((this.reconnects > 1 && WAITING.has(this.status)) || (this.hung && this.status === 'ready')) {
+    if (this.refusing) {
       command.reject(new BridgeError('STORE_ERR_UNAVAILABLE'));
       return command.promise;
     }

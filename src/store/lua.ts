@@ -1,7 +1,13 @@
 /**
  * Lua scripts, each registered once per connection with ioredis `defineCommand` (as BullMQ's script loader
  * does). ioredis then sends EVAL the first time a socket runs the script and EVALSHA after that, and falls
- * back to EVAL by itself on NOSCRIPT (a restarted server, a failover, a SCRIPT FLUSH), so no caller handles it.
+ * back to EVAL on NOSCRIPT (a restarted server, a failover, a SCRIPT FLUSH), so no caller handles it.
+ *
+ * That fallback is one resend, and the resend can itself answer NOSCRIPT: ioredis marks a socket "script
+ * loaded" when any call writes an EVAL on it, so a resend written after another call's EVAL goes out as EVALSHA
+ * again, and a second flush (or a SCRIPT FLUSH from another client landing between the two) leaves it unknown.
+ * `run` therefore answers a NOSCRIPT that got through by sending the body itself with EVAL, which no server can
+ * answer NOSCRIPT. A NOSCRIPT reply means the script did not run, so the EVAL never runs it twice.
  *
  * Auto-pipelining: each auto-pipeline copies the client's defined commands when it is made (once per tick), so
  * a script defined while one is pending is missing from it and breaks that batch. A client with
@@ -41,8 +47,16 @@ export class LuaScript {
       throw new Error(`Lua script ${this.name} takes ${this.numberOfKeys} keys, got ${keys.length}`);
     }
     // Always defined without a fixed key count, so one form serves both kinds: numkeys goes first.
-    return commandOn(redis, this)(keys.length, ...keys, ...args);
+    return commandOn(redis, this)(keys.length, ...keys, ...args).then(undefined, (err: unknown) => {
+      if (!isNoScript(err)) throw err;
+      return redis.eval(this.lua, keys.length, ...keys, ...args);
+    });
   }
+}
+
+/** The server did not know the script, so it did not run (ioredis's own ReplyError, matched as ioredis does). */
+function isNoScript(err: unknown): boolean {
+  return err instanceof Error && err.message.includes('NOSCRIPT');
 }
 
 /** Declares a script once, at module load; a second script under the same name is a programming error. */

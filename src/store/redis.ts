@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { KeyValueStore, Lock } from '../core/ports.js';
+import { withTimeout } from '../events/redis-timeouts.js';
 import { FailFastRedis } from './fail-fast-redis.js';
 import { defineLuaScript, defineLuaScriptsOn } from './lua.js';
 
@@ -24,6 +25,37 @@ export function createRedisClient(url: string, name: string, extra: RedisOptions
   // Before any command can start an auto-pipeline (see src/store/lua.ts).
   if (client.options.enableAutoPipelining) defineLuaScriptsOn(client);
   return client;
+}
+
+/** Whether `redis` is ready and not refusing commands because Redis hangs (src/store/fail-fast-redis.ts). */
+export function redisAnswering(redis: Redis): boolean {
+  return redis.status === 'ready' && !(redis instanceof FailFastRedis && redis.refusing);
+}
+
+/**
+ * Drops a connection now. ioredis's disconnect() only ends the socket, which stays open while a hung server
+ * (SIGSTOP, a cut-off network) never closes its side; destroying it fails the commands it holds and ends the
+ * client at once.
+ */
+export function dropRedisClient(redis: Redis): void {
+  redis.disconnect();
+  const socket: { destroyed: boolean; destroy(): void } | undefined = redis.stream;
+  if (socket && !socket.destroyed) socket.destroy();
+}
+
+/** How long QUIT may wait for its answer before the connection is dropped (a hung Redis never answers). */
+const QUIT_TIMEOUT_MS = 1000;
+
+/**
+ * Closes a connection without waiting on an unreachable or hung Redis: QUIT (which lets what was sent be
+ * answered) while it answers, within QUIT_TIMEOUT_MS; else it is dropped.
+ */
+export async function closeRedisClient(redis: Redis): Promise<void> {
+  if (!redisAnswering(redis)) {
+    dropRedisClient(redis);
+    return;
+  }
+  await withTimeout(redis.quit(), QUIT_TIMEOUT_MS).catch(() => dropRedisClient(redis));
 }
 
 export class RedisKeyValueStore implements KeyValueStore {

@@ -26,6 +26,8 @@ function redisClient(extra: { enableAutoPipelining?: boolean } = {}): Redis {
 
 /** KEYS[1] a string key; ARGV[1] a suffix. Appends and answers the new value. */
 const APPEND_SUFFIX = defineLuaScript('hbTestAppendSuffix', `redis.call('APPEND', KEYS[1], ARGV[1]) return redis.call('GET', KEYS[1])`, 1);
+/** KEYS[1] a counter. */
+const COUNTER = defineLuaScript('hbTestCounter', `return redis.call('INCR', KEYS[1])`, 1);
 /** Any number of keys: answers how many it got and the first ARGV. */
 const COUNT_KEYS = defineLuaScript('hbTestCountKeys', `return {#KEYS, ARGV[1]}`);
 
@@ -53,6 +55,34 @@ describe.each([
     const replies = await Promise.all(['c', 'd', 'e'].map((s) => APPEND_SUFFIX.run(redis, [key], [s])));
     expect(replies.map((r) => String(r).length).sort()).toEqual([3, 4, 5]);
     expect(await redis.get(key)).toHaveLength(5);
+  });
+
+  it('when another client flushes scripts again and again during calls, then every call runs exactly once', async () => {
+    const redis = redisClient(extra);
+    const flusher = redisClient();
+    const key = `${uniquePrefix('lua')}n`;
+    let calls = 0;
+    let flushes = 0;
+    let stop = false;
+    // A flush lands between a call's NOSCRIPT and ioredis's one resend often enough within a few hundred rounds.
+    const flushing = (async () => {
+      while (!stop) {
+        await flusher.script('FLUSH');
+        flushes++;
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    try {
+      for (let round = 0; round < 300; round++) {
+        await Promise.all(Array.from({ length: 20 }, () => COUNTER.run(redis, [key], [])));
+        calls += 20;
+      }
+    } finally {
+      stop = true;
+      await flushing;
+    }
+    expect(flushes).toBeGreaterThan(0);
+    expect(Number(await redis.get(key))).toBe(calls);
   });
 
   it('when a lock is extended and released after SCRIPT FLUSH, then both still work', async () => {

@@ -28,6 +28,28 @@ describe('Lifecycle', () => {
     expect(logs.parsed()).toEqual([expect.objectContaining({ msg: 'error while closing' })]);
   });
 
+  it('when a part never closes, then it is abandoned at the deadline, logged by name, and the parts before it still close in order', async () => {
+    const logs = new LogCapture();
+    const order: string[] = [];
+    const parts = new Lifecycle(createLogger('warn', logs.stream), { deadlineMs: 50 });
+    parts.own({ close: () => void order.push('stores') }, 'stores');
+    parts.own({ close: () => new Promise<void>(() => undefined) }, 'webhooks');
+    parts.own({ close: () => void order.push('server') }, 'HTTP server');
+    await parts.close();
+    expect(order).toEqual(['server', 'stores']);
+    expect(logs.parsed()).toEqual([expect.objectContaining({ msg: expect.stringMatching(/abandoned/), abandoned: ['webhooks'] })]);
+  });
+
+  it('when parts after the deadline are slow, then each still gets its close called', async () => {
+    const order: string[] = [];
+    const parts = new Lifecycle(createLogger('silent'), { deadlineMs: 10 });
+    parts.own({ close: () => void order.push('stores') }, 'stores');
+    parts.own({ close: () => new Promise<void>(() => void order.push('hung 2')) }, 'hung 2');
+    parts.own({ close: () => new Promise<void>(() => void order.push('hung 1')) }, 'hung 1');
+    await parts.close();
+    expect(order).toEqual(['hung 1', 'hung 2', 'stores']);
+  });
+
   it('answers the part it owns', () => {
     const part = { close: () => undefined, name: 'x' };
     expect(new Lifecycle(createLogger('silent')).own(part)).toBe(part);

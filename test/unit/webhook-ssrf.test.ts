@@ -36,4 +36,14 @@ describe('SSRF address classification', () => {
     expect(await checkWebhookUrl('https://u:p@crm.example/', { allowPrivate: true })).toMatchObject({ ok: false, reason: 'invalid' });
     expect(await checkWebhookUrl('javascript:alert(1)', { allowPrivate: true })).toMatchObject({ ok: false, reason: 'invalid' });
   });
+  it('answers lookup_timeout when the resolver gives no answer in time, and unresolvable when it fails', async () => {
+    const never = () => new Promise<never>(() => undefined);
+    expect(await checkWebhookUrl('https://crm.example/hook', { allowPrivate: false, resolve: never, lookupTimeoutMs: 20 })).toMatchObject({
+      ok: false,
+      reason: 'lookup_timeout',
+      message: expect.stringContaining('crm.example'),
+    });
+    const fails = async () => Promise.reject(new Error('ENOTFOUND'));
+    expect(await checkWebhookUrl('https://crm.example/hook', { allowPrivate: false, resolve: fails, lookupTimeoutMs: 20 })).toMatchObject({ ok: false, reason: 'unresolvable' });
+  });
 });
