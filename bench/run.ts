@@ -23,7 +23,7 @@ import { createSimulator } from '../src/simulator/simulator.js';
 import { generateContacts, type PhonebookEntry } from '../src/simulator/seed.js';
 import { startRedisServer, type RedisServerHandle } from '../test/helpers/redis-server.js';
 import { LoadGenerator, closeSockets, connectMany, type StepRaw } from './lib/loadgen.js';
-import { cpuTimeMs, rssBytes, runQueueWaitMs } from './lib/procs.js';
+import { cpuTimeMs, machineBusyMs, rssBytes, runQueueWaitMs } from './lib/procs.js';
 import { rng, round } from './lib/stats.js';
 import { refreshPhonebook, startBaseline, startBridge, type ServerSample, type Target } from './lib/targets.js';
 import { answerHelp } from './lib/help.js';
@@ -130,6 +130,8 @@ interface Step extends StepRaw {
     lagMaxMs: number;
     /** ms per second of the step the server's main thread waited for a CPU while runnable (runQueueWaitMs). */
     runQueueWaitMsPerS: number;
+    /** The machine's busy CPU % (of one core) over the step outside this server, redis-server and the generator: other jobs, the idle targets. */
+    otherCpuPct: number;
     /** The overload guard's per-100 ms-sample least answer time over the step: bucket bounds (ms) at p50 and p90, and samples counted; null for the relays. */
     answerMin: { p50Ms: number; p90Ms: number; samples: number } | null;
     /** The bridge's refusals over the step by reason (in_flight, event_loop, answer_time, open_calls); {} for the relays. */
@@ -237,6 +239,7 @@ async function measured(target: Target, redisPid: number | null, run: () => Prom
   const gen0 = process.cpuUsage();
   const wait0 = runQueueWaitMs(target.server.pid);
   const genWait0 = runQueueWaitMs(process.pid);
+  const busy0 = machineBusyMs();
   const t0 = performance.now();
   const raw = await run();
   const wall = performance.now() - t0;
@@ -244,8 +247,10 @@ async function measured(target: Target, redisPid: number | null, run: () => Prom
   const perS = (ms: number): number => round((ms / wall) * 1000, 0);
   const wait = perS(runQueueWaitMs(target.server.pid) - wait0);
   const genWait = perS(runQueueWaitMs(process.pid) - genWait0);
+  const genCpuMs = (gen.user + gen.system) / 1000;
   const cpu = cpuTimeMs(target.server.pid) - cpu0;
   const rcpu = redisPid === null ? NaN : cpuTimeMs(redisPid) - rcpu0;
+  const other = machineBusyMs() - busy0 - cpu - (redisPid === null ? 0 : rcpu) - genCpuMs;
   const s: ServerSample = await target.sample();
   const reasons: string[] = [];
   if (raw.frame.count === 0) reasons.push('no frames');
@@ -268,10 +273,11 @@ async function measured(target: Target, redisPid: number | null, run: () => Prom
       lagP99Ms: round(s.lagP99Ms, 1),
       lagMaxMs: round(s.lagMaxMs, 1),
       runQueueWaitMsPerS: wait,
+      otherCpuPct: round((other / wall) * 100, 0),
       answerMin: bucketQuantiles(s0.answerMinBuckets, s.answerMinBuckets),
       refusedBy: Object.fromEntries(Object.entries(s.refusedByReason).map(([k, v]) => [k, v - (s0.refusedByReason[k] ?? 0)]).filter(([, v]) => v !== 0)),
     },
-    generatorCpuPct: round(((gen.user + gen.system) / 1000 / wall) * 100, 0),
+    generatorCpuPct: round((genCpuMs / wall) * 100, 0),
     generatorRunQueueWaitMsPerS: genWait,
   };
 }
@@ -302,7 +308,7 @@ function describeStep(s: Step): string {
     `${what.padEnd(10)} ${s.pass ? 'ok  ' : 'FAIL'} acc/s=${s.acceptedPerS} p50=${s.frame.p50} p95=${s.frame.p95} p99=${s.frame.p99} max=${s.frame.max} ` +
     (s.mode === 'open' ? describeQueues(s) + ' ' : '') +
     `srvCPU=${s.server.cpuPct}%${s.server.redisCpuPct === null ? '' : ` redisCPU=${s.server.redisCpuPct}%`} genCPU=${s.generatorCpuPct}% lagP99=${s.server.lagP99Ms} ` +
-    `waitCPU=${s.server.runQueueWaitMsPerS}/${s.generatorRunQueueWaitMsPerS}ms/s ` +
+    `waitCPU=${s.server.runQueueWaitMsPerS}/${s.generatorRunQueueWaitMsPerS}ms/s otherCPU=${s.server.otherCpuPct}% ` +
     `rss=${s.server.rssMB}MB${s.failReason ? ` [${s.failReason}]` : ''}${s.unenriched ? ` unenriched=${s.unenriched}` : ''}`
   );
 }

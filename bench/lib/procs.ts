@@ -114,6 +114,16 @@ export function runQueueWaitMs(pid: number): number {
   }
 }
 
+/** CPU time all of the machine's CPUs spent busy (not idle or waiting for I/O), ms, from /proc/stat; NaN elsewhere. */
+export function machineBusyMs(): number {
+  try {
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+    return ((user + nice + system + irq + softirq + steal) * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return NaN;
+  }
+}
+
 /** Resident set size of a process in bytes, from /proc; NaN elsewhere. */
 export function rssBytes(pid: number): number {
   try {
