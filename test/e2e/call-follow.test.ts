@@ -8,9 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { Bridge } from '../../src/bridge.js';
 import { startTestBridge } from '../helpers/bridge-harness.js';
-import { createSimulator, type Simulator } from '../../src/simulator/simulator.js';
+import { startPageSuite } from '../helpers/page-suite.js';
+import type { Simulator } from '../../src/simulator/simulator.js';
 import { DEMO_EXTENSIONS } from '../../src/simulator/seed.js';
-import { POLL, launchBrowser, openPage, signIn } from '../helpers/browser.js';
+import { POLL, openPage, signIn } from '../helpers/browser.js';
 
 const SIM_TOKEN = 'e2e-calls-sim-token-01';
 const CALLBACK_SECRET = 'e2e-calls-callback-secret-01';
@@ -31,14 +32,7 @@ let bridge: Bridge;
 const cleanups: Array<() => Promise<unknown>> = [];
 
 beforeAll(async () => {
-  browser = await launchBrowser();
-  cleanups.push(() => browser.close());
-  sim = createSimulator({ token: SIM_TOKEN, recordingDelayMs: 200 });
-  cleanups.push(() => sim.close());
-  const address = await sim.listen();
-  bridge = await startTestBridge({ PBX_BASE_URL: address.apiBaseUrl, ...ENV });
-  cleanups.push(() => bridge.close());
-  sim.setCallbackUrl(`${bridge.url}/pbx/callback/${CALLBACK_SECRET}`);
+  ({ browser, sim, bridge } = await startPageSuite({ simulator: { token: SIM_TOKEN, recordingDelayMs: 200 }, env: ENV, callbackSecret: CALLBACK_SECRET, cleanups }));
 });
 
 afterAll(async () => {

@@ -7,12 +7,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { Bridge } from '../../src/bridge.js';
-import { startTestBridge } from '../helpers/bridge-harness.js';
+import { startPageSuite } from '../helpers/page-suite.js';
 import { TokenService } from '../../src/auth/tokens.js';
 import { MemoryKeyValueStore } from '../../src/store/memory.js';
-import { createSimulator, type Simulator } from '../../src/simulator/simulator.js';
+import type { Simulator } from '../../src/simulator/simulator.js';
 import { DEMO_EXTENSIONS } from '../../src/simulator/seed.js';
-import { POLL, launchBrowser, openPage, signIn } from '../helpers/browser.js';
+import { POLL, openPage, signIn } from '../helpers/browser.js';
 import { letTimePass } from '../helpers/wait.js';
 
 const SIM_TOKEN = 'e2e-session-sim-token-07';
@@ -35,14 +35,7 @@ let bridge: Bridge;
 const cleanups: Array<() => Promise<unknown>> = [];
 
 beforeAll(async () => {
-  browser = await launchBrowser();
-  cleanups.push(() => browser.close());
-  sim = createSimulator({ token: SIM_TOKEN, recordingDelayMs: 200, sendStateCallbacks: true });
-  cleanups.push(() => sim.close());
-  const address = await sim.listen();
-  bridge = await startTestBridge({ PBX_BASE_URL: address.apiBaseUrl, ...ENV });
-  cleanups.push(() => bridge.close());
-  sim.setCallbackUrl(`${bridge.url}/pbx/callback/${CALLBACK_SECRET}`);
+  ({ browser, sim, bridge } = await startPageSuite({ simulator: { token: SIM_TOKEN, recordingDelayMs: 200, sendStateCallbacks: true }, env: ENV, callbackSecret: CALLBACK_SECRET, cleanups }));
 });
 
 afterAll(async () => {
