@@ -14,6 +14,7 @@ import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type Lo
 import ipaddr from 'ipaddr.js';
 import { buildConnector } from 'undici';
 import { BridgeError } from '../errors.js';
+import { TimeoutError, withTimeout } from '../events/redis-timeouts.js';
 
 type IPv4 = ipaddr.IPv4;
 type IPv6 = ipaddr.IPv6;
@@ -147,16 +148,6 @@ export interface UrlCheckOptions {
   lookupTimeoutMs?: number;
 }
 
-/** The resolver's answer, or 'timeout' when it has none within `ms`. */
-async function resolveWithin(resolve: Resolver, host: string, ms: number): Promise<LookupAddress[] | 'timeout'> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([resolve(host), new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** Validates a webhook URL at registration: http(s), no credentials, and (unless allowPrivate) only public addresses. */
 export async function checkWebhookUrl(raw: string, opts: UrlCheckOptions): Promise<UrlCheck> {
   let url: URL;
@@ -174,15 +165,15 @@ export async function checkWebhookUrl(raw: string, opts: UrlCheckOptions): Promi
     const why = blockedAddressReason(host);
     return why ? { ok: false, reason: 'blocked', message: `not allowed: ${why} (set WEBHOOK_ALLOW_PRIVATE=true to allow it)` } : { ok: true, url: url.href };
   }
-  let addresses: LookupAddress[] | 'timeout';
+  let addresses: LookupAddress[];
   const timeoutMs = opts.lookupTimeoutMs ?? REGISTRATION_LOOKUP_TIMEOUT_MS;
   try {
-    addresses = await resolveWithin(opts.resolve ?? systemResolver, host, timeoutMs);
-  } catch {
+    addresses = await withTimeout((opts.resolve ?? systemResolver)(host), timeoutMs);
+  } catch (err) {
+    if (err instanceof TimeoutError) {
+      return { ok: false, reason: 'lookup_timeout', message: `the host ${host} did not resolve within ${timeoutMs} ms; try again` };
+    }
     return { ok: false, reason: 'unresolvable', message: `the host ${host} could not be resolved` };
-  }
-  if (addresses === 'timeout') {
-    return { ok: false, reason: 'lookup_timeout', message: `the host ${host} did not resolve within ${timeoutMs} ms; try again` };
   }
   if (addresses.length === 0) return { ok: false, reason: 'unresolvable', message: `the host ${host} has no addresses` };
   for (const a of addresses) {
