@@ -7,6 +7,7 @@
  * name, and the parts after it still get their close called, in order, within LAST_CHANCE_MS in all (most
  * drop their connections at once, synchronously, when Redis is down).
  */
+import { withTimeout } from './events/redis-timeouts.js';
 import type { Logger } from './logger.js';
 
 interface Closable {
@@ -54,18 +55,14 @@ export class Lifecycle {
     for (const { part, name } of [...this.parts].reverse()) {
       const now = Date.now();
       const waitMs = now < until ? until - now : Math.max(0, Math.floor((lastChanceUntil - now) / 2));
-      let timer: NodeJS.Timeout | undefined;
       const closed = Promise.resolve()
         .then(() => part.close())
-        .then(
-          () => true,
-          (err: unknown) => {
-            this.logger.warn({ err, part: name }, 'error while closing');
-            return true;
-          },
-        );
-      const done = await Promise.race([closed, new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), waitMs)))]);
-      clearTimeout(timer);
+        .catch((err: unknown) => this.logger.warn({ err, part: name }, 'error while closing'));
+      // `closed` never rejects, so withTimeout rejects only when the part is still closing at waitMs.
+      const done = await withTimeout(closed, waitMs).then(
+        () => true,
+        () => false,
+      );
       if (!done) abandoned.push(name);
     }
     if (abandoned.length > 0) {
