@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: two baseline relays (Express, and bare node:http: the stack's limit) and the bridge (memory
  * and Redis mode) under the same open-loop load, in one run on one machine, plus the bridge's in-process
- * figures. Prints one table with every target's PASS/MISS and writes the raw results (with the machine's
+ * figures. Prints one table with every target's PASS/FAIL and writes the raw results (with the machine's
  * description) to bench/results/ (not committed).
  *
  *   npm run bench                  full run (about 5-6 minutes on a 2-core machine)
@@ -625,7 +625,7 @@ function ratio(a: number | null | undefined, b: number | null | undefined): numb
 }
 
 function verdict(ok: boolean | null): string {
-  return ok === null ? 'n/a' : ok ? 'PASS' : 'MISS';
+  return ok === null ? 'n/a' : ok ? 'PASS' : 'FAIL';
 }
 
 interface Target2 {
