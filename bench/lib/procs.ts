@@ -90,14 +90,20 @@ export async function getJson(url: string, headers: Record<string, string> = {})
 
 /** User + system CPU time of a process in ms, from /proc (Linux); NaN elsewhere. */
 export function cpuTimeMs(pid: number): number {
+  const { userMs, systemMs } = cpuSplitMs(pid);
+  return userMs + systemMs;
+}
+
+/** User and system (kernel: syscalls, the loopback's TCP) CPU time of a process in ms, from /proc (Linux); NaN elsewhere. */
+export function cpuSplitMs(pid: number): { userMs: number; systemMs: number } {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // After "pid (comm) ": state is field 3, so utime (14) and stime (15) are at indexes 11 and 12.
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+    // USER_HZ is 100 on Linux.
+    return { userMs: (Number(fields[11]) * 1000) / 100, systemMs: (Number(fields[12]) * 1000) / 100 };
   } catch {
-    return NaN;
+    return { userMs: NaN, systemMs: NaN };
   }
 }
 

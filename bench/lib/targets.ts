@@ -60,12 +60,16 @@ const builtArgs = (extra: string[]): string[] => [
   'dist/main.js',
 ];
 
-/** `express`: the Express relay the targets are ratios to; `raw`: the same on bare node:http, the stack's limit. */
-export async function startBaseline(kind: 'express' | 'raw' = 'express'): Promise<Target> {
-  const name = kind === 'express' ? 'baseline' : 'raw-relay';
+/**
+ * `express`: the Express relay the targets are ratios to; `raw`: the same on bare node:http, the stack's limit.
+ * `opts.env` is added to the relay's environment (e.g. RELAY_REDIS, bench/baseline-relay.ts), `opts.name` names it.
+ */
+export async function startBaseline(kind: 'express' | 'raw' = 'express', opts: { name?: string; env?: Record<string, string> } = {}): Promise<Target> {
+  const name = opts.name ?? (kind === 'express' ? 'baseline' : 'raw-relay');
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const server = spawnServer({ name, cwd: root, args: serverArgs(kind === 'express' ? 'bench/baseline-relay.ts' : 'bench/raw-relay.ts', []), env: { PORT: String(port), HOST: '127.0.0.1' }, url });
+  const env = { ...opts.env, PORT: String(port), HOST: '127.0.0.1' };
+  const server = spawnServer({ name, cwd: root, args: serverArgs(kind === 'express' ? 'bench/baseline-relay.ts' : 'bench/raw-relay.ts', []), env, url });
   await waitFor(server, 'readyz', 30_000, async () => (await getJson(`${url}/readyz`)).status === 200);
   return {
     name,

@@ -58,7 +58,7 @@ export interface RedisEventLogOptions {
  * Answers per entry {id, duplicate (0/1; 2: claim refused), the id of the entry just before it ('0-0': none;
  * '' when nothing was appended)}.
  */
-const APPEND_SCRIPT = defineLuaScript(
+export const APPEND_SCRIPT = defineLuaScript(
   'hbEventAppendBatch',
   `
 local out = {}
