@@ -115,7 +115,7 @@ describe.each(modes)('call tracker with a slow lookup, %s mode', (_mode, modeEnv
 });
 
 describe('closing the bridge while a lookup is held', () => {
-  it('when a call-log lookup hangs at close, then the bridge closes without waiting for the PBX to answer it', async () => {
+  it('when a call-log lookup hangs at close, then the tracker closes without waiting for the PBX to answer it', async () => {
     const h = await createHarness();
     try {
       await subscribeAtSimulator(h.simulatorApi, '104');
@@ -127,8 +127,12 @@ describe('closing the bridge while a lookup is held', () => {
       await h.simulator.hangupCall(callId);
       await eventually(() => h.simulator.heldRequests().callLog >= 1, 10_000, 'a held callLog request');
       await bridge.close();
-      // Closed while the lookup is still unanswered: the close did not wait for the PBX.
+      // Closed while the lookup is still unanswered, and the tracker was not among the parts the close had to
+      // abandon: it stopped its lookups and released its lease (the PBX client's own close may be).
       expect(h.simulator.heldRequests().callLog).toBeGreaterThanOrEqual(1);
+      const abandoned = h.logs.parsed().flatMap((r) => (Array.isArray(r.abandoned) ? r.abandoned : []));
+      expect(abandoned).not.toContain('call tracker');
+      expect(h.logs.text()).toContain('closing with a call-log or recording lookup still waiting for the PBX');
     } finally {
       await h.close();
     }
