@@ -16,9 +16,14 @@ export class LookupLane {
   /** Logged once per failing streak, not once per lookup. */
   private failing = false;
 
+  /**
+   * `allowed` is asked before each lookup (no round trip): the lease holder's only, so a batch that outlives
+   * the lease stops where it is and the new holder takes the calls up.
+   */
   constructor(
     private readonly name: string,
     private readonly log: Logger,
+    private readonly allowed: () => boolean = () => true,
   ) {}
 
   /** True while a batch runs: the round then picks nothing for this lane. */
@@ -42,7 +47,7 @@ export class LookupLane {
 
   private async runBatch<T>(items: readonly T[], lookUp: (item: T) => Promise<void>): Promise<void> {
     for (const item of items) {
-      if (this.stopped) return;
+      if (this.stopped || !this.allowed()) return;
       try {
         await lookUp(item);
         if (this.failing) this.log.info({ lane: this.name }, 'call tracker lookups work again');

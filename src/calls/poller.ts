@@ -93,8 +93,9 @@ export class CallPoller {
     this.times = opts.times;
     this.log = opts.logger;
     this.callers = new CallerCache(opts.country);
-    this.callLogLane = new LookupLane('callLog', opts.logger);
-    this.recordingLane = new LookupLane('recordingPath', opts.logger);
+    const leader = () => opts.lease.isLeader();
+    this.callLogLane = new LookupLane('callLog', opts.logger, leader);
+    this.recordingLane = new LookupLane('recordingPath', opts.logger, leader);
   }
 
   /** No further lookup starts; answers once the lookups in flight have ended (the PBX client bounds each). */

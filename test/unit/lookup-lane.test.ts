@@ -66,6 +66,22 @@ describe('LookupLane', () => {
     expect(started).toEqual(['a']);
   });
 
+  it('when the lane is no longer allowed to work (the lease is gone), then the batch stops before its next lookup', async () => {
+    let allowed = true;
+    const lane = new LookupLane('test', createLogger('silent'), () => allowed);
+    const started: string[] = [];
+    const first = gate();
+    lane.offer(['a', 'b'], async (item) => {
+      started.push(item);
+      if (item === 'a') await first.wait;
+    });
+    await eventually(() => started.length === 1);
+    allowed = false;
+    first.open();
+    await eventually(() => !lane.busy);
+    expect(started).toEqual(['a']);
+  });
+
   it('when lookups fail, then the batch ends at the failure, and it is logged once until a lookup works again', async () => {
     const logs = new LogCapture();
     const lane = new LookupLane('callLog', createLogger('info', logs.stream));
