@@ -2,13 +2,16 @@
  * The PBX side of the tracker (docs/calls.md): one round every ACTIVE_CALLS_POLL_MS, doing work only when a
  * call needs it and only on the instance holding the lease. activeCalls is asked while a call is open; the
  * call log after a call is over (or was never listed); recordingPath after completion. While the PBX cannot
- * be asked nothing is concluded.
+ * be asked nothing is concluded. The round waits for its activeCalls poll only: the call-log and recording
+ * lookups it picks run beside it, each kind in a lane of its own (src/calls/lookup-lane.ts), so a slow lookup
+ * never holds back the next poll and with it the answers and hang-ups of the other calls.
  */
 import type { CallsConfig } from '../config.js';
 import type { CountryCode } from '../core/phone-number.js';
 import type { PbxActiveCall, PbxCallApi } from '../core/ports.js';
 import type { LeaderLease } from '../lease/leader-lease.js';
 import type { Logger } from '../logger.js';
+import { LookupLane } from './lookup-lane.js';
 import { answerFacts, completionFacts, isOver, matchRows } from './call-log.js';
 import { observe, showsRinging } from './inference.js';
 import type { CallGroupDirectory } from './groups.js';
@@ -27,13 +30,17 @@ const GONE_ANSWER_WAIT_MS = 60_000;
  * answered unknown), so a ringing callback for a call the PBX never reports cannot keep the polling going.
  */
 const UNSEEN_GIVE_UP_MS = 10 * 60_000;
-/** Call-log lookups per poll round, so 200 calls ending at once do not become 200 requests at once. */
+/**
+ * Call-log lookups per batch (a round hands its lane one batch when the lane is idle), so 200 calls ending at
+ * once do not become 200 requests at once.
+ */
 const CALL_LOG_LOOKUPS_PER_ROUND = 10;
 /**
  * When activeCalls has failed this long while the call log still answers, open calls are looked up in the
  * call log too: its rows are the PBX's word, so a PBX that stops listing calls cannot hold them open forever.
  */
 const LISTING_FAILING_MS = 10_000;
+/** recordingPath lookups per batch, as for the call log. */
 const RECORDING_LOOKUPS_PER_ROUND = 10;
 /**
  * Sessions one round reads at most. A round is one pass over what is due; past this many (a PBX that never
@@ -77,6 +84,8 @@ export class CallPoller {
   /** Since when every activeCalls request failed; null while it answers. */
   private listingFailingSince: number | null = null;
   readonly figures: PollerFigures = { active: 0, open: 0, recordingsPending: 0, leader: false, pbxReachable: null, lastPollAt: null };
+  private readonly callLogLane: LookupLane;
+  private readonly recordingLane: LookupLane;
 
   constructor(opts: PollerOptions) {
     this.o = opts;
@@ -84,13 +93,24 @@ export class CallPoller {
     this.times = opts.times;
     this.log = opts.logger;
     this.callers = new CallerCache(opts.country);
+    const leader = () => opts.lease.isLeader();
+    this.callLogLane = new LookupLane('callLog', opts.logger, leader);
+    this.recordingLane = new LookupLane('recordingPath', opts.logger, leader);
+  }
+
+  /** No further lookup starts; answers once the lookups in flight have ended (the PBX client bounds each). */
+  async stop(): Promise<void> {
+    await Promise.all([this.callLogLane.stop(), this.recordingLane.stop()]);
   }
 
   private flush(s: CallSession): Promise<unknown> {
     return this.o.flush(s);
   }
 
-  /** One round: only when some call is not done, and only on the instance holding the lease. */
+  /**
+   * One round: only when some call is not done, and only on the instance holding the lease. Answers once the
+   * activeCalls poll is done; the call-log and recording lookups it picked may still be running.
+   */
   async tick(): Promise<void> {
     try {
       const ids = await this.o.store.due(this.now());
@@ -114,9 +134,11 @@ export class CallPoller {
       const counts = await this.o.store.counts();
       this.figures.active = counts.active;
       this.figures.recordingsPending = counts.recordingsPending;
+      // The lookups start before the poll: picked from this round's reads, as before, and each re-read
+      // before it asks the PBX. They run beside the poll (compare-and-set keeps their writes apart).
+      this.callLogRound(sessions);
+      this.recordingRound(sessions);
       if (open.length > 0) await this.pollActiveCalls(open);
-      await this.callLogRound(sessions);
-      await this.recordingRound(sessions);
     } catch (err) {
       // Logged once per outage, not once per poll.
       if (!this.roundFailing) this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'call tracker round failed');
@@ -185,8 +207,12 @@ export class CallPoller {
     }
   }
 
-  /** Call-log lookups that are due: calls over, calls gone unanswered, calls the listing never showed. */
-  private async callLogRound(sessions: CallSession[]): Promise<void> {
+  /**
+   * Call-log lookups that are due: calls over, calls gone unanswered, calls the listing never showed. Handed
+   * to the call-log lane when it is idle; while a batch still runs, the round picks none.
+   */
+  private callLogRound(sessions: CallSession[]): void {
+    if (this.callLogLane.busy) return;
     const now = this.now();
     const listingDown = this.listingFailingSince !== null && now - this.listingFailingSince >= LISTING_FAILING_MS;
     const needsLookup = (s: CallSession) =>
@@ -196,10 +222,10 @@ export class CallPoller {
       .filter(needsLookup)
       .sort((a, b) => a.callLog.nextAt - b.callLog.nextAt)
       .slice(0, CALL_LOG_LOOKUPS_PER_ROUND);
-    for (const s of picked) {
+    this.callLogLane.offer(picked, async (s) => {
       const fresh = (await this.o.store.read(s.sessionId))?.session;
       if (fresh && needsLookup(fresh)) await this.lookUpCallLog(fresh);
-    }
+    });
   }
 
   private async lookUpCallLog(s: CallSession): Promise<void> {
@@ -268,24 +294,29 @@ export class CallPoller {
     return Math.min(1500 * 2 ** Math.min(attempts, 5), 30_000);
   }
 
-  private async recordingRound(sessions: CallSession[]): Promise<void> {
+  /** recordingPath lookups that are due, handed to the recording lane as the call log's are to its own. */
+  private recordingRound(sessions: CallSession[]): void {
+    if (this.recordingLane.busy) return;
     const now = this.now();
     const due = sessions
       .filter((s) => s.phase === 'completed' && s.recording && s.recording.nextAt <= now)
       .slice(0, RECORDING_LOOKUPS_PER_ROUND);
-    for (const s of due) {
-      const callId = s.recording?.callId;
-      if (!callId) continue;
-      let url: string | null;
-      try {
-        url = await this.o.pbx.recordingPath(callId);
-      } catch {
-        // Not asked is not "none yet", but it waits its turn like one (up to RECORDING_WAIT_S).
-        url = null;
-      }
-      const updated = await updateSession(this.o.store, s.sessionId, (x) => (url ? recordingFound(x, url, now) : recordingNotYet(x, now)));
-      if (updated) await this.flush(updated);
+    this.recordingLane.offer(due, (s) => this.lookUpRecording(s));
+  }
+
+  private async lookUpRecording(s: CallSession): Promise<void> {
+    const callId = s.recording?.callId;
+    if (!callId) return;
+    const now = this.now();
+    let url: string | null;
+    try {
+      url = await this.o.pbx.recordingPath(callId);
+    } catch {
+      // Not asked is not "none yet", but it waits its turn like one (up to RECORDING_WAIT_S).
+      url = null;
     }
+    const updated = await updateSession(this.o.store, s.sessionId, (x) => (url ? recordingFound(x, url, now) : recordingNotYet(x, now)));
+    if (updated) await this.flush(updated);
   }
 }
 

@@ -13,6 +13,7 @@ import { dedupeRule, type NormalizedCallback } from '../core/callback.js';
 import type { NewCallEvent } from '../core/event.js';
 import type { CountryCode } from '../core/phone-number.js';
 import type { AppendResult, ClaimedAppend, EventLog, PbxCallApi } from '../core/ports.js';
+import { withTimeout } from '../events/redis-timeouts.js';
 import type { LeaderLease } from '../lease/leader-lease.js';
 import type { Logger } from '../logger.js';
 import type { CallJournal } from './journal.js';
@@ -29,6 +30,8 @@ import { updateSession, type CallStateStore } from './store.js';
 /** Legs with one PBX call id belong together for as long as a call can last. */
 const CALL_ID_GROUP_TTL_MS = 12 * 3600 * 1000;
 const FLAG_ANSWER_CALLBACKS = 'answer-callbacks';
+/** The most close() waits for a call-log or recording lookup in flight (well within the Lifecycle deadline). */
+const LOOKUPS_CLOSE_WAIT_MS = 2000;
 /** How stale the open-call count may get before a ringing callback asks the store again (in the background). */
 const OPEN_COUNT_REFRESH_MS = 500;
 
@@ -119,7 +122,10 @@ export class CallTracker {
     });
   }
 
-  /** One round of the PBX side (tests and benchmarks may drive it directly). */
+  /**
+   * One round of the PBX side (tests and benchmarks may drive it directly): answers once its activeCalls poll
+   * is done; the call-log and recording lookups it started run on beside the next rounds.
+   */
   tick(): Promise<void> {
     return this.poller.tick();
   }
@@ -140,6 +146,9 @@ export class CallTracker {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     await this.ticking;
+    // No lookup starts now; one still waiting for the PBX is abandoned after LOOKUPS_CLOSE_WAIT_MS (its
+    // session stays due, and the next lease holder asks again), so the lease is released in time.
+    await withTimeout(this.poller.stop(), LOOKUPS_CLOSE_WAIT_MS).catch(() => this.log.info('closing with a call-log or recording lookup still waiting for the PBX'));
     await this.o.lease.release();
   }
 

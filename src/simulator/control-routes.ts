@@ -13,6 +13,7 @@ export interface SimulatorControls extends CallControls {
   ring(call: RingRequest): Promise<RingResult>;
   subscriptions(): string[];
   requestCounts(): Record<string, number>;
+  heldRequests(): Record<string, number>;
   setFault(fault: SimulatorFault): void;
   setContacts(contacts: readonly RawEntry[]): void;
   setCallbackUrl(url: string | null): void;
@@ -99,7 +100,7 @@ export function createControlRoutes(sim: SimulatorControls): Router {
   });
 
   router.get('/requests', (_req, res) => {
-    res.json({ counts: sim.requestCounts() });
+    res.json({ counts: sim.requestCounts(), held: sim.heldRequests() });
   });
 
   router.post('/fault', (req, res) => {

@@ -157,7 +157,12 @@ export function createManualApi(state: SimulatorState, timers: FaultTimers): Rou
         res.status(200).type('html').send(GARBAGE_PAGE);
         return;
       case 'slow':
-        timers.later(next, fault.delayMs ?? 1000);
+        // Counted while held, so a test can tell a request asked from one answered.
+        state.held.set(endpoint, (state.held.get(endpoint) ?? 0) + 1);
+        timers.later(() => {
+          state.held.set(endpoint, Math.max(0, (state.held.get(endpoint) ?? 0) - 1));
+          next();
+        }, fault.delayMs ?? 1000);
         return;
     }
   });

@@ -19,6 +19,7 @@ import { createManualApi } from './manual-api.js';
 import {
   callGroupsFrom,
   createState,
+  heldRequests,
   requestCounts,
   resetState,
   type ApiEndpoint,
@@ -52,6 +53,8 @@ export interface Simulator extends SimulatorControls {
   /** Subscribed extension numbers, sorted. */
   subscriptions(): string[];
   requestCounts(): Record<ApiEndpoint | 'unknown', number>;
+  /** Requests the `slow` fault is holding back right now (asked, not yet answered), per endpoint. */
+  heldRequests(): Record<ApiEndpoint | 'unknown', number>;
   setFault(fault: SimulatorFault): void;
   setContacts(contacts: readonly RawEntry[]): void;
   setCallbackUrl(url: string | null): void;
@@ -124,6 +127,7 @@ export function createSimulator(opts: SimulatorOptions = {}): Simulator {
     callGroups: () => state.callGroups.map((g) => ({ ...g, members: [...g.members] })),
     subscriptions: () => [...state.subscriptions].sort((a, b) => a.localeCompare(b, 'en', { numeric: true })),
     requestCounts: () => requestCounts(state),
+    heldRequests: () => heldRequests(state),
     setFault(fault) {
       state.fault = { ...fault };
     },

@@ -120,6 +120,8 @@ export interface SimulatorState {
   readonly customFields: readonly RawEntry[];
   readonly subscriptions: Set<string>;
   readonly counts: Map<ApiEndpoint | 'unknown', number>;
+  /** Requests the `slow` fault is holding back right now (asked, not yet answered), per endpoint. */
+  readonly held: Map<ApiEndpoint | 'unknown', number>;
   fault: SimulatorFault;
   callbackUrl: string | null;
   callbackStyle: CallbackStyle;
@@ -168,6 +170,7 @@ export function createState(opts: SimulatorOptions = {}): SimulatorState {
     customFields: opts.customFields ?? DEMO_CUSTOM_FIELDS,
     subscriptions: new Set(),
     counts: new Map(),
+    held: new Map(),
     fault: { mode: 'none' },
     callbackUrl: opts.callbackUrl ?? null,
     callbackStyle: opts.callbackStyle ?? 'json',
@@ -188,6 +191,7 @@ export function createState(opts: SimulatorOptions = {}): SimulatorState {
 export function resetState(state: SimulatorState): void {
   state.subscriptions.clear();
   state.counts.clear();
+  state.held.clear();
   state.fault = { mode: 'none' };
   state.contacts = state.initialContacts;
   state.callGroups = state.initialCallGroups.map((g) => ({ ...g, members: [...g.members] }));
@@ -197,7 +201,16 @@ export function resetState(state: SimulatorState): void {
 
 /** Requests seen per endpoint, every endpoint listed (0 when unseen); `unknown` counts 424 answers. */
 export function requestCounts(state: SimulatorState): Record<ApiEndpoint | 'unknown', number> {
+  return perEndpoint(state.counts);
+}
+
+/** Requests the `slow` fault holds back right now per endpoint, every endpoint listed (0 when none). */
+export function heldRequests(state: SimulatorState): Record<ApiEndpoint | 'unknown', number> {
+  return perEndpoint(state.held);
+}
+
+function perEndpoint(counts: ReadonlyMap<ApiEndpoint | 'unknown', number>): Record<ApiEndpoint | 'unknown', number> {
   const out = {} as Record<ApiEndpoint | 'unknown', number>;
-  for (const endpoint of [...API_ENDPOINTS, 'unknown'] as const) out[endpoint] = state.counts.get(endpoint) ?? 0;
+  for (const endpoint of [...API_ENDPOINTS, 'unknown'] as const) out[endpoint] = counts.get(endpoint) ?? 0;
   return out;
 }

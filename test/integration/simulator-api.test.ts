@@ -9,6 +9,7 @@ import { startRecordingServer, type RecordedRequest } from '../helpers/recording
 import { Agent, request } from 'undici';
 import { createSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/simulator.js';
 import { DEMO_CONTACTS, DEMO_EXTENSIONS, DEMO_TOKEN, generateContacts } from '../../src/simulator/seed.js';
+import { eventually } from '../helpers/wait.js';
 
 const md5 = (s: string): string => createHash('md5').update(s).digest('hex');
 const PASSWORD_101 = DEMO_EXTENSIONS['101'] ?? '';
@@ -222,6 +223,21 @@ describe('simulator, default settings (errors in an HTTP 200 body, MD5 passwords
         createNumber: 0,
         unknown: 1,
       },
+      // Nothing is held back without the slow fault: every endpoint listed with 0.
+      held: {
+        crmSubscribe: 0,
+        crmUnSubscribe: 0,
+        getPhoneNumber: 0,
+        getPhonebookCustomfield: 0,
+        getExtension: 0,
+        activeCalls: 0,
+        callLog: 0,
+        recordingPath: 0,
+        getRingGroup: 0,
+        getQueue: 0,
+        createNumber: 0,
+        unknown: 0,
+      },
     });
     expect(sim.requestCounts().getPhoneNumber).toBe(2);
   });
@@ -333,6 +349,16 @@ describe('simulator, default settings (errors in an HTTP 200 body, MD5 passwords
       const r = await phonebook();
       expect(Date.now() - started).toBeGreaterThanOrEqual(280);
       expect(r.json).toMatchObject({ status: 'SUCCESS' });
+    });
+
+    it('slow: a request held back is counted as held until it is answered', async () => {
+      sim.setFault({ mode: 'slow', delayMs: 300, endpoints: ['getPhoneNumber'] });
+      const answer = phonebook();
+      await eventually(() => sim.heldRequests().getPhoneNumber === 1, 5000, 'a held getPhoneNumber');
+      const during = await call(`${origin}/_sim/requests`, undefined, 'GET');
+      expect(during.json).toMatchObject({ held: { getPhoneNumber: 1, getExtension: 0 } });
+      expect((await answer).json).toMatchObject({ status: 'SUCCESS' });
+      expect(sim.heldRequests().getPhoneNumber).toBe(0);
     });
 
     it('a fault limited to some endpoints leaves the others alone; none and reset clear it', async () => {
