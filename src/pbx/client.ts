@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
 import type { PbxActiveCall, PbxApi, PbxCallGroup, PbxCallLogRow, PbxContact, PbxCustomField, PbxExtension, PbxNewContact } from '../core/ports.js';
 import { PbxError, ValidationError } from '../errors.js';
+import { withTimeout } from '../events/redis-timeouts.js';
 import { DATA_NOT_FOUND, isJsonObject, NO_CALL_LOG_FOUND, NO_RECORDING_FOUND, readParsedAnswer, readPbxAnswer, type JsonObject, type PbxAnswer } from './answer.js';
 import { encodeExtensionPassword, redactSecrets, type PasswordFormat } from './credentials.js';
 import { readListBody, type ListBody } from './list-reader.js';
@@ -62,6 +63,9 @@ export type PbxClient = PbxApi & { close(): Promise<void> };
  * one is read as one, and goes to onBatch in one piece. 100,000 contacts are ~30 MB.
  */
 export const SLICED_LIST_MIN_BYTES = 1024 * 1024;
+
+/** How long close() lets requests still in flight finish before it cuts them. */
+const CLOSE_WAIT_MS = 2000;
 
 /** A 2xx answer read as a list while it arrives: its elements go to onEntries, and `done` gives the value. */
 interface ListRead<T> {
@@ -268,6 +272,8 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
     getQueues: (): Promise<PbxCallGroup[]> => fetchList('getQueue', `/info/${userType}/getQueue`, mapQueue),
     createNumber: (contact: PbxNewContact): Promise<{ phonebookId: string | null }> =>
       post('createNumber', `/add/${userType}/createNumber`, createNumberFields(contact), { read: newPhonebookId }),
-    close: () => agent.close(),
+    // What is still in flight at close (a lookup the call tracker abandoned) gets a moment, then is cut, so a
+    // PBX holding a request cannot hold the shutdown to its deadline.
+    close: () => withTimeout(agent.close(), CLOSE_WAIT_MS).catch(() => agent.destroy()),
   };
 }
