@@ -138,9 +138,9 @@ const overloadSchema = {
   CALLBACK_MAX_CONNECTIONS_BUSY: z
     .string()
     .trim()
-    .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'must be a number from 0 to 1, e.g. 0.6 (0: off)')
+    .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'must be a number from 0 to 1, e.g. 0.45 (0: off)')
     .transform(Number)
-    .default(0.6),
+    .default(0.45),
 };
 
 /** Loopback hosts, where a plain-http PBX URL is not sent over a network. */

@@ -83,6 +83,13 @@ const COOL_UTILIZATION_MARGIN = 0.1;
 const COOL_DELAY_FACTOR = 0.5;
 const COOL_ANSWER_FACTOR = 0.5;
 const COOL_BUSY_MARGIN = 0.1;
+/**
+ * Weight of each sample in the busy share the guard judges (an exponential average): a pool queueing in the
+ * sender shows a busy share that swings by +-0.1 around its level from sample to sample (the bridge sees a
+ * connection busy from the request read to its answer, not the wait before the read), so SUSTAIN_SAMPLES raw
+ * samples in a row over the limit are rare even while the queue grows.
+ */
+const BUSY_WEIGHT = 0.3;
 /** Refusing everything would also refuse the callbacks the loop still has room for. */
 const MAX_SHARE = 0.95;
 
@@ -93,7 +100,7 @@ export interface OverloadStats {
   refused: Record<RefusalReason, number>;
   /** The last sample's least answer time, ms (SAMPLE_MS: none answered while some waited; null: none came). */
   answerMinMs: number | null;
-  /** The last sample's busy share of reused keep-alive connections, 0..1 (null: not judged, or none came). */
+  /** The last sample's busy share of reused keep-alive connections, 0..1 (null: no callback came). */
   connectionsBusy: number | null;
   /** Reused keep-alive connections open now. */
   reusedConnections: number;
@@ -102,7 +109,7 @@ export interface OverloadStats {
 /** What each sample's listeners are told (metrics). */
 export interface SampleFigures {
   answerMinMs: number | null;
-  /** Busy share of reused connections (null: the signal is off or no callback came). */
+  /** Busy share of reused connections (null: no callback came). */
   connectionsBusy: number | null;
 }
 
@@ -118,6 +125,8 @@ export class OverloadGuard {
   private answerMin = Infinity;
   private lastAnswerMin: number | null = null;
   private lastBusy: number | null = null;
+  /** The busy share averaged over samples (BUSY_WEIGHT); 0 while not judged. */
+  private busyAvg = 0;
   private readonly connections = new ConnectionsBusy();
   /** Which signal made the share grow last: the reason its refusals are counted under. */
   private shareReason: 'event_loop' | 'answer_time' | 'connections_busy' = 'event_loop';
@@ -187,18 +196,20 @@ export class OverloadGuard {
     const conn = this.connections.take(SAMPLE_MS + s.delayMs);
     const maxBusy = this.opts.maxConnectionsBusy ?? 0;
     const busyJudged = maxBusy > 0 && conn.busyConnections >= MIN_BUSY_CONNECTIONS;
-    this.lastBusy = maxBusy > 0 && answerMin !== null ? conn.busyShare : null;
+    this.busyAvg = busyJudged ? this.busyAvg + (conn.busyShare - this.busyAvg) * BUSY_WEIGHT : 0;
+    // Reported with the signal off too: the figure an operator sets the limit from.
+    this.lastBusy = answerMin !== null ? conn.busyShare : null;
     for (const listener of this.sampleListeners) listener({ answerMinMs: answerMin, connectionsBusy: this.lastBusy });
     const loopHot = (maxDelayMs > 0 && s.delayMs > maxDelayMs) || (maxUtilization > 0 && s.utilization > maxUtilization);
     const answerHot = maxAnswerMs > 0 && answerMin !== null && answerMin > maxAnswerMs;
-    const busyHot = busyJudged && conn.busyShare > maxBusy;
+    const busyHot = busyJudged && this.busyAvg > maxBusy;
     const hot = byCallbacks && (loopHot || answerHot || busyHot);
     const warm =
       byCallbacks &&
       ((maxDelayMs > 0 && s.delayMs > maxDelayMs * COOL_DELAY_FACTOR) ||
         (maxUtilization > 0 && s.utilization > maxUtilization - COOL_UTILIZATION_MARGIN) ||
         (maxAnswerMs > 0 && answerMin !== null && answerMin > maxAnswerMs * COOL_ANSWER_FACTOR) ||
-        (busyJudged && conn.busyShare > maxBusy - COOL_BUSY_MARGIN));
+        (busyJudged && this.busyAvg > maxBusy - COOL_BUSY_MARGIN));
     this.hotStreak = hot ? this.hotStreak + 1 : 0;
     if (hot && (this.hotStreak >= SUSTAIN_SAMPLES || this.share > 0)) {
       this.share = Math.min(MAX_SHARE, this.share + SHARE_UP);
