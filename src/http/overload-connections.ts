@@ -5,7 +5,7 @@
  * bridge's other signals cannot see them. A connection counts once it has carried its second callback, so a PBX
  * opening a connection per callback never counts here.
  *
- * Per callback: one or two WeakSet lookups and an addition; per connection: one entry in each set and one
+ * Per callback: one WeakSet lookup and an addition (two on a connection's first two); per connection: one entry in each set and one
  * 'close' listener; read once per sample. No timer, no per-callback allocation.
  */
 
@@ -39,11 +39,12 @@ export class ConnectionsBusy {
    * busier than time allows.
    */
   answered(connection: GuardConnection, busyMs: number, sampleMs: number): void {
-    if (!this.seen.has(connection)) {
-      this.seen.add(connection);
-      return;
-    }
+    // A keep-alive connection's callbacks after its second: one lookup.
     if (!this.reused.has(connection)) {
+      if (!this.seen.has(connection)) {
+        this.seen.add(connection);
+        return;
+      }
       this.reused.add(connection);
       this.open++;
       connection.once('close', this.closed);
