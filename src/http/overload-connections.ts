@@ -5,12 +5,13 @@
  * bridge's other signals cannot see them. A connection counts once it has carried its second callback, so a PBX
  * opening a connection per callback never counts here.
  *
- * Per callback: one WeakSet lookup and an addition (two on a connection's first two); per connection: one entry in each set and one
- * 'close' listener; read once per sample. No timer, no per-callback allocation.
+ * Per callback: one WeakSet lookup and an addition (two on a connection's first two); per connection: one
+ * entry in each set and one 'close' listener; read once per sample. No timer, no per-callback allocation.
  */
 
-/** What the guard needs of a connection (a net.Socket): to be told once it closes. */
+/** What the guard needs of a connection (a net.Socket): whether it is closed already, and to be told once it closes. */
 export interface GuardConnection {
+  readonly destroyed: boolean;
   once(event: 'close', listener: () => void): unknown;
 }
 
@@ -45,6 +46,8 @@ export class ConnectionsBusy {
         this.seen.add(connection);
         return;
       }
+      // Closed before its answer (the PBX gave up): its 'close' has fired already and would never uncount it.
+      if (connection.destroyed) return;
       this.reused.add(connection);
       this.open++;
       connection.once('close', this.closed);

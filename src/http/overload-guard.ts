@@ -22,9 +22,10 @@
  * - busy connections: the share of a sample during which the PBX's reused keep-alive connections had a callback
  *   in flight (overload-connections.ts). A sender whose fixed pool of connections is always busy queues the
  *   callbacks in its pool while the bridge's answers stay quick and its loop short of the utilization limit;
- *   a refusal frees a connection within the tick that reads it, so refusing drains that pool. Hot over
- *   `maxConnectionsBusy` while at least MIN_BUSY_CONNECTIONS are busy on average (a lone connection is busy
- *   much of the time at a modest rate) with MIN_ARRIVALS_PER_SAMPLE callbacks, fed into the same share.
+ *   a refusal frees a connection within the tick that reads it, so refusing drains that pool. Hot when its
+ *   average over samples (BUSY_WEIGHT) is over `maxConnectionsBusy` while at least MIN_BUSY_CONNECTIONS are
+ *   busy on average (a lone connection is busy much of the time at a modest rate) with MIN_ARRIVALS_PER_SAMPLE
+ *   callbacks, fed into the same share.
  *
  * And one for the call tracker's standing work: while `maxOpenCalls` calls are open (each one is polled on
  * every round until it ends), a ringing callback, which would open one more, is refused (`admitRinging`, asked

@@ -4,7 +4,9 @@ import { MIN_ARRIVALS_PER_SAMPLE, MIN_BUSY_CONNECTIONS, OverloadGuard, SAMPLE_MS
 
 /** A keep-alive connection as the guard sees it: something that says once when it closes. */
 class FakeConnection extends EventEmitter {
+  destroyed = false;
   close(): void {
+    this.destroyed = true;
     this.emit('close');
   }
 }
@@ -120,6 +122,18 @@ describe('overload guard: busy keep-alive connections', () => {
     // 16 open connections each busy 50 ms of 100: 0.5.
     samples(guard, pool.slice(0, 16), 1, 5, 10);
     expect(guard.stats().connectionsBusy).toBeCloseTo(0.5);
+  });
+
+  it('when a connection closed before its callback was answered, then it is not counted as open', () => {
+    const guard = busyGuard();
+    const [c] = connections(1);
+    if (!c) throw new Error('no connection');
+    guard.admit();
+    guard.done(1, c);
+    guard.admit();
+    c.close();
+    guard.done(1, c);
+    expect(guard.stats().reusedConnections).toBe(0);
   });
 
   it('when a callback is held longer than a sample (a stall), then it counts as busy for one sample at most', () => {
