@@ -120,6 +120,8 @@ export class OverloadGuard {
   /** Accumulates `share` per admitted callback; one refusal each time it reaches 1 (an even spread). */
   private credit = 0;
   private hotStreak = 0;
+  /** Each signal's own samples hot in a row: the refusals are counted under the one hot longest. */
+  private readonly streaks = { event_loop: 0, answer_time: 0, connections_busy: 0 };
   /** Authenticated callbacks since the last sample, admitted or refused. */
   private arrivals = 0;
   /** The least answer time of the callbacks answered since the last sample, ms (Infinity: none). */
@@ -129,7 +131,7 @@ export class OverloadGuard {
   /** The busy share averaged over samples (BUSY_WEIGHT); 0 while not judged. */
   private busyAvg = 0;
   private readonly connections = new ConnectionsBusy();
-  /** Which signal made the share grow last: the reason its refusals are counted under. */
+  /** The signal hot longest when the share last grew: the reason its refusals are counted under. */
   private shareReason: 'event_loop' | 'answer_time' | 'connections_busy' = 'event_loop';
   private readonly sampleListeners: Array<(figures: SampleFigures) => void> = [];
   private readonly refused: Record<RefusalReason, number> = { in_flight: 0, event_loop: 0, answer_time: 0, connections_busy: 0, open_calls: 0 };
@@ -212,9 +214,16 @@ export class OverloadGuard {
         (maxAnswerMs > 0 && answerMin !== null && answerMin > maxAnswerMs * COOL_ANSWER_FACTOR) ||
         (busyJudged && this.busyAvg > maxBusy - COOL_BUSY_MARGIN));
     this.hotStreak = hot ? this.hotStreak + 1 : 0;
+    const st = this.streaks;
+    st.event_loop = byCallbacks && loopHot ? st.event_loop + 1 : 0;
+    st.answer_time = byCallbacks && answerHot ? st.answer_time + 1 : 0;
+    st.connections_busy = byCallbacks && busyHot ? st.connections_busy + 1 : 0;
     if (hot && (this.hotStreak >= SUSTAIN_SAMPLES || this.share > 0)) {
       this.share = Math.min(MAX_SHARE, this.share + SHARE_UP);
-      this.shareReason = loopHot ? 'event_loop' : answerHot ? 'answer_time' : 'connections_busy';
+      // Not merely the one hot in this sample: once refusing, the flood of retries makes a loop hot now and
+      // then, and counting those under event_loop would hide the signal that started and holds the refusing.
+      this.shareReason =
+        st.event_loop >= st.answer_time && st.event_loop >= st.connections_busy ? 'event_loop' : st.answer_time >= st.connections_busy ? 'answer_time' : 'connections_busy';
     } else if (!byCallbacks) this.share = 0; // the surge is over: nothing left to protect
     else if (!warm) this.share = Math.max(0, this.share - SHARE_DOWN);
     if (this.share === 0) this.credit = 0;
