@@ -151,6 +151,23 @@ describe('overload guard: busy keep-alive connections', () => {
     expect(guard.stats().connectionsBusy).toBeCloseTo(0.5);
   });
 
+  it('when the busy connections started the refusing and the loop is hot in one sample now and then, then the refusals stay counted as connections_busy', () => {
+    const guard = new OverloadGuard({ maxInFlight: 0, maxDelayMs: 0, maxUtilization: 0.9, maxConnectionsBusy: 0.45, manual: true });
+    const pool = connections(64);
+    let refused = 0;
+    const sample = (utilization: number): void => {
+      for (const c of pool) {
+        if (guard.admit() === null) guard.done(80, c);
+        else refused++;
+      }
+      guard.sample({ delayMs: 0, utilization });
+    };
+    sample(0);
+    for (let s = 0; s < 20; s++) sample(s % 4 === 3 ? 1 : 0);
+    expect(refused).toBeGreaterThan(0);
+    expect(guard.stats().refused).toMatchObject({ connections_busy: refused, event_loop: 0 });
+  });
+
   it('when CALLBACK_MAX_CONNECTIONS_BUSY is 0, then busy connections refuse nothing and the figure is still reported', () => {
     const guard = busyGuard(0);
     const pool = connections(64);
