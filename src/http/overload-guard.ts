@@ -131,7 +131,7 @@ export class OverloadGuard {
   /** The busy share averaged over samples (BUSY_WEIGHT); 0 while not judged. */
   private busyAvg = 0;
   private readonly connections = new ConnectionsBusy();
-  /** The signal hot longest when the share last grew: the reason its refusals are counted under. */
+  /** The signal that started the share, or one hot SUSTAIN_SAMPLES in a row since: the reason its refusals are counted under. */
   private shareReason: 'event_loop' | 'answer_time' | 'connections_busy' = 'event_loop';
   private readonly sampleListeners: Array<(figures: SampleFigures) => void> = [];
   private readonly refused: Record<RefusalReason, number> = { in_flight: 0, event_loop: 0, answer_time: 0, connections_busy: 0, open_calls: 0 };
@@ -219,11 +219,13 @@ export class OverloadGuard {
     st.answer_time = byCallbacks && answerHot ? st.answer_time + 1 : 0;
     st.connections_busy = byCallbacks && busyHot ? st.connections_busy + 1 : 0;
     if (hot && (this.hotStreak >= SUSTAIN_SAMPLES || this.share > 0)) {
-      this.share = Math.min(MAX_SHARE, this.share + SHARE_UP);
-      // Not merely the one hot in this sample: once refusing, the flood of retries makes a loop hot now and
-      // then, and counting those under event_loop would hide the signal that started and holds the refusing.
-      this.shareReason =
+      const longest: typeof this.shareReason =
         st.event_loop >= st.answer_time && st.event_loop >= st.connections_busy ? 'event_loop' : st.answer_time >= st.connections_busy ? 'answer_time' : 'connections_busy';
+      // The signal that started the refusing keeps the reason until another is hot long enough to have started
+      // it alone: once refusing, the retries' flood makes the loop hot now and then, and the refusals thin the
+      // busy share, so "hot in this sample" would count the busy connections' refusals as event_loop.
+      if (this.share === 0 || st[longest] >= SUSTAIN_SAMPLES) this.shareReason = longest;
+      this.share = Math.min(MAX_SHARE, this.share + SHARE_UP);
     } else if (!byCallbacks) this.share = 0; // the surge is over: nothing left to protect
     else if (!warm) this.share = Math.max(0, this.share - SHARE_DOWN);
     if (this.share === 0) this.credit = 0;
