@@ -76,13 +76,15 @@ describe('the busy-connections signal (Redis mode, a Redis made slow by a proxy)
     await redis?.stop();
   });
 
-  it('when callbacks come at 600/s over the benchmark\'s 64 keep-alive connections (well within what they carry), then none is refused and every one reaches the agent', async () => {
-    // ~12 connections busy of 64: over the signal's floor of busy connections, so these samples are judged.
-    const pool = new Pool(bridge.url, { connections: 64, pipelining: 1 });
-    // The pool opens connections as it needs them: one round from 64 loops opens all 64, as the benchmark's
-    // earlier steps have by the time it runs a rate.
-    const warm = sender(pool, 'warm', { extension: EXTENSION, workers: 64 });
-    await eventually(() => warm.accepted.length >= 64, 10_000, 'the pool to open its connections');
+  it('when callbacks come at 600/s over 128 keep-alive connections (a quarter of what they carry), then none is refused and every one reaches the agent', async () => {
+    // ~15 connections busy of 128: over the signal's floor of busy connections, so these samples are judged. Not
+    // 64: a bridge starved of CPU (this suite's other files in parallel) answers in 50-80 ms, and 64 connections
+    // at 600/s then read 0.5-0.8 busy (docs/performance.md, "Overload: busy connections", limits).
+    const pool = new Pool(bridge.url, { connections: 128, pipelining: 1 });
+    // The pool opens connections as it needs them: one round from 128 loops opens all of them, as the
+    // benchmark's earlier steps have by the time it runs a rate.
+    const warm = sender(pool, 'warm', { extension: EXTENSION, workers: 128 });
+    await eventually(() => warm.accepted.length >= 128, 10_000, 'the pool to open its connections');
     await warm.stop();
     const load = sender(pool, 'steady', { extension: EXTENSION, ratePerS: 600 });
     try {
@@ -94,12 +96,13 @@ describe('the busy-connections signal (Redis mode, a Redis made slow by a proxy)
     const metrics = await metricsOf(bridge);
     expect([...load.statuses.keys()], overloadLines(metrics)).toEqual([200]);
     expect(refusedBy(metrics, 'connections_busy')).toBe(0);
-    // Samples with more than 8 of the 64 busy on average (0.125) were judged, not let through by the floor.
-    expect(busySamplesOver(metrics, 0.15), overloadLines(metrics)).toBeGreaterThan(0);
+    // Samples with more than 8 of the 128 busy on average (0.0625) were judged, not let through by the floor.
+    expect(busySamplesOver(metrics, 0.1), overloadLines(metrics)).toBeGreaterThan(0);
     await eventually(() => load.accepted.every((id) => callIdCounts(agent).has(id)), 20_000, 'every steady callback to reach the agent');
   }, 60_000);
 
   it('when callbacks come at a high rate each on a connection of its own (no keep-alive), then the signal never fires', async () => {
+    const before = refusedBy(await metricsOf(bridge), 'connections_busy');
     const pool = new Pool(bridge.url, { connections: 64, pipelining: 1 });
     const load = sender(pool, 'fresh', { extension: EXTENSION, ratePerS: 1000, newConnectionEach: true });
     try {
@@ -110,7 +113,7 @@ describe('the busy-connections signal (Redis mode, a Redis made slow by a proxy)
     }
     const metrics = await metricsOf(bridge);
     expect([...load.statuses.keys()], overloadLines(metrics)).toEqual([200]);
-    expect(refusedBy(metrics, 'connections_busy')).toBe(0);
+    expect(refusedBy(metrics, 'connections_busy')).toBe(before);
     // No connection carried a second callback, so none counted as a reused one.
     await eventually(async () => /^bridge_callbacks_reused_connections 0$/m.test(await metricsOf(bridge)), 10_000, 'no reused connection to be open');
   }, 60_000);
