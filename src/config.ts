@@ -134,6 +134,13 @@ const overloadSchema = {
     .transform(Number)
     .default(0.95),
   CALLBACK_MAX_ANSWER_MS: intIn(0, 60_000).default(50),
+  // The busy share of reused keep-alive connections past which a share is refused (docs/performance.md#overload-busy-connections).
+  CALLBACK_MAX_CONNECTIONS_BUSY: z
+    .string()
+    .trim()
+    .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'must be a number from 0 to 1, e.g. 0.45 (0: off)')
+    .transform(Number)
+    .default(0.45),
 };
 
 /** Loopback hosts, where a plain-http PBX URL is not sent over a network. */
@@ -258,6 +265,8 @@ export interface Config {
   callbackMaxEventLoopUtilization: number;
   /** The least answer time of a 100 ms sample past which a share is refused (docs/performance.md#overload). */
   callbackMaxAnswerMs: number;
+  /** The busy share of reused keep-alive connections past which a share is refused (docs/performance.md#overload). */
+  callbackMaxConnectionsBusy: number;
   /** The call tracker (docs/calls.md). */
   calls: CallsConfig;
 }
@@ -347,6 +356,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       callbackMaxEventLoopDelayMs: e.CALLBACK_MAX_EVENT_LOOP_DELAY_MS,
       callbackMaxEventLoopUtilization: e.CALLBACK_MAX_EVENT_LOOP_UTILIZATION,
       callbackMaxAnswerMs: e.CALLBACK_MAX_ANSWER_MS,
+      callbackMaxConnectionsBusy: e.CALLBACK_MAX_CONNECTIONS_BUSY,
       calls: {
         activeCallsPollMs: e.ACTIVE_CALLS_POLL_MS,
         groupWindowS: e.CALL_GROUP_WINDOW_S,

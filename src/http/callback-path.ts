@@ -11,7 +11,7 @@ import { OverloadGuard } from './overload-guard.js';
 import { registerOverloadMetrics } from './overload-metrics.js';
 import type { RecentCallbacks } from './recent-callbacks.js';
 
-type CallbackLimits = Pick<Config, 'callbackFields' | 'callbackMaxInFlight' | 'callbackMaxEventLoopDelayMs' | 'callbackMaxEventLoopUtilization' | 'callbackMaxAnswerMs' | 'callbackMaxOpenCalls'>;
+type CallbackLimits = Pick<Config, 'callbackFields' | 'callbackMaxInFlight' | 'callbackMaxEventLoopDelayMs' | 'callbackMaxEventLoopUtilization' | 'callbackMaxAnswerMs' | 'callbackMaxConnectionsBusy' | 'callbackMaxOpenCalls'>;
 
 export interface CallbackPath {
   handler: CallbackHandler;
@@ -34,6 +34,7 @@ export function createCallbackPath(o: {
     maxDelayMs: o.config.callbackMaxEventLoopDelayMs,
     maxUtilization: o.config.callbackMaxEventLoopUtilization,
     maxAnswerMs: o.config.callbackMaxAnswerMs,
+    maxConnectionsBusy: o.config.callbackMaxConnectionsBusy,
     maxOpenCalls: o.config.callbackMaxOpenCalls,
     openCalls: o.openCalls,
   });

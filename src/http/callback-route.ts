@@ -125,7 +125,8 @@ export function createCallbackHandler(deps: CallbackRouterDeps): CallbackHandler
     if (ctx.admitted) {
       ctx.admitted = false;
       // Only accepted ones are judged by their answer time: a quick 4xx or a refusal is no sign of a healthy path.
-      overload?.done(answer.status === 200 ? latency : undefined);
+      // Every admitted one kept its connection busy, whatever its answer.
+      overload?.done(answer.status === 200 ? latency : undefined, ctx.req.socket, latency);
     }
     const json = JSON.stringify(answer.body);
     const { res } = ctx;

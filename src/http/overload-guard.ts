@@ -19,14 +19,24 @@
  *   connections keeps the bridge's in-flight count at its connection count and the backlog in its own queue,
  *   and a bridge waiting on Redis is not busy. Hot like the loop (over `maxAnswerMs` with
  *   MIN_ARRIVALS_PER_SAMPLE callbacks), fed into the same share.
+ * - busy connections: the share of a sample during which the PBX's reused keep-alive connections had a callback
+ *   in flight (overload-connections.ts). A sender whose fixed pool of connections is always busy queues the
+ *   callbacks in its pool while the bridge's answers stay quick and its loop short of the utilization limit;
+ *   a refusal frees a connection within the tick that reads it, so refusing drains that pool. Hot when its
+ *   average over samples (BUSY_WEIGHT) is over `maxConnectionsBusy` while at least MIN_BUSY_CONNECTIONS are
+ *   busy on average (a lone connection is busy much of the time at a modest rate) with MIN_ARRIVALS_PER_SAMPLE
+ *   callbacks, fed into the same share.
  *
  * And one for the call tracker's standing work: while `maxOpenCalls` calls are open (each one is polled on
  * every round until it ends), a ringing callback, which would open one more, is refused (`admitRinging`, asked
  * once the body is read); state callbacks, which end calls, are still taken.
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { ConnectionsBusy, type GuardConnection } from './overload-connections.js';
 
-export type RefusalReason = 'in_flight' | 'event_loop' | 'answer_time' | 'open_calls';
+export type { GuardConnection } from './overload-connections.js';
+
+export type RefusalReason = 'in_flight' | 'event_loop' | 'answer_time' | 'connections_busy' | 'open_calls';
 
 export interface LoadSample {
   /** How late the sampling timer fired, ms. */
@@ -44,6 +54,8 @@ export interface OverloadGuardOptions {
   maxUtilization: number;
   /** The least answer time (ms) of a sample that counts as overloaded; 0 or absent: not judged by answer time. */
   maxAnswerMs?: number;
+  /** The busy share (0..1) of reused keep-alive connections that counts as overloaded; 0 or absent: not judged by it. */
+  maxConnectionsBusy?: number;
   /** Open calls at which a ringing callback is refused; 0 or no `openCalls`: no limit. */
   maxOpenCalls?: number;
   /** The call tracker's open calls now (cheap: read on every ringing callback). */
@@ -57,6 +69,11 @@ export const SAMPLE_MS = 100;
 export const SUSTAIN_SAMPLES = 5;
 /** Authenticated callbacks per sample (500/s) below which the loop's load is not the callbacks' doing. */
 export const MIN_ARRIVALS_PER_SAMPLE = 50;
+/**
+ * Connections busy on average below which the busy-connections signal does not judge: one or a few
+ * connections carrying a modest rate are busy much of the time without any queue behind them.
+ */
+export const MIN_BUSY_CONNECTIONS = 8;
 const SHARE_UP = 0.15;
 const SHARE_DOWN = 0.05;
 /**
@@ -66,6 +83,14 @@ const SHARE_DOWN = 0.05;
 const COOL_UTILIZATION_MARGIN = 0.1;
 const COOL_DELAY_FACTOR = 0.5;
 const COOL_ANSWER_FACTOR = 0.5;
+const COOL_BUSY_MARGIN = 0.1;
+/**
+ * Weight of each sample in the busy share the guard judges (an exponential average): a pool queueing in the
+ * sender shows a busy share that swings by +-0.1 around its level from sample to sample (the bridge sees a
+ * connection busy from the request read to its answer, not the wait before the read), so SUSTAIN_SAMPLES raw
+ * samples in a row over the limit are rare even while the queue grows.
+ */
+const BUSY_WEIGHT = 0.3;
 /** Refusing everything would also refuse the callbacks the loop still has room for. */
 const MAX_SHARE = 0.95;
 
@@ -76,6 +101,17 @@ export interface OverloadStats {
   refused: Record<RefusalReason, number>;
   /** The last sample's least answer time, ms (SAMPLE_MS: none answered while some waited; null: none came). */
   answerMinMs: number | null;
+  /** The last sample's busy share of reused keep-alive connections, 0..1 (null: no callback came). */
+  connectionsBusy: number | null;
+  /** Reused keep-alive connections open now. */
+  reusedConnections: number;
+}
+
+/** What each sample's listeners are told (metrics). */
+export interface SampleFigures {
+  answerMinMs: number | null;
+  /** Busy share of reused connections (null: no callback came). */
+  connectionsBusy: number | null;
 }
 
 export class OverloadGuard {
@@ -84,21 +120,27 @@ export class OverloadGuard {
   /** Accumulates `share` per admitted callback; one refusal each time it reaches 1 (an even spread). */
   private credit = 0;
   private hotStreak = 0;
+  /** Each signal's own samples hot in a row: the refusals are counted under the one hot longest. */
+  private readonly streaks = { event_loop: 0, answer_time: 0, connections_busy: 0 };
   /** Authenticated callbacks since the last sample, admitted or refused. */
   private arrivals = 0;
   /** The least answer time of the callbacks answered since the last sample, ms (Infinity: none). */
   private answerMin = Infinity;
   private lastAnswerMin: number | null = null;
-  /** Which signal made the share grow last: the reason its refusals are counted under. */
-  private shareReason: 'event_loop' | 'answer_time' = 'event_loop';
-  private readonly sampleListeners: Array<(answerMinMs: number | null) => void> = [];
-  private readonly refused: Record<RefusalReason, number> = { in_flight: 0, event_loop: 0, answer_time: 0, open_calls: 0 };
+  private lastBusy: number | null = null;
+  /** The busy share averaged over samples (BUSY_WEIGHT); 0 while not judged. */
+  private busyAvg = 0;
+  private readonly connections = new ConnectionsBusy();
+  /** The signal that started the share, or one hot SUSTAIN_SAMPLES in a row since: the reason its refusals are counted under. */
+  private shareReason: 'event_loop' | 'answer_time' | 'connections_busy' = 'event_loop';
+  private readonly sampleListeners: Array<(figures: SampleFigures) => void> = [];
+  private readonly refused: Record<RefusalReason, number> = { in_flight: 0, event_loop: 0, answer_time: 0, connections_busy: 0, open_calls: 0 };
   private readonly timer: NodeJS.Timeout | null = null;
   private lastSampleAt = performance.now();
   private lastElu: EventLoopUtilization = performance.eventLoopUtilization();
 
   constructor(private readonly opts: OverloadGuardOptions) {
-    const samples = opts.maxDelayMs > 0 || opts.maxUtilization > 0 || (opts.maxAnswerMs ?? 0) > 0;
+    const samples = opts.maxDelayMs > 0 || opts.maxUtilization > 0 || (opts.maxAnswerMs ?? 0) > 0 || (opts.maxConnectionsBusy ?? 0) > 0;
     if (samples && opts.manual !== true) {
       this.timer = setInterval(() => this.sample(this.measure()), SAMPLE_MS);
       this.timer.unref();
@@ -128,14 +170,18 @@ export class OverloadGuard {
     return 'open_calls';
   }
 
-  /** An admitted callback was answered, `answerMs` after it arrived (none: not judged by it). */
-  done(answerMs?: number): void {
+  /**
+   * An admitted callback was answered, `answerMs` after it arrived (none: not judged by it), on `connection`,
+   * which it kept busy `busyMs` (every answer's time, 200 or not; default `answerMs`).
+   */
+  done(answerMs?: number, connection?: GuardConnection, busyMs: number = answerMs ?? 0): void {
     if (this.inFlight > 0) this.inFlight--;
     if (answerMs !== undefined && answerMs < this.answerMin) this.answerMin = answerMs;
+    if (connection !== undefined) this.connections.answered(connection, busyMs, SAMPLE_MS);
   }
 
-  /** Told each sample's least answer time (metrics). */
-  onSample(listener: (answerMinMs: number | null) => void): void {
+  /** Told each sample's figures (metrics). */
+  onSample(listener: (figures: SampleFigures) => void): void {
     this.sampleListeners.push(listener);
   }
 
@@ -149,26 +195,51 @@ export class OverloadGuard {
     const answerMin = this.answerMin === Infinity ? (this.inFlight > 0 ? SAMPLE_MS : null) : this.answerMin;
     this.answerMin = Infinity;
     this.lastAnswerMin = answerMin;
-    for (const listener of this.sampleListeners) listener(answerMin);
+    // The busy share over the time the sample really covered (a late timer covers more than SAMPLE_MS).
+    const conn = this.connections.take(SAMPLE_MS + s.delayMs);
+    const maxBusy = this.opts.maxConnectionsBusy ?? 0;
+    const busyJudged = maxBusy > 0 && conn.busyConnections >= MIN_BUSY_CONNECTIONS;
+    this.busyAvg = busyJudged ? this.busyAvg + (conn.busyShare - this.busyAvg) * BUSY_WEIGHT : 0;
+    // Reported with the signal off too: the figure an operator sets the limit from.
+    this.lastBusy = answerMin !== null ? conn.busyShare : null;
+    for (const listener of this.sampleListeners) listener({ answerMinMs: answerMin, connectionsBusy: this.lastBusy });
     const loopHot = (maxDelayMs > 0 && s.delayMs > maxDelayMs) || (maxUtilization > 0 && s.utilization > maxUtilization);
     const answerHot = maxAnswerMs > 0 && answerMin !== null && answerMin > maxAnswerMs;
-    const hot = byCallbacks && (loopHot || answerHot);
+    const busyHot = busyJudged && this.busyAvg > maxBusy;
+    const hot = byCallbacks && (loopHot || answerHot || busyHot);
     const warm =
       byCallbacks &&
       ((maxDelayMs > 0 && s.delayMs > maxDelayMs * COOL_DELAY_FACTOR) ||
         (maxUtilization > 0 && s.utilization > maxUtilization - COOL_UTILIZATION_MARGIN) ||
-        (maxAnswerMs > 0 && answerMin !== null && answerMin > maxAnswerMs * COOL_ANSWER_FACTOR));
+        (maxAnswerMs > 0 && answerMin !== null && answerMin > maxAnswerMs * COOL_ANSWER_FACTOR) ||
+        (busyJudged && this.busyAvg > maxBusy - COOL_BUSY_MARGIN));
     this.hotStreak = hot ? this.hotStreak + 1 : 0;
+    const st = this.streaks;
+    st.event_loop = byCallbacks && loopHot ? st.event_loop + 1 : 0;
+    st.answer_time = byCallbacks && answerHot ? st.answer_time + 1 : 0;
+    st.connections_busy = byCallbacks && busyHot ? st.connections_busy + 1 : 0;
     if (hot && (this.hotStreak >= SUSTAIN_SAMPLES || this.share > 0)) {
+      const longest: typeof this.shareReason =
+        st.event_loop >= st.answer_time && st.event_loop >= st.connections_busy ? 'event_loop' : st.answer_time >= st.connections_busy ? 'answer_time' : 'connections_busy';
+      // The signal that started the refusing keeps the reason until another is hot long enough to have started
+      // it alone: once refusing, the retries' flood makes the loop hot now and then, and the refusals thin the
+      // busy share, so "hot in this sample" would count the busy connections' refusals as event_loop.
+      if (this.share === 0 || st[longest] >= SUSTAIN_SAMPLES) this.shareReason = longest;
       this.share = Math.min(MAX_SHARE, this.share + SHARE_UP);
-      this.shareReason = loopHot ? 'event_loop' : 'answer_time';
     } else if (!byCallbacks) this.share = 0; // the surge is over: nothing left to protect
     else if (!warm) this.share = Math.max(0, this.share - SHARE_DOWN);
     if (this.share === 0) this.credit = 0;
   }
 
   stats(): OverloadStats {
-    return { inFlight: this.inFlight, refuseShare: Math.round(this.share * 100) / 100, refused: { ...this.refused }, answerMinMs: this.lastAnswerMin };
+    return {
+      inFlight: this.inFlight,
+      refuseShare: Math.round(this.share * 100) / 100,
+      refused: { ...this.refused },
+      answerMinMs: this.lastAnswerMin,
+      connectionsBusy: this.lastBusy,
+      reusedConnections: this.connections.openReused(),
+    };
   }
 
   close(): void {

@@ -171,7 +171,7 @@ describe('refusing callbacks past the limit', () => {
       expect((await first).status).toBe(200);
       expect(guard.stats().inFlight).toBe(0);
       expect((await agent.post(`/pbx/callback?secret=${SECRET}`).send(call('inflight-3'))).status).toBe(200);
-      expect(guard.stats().refused).toEqual({ in_flight: 1, event_loop: 0, answer_time: 0, open_calls: 0 });
+      expect(guard.stats().refused).toEqual({ in_flight: 1, event_loop: 0, answer_time: 0, connections_busy: 0, open_calls: 0 });
     } finally {
       server.close();
       guard.close();

@@ -8,7 +8,8 @@
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
-import { admin, createHarness, postJson, SECRETS, type Harness } from '../helpers/bridge-harness.js';
+import { admin, createHarness, postJson, type Harness } from '../helpers/bridge-harness.js';
+import { callIdCounts, sender } from '../helpers/callback-sender.js';
 import { spawnBridge, type BridgeProcess } from '../helpers/bridge-process.js';
 import { startRedisServer, uniquePrefix, type RedisServerHandle } from '../helpers/redis-server.js';
 import { startSlowTcpProxy, type SlowTcpProxy } from '../helpers/slow-tcp-proxy.js';
@@ -18,71 +19,6 @@ import { openAgentSocket, type AgentSocket } from '../helpers/ws-client.js';
 const EXTENSION = '101';
 /** Keep-alive connections the "PBX" sends over: the bridge never has more callbacks in flight than this. */
 const CONNECTIONS = 64;
-
-/** Sends callbacks back to back from `workers` loops over `pool` until stopped; counts the answers by status. */
-function sender(pool: Pool, idPrefix: string, workers: number, ratePerS?: number) {
-  const accepted: string[] = [];
-  const statuses = new Map<number, number>();
-  let next = 0;
-  let stopped = false;
-  const send = async (): Promise<void> => {
-    const id = `${idPrefix}-${next++}`;
-    const res = await pool.request({
-      path: '/pbx/callback',
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-callback-secret': SECRETS.callbackSecret },
-      body: JSON.stringify({ extension: EXTENSION, caller: '+14155550132', call_id: id }),
-    });
-    await res.body.text();
-    statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
-    if (res.statusCode === 200) accepted.push(id);
-  };
-  let done: Promise<unknown>;
-  if (ratePerS !== undefined) {
-    // Paced by the clock, whatever the answers do (an open loop, like a PBX): a late timer sends what is due.
-    const inFlight = new Set<Promise<void>>();
-    const started = performance.now();
-    const timer = setInterval(() => {
-      const due = Math.floor(((performance.now() - started) / 1000) * ratePerS) - next;
-      for (let i = 0; i < due; i++) {
-        const p = send().finally(() => inFlight.delete(p));
-        inFlight.add(p);
-      }
-    }, 5);
-    done = new Promise<void>((resolve) => {
-      const check = setInterval(() => {
-        if (!stopped) return;
-        clearInterval(timer);
-        clearInterval(check);
-        void Promise.all(inFlight).then(() => resolve());
-      }, 5);
-    });
-  } else {
-    const loop = async (): Promise<void> => {
-      while (!stopped) await send();
-    };
-    done = Promise.all(Array.from({ length: workers }, loop));
-  }
-  return {
-    accepted,
-    statuses,
-    status: (code: number) => statuses.get(code) ?? 0,
-    async stop() {
-      stopped = true;
-      await done;
-    },
-  };
-}
-
-/** How many event frames carried each call id. */
-function callIdCounts(agent: AgentSocket): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const f of agent.events()) {
-    const id = (f['data'] as { call?: { id?: unknown } } | undefined)?.call?.id;
-    if (typeof id === 'string') counts.set(id, (counts.get(id) ?? 0) + 1);
-  }
-  return counts;
-}
 
 describe('the answer-time signal (Redis mode, a Redis made slow by a proxy)', () => {
   let redis: RedisServerHandle;
@@ -127,7 +63,7 @@ describe('the answer-time signal (Redis mode, a Redis made slow by a proxy)', ()
   it('when Redis answers every append late under callbacks over a fixed set of connections, then the bridge answers some 503 and every callback answered 200 reaches the agent once', async () => {
     // 30 ms each way: every append waits at least 60 ms, so even the quickest answer of each sample is slow.
     proxy.setDelay(30);
-    const load = sender(pool, 'slow', CONNECTIONS * 2);
+    const load = sender(pool, 'slow', { extension: EXTENSION, workers: CONNECTIONS * 2 });
     try {
       await eventually(() => load.status(503) >= 20 && load.accepted.length >= 100, 30_000, 'the bridge to refuse callbacks while Redis is slow');
     } finally {
@@ -185,7 +121,7 @@ describe('the answer-time signal under a healthy steady load', () => {
 
   it('when callbacks come at a steady 600/s over keep-alive connections, then none is refused and every one reaches the agent', async () => {
     // 600/s: over MIN_ARRIVALS_PER_SAMPLE per 100 ms, so the signal judges these samples.
-    const load = sender(pool, 'steady', 0, 600);
+    const load = sender(pool, 'steady', { extension: EXTENSION, ratePerS: 600 });
     await eventually(() => load.accepted.length >= 1800, 30_000, 'the steady load to be taken');
     await load.stop();
     const metrics = await (await fetch(`${bridge.url}/metrics`)).text();

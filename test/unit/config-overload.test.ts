@@ -18,6 +18,12 @@ describe('callback overload settings', () => {
     expect(loadConfig({ CALLBACK_MAX_ANSWER_MS: '25' })).toMatchObject({ ok: true, config: { callbackMaxAnswerMs: 25 } });
   });
 
+  it('when CALLBACK_MAX_CONNECTIONS_BUSY is unset or set, including 0 (off), then it is read', () => {
+    expect(loadConfig({})).toMatchObject({ ok: true, config: { callbackMaxConnectionsBusy: 0.45 } });
+    expect(loadConfig({ CALLBACK_MAX_CONNECTIONS_BUSY: '0' })).toMatchObject({ ok: true, config: { callbackMaxConnectionsBusy: 0 } });
+    expect(loadConfig({ CALLBACK_MAX_CONNECTIONS_BUSY: '0.7' })).toMatchObject({ ok: true, config: { callbackMaxConnectionsBusy: 0.7 } });
+  });
+
   it('when CALLBACK_MAX_OPEN_CALLS is set, including 0 (off), then it is read', () => {
     expect(loadConfig({ CALLBACK_MAX_OPEN_CALLS: '0' })).toMatchObject({ ok: true, config: { callbackMaxOpenCalls: 0 } });
     expect(loadConfig({ CALLBACK_MAX_OPEN_CALLS: '2500' })).toMatchObject({ ok: true, config: { callbackMaxOpenCalls: 2500 } });
@@ -39,6 +45,8 @@ describe('callback overload settings', () => {
     ['CALLBACK_MAX_ANSWER_MS', '2.5'],
     ['CALLBACK_MAX_EVENT_LOOP_UTILIZATION', '1.5'],
     ['CALLBACK_MAX_EVENT_LOOP_UTILIZATION', '95%'],
+    ['CALLBACK_MAX_CONNECTIONS_BUSY', '1.2'],
+    ['CALLBACK_MAX_CONNECTIONS_BUSY', 'busy'],
   ])('when %s is %s, then the problem names it', (name, value) => {
     const found = problems({ [name]: value });
     expect(found).toHaveLength(1);

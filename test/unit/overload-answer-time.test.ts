@@ -27,7 +27,7 @@ describe('overload guard: answer time (the least of a sample)', () => {
     const refused = samples(guard, 3, () => 15);
     expect(refused).toBeGreaterThan(0);
     expect(refused).toBeLessThan(3 * MIN_ARRIVALS_PER_SAMPLE);
-    expect(guard.stats().refused).toEqual({ in_flight: 0, event_loop: 0, answer_time: refused, open_calls: 0 });
+    expect(guard.stats().refused).toEqual({ in_flight: 0, event_loop: 0, answer_time: refused, connections_busy: 0, open_calls: 0 });
     samples(guard, 30, () => 1);
     expect(guard.stats().refuseShare).toBe(0);
     expect(samples(guard, 3, () => 1)).toBe(0);
@@ -77,7 +77,7 @@ describe('overload guard: answer time (the least of a sample)', () => {
   it('when a sample is taken, then its listeners get its least answer time (null when no callback came)', () => {
     const guard = answerGuard();
     const seen: Array<number | null> = [];
-    guard.onSample((ms) => seen.push(ms));
+    guard.onSample(({ answerMinMs }) => seen.push(answerMinMs));
     guard.admit();
     guard.done(7);
     guard.admit();
