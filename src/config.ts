@@ -140,7 +140,9 @@ const overloadSchema = {
     .trim()
     .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'must be a number from 0 to 1, e.g. 0.45 (0: off)')
     .transform(Number)
-    .default(0.45),
+    // Off unless asked for: an on-demand pool with slow answers reads busy with no queue behind it, and a PBX
+    // that does not retry would lose what a false 503 refused.
+    .default(0),
 };
 
 /** Loopback hosts, where a plain-http PBX URL is not sent over a network. */

@@ -137,6 +137,9 @@ export async function startBridge(opts: BridgeStartOptions): Promise<Target> {
     // For the same reason the open-call bound is off here: the pile would hit it within seconds and turn the
     // ladder's later steps into 503s a real PBX would never see. It is judged in test/integration/overload-open-calls.test.ts.
     CALLBACK_MAX_OPEN_CALLS: '0',
+    // The load generator sends over a fixed pool of 64 keep-alive connections, the kind of PBX this signal is
+    // for (off by default: docs/performance.md#overload-busy-connections).
+    CALLBACK_MAX_CONNECTIONS_BUSY: '0.45',
     ...benchBridgeEnv(),
     ...opts.env,
   };

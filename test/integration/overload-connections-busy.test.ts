@@ -53,8 +53,10 @@ describe('the busy-connections signal (Redis mode, a Redis made slow by a proxy)
     bridge = await spawnBridge({
       pbxApi: h.simulatorApi,
       redisUrl: `redis://127.0.0.1:${proxy.port}/0`,
-      // The default limit; the other signals off, so a refusal here is this signal's.
+      // The limit the docs suggest for a fixed pool (off by default); the other signals off, so a refusal here
+      // is this signal's.
       env: {
+        CALLBACK_MAX_CONNECTIONS_BUSY: '0.45',
         CALLBACK_MAX_ANSWER_MS: '0',
         CALLBACK_MAX_EVENT_LOOP_UTILIZATION: '0',
         CALLBACK_MAX_EVENT_LOOP_DELAY_MS: '0',

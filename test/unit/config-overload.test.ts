@@ -19,7 +19,7 @@ describe('callback overload settings', () => {
   });
 
   it('when CALLBACK_MAX_CONNECTIONS_BUSY is unset or set, including 0 (off), then it is read', () => {
-    expect(loadConfig({})).toMatchObject({ ok: true, config: { callbackMaxConnectionsBusy: 0.45 } });
+    expect(loadConfig({})).toMatchObject({ ok: true, config: { callbackMaxConnectionsBusy: 0 } });
     expect(loadConfig({ CALLBACK_MAX_CONNECTIONS_BUSY: '0' })).toMatchObject({ ok: true, config: { callbackMaxConnectionsBusy: 0 } });
     expect(loadConfig({ CALLBACK_MAX_CONNECTIONS_BUSY: '0.7' })).toMatchObject({ ok: true, config: { callbackMaxConnectionsBusy: 0.7 } });
   });
