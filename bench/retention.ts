@@ -1,7 +1,7 @@
 /**
  * What each call retains in memory mode: heap after a full GC before and after N callbacks at a fixed rate,
  * and what the bridge's threads used meanwhile: the main thread's CPU and its wait for a CPU (schedstat), and
- * the CPU of every other thread (V8's GC and compiler helpers, libuv's pool), per second, over 2 s windows.
+ * the CPU of every other thread (V8's GC and compiler helpers), per second, over 2 s windows.
  *   node --import tsx bench/retention.ts [rate=3000] [seconds=10] [rounds=2]
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,9 +20,9 @@ usage: node --import tsx bench/retention.ts [rate=3000] [seconds=10] [rounds=2]
 
 What each call retains in memory mode: the bridge's heap after two full collections before and after each
 round of open-loop callbacks (100,000 contacts, 1,000 agents), per accepted callback; and per round the
-bridge's threads over 2 s windows, in ms per second: the main thread's CPU and its wait for a CPU, V8's
-worker threads' CPU (concurrent marking and sweeping, background compilation), libuv's pool's; the mean and
-the highest window.
+bridge's threads over 2 s windows, in ms per second: the main thread's CPU and its wait for a CPU, the other
+threads' CPU (V8's workers: concurrent marking and sweeping, background compilation); the mean and the
+highest window, and the three busiest other threads.
 env: CONTACTS (100000), GC_OBSERVE (a module preloaded into the bridge, e.g. a gc PerformanceObserver)
 `);
 
@@ -34,35 +34,42 @@ async function gcHeap(target: Target): Promise<number> {
   return (await target.sample()).heapUsedBytes;
 }
 
-/** The bridge's threads' CPU (and the main thread's run-queue wait) in ms per second, per 2 s window of a round. */
+/**
+ * The bridge's threads in ms per second, per 2 s window of a round: the main thread's CPU and its wait for a
+ * CPU, and every other thread's CPU (Node 20 names them all `node`; V8's platform workers, which run
+ * concurrent marking, sweeping and background compilation, are the ones started right after the main thread,
+ * libuv's pool is idle in memory mode), summed and the busiest three by thread id - pid.
+ */
 function threadWindows(pid: number): { stop(): string } {
-  type Row = { main: number; wait: number; v8: number; libuv: number; other: number };
-  const rows: Row[] = [];
+  const windows: Array<{ main: number; wait: number; others: number }> = [];
+  const perThread = new Map<number, number>();
   const read = () => ({ at: performance.now(), threads: threadCpuMs(pid), wait: runQueueWaitMs(pid) });
-  let last = read();
+  const first = read();
+  let last = first;
   const take = (): void => {
     const now = read();
     const s = (now.at - last.at) / 1000;
-    const row: Row = { main: 0, wait: (now.wait - last.wait) / s, v8: 0, libuv: 0, other: 0 };
+    const row = { main: 0, wait: (now.wait - last.wait) / s, others: 0 };
     for (const [tid, t] of now.threads) {
       const used = (t.ms - (last.threads.get(tid)?.ms ?? 0)) / s;
       if (tid === pid) row.main += used;
-      else if (t.comm.startsWith('V8 ')) row.v8 += used;
-      else if (t.comm.startsWith('libuv')) row.libuv += used;
-      else row.other += used;
+      else row.others += used;
     }
-    rows.push(row);
+    windows.push(row);
     last = now;
   };
   const timer = setInterval(take, 2000);
   return {
     stop() {
       clearInterval(timer);
-      const f = (k: keyof Row): string => {
-        const v = rows.map((r) => r[k]);
+      const seconds = (last.at - first.at) / 1000;
+      for (const [tid, t] of last.threads) if (tid !== pid) perThread.set(tid - pid, (t.ms - (first.threads.get(tid)?.ms ?? 0)) / seconds);
+      const f = (k: 'main' | 'wait' | 'others'): string => {
+        const v = windows.map((r) => r[k]);
         return `${round(v.reduce((a, b) => a + b, 0) / Math.max(1, v.length), 0)}/${round(Math.max(0, ...v), 0)}`;
       };
-      return `threads ms/s over ${rows.length} x 2 s, mean/max: main ${f('main')}, main waitCPU ${f('wait')}, V8 workers ${f('v8')}, libuv ${f('libuv')}, other ${f('other')}`;
+      const busiest = [...perThread].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([d, ms]) => `+${d}: ${round(ms, 0)}`);
+      return `threads ms/s over ${windows.length} x 2 s, mean/max: main ${f('main')}, main waitCPU ${f('wait')}, other threads ${f('others')} (busiest, tid-pid: ${busiest.join(', ')})`;
     },
   };
 }

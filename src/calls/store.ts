@@ -9,7 +9,7 @@
  */
 import { compareEventIds } from '../core/event.js';
 import type { AppendClaim, AppendNote } from '../core/ports.js';
-import { ExpiringMap } from '../store/expiring-map.js';
+import { ExpiringMap, flatString } from '../store/expiring-map.js';
 import type { CallSession, SentEvent } from './model.js';
 import { sessionOfRingingEvent } from './ringing-session.js';
 
@@ -113,11 +113,12 @@ export async function updateSession(
  * JSON in a Buffer (every read is a fresh copy; the bytes live outside the JS heap, in Node's shared 8 KiB
  * pool slabs, so the collector neither copies nor compacts them: with tens of thousands of open calls a full
  * collection took a third of the time it took with the same documents as strings), its version, and the notes
- * not yet folded into it. One class, so every entry has the same shape.
+ * not yet folded into it. One class, so every entry has the same shape; every field a reference or a small
+ * integer, so an entry is one object for the collector (a time stamp in a field would be a boxed number more).
  *
- * The bytes are one of two things. A session's document (`ringingAt` -1), or, for a call opened by a ringing
- * callback and not rewritten since, that callback's event as the log serialized it (`ringingAt` when it
- * rang): the session is rebuilt from it on read, so the ringing path writes no document of its own
+ * The bytes are one of two things. A session's document (`ringing` false), or, for a call opened by a ringing
+ * callback and not rewritten since, when it rang (8 bytes, a float64) and then that callback's event as the log
+ * serialized it: the session is rebuilt from them on read, so the ringing path writes no document of its own
  * (docs/performance.md, "Memory mode: the cost of one callback"). Between claimGroup and the event's append
  * the new session is `pending`: the object itself, turned into a document if anyone reads or writes it first.
  */
@@ -131,9 +132,20 @@ class StoredSession {
     public groupKey: string | null = null,
     /** The new session claimGroup wrote, until its ringing event is appended (doc is null meanwhile). */
     public pending: CallSession | null = null,
-    /** -1: doc is the session's document; else doc is its ringing event, and this when it rang. */
-    public ringingAt = -1,
+    /** False: doc is the session's document; true: doc is when it rang and its ringing event. */
+    public ringing = false,
   ) {}
+}
+
+/** Bytes before a ringing event's JSON: when it rang, as a float64. */
+const RINGING_AT_BYTES = 8;
+
+/** A ringing event's bytes as kept: when it rang, then the event's JSON. */
+function ringingBytes(ringingAt: number, json: string): Buffer {
+  const bytes = Buffer.allocUnsafe(RINGING_AT_BYTES + Buffer.byteLength(json, 'utf8'));
+  bytes.writeDoubleLE(ringingAt, 0);
+  bytes.write(json, RINGING_AT_BYTES, 'utf8');
+  return bytes;
 }
 
 /** A session as a document. JSON.stringify never leaves a lone surrogate, so the bytes read back to the same text. */
@@ -177,8 +189,9 @@ export class MemoryCallStateStore implements CallStateStore {
       e.doc = documentOf(e.pending);
       e.pending = null;
     }
-    const text = (e.doc as Buffer).toString('utf8');
-    return e.ringingAt >= 0 ? sessionOfRingingEvent(text, e.ringingAt) : (JSON.parse(text) as CallSession);
+    const doc = e.doc as Buffer;
+    if (e.ringing) return sessionOfRingingEvent(doc.toString('utf8', RINGING_AT_BYTES), doc.readDoubleLE(0));
+    return JSON.parse(doc.toString('utf8')) as CallSession;
   }
 
   async readMany(sessionIds: readonly string[]): Promise<Array<VersionedSession | null>> {
@@ -201,7 +214,7 @@ export class MemoryCallStateStore implements CallStateStore {
       this.sessions.delete(id);
       e.doc = documentOf(session);
       e.pending = null;
-      e.ringingAt = -1;
+      e.ringing = false;
       e.version = expected + 1;
       // The notes stay beside the document until it is rewritten with them in it (read folds them into events).
       if (e.notes !== null) {
@@ -266,13 +279,15 @@ export class MemoryCallStateStore implements CallStateStore {
   async claimGroup(key: string, candidate: CallSession, ttlMs: number, stale: string | null): Promise<string> {
     const held = this.groups.get(key);
     if (held !== undefined && held !== stale) return held;
+    // One flat string for the map and the entry (a joined key is a chain of strings: src/store/expiring-map.ts).
+    const flatKey = flatString(key);
     // Claimed and written in one synchronous step: a claim running alongside sees both.
-    this.groups.set(key, candidate.sessionId, ttlMs);
+    this.groups.set(flatKey, candidate.sessionId, ttlMs);
     if (this.sessions.has(candidate.sessionId)) {
       this.write(candidate, 0); // refused, as a compare-and-set on an existing session is
     } else {
       // Kept as the object until its ringing event is appended (noteRinging), or read or written before that.
-      this.sessions.set(candidate.sessionId, new StoredSession(null, 1, null, key, candidate));
+      this.sessions.set(candidate.sessionId, new StoredSession(null, 1, null, flatKey, candidate));
       this.indexWritten(candidate.sessionId, candidate);
     }
     return candidate.sessionId;
@@ -295,8 +310,8 @@ export class MemoryCallStateStore implements CallStateStore {
     // Still the session claimGroup wrote, as its ringing event says it (src/calls/ringing-session.ts):
     // the event's bytes stand for it. Anything else (read or written since, via hints) gets a plain note.
     if (e !== undefined && e.pending !== null && e.pending.viaHints === undefined && e.notes === null) {
-      e.doc = Buffer.from(json, 'utf8');
-      e.ringingAt = e.pending.startedAt;
+      e.doc = ringingBytes(e.pending.startedAt, json);
+      e.ringing = true;
       e.pending = null;
       return;
     }
