@@ -116,11 +116,12 @@ export async function updateSession(
  * not yet folded into it. One class, so every entry has the same shape; every field a reference or a small
  * integer, so an entry is one object for the collector (a time stamp in a field would be a boxed number more).
  *
- * The bytes are one of two things. A session's document (`ringing` false), or, for a call opened by a ringing
- * callback and not rewritten since, when it rang (8 bytes, a float64) and then that callback's event as the log
- * serialized it: the session is rebuilt from them on read, so the ringing path writes no document of its own
- * (docs/performance.md, "Memory mode: the cost of one callback"). Between claimGroup and the event's append
- * the new session is `pending`: the object itself, turned into a document if anyone reads or writes it first.
+ * The bytes are one of two things. A session's document (`start` -1), or, for a call opened by a ringing
+ * callback and not rewritten since, a record in a slab shared with other such calls (`RingingSlabs`),
+ * doc[start, end): when it rang (8 bytes, a float64), then that callback's event as the log serialized it. The
+ * session is rebuilt from them on read, so the ringing path writes no document of its own (docs/performance.md,
+ * "Memory mode: the cost of one callback"). Between claimGroup and the event's append the new session is
+ * `pending`: the object itself, turned into a document if anyone reads or writes it first.
  */
 class StoredSession {
   constructor(
@@ -132,20 +133,48 @@ class StoredSession {
     public groupKey: string | null = null,
     /** The new session claimGroup wrote, until its ringing event is appended (doc is null meanwhile). */
     public pending: CallSession | null = null,
-    /** False: doc is the session's document; true: doc is when it rang and its ringing event. */
-    public ringing = false,
+    /** -1: doc is the session's document; else where its ringing record starts in doc, and `end` where it ends. */
+    public start = -1,
+    public end = 0,
   ) {}
 }
 
-/** Bytes before a ringing event's JSON: when it rang, as a float64. */
+/** Bytes of a ringing record before the event's JSON: when it rang, as a float64. */
 const RINGING_AT_BYTES = 8;
+const SLAB_BYTES = 16 * 1024;
 
-/** A ringing event's bytes as kept: when it rang, then the event's JSON. */
-function ringingBytes(ringingAt: number, json: string): Buffer {
-  const bytes = Buffer.allocUnsafe(RINGING_AT_BYTES + Buffer.byteLength(json, 'utf8'));
-  bytes.writeDoubleLE(ringingAt, 0);
-  bytes.write(json, RINGING_AT_BYTES, 'utf8');
-  return bytes;
+/**
+ * The ringing records, packed one after another into shared 16 KiB slabs: a Buffer of its own per call would
+ * be one more heap object per open call (a slab is one per ~20 calls). A slab is freed once no session points
+ * into it (each is rewritten as a document or removed); one session still ringing keeps its slab alive, as a
+ * Buffer from Node's own pool keeps its 8 KiB.
+ */
+class RingingSlabs {
+  private slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  private used = 0;
+
+  /** Writes when it rang and the event's JSON, and points the entry to them. */
+  put(e: StoredSession, ringingAt: number, json: string): void {
+    const length = RINGING_AT_BYTES + Buffer.byteLength(json, 'utf8');
+    let into = this.slab;
+    let at = this.used;
+    if (length > SLAB_BYTES / 4) {
+      // An unusually large event (a contact with many fields): bytes of its own rather than a slab's tail.
+      into = Buffer.allocUnsafe(length);
+      at = 0;
+    } else {
+      if (length > SLAB_BYTES - this.used) {
+        this.slab = into = Buffer.allocUnsafeSlow(SLAB_BYTES);
+        this.used = at = 0;
+      }
+      this.used += length;
+    }
+    into.writeDoubleLE(ringingAt, at);
+    into.write(json, at + RINGING_AT_BYTES, 'utf8');
+    e.doc = into;
+    e.start = at;
+    e.end = at + length;
+  }
 }
 
 /** A session as a document. JSON.stringify never leaves a lone surrogate, so the bytes read back to the same text. */
@@ -164,6 +193,7 @@ export class MemoryCallStateStore implements CallStateStore {
   /** Grouping key -> session id, for CALL_GROUP_WINDOW_S; bounded and swept like every in-process table. */
   private readonly groups: ExpiringMap<string>;
   private readonly flags = new Map<string, string>();
+  private readonly ringingSlabs = new RingingSlabs();
   /** Finished sessions kept for lookups by id; the oldest go first. */
   private readonly maxSessions: number;
 
@@ -190,7 +220,7 @@ export class MemoryCallStateStore implements CallStateStore {
       e.pending = null;
     }
     const doc = e.doc as Buffer;
-    if (e.ringing) return sessionOfRingingEvent(doc.toString('utf8', RINGING_AT_BYTES), doc.readDoubleLE(0));
+    if (e.start >= 0) return sessionOfRingingEvent(doc.toString('utf8', e.start + RINGING_AT_BYTES, e.end), doc.readDoubleLE(e.start));
     return JSON.parse(doc.toString('utf8')) as CallSession;
   }
 
@@ -214,7 +244,7 @@ export class MemoryCallStateStore implements CallStateStore {
       this.sessions.delete(id);
       e.doc = documentOf(session);
       e.pending = null;
-      e.ringing = false;
+      e.start = -1;
       e.version = expected + 1;
       // The notes stay beside the document until it is rewritten with them in it (read folds them into events).
       if (e.notes !== null) {
@@ -310,8 +340,7 @@ export class MemoryCallStateStore implements CallStateStore {
     // Still the session claimGroup wrote, as its ringing event says it (src/calls/ringing-session.ts):
     // the event's bytes stand for it. Anything else (read or written since, via hints) gets a plain note.
     if (e !== undefined && e.pending !== null && e.pending.viaHints === undefined && e.notes === null) {
-      e.doc = ringingBytes(e.pending.startedAt, json);
-      e.ringing = true;
+      this.ringingSlabs.put(e, e.pending.startedAt, json);
       e.pending = null;
       return;
     }
