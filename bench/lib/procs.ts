@@ -1,6 +1,6 @@
 /** Child processes under test: spawn, wait until ready, CPU time from /proc, stop. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 
@@ -118,6 +118,32 @@ export function runQueueWaitMs(pid: number): number {
   } catch {
     return NaN;
   }
+}
+
+/**
+ * CPU time (user + system, ms) of each thread of a process, by thread id, with its name (`comm`: the main
+ * thread carries the process's name, libuv's pool `libuv-worker`, V8's GC and compiler helpers
+ * `V8 DefaultWorke`), from /proc/<pid>/task/<tid>/stat; empty where /proc is missing.
+ */
+export function threadCpuMs(pid: number): Map<number, { comm: string; ms: number }> {
+  const out = new Map<number, { comm: string; ms: number }>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(tid), { comm, ms: ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 });
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
 }
 
 /** CPU time all of the machine's CPUs spent busy (not idle or waiting for I/O), ms, from /proc/stat; NaN elsewhere. */

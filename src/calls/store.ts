@@ -9,7 +9,7 @@
  */
 import { compareEventIds } from '../core/event.js';
 import type { AppendClaim, AppendNote } from '../core/ports.js';
-import { ExpiringMap } from '../store/expiring-map.js';
+import { ExpiringMap, flatString } from '../store/expiring-map.js';
 import type { CallSession, SentEvent } from './model.js';
 import { sessionOfRingingEvent } from './ringing-session.js';
 
@@ -113,13 +113,15 @@ export async function updateSession(
  * JSON in a Buffer (every read is a fresh copy; the bytes live outside the JS heap, in Node's shared 8 KiB
  * pool slabs, so the collector neither copies nor compacts them: with tens of thousands of open calls a full
  * collection took a third of the time it took with the same documents as strings), its version, and the notes
- * not yet folded into it. One class, so every entry has the same shape.
+ * not yet folded into it. One class, so every entry has the same shape; every field a reference or a small
+ * integer, so an entry is one object for the collector (a time stamp in a field would be a boxed number more).
  *
- * The bytes are one of two things. A session's document (`ringingAt` -1), or, for a call opened by a ringing
- * callback and not rewritten since, that callback's event as the log serialized it (`ringingAt` when it
- * rang): the session is rebuilt from it on read, so the ringing path writes no document of its own
- * (docs/performance.md, "Memory mode: the cost of one callback"). Between claimGroup and the event's append
- * the new session is `pending`: the object itself, turned into a document if anyone reads or writes it first.
+ * The bytes are one of two things. A session's document (`start` -1), or, for a call opened by a ringing
+ * callback and not rewritten since, a record in a slab shared with other such calls (`RingingSlabs`),
+ * doc[start, end): when it rang (8 bytes, a float64), then that callback's event as the log serialized it. The
+ * session is rebuilt from them on read, so the ringing path writes no document of its own (docs/performance.md,
+ * "Memory mode: the cost of one callback"). Between claimGroup and the event's append the new session is
+ * `pending`: the object itself, turned into a document if anyone reads or writes it first.
  */
 class StoredSession {
   constructor(
@@ -131,9 +133,48 @@ class StoredSession {
     public groupKey: string | null = null,
     /** The new session claimGroup wrote, until its ringing event is appended (doc is null meanwhile). */
     public pending: CallSession | null = null,
-    /** -1: doc is the session's document; else doc is its ringing event, and this when it rang. */
-    public ringingAt = -1,
+    /** -1: doc is the session's document; else where its ringing record starts in doc, and `end` where it ends. */
+    public start = -1,
+    public end = 0,
   ) {}
+}
+
+/** Bytes of a ringing record before the event's JSON: when it rang, as a float64. */
+const RINGING_AT_BYTES = 8;
+const SLAB_BYTES = 16 * 1024;
+
+/**
+ * The ringing records, packed one after another into shared 16 KiB slabs: a Buffer of its own per call would
+ * be one more heap object per open call (a slab is one per ~20 calls). A slab is freed once no session points
+ * into it (each is rewritten as a document or removed); one session still ringing keeps its slab alive, as a
+ * Buffer from Node's own pool keeps its 8 KiB.
+ */
+class RingingSlabs {
+  private slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  private used = 0;
+
+  /** Writes when it rang and the event's JSON, and points the entry to them. */
+  put(e: StoredSession, ringingAt: number, json: string): void {
+    const length = RINGING_AT_BYTES + Buffer.byteLength(json, 'utf8');
+    let into = this.slab;
+    let at = this.used;
+    if (length > SLAB_BYTES / 4) {
+      // An unusually large event (a contact with many fields): bytes of its own rather than a slab's tail.
+      into = Buffer.allocUnsafe(length);
+      at = 0;
+    } else {
+      if (length > SLAB_BYTES - this.used) {
+        this.slab = into = Buffer.allocUnsafeSlow(SLAB_BYTES);
+        this.used = at = 0;
+      }
+      this.used += length;
+    }
+    into.writeDoubleLE(ringingAt, at);
+    into.write(json, at + RINGING_AT_BYTES, 'utf8');
+    e.doc = into;
+    e.start = at;
+    e.end = at + length;
+  }
 }
 
 /** A session as a document. JSON.stringify never leaves a lone surrogate, so the bytes read back to the same text. */
@@ -152,6 +193,7 @@ export class MemoryCallStateStore implements CallStateStore {
   /** Grouping key -> session id, for CALL_GROUP_WINDOW_S; bounded and swept like every in-process table. */
   private readonly groups: ExpiringMap<string>;
   private readonly flags = new Map<string, string>();
+  private readonly ringingSlabs = new RingingSlabs();
   /** Finished sessions kept for lookups by id; the oldest go first. */
   private readonly maxSessions: number;
 
@@ -177,8 +219,9 @@ export class MemoryCallStateStore implements CallStateStore {
       e.doc = documentOf(e.pending);
       e.pending = null;
     }
-    const text = (e.doc as Buffer).toString('utf8');
-    return e.ringingAt >= 0 ? sessionOfRingingEvent(text, e.ringingAt) : (JSON.parse(text) as CallSession);
+    const doc = e.doc as Buffer;
+    if (e.start >= 0) return sessionOfRingingEvent(doc.toString('utf8', e.start + RINGING_AT_BYTES, e.end), doc.readDoubleLE(e.start));
+    return JSON.parse(doc.toString('utf8')) as CallSession;
   }
 
   async readMany(sessionIds: readonly string[]): Promise<Array<VersionedSession | null>> {
@@ -201,7 +244,7 @@ export class MemoryCallStateStore implements CallStateStore {
       this.sessions.delete(id);
       e.doc = documentOf(session);
       e.pending = null;
-      e.ringingAt = -1;
+      e.start = -1;
       e.version = expected + 1;
       // The notes stay beside the document until it is rewritten with them in it (read folds them into events).
       if (e.notes !== null) {
@@ -266,13 +309,15 @@ export class MemoryCallStateStore implements CallStateStore {
   async claimGroup(key: string, candidate: CallSession, ttlMs: number, stale: string | null): Promise<string> {
     const held = this.groups.get(key);
     if (held !== undefined && held !== stale) return held;
+    // One flat string for the map and the entry (a joined key is a chain of strings: src/store/expiring-map.ts).
+    const flatKey = flatString(key);
     // Claimed and written in one synchronous step: a claim running alongside sees both.
-    this.groups.set(key, candidate.sessionId, ttlMs);
+    this.groups.set(flatKey, candidate.sessionId, ttlMs);
     if (this.sessions.has(candidate.sessionId)) {
       this.write(candidate, 0); // refused, as a compare-and-set on an existing session is
     } else {
       // Kept as the object until its ringing event is appended (noteRinging), or read or written before that.
-      this.sessions.set(candidate.sessionId, new StoredSession(null, 1, null, key, candidate));
+      this.sessions.set(candidate.sessionId, new StoredSession(null, 1, null, flatKey, candidate));
       this.indexWritten(candidate.sessionId, candidate);
     }
     return candidate.sessionId;
@@ -295,8 +340,7 @@ export class MemoryCallStateStore implements CallStateStore {
     // Still the session claimGroup wrote, as its ringing event says it (src/calls/ringing-session.ts):
     // the event's bytes stand for it. Anything else (read or written since, via hints) gets a plain note.
     if (e !== undefined && e.pending !== null && e.pending.viaHints === undefined && e.notes === null) {
-      e.doc = Buffer.from(json, 'utf8');
-      e.ringingAt = e.pending.startedAt;
+      this.ringingSlabs.put(e, e.pending.startedAt, json);
       e.pending = null;
       return;
     }

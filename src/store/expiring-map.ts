@@ -12,17 +12,14 @@
  *   key deleted there, and finding the first key again walks the holes, so "delete the oldest" on a Map
  *   costs more the longer it runs. A key set again or deleted leaves a stale queue entry, skipped when it
  *   reaches the front and dropped when the queue is compacted.
+ * - No object per key (docs/performance.md, "Memory mode: what a call keeps"): the entries are primitives in
+ *   parallel arrays in insertion order (key, value, expiry), which are also the queue for the cap; the Map
+ *   holds each key's entry number (a small integer) and the lanes hold entry numbers. The collector's
+ *   concurrent marking visits every live object, and the memory bridge keeps one key per open call in two
+ *   of these maps (the dedupe window, the grouping keys). Kept strings are flat (`flatString`).
  * - `workDone` counts the entries that sweeps and evictions visited, so tests can assert on the work an
  *   insert costs instead of on wall time.
  */
-
-interface Slot<V> {
-  key: string;
-  value: V;
-  /** Infinity for a key without a time to live. */
-  expiresAt: number;
-  lane: number;
-}
 
 export interface ExpiringMapOptions {
   maxKeys: number;
@@ -39,20 +36,27 @@ function laneOf(ttlMs: number | null): number {
   return 2 ** Math.ceil(Math.log2(Math.max(1, ttlMs)));
 }
 
-/** A FIFO of slots with a moving head; stale slots (no longer in the map) are skipped by the owner. */
-class SlotQueue<V> {
-  private items: Array<Slot<V>> = [];
-  private head = 0;
+/**
+ * The string as one flat string. A string built with `+` or a template literal is a chain of V8 cons strings,
+ * one heap object per join, for as long as it is kept (a dedupe key `c:<call id>:<extension>:<state>` is four
+ * or five). `normalize()` answers it flattened into one string (NFC leaves Latin-1 text as it is); a string
+ * that normalization would change (some text beyond Latin-1) is kept as it came.
+ */
+export function flatString(s: string): string {
+  const flat = s.normalize();
+  return flat === s ? flat : s;
+}
+
+/** A FIFO of entry numbers with a moving head; stale ones (no longer the key's entry) are skipped by the owner. */
+class NumberQueue {
+  items: number[] = [];
+  head = 0;
 
   get length(): number {
     return this.items.length - this.head;
   }
 
-  push(slot: Slot<V>): void {
-    this.items.push(slot);
-  }
-
-  peek(): Slot<V> | undefined {
+  peek(): number | undefined {
     return this.items[this.head];
   }
 
@@ -64,25 +68,23 @@ class SlotQueue<V> {
       this.head = 0;
     }
   }
-
-  /** Keeps only the slots `live` accepts, in order. */
-  compact(live: (slot: Slot<V>) => boolean): void {
-    this.items = this.items.slice(this.head).filter(live);
-    this.head = 0;
-  }
-
-  clear(): void {
-    this.items = [];
-    this.head = 0;
-  }
 }
 
 export class ExpiringMap<V> {
-  private readonly slots = new Map<string, Slot<V>>();
-  /** Every slot in insertion order, for the cap. */
-  private readonly order = new SlotQueue<V>();
-  /** One queue per time-to-live lane, for expiry. */
-  private readonly lanes = new Map<number, SlotQueue<V>>();
+  /** Key -> the number of its current entry. */
+  private readonly index = new Map<string, number>();
+  /**
+   * Every entry in insertion order, entry n at n - base, the oldest not yet passed by the cap at `head`: the
+   * queue for the cap. A key set again or deleted leaves its old entry behind (no longer in `index`).
+   */
+  private keys: string[] = [];
+  private values: V[] = [];
+  /** Infinity for a key without a time to live. */
+  private expiries: number[] = [];
+  private base = 0;
+  private head = 0;
+  /** One queue of entry numbers per time-to-live lane, for expiry. */
+  private readonly lanes = new Map<number, NumberQueue>();
   private readonly maxKeys: number;
   private readonly now: () => number;
   private readonly sweepIntervalMs: number;
@@ -97,55 +99,59 @@ export class ExpiringMap<V> {
   }
 
   get size(): number {
-    return this.slots.size;
+    return this.index.size;
   }
 
   /** The value while the key is live, else undefined. */
   get(key: string): V | undefined {
-    const slot = this.slots.get(key);
-    if (!slot) return undefined;
+    const n = this.index.get(key);
+    if (n === undefined) return undefined;
+    const at = this.expiries[n - this.base] as number;
     // A key without a time to live needs no clock read.
-    if (slot.expiresAt === FOREVER || slot.expiresAt > this.now()) return slot.value;
-    this.slots.delete(key);
+    if (at === FOREVER || at > this.now()) return this.values[n - this.base];
+    this.index.delete(key);
     return undefined;
   }
 
   /** Milliseconds the key has left (Infinity without a time to live), or null when it is not live. */
   ttlLeft(key: string): number | null {
-    const slot = this.slots.get(key);
+    const n = this.index.get(key);
     const now = this.now();
-    return slot && slot.expiresAt > now ? slot.expiresAt - now : null;
+    const at = n === undefined ? -Infinity : (this.expiries[n - this.base] as number);
+    return at > now ? at - now : null;
   }
 
   /** Sets the key as the newest, expiring `ttlMs` from now (null: never). */
   set(key: string, value: V, ttlMs: number | null): void {
     const now = this.now();
     const lane = laneOf(ttlMs);
-    const slot: Slot<V> = { key, value, expiresAt: ttlMs === null ? FOREVER : now + ttlMs, lane };
-    this.slots.delete(key);
-    this.slots.set(key, slot);
-    this.order.push(slot);
+    const n = this.base + this.keys.length;
+    const flat = flatString(key);
+    this.index.set(flat, n);
+    this.keys.push(flat);
+    this.values.push(flatValue(value));
+    this.expiries.push(ttlMs === null ? FOREVER : now + ttlMs);
     if (lane !== FOREVER) {
       let queue = this.lanes.get(lane);
-      if (!queue) this.lanes.set(lane, (queue = new SlotQueue()));
-      queue.push(slot);
+      if (!queue) this.lanes.set(lane, (queue = new NumberQueue()));
+      queue.items.push(n);
     }
     if (now >= this.nextSweepAt) this.sweep(now);
     this.evictPastCap();
     // Keys set again or deleted leave stale entries behind; past twice the live keys, drop them.
-    if (this.order.length > 2 * this.slots.size + 1024) this.compact();
+    if (this.keys.length - this.head > 2 * this.index.size + 1024) this.compact();
   }
 
   /** Changes a live key's value, keeping its expiry and its place; false when it is not live. */
   replace(key: string, value: V): boolean {
-    const slot = this.slots.get(key);
-    if (!slot || slot.expiresAt <= this.now()) return false;
-    slot.value = value;
+    const n = this.index.get(key);
+    if (n === undefined || (this.expiries[n - this.base] as number) <= this.now()) return false;
+    this.values[n - this.base] = flatValue(value);
     return true;
   }
 
   delete(key: string): boolean {
-    return this.slots.delete(key);
+    return this.index.delete(key);
   }
 
   /** Forgets expired keys now, unless a sweep ran within the last sweep interval. */
@@ -155,21 +161,29 @@ export class ExpiringMap<V> {
   }
 
   clear(): void {
-    this.slots.clear();
-    this.order.clear();
+    this.index.clear();
+    this.keys = [];
+    this.values = [];
+    this.expiries = [];
+    this.base = 0;
+    this.head = 0;
     this.lanes.clear();
   }
 
-  private isCurrent = (slot: Slot<V>): boolean => this.slots.get(slot.key) === slot;
+  /** Whether entry n is still its key's entry (not set again, deleted, expired and swept, or evicted). */
+  private isCurrent(n: number): boolean {
+    const i = n - this.base;
+    return i >= this.head && this.index.get(this.keys[i] as string) === n;
+  }
 
   private sweep(now: number): void {
     this.nextSweepAt = now + this.sweepIntervalMs;
     for (const [lane, queue] of this.lanes) {
-      for (let slot = queue.peek(); slot; slot = queue.peek()) {
+      for (let n = queue.peek(); n !== undefined; n = queue.peek()) {
         this.workDone++;
-        const current = this.isCurrent(slot);
-        if (current && slot.expiresAt > now) break;
-        if (current) this.slots.delete(slot.key);
+        const current = this.isCurrent(n);
+        if (current && (this.expiries[n - this.base] as number) > now) break;
+        if (current) this.index.delete(this.keys[n - this.base] as string);
         queue.shift();
       }
       if (queue.length === 0) this.lanes.delete(lane);
@@ -177,22 +191,58 @@ export class ExpiringMap<V> {
   }
 
   private evictPastCap(): void {
-    while (this.slots.size > this.maxKeys) {
-      const slot = this.order.peek();
-      if (!slot) return;
+    while (this.index.size > this.maxKeys && this.head < this.keys.length) {
       this.workDone++;
-      if (this.isCurrent(slot)) this.slots.delete(slot.key);
-      this.order.shift();
+      const n = this.base + this.head;
+      if (this.isCurrent(n)) this.index.delete(this.keys[this.head] as string);
+      this.head++;
+      // Drop the passed front once it is at least half the arrays: amortised O(1).
+      if (this.head >= 1024 && this.head * 2 >= this.keys.length) {
+        this.keys = this.keys.slice(this.head);
+        this.values = this.values.slice(this.head);
+        this.expiries = this.expiries.slice(this.head);
+        this.base += this.head;
+        this.head = 0;
+        // Entry numbers stay small integers (no boxed number per key): renumber long before they would not be.
+        if (this.base > 2 ** 30) this.compact();
+      }
     }
   }
 
+  /** Keeps only the current entries, numbered again from 0, in the same order (the lanes' too). */
   private compact(): void {
-    this.workDone += this.order.length;
-    this.order.compact(this.isCurrent);
+    this.workDone += this.keys.length - this.head;
+    const keys: string[] = [];
+    const values: V[] = [];
+    const expiries: number[] = [];
+    // The lanes first, while their numbers are the old ones; they are renumbered below.
     for (const [lane, queue] of this.lanes) {
       this.workDone += queue.length;
-      queue.compact(this.isCurrent);
+      queue.items = queue.items.slice(queue.head).filter((n) => this.isCurrent(n));
+      queue.head = 0;
       if (queue.length === 0) this.lanes.delete(lane);
     }
+    const old = { keys: this.keys, base: this.base };
+    for (let i = this.head; i < old.keys.length; i++) {
+      const key = old.keys[i] as string;
+      if (this.index.get(key) !== old.base + i) continue;
+      this.index.set(key, keys.length);
+      keys.push(key);
+      values.push(this.values[i] as V);
+      expiries.push(this.expiries[i] as number);
+    }
+    for (const queue of this.lanes.values()) {
+      for (let j = 0; j < queue.items.length; j++) queue.items[j] = this.index.get(old.keys[(queue.items[j] as number) - old.base] as string) as number;
+    }
+    this.keys = keys;
+    this.values = values;
+    this.expiries = expiries;
+    this.base = 0;
+    this.head = 0;
   }
+}
+
+/** A string value kept flat (an event id is a join of two or three strings); any other value as it is. */
+function flatValue<V>(value: V): V {
+  return typeof value === 'string' ? (flatString(value) as V) : value;
 }

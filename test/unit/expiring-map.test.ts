@@ -91,6 +91,57 @@ describe('ExpiringMap', () => {
   });
 });
 
+describe('ExpiringMap entries kept as arrays', () => {
+  it('when keys are set again and deleted past its compaction, every live key keeps its value, expiry and place', () => {
+    const c = clock();
+    const map = new ExpiringMap<number>({ maxKeys: 50_000, now: c.now });
+    // Mixed lanes, every key set three times and a third of them deleted: stale entries force compactions.
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 6000; i++) map.set(`k${i}`, round * 10_000 + i, i % 2 === 0 ? 10_000 : DAY_MS);
+      c.advance(1);
+    }
+    for (let i = 0; i < 6000; i += 3) map.delete(`k${i}`);
+    for (let i = 0; i < 2000; i++) map.set(`n${i}`, i, null);
+    expect(map.size).toBe(6000);
+    expect(map.get('k1')).toBe(20_001);
+    expect(map.get('k3')).toBeUndefined();
+    expect(map.ttlLeft('k2')).toBe(10_000 - 1);
+    expect(map.replace('k4', 7)).toBe(true);
+    expect(map.get('k4')).toBe(7);
+    // The short lane expires and is swept away; the day lane and the keys without a time to live stay.
+    c.advance(10_000);
+    map.set('trigger', 0, DAY_MS);
+    expect(map.get('k2')).toBeUndefined();
+    expect(map.get('k5')).toBe(20_005);
+    expect(map.get('n1999')).toBe(1999);
+    expect(map.size).toBe(2000 + 2000 + 1);
+  });
+
+  it('when at its cap after a compaction, the oldest live key still goes first', () => {
+    const map = new ExpiringMap<string>({ maxKeys: 3000 });
+    for (let i = 0; i < 3000; i++) map.set(`a${i}`, `v${i}`, DAY_MS);
+    // Setting the older half again makes the younger half the oldest.
+    for (let round = 0; round < 3; round++) for (let i = 0; i < 1500; i++) map.set(`a${i}`, `w${i}`, DAY_MS);
+    for (let i = 0; i < 1500; i++) map.set(`b${i}`, `x${i}`, DAY_MS);
+    expect(map.size).toBe(3000);
+    expect(map.get('a1500')).toBeUndefined();
+    expect(map.get('a2999')).toBeUndefined();
+    expect(map.get('a0')).toBe('w0');
+    expect(map.get('b1499')).toBe('x1499');
+  });
+
+  it('when a key or value is a joined string or text beyond Latin-1, it reads back the same', () => {
+    const map = new ExpiringMap<string>({ maxKeys: 10 });
+    const id = ['bcid', String(Date.now())].join('-');
+    map.set(`c:${id}:1000:ringing`, `${'0'.repeat(13)}-${id}`, DAY_MS);
+    // U+0041 U+030A normalizes (NFC) to U+00C5: such a key stays as it came.
+    map.set('caller:A\u030A', 'Ame\u0301lie', DAY_MS);
+    expect(map.get(`c:${id}:1000:ringing`)).toBe(`0000000000000-${id}`);
+    expect(map.get('caller:A\u030A')).toBe('Ame\u0301lie');
+    expect(map.get('caller:\u00C5')).toBeUndefined();
+  });
+});
+
 describe('MemoryKeyValueStore', () => {
   it('when counters keyed by caller-chosen names pile up, it holds at most its cap and forgets expired ones', async () => {
     const c = clock();

@@ -174,3 +174,34 @@ describe('a new session read or written before its ringing event is appended', (
     expect(await store.counts()).toEqual({ active: 0, recordingsPending: 0 });
   });
 });
+
+describe('many sessions kept as their ringing events', () => {
+  it('when they fill several shared slabs, one with an event larger than a slab holds, then each reads back its own', async () => {
+    const c = cases[1]!;
+    const eager = new MemoryCallStateStore({ maxSessions: 10_000 });
+    const lazy = new MemoryCallStateStore({ maxSessions: 10_000 });
+    const ids: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      // Events of every size; every 100th one ~20 KB (a contact with a long custom field).
+      const big = i % 100 === 7 ? 'x'.repeat(20_000) : 'é'.repeat(i);
+      const ci: Case = { ...c, cb: { ...c.cb, callId: `call-${i}` }, match: { ...c.match, contact: { ...contact, customFields: { note: big } } } };
+      const id = `m-${i}`;
+      ids.push(id);
+      const { session, note, json } = await opened(ci, id);
+      await eager.claimGroup(`k:${id}`, structuredClone(session), 60_000, null);
+      await eager.noteEvent(id, note);
+      await lazy.claimGroup(`k:${id}`, session, 60_000, null);
+      lazy.noteRinging(id, note, json);
+    }
+    // Rewriting some (their slab space is left behind) leaves the others as they were.
+    for (const id of ids.filter((_, i) => i % 3 === 0)) {
+      for (const store of [eager, lazy]) {
+        await updateSession(store, id, (s) => {
+          s.answeredBy = '101';
+          return true;
+        });
+      }
+    }
+    for (const id of ids) expect(JSON.stringify(await lazy.read(id))).toBe(JSON.stringify(await eager.read(id)));
+  });
+});
