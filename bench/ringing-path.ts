@@ -8,14 +8,8 @@
  *
  * Prints one JSON line: µs of CPU per callback for each round, sorted, and the median.
  */
-import { pino } from 'pino';
-import { CallTracker } from '../src/calls/tracker.js';
-import { MemoryCallStateStore } from '../src/calls/store.js';
-import type { CallerDirectory } from '../src/core/call-events.js';
-import type { Contact } from '../src/core/event.js';
-import { MemoryEventLog } from '../src/events/memory-event-log.js';
-import type { LeaderLease } from '../src/lease/leader-lease.js';
 import { answerHelp } from './lib/help.js';
+import { createRingingPath } from './lib/ringing-path.js';
 
 answerHelp(`
 usage: node --import tsx bench/ringing-path.ts [count=30000] [rounds=5]
@@ -26,50 +20,8 @@ HTTP, no phonebook); prints one JSON line with each round's µs per callback and
 
 const count = Number(process.argv[2] ?? 30_000);
 const rounds = Number(process.argv[3] ?? 5);
-const contact: Omit<Contact, 'match'> = {
-  phonebookId: '12345',
-  displayName: 'Aarav Sharma',
-  firstName: 'Aarav',
-  lastName: 'Sharma',
-  email: 'aarav.sharma@example.com',
-  extension: '',
-  phoneNumber: '+919812345678',
-  cellNumber: '+919876543210',
-  phoneGroup: 'Customers',
-  customFields: { company: 'Acme Pvt Ltd', account: 'AC-10293' },
-};
-const directory: CallerDirectory = {
-  lookup: (raw) => ({ from: `+91${raw.slice(1)}`, contact: { ...contact, customFields: { ...contact.customFields }, match: 'exact' }, otherContacts: [] }),
-  isExtension: () => false,
-};
-const never = (): Promise<never> => new Promise<never>(() => undefined);
-const quiet = pino({ enabled: false });
-const eventLog = new MemoryEventLog({ epoch: Date.now(), logger: quiet });
-let bytes = 0;
-eventLog.subscribe((e) => {
-  bytes += Buffer.byteLength(e.json);
-});
-const lease = { hold: async () => true, release: async () => undefined } as unknown as LeaderLease;
-const tracker = new CallTracker({
-  store: new MemoryCallStateStore({ maxSessions: 10_000_000 }),
-  journal: { put: async () => undefined, get: async () => null, list: never, close: async () => undefined },
-  eventLog,
-  pbx: { activeCalls: never, callLog: never, recordingPath: never, getRingGroups: async () => [], getQueues: async () => [] },
-  lease,
-  directory,
-  eventOptions: { crmLinkTemplate: 'https://crm.example.com/c/{phonebookId}?ext={extension}' },
-  country: 'IN',
-  config: { activeCallsPollMs: 60_000, groupWindowS: 10, callLogWaitS: 60, recordingWaitS: 60, journalDays: 1, pbxTimezone: 'UTC' },
-  logger: quiet,
-});
-
-let seq = 0;
-async function callbacks(n: number): Promise<void> {
-  for (let i = 0; i < n; i++) {
-    const k = seq++;
-    await tracker.accept({ extension: String(1000 + (k % 1000)), from: `09${String(800_000_000 + k).slice(-9)}`, fromName: 'BENCH', callId: `bcid-${k}`, state: 'ringing' });
-  }
-}
+const path = createRingingPath();
+const callbacks = (n: number): Promise<void> => path.callbacks(n);
 
 await callbacks(10_000);
 const us: number[] = [];
@@ -80,5 +32,5 @@ for (let r = 0; r < rounds; r++) {
   us.push(Math.round(((used.user + used.system) / count) * 100) / 100);
 }
 us.sort((a, b) => a - b);
-console.log(JSON.stringify({ count, rounds, usPerCallback: us, median: us[Math.floor(us.length / 2)], eventBytes: bytes }));
+console.log(JSON.stringify({ count, rounds, usPerCallback: us, median: us[Math.floor(us.length / 2)], eventBytes: path.eventBytes() }));
 process.exit(0);
