@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import { expect } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
 import { DEMO_EXTENSIONS } from '../../src/simulator/seed.js';
-import { admin, postJson, SECRETS } from './bridge-harness.js';
+import { admin, postJson, SECRETS, type Harness } from './bridge-harness.js';
+import { eventually } from './wait.js';
 import { openAgentSocket, type AgentSocket, type Frame } from './ws-client.js';
 
 /** Subscribes extensions at the simulator directly, so its calls ring back to the bridge. */
@@ -55,4 +56,10 @@ export function countOf(frames: CallFrame[], type: string): number {
 export async function readyz(bridge: Bridge | { url: string }): Promise<Record<string, unknown>> {
   const res = await fetch(`${bridge.url}/readyz`);
   return (await res.json()) as Record<string, unknown>;
+}
+
+/** Waits until activeCalls was asked `n` more times: the tracker has seen the call as it is now. */
+export async function polledTimes(h: Harness, n: number): Promise<void> {
+  const start = h.simulator.requestCounts().activeCalls;
+  await eventually(() => h.simulator.requestCounts().activeCalls >= start + n, 5000, `${n} activeCalls polls`);
 }

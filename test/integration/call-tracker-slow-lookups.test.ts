@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
 import { createHarness, type Harness } from '../helpers/bridge-harness.js';
-import { countOf, framesFrom, subscribeAtSimulator, summary, supervisorSocket } from '../helpers/calls.js';
+import { countOf, framesFrom, polledTimes, subscribeAtSimulator, summary, supervisorSocket } from '../helpers/calls.js';
 import { uniquePrefix } from '../helpers/redis-server.js';
 import { eventually } from '../helpers/wait.js';
 import type { AgentSocket } from '../helpers/ws-client.js';
@@ -32,11 +32,6 @@ const modes: Array<[string, () => Record<string, string>]> = [
   ['memory', () => ({})],
   ['redis', () => ({ REDIS_URL: inject('redisUrl') })],
 ];
-
-async function polledTimes(h: Harness, n: number): Promise<void> {
-  const start = h.simulator.requestCounts().activeCalls;
-  await eventually(() => h.simulator.requestCounts().activeCalls >= start + n, 5000, `${n} activeCalls polls`);
-}
 
 describe.each(modes)('call tracker with a slow lookup, %s mode', (_mode, modeEnv) => {
   let h: Harness;

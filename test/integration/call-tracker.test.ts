@@ -8,7 +8,7 @@ import type { Bridge } from '../../src/bridge.js';
 import type { ActiveCallsListing } from '../../src/simulator/simulator.js';
 import { admin, createHarness, postJson, type Harness } from '../helpers/bridge-harness.js';
 import { startReceiver } from '../helpers/webhook-receiver.js';
-import { countOf, framesFrom, readyz, subscribeAtSimulator, summary, supervisorSocket, type CallFrame } from '../helpers/calls.js';
+import { type CallFrame, countOf, framesFrom, polledTimes, readyz, subscribeAtSimulator, summary, supervisorSocket } from '../helpers/calls.js';
 import { uniquePrefix } from '../helpers/redis-server.js';
 import { eventually } from '../helpers/wait.js';
 import type { AgentSocket } from '../helpers/ws-client.js';
@@ -23,12 +23,6 @@ const modes: Array<[string, () => Record<string, string>]> = [
   ['memory', () => ({})],
   ['redis', () => ({ REDIS_URL: inject('redisUrl') })],
 ];
-
-/** Waits until activeCalls was asked `n` more times: the tracker has seen the call as it is now. */
-async function polledTimes(h: Harness, n: number): Promise<void> {
-  const start = h.simulator.requestCounts().activeCalls;
-  await eventually(() => h.simulator.requestCounts().activeCalls >= start + n, 5000, `${n} activeCalls polls`);
-}
 
 function oneSession(frames: CallFrame[]): string {
   const ids = new Set(frames.map((f) => f.data.call.sessionId));

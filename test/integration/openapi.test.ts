@@ -13,15 +13,9 @@ import { openApiDocument, openApiJson } from '../../src/openapi/index.js';
 import { callbackErrorCodes } from '../../src/openapi/responses.js';
 import { callView, createdWebhookEndpoint, delivery, eventEnvelope, extensionView, journalEntry } from '../../src/openapi/schemas.js';
 import { admin, createHarness, postJson, SECRETS, startTestBridge, type Harness } from '../helpers/bridge-harness.js';
-import { countOf, framesFrom, subscribeAtSimulator, supervisorSocket } from '../helpers/calls.js';
+import { countOf, framesFrom, polledTimes, subscribeAtSimulator, supervisorSocket } from '../helpers/calls.js';
 import type { AgentSocket } from '../helpers/ws-client.js';
-import { eventually, eventuallyValue } from '../helpers/wait.js';
-
-/** Waits until activeCalls was asked `n` more times: the tracker has seen the call as it is now. */
-async function polledTimes(h: Harness, n: number): Promise<void> {
-  const start = h.simulator.requestCounts().activeCalls;
-  await eventually(() => h.simulator.requestCounts().activeCalls >= start + n, 5000, `${n} activeCalls polls`);
-}
+import { eventuallyValue } from '../helpers/wait.js';
 
 interface PathItem {
   [method: string]: { responses: Record<string, { content?: Record<string, { examples?: Record<string, { value: unknown }> }> }> };
