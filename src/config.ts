@@ -18,6 +18,14 @@ const intIn = (min: number, max: number) =>
     .transform(Number)
     .refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`);
 
+/** A share from 0 to 1 (0: off); `example` goes in the message. */
+const fraction = (example: string) =>
+  z
+    .string()
+    .trim()
+    .regex(/^(0(\.\d+)?|1(\.0+)?)$/, `must be a number from 0 to 1, e.g. ${example} (0: off)`)
+    .transform(Number);
+
 const bool = z
   .string()
   .trim()
@@ -127,22 +135,12 @@ const overloadSchema = {
   CALLBACK_MAX_IN_FLIGHT: intIn(0, 1_000_000).default(1000),
   CALLBACK_MAX_OPEN_CALLS: intIn(0, 10_000_000).default(10_000),
   CALLBACK_MAX_EVENT_LOOP_DELAY_MS: intIn(0, 60_000).default(200),
-  CALLBACK_MAX_EVENT_LOOP_UTILIZATION: z
-    .string()
-    .trim()
-    .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'must be a number from 0 to 1, e.g. 0.95 (0: off)')
-    .transform(Number)
-    .default(0.95),
+  CALLBACK_MAX_EVENT_LOOP_UTILIZATION: fraction('0.95').default(0.95),
   CALLBACK_MAX_ANSWER_MS: intIn(0, 60_000).default(50),
   // The busy share of reused keep-alive connections past which a share is refused (docs/performance.md#overload-busy-connections).
-  CALLBACK_MAX_CONNECTIONS_BUSY: z
-    .string()
-    .trim()
-    .regex(/^(0(\.\d+)?|1(\.0+)?)$/, 'must be a number from 0 to 1, e.g. 0.45 (0: off)')
-    .transform(Number)
-    // Off unless asked for: an on-demand pool with slow answers reads busy with no queue behind it, and a PBX
-    // that does not retry would lose what a false 503 refused.
-    .default(0),
+  // Off unless asked for: an on-demand pool with slow answers reads busy with no queue behind it, and a PBX
+  // that does not retry would lose what a false 503 refused.
+  CALLBACK_MAX_CONNECTIONS_BUSY: fraction('0.45').default(0),
 };
 
 /** Loopback hosts, where a plain-http PBX URL is not sent over a network. */
