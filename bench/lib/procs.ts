@@ -97,14 +97,18 @@ export function cpuTimeMs(pid: number): number {
 /** User and system (kernel: syscalls, the loopback's TCP) CPU time of a process in ms, from /proc (Linux); NaN elsewhere. */
 export function cpuSplitMs(pid: number): { userMs: number; systemMs: number } {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // After "pid (comm) ": state is field 3, so utime (14) and stime (15) are at indexes 11 and 12.
-    // USER_HZ is 100 on Linux.
-    return { userMs: (Number(fields[11]) * 1000) / 100, systemMs: (Number(fields[12]) * 1000) / 100 };
+    return statCpuMs(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return { userMs: NaN, systemMs: NaN };
   }
+}
+
+/** User and system CPU time in ms from the text of a /proc stat file (a process's or a thread's). */
+function statCpuMs(stat: string): { userMs: number; systemMs: number } {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After "pid (comm) ": state is field 3, so utime (14) and stime (15) are at indexes 11 and 12.
+  // USER_HZ is 100 on Linux.
+  return { userMs: (Number(fields[11]) * 1000) / 100, systemMs: (Number(fields[12]) * 1000) / 100 };
 }
 
 /**
@@ -137,8 +141,8 @@ export function threadCpuMs(pid: number): Map<number, { comm: string; ms: number
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(Number(tid), { comm, ms: ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 });
+      const { userMs, systemMs } = statCpuMs(stat);
+      out.set(Number(tid), { comm, ms: userMs + systemMs });
     } catch {
       // the thread ended between the listing and the read
     }
