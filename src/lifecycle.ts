@@ -7,7 +7,7 @@
  * name, and the parts after it still get their close called, in order, within LAST_CHANCE_MS in all (most
  * drop their connections at once, synchronously, when Redis is down).
  */
-import { withTimeout } from './events/redis-timeouts.js';
+import { withTimeout } from './timeouts.js';
 import type { Logger } from './logger.js';
 
 interface Closable {
@@ -59,7 +59,7 @@ export class Lifecycle {
         .then(() => part.close())
         .catch((err: unknown) => this.logger.warn({ err, part: name }, 'error while closing'));
       // `closed` never rejects, so withTimeout rejects only when the part is still closing at waitMs.
-      const done = await withTimeout(closed, waitMs).then(
+      const done = await withTimeout(closed, waitMs, name).then(
         () => true,
         () => false,
       );

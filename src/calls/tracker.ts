@@ -13,7 +13,7 @@ import { dedupeRule, type NormalizedCallback } from '../core/callback.js';
 import type { NewCallEvent } from '../core/event.js';
 import type { CountryCode } from '../core/phone-number.js';
 import type { AppendResult, ClaimedAppend, EventLog, PbxCallApi } from '../core/ports.js';
-import { withTimeout } from '../events/redis-timeouts.js';
+import { withTimeout } from '../timeouts.js';
 import type { LeaderLease } from '../lease/leader-lease.js';
 import type { Logger } from '../logger.js';
 import type { CallJournal } from './journal.js';
@@ -148,7 +148,7 @@ export class CallTracker {
     await this.ticking;
     // No lookup starts now; one still waiting for the PBX is abandoned after LOOKUPS_CLOSE_WAIT_MS (its
     // session stays due, and the next lease holder asks again), so the lease is released in time.
-    await withTimeout(this.poller.stop(), LOOKUPS_CLOSE_WAIT_MS).catch(() => this.log.info('closing with a call-log or recording lookup still waiting for the PBX'));
+    await withTimeout(this.poller.stop(), LOOKUPS_CLOSE_WAIT_MS, 'the PBX').catch(() => this.log.info('closing with a call-log or recording lookup still waiting for the PBX'));
     await this.o.lease.release();
   }
 

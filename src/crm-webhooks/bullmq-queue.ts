@@ -9,7 +9,7 @@
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
-import { withTimeout } from '../events/redis-timeouts.js';
+import { withTimeout } from '../timeouts.js';
 import { closeRedisClient, createRedisClient, dropRedisClient, redisAnswering } from '../store/redis.js';
 import type { DeliveryEngine } from './engine.js';
 import type { DeliveryJob, DeliveryQueue } from './types.js';
@@ -136,7 +136,7 @@ export class BullDeliveryQueue implements DeliveryQueue {
     const queueClosing = this.queue.close().then(() => (queueClosed = true));
     queueClosing.catch(() => undefined);
     // With Redis hung (not yet refused by the connection) the queue's close waits on it: bounded as well.
-    if (outcome === 'closed' && !redisDown) await withTimeout(queueClosing, CLOSE_AFTER_ABORT_MS).catch(() => undefined);
+    if (outcome === 'closed' && !redisDown) await withTimeout(queueClosing, CLOSE_AFTER_ABORT_MS, 'Redis').catch(() => undefined);
     if (outcome === 'abandoned' || !queueClosed) {
       dropRedisClient(this.workerRedis);
       dropRedisClient(this.queueRedis);

@@ -8,7 +8,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import type { EventType } from '../core/event.js';
 import type { EventLog, KeyValueStore, Lock } from '../core/ports.js';
 import type { Logger } from '../logger.js';
-import { withTimeout } from '../events/redis-timeouts.js';
+import { withTimeout } from '../timeouts.js';
 import { BullDeliveryQueue } from './bullmq-queue.js';
 import { WebhookDispatcher, type SharedLaterSignal, type SharedLogReader } from './dispatcher.js';
 import { DeliveryEngine } from './engine.js';
@@ -258,7 +258,7 @@ export async function startWebhookService(opts: WebhookServiceOptions): Promise<
 
     async close() {
       // Its last batch waits on Redis: with Redis hung that is for ever, and the queue must still be closed.
-      await withTimeout(dispatcher.stop(), DISPATCHER_STOP_MS).catch((err: unknown) =>
+      await withTimeout(dispatcher.stop(), DISPATCHER_STOP_MS, 'the webhook dispatcher').catch((err: unknown) =>
         log.warn({ err: err instanceof Error ? err.message : String(err) }, 'webhook dispatcher did not stop in time; closing the queue anyway'),
       );
       // Memory mode has nowhere to hand running attempts back to: cut them short now.

@@ -14,7 +14,7 @@ import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type Lo
 import ipaddr from 'ipaddr.js';
 import { buildConnector } from 'undici';
 import { BridgeError } from '../errors.js';
-import { TimeoutError, withTimeout } from '../events/redis-timeouts.js';
+import { TimeoutError, withTimeout } from '../timeouts.js';
 
 type IPv4 = ipaddr.IPv4;
 type IPv6 = ipaddr.IPv6;
@@ -168,7 +168,7 @@ export async function checkWebhookUrl(raw: string, opts: UrlCheckOptions): Promi
   let addresses: LookupAddress[];
   const timeoutMs = opts.lookupTimeoutMs ?? REGISTRATION_LOOKUP_TIMEOUT_MS;
   try {
-    addresses = await withTimeout((opts.resolve ?? systemResolver)(host), timeoutMs);
+    addresses = await withTimeout((opts.resolve ?? systemResolver)(host), timeoutMs, 'the DNS resolver');
   } catch (err) {
     if (err instanceof TimeoutError) {
       return { ok: false, reason: 'lookup_timeout', message: `the host ${host} did not resolve within ${timeoutMs} ms; try again` };

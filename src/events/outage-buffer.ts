@@ -7,7 +7,7 @@
 import type { AppendResult } from '../core/ports.js';
 import type { Logger } from '../logger.js';
 import type { BufferedAppend, BufferedOutcome, RedisEventLog } from './redis-event-log.js';
-import { withTimeout } from './redis-timeouts.js';
+import { withTimeout } from '../timeouts.js';
 
 export interface BufferedEvent extends BufferedAppend {
   /** When its duplicate window ends (ms); 0: none. */
@@ -74,9 +74,9 @@ export class OutageBuffer {
   /** Appends the buffer to the stream, in order, batch by batch, while Redis is ready. Throws what Redis throws. */
   async flush(): Promise<void> {
     if (this.lateAppends.size > 0) {
-      await withTimeout(Promise.allSettled([...this.lateAppends]), LATE_APPEND_WAIT_MS).catch(() => undefined);
+      await withTimeout(Promise.allSettled([...this.lateAppends]), LATE_APPEND_WAIT_MS, 'Redis').catch(() => undefined);
     }
-    if (this.lastCommand) await withTimeout(this.lastCommand, LATE_APPEND_WAIT_MS);
+    if (this.lastCommand) await withTimeout(this.lastCommand, LATE_APPEND_WAIT_MS, 'Redis');
     while (this.entries.length > 0 && this.o.isReady()) {
       const batch = this.entries.slice(0, this.o.flushBatch);
       const now = this.o.now();
@@ -90,7 +90,7 @@ export class OutageBuffer {
         if (this.lastCommand === tracked) this.lastCommand = null;
       });
       // A timed-out batch may still be applied later: sending it again is harmless, its dedupe keys make it a no-op.
-      const results = await withTimeout(command, this.o.batchTimeoutMs);
+      const results = await withTimeout(command, this.o.batchTimeoutMs, 'Redis');
       results.forEach((r, i) => {
         const entry = batch[i];
         this.flushed[r.outcome]++;

@@ -1,4 +1,5 @@
 import { BridgeError } from '../errors.js';
+import { TimeoutError } from '../timeouts.js';
 
 /**
  * How long the oldest command on a connection may go unanswered before the connection counts as hung and
@@ -6,8 +7,6 @@ import { BridgeError } from '../errors.js';
  */
 export const COMMAND_HANG_MS = 2000;
 
-/** How the resilient event log tells a slow or gone Redis from a refusal by a working one. */
-export class TimeoutError extends Error {}
 
 /** Replies of a Redis that is there but cannot serve yet (loading, a replica, a failover in progress). */
 const NOT_SERVING_REPLY = /^(LOADING|READONLY|MASTERDOWN|BUSY|TRYAGAIN|CLUSTERDOWN)\b/;
@@ -40,38 +39,6 @@ export function isRedisUnreachable(err: unknown): err is Error {
   return err.name === 'MaxRetriesPerRequestError' || IOREDIS_NO_CONNECTION.has(err.message);
 }
 
-/**
- * Races `p` against a timer; `p` keeps a rejection handler so a late failure is never unhandled. A busy event
- * loop runs due timers before it reads the sockets, so when the timer fires the answer may be waiting unread:
- * before giving up, let the loop read its sockets (setImmediate runs after the poll phase) and look again.
- * Plain timers, not an AbortController: every append runs this, and aborting a timers/promises delay builds an
- * AbortError with its stack each time (a few % of a callback's CPU in the profile).
- */
-export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let settled = false;
-    const timer = setTimeout(() => {
-      setImmediate(() =>
-        setImmediate(() => {
-          // Settled after all: the race has its outcome already.
-          if (!settled) reject(new TimeoutError(`no answer from Redis within ${ms} ms`));
-        }),
-      );
-    }, ms);
-    p.then(
-      (value) => {
-        settled = true;
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (err: unknown) => {
-        settled = true;
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
-  });
-}
 
 /**
  * An error as a log field: a Redis outage as its message alone (it is logged once each way elsewhere, and a

@@ -33,7 +33,8 @@ import { OutageEchoes } from './outage-echoes.js';
 import { OutageWatch } from './outage-watch.js';
 import { RecentEvents } from './recent-events.js';
 import type { BufferedOutcome, RedisEventLog } from './redis-event-log.js';
-import { isUnavailable, TimeoutError, withTimeout } from './redis-timeouts.js';
+import { isUnavailable } from './redis-timeouts.js';
+import { TimeoutError, withTimeout } from '../timeouts.js';
 import { serializeEventBody, storedEvent } from './serialize.js';
 import type { TaggedEvent } from './tagged-event.js';
 import { BridgeError } from '../errors.js';
@@ -163,7 +164,7 @@ export class ResilientEventLog implements EventLog {
   async start(): Promise<void> {
     await this.inner.start();
     try {
-      const lastId = await withTimeout(this.inner.lastId(), this.o.readTimeoutMs);
+      const lastId = await withTimeout(this.inner.lastId(), this.o.readTimeoutMs, 'Redis');
       if (lastId) {
         this.observe(lastId);
         this.recent.startAfter(lastId);
@@ -248,11 +249,11 @@ export class ResilientEventLog implements EventLog {
     if (this.buffer.size > 0 && this.redis.status === 'ready') {
       // Redis is back and the buffer is on its way: read the stream once it holds everything we delivered.
       this.scheduleFlush();
-      if (this.flushing) await withTimeout(this.flushing, this.o.readTimeoutMs).catch(() => undefined);
+      if (this.flushing) await withTimeout(this.flushing, this.o.readTimeoutMs, 'Redis').catch(() => undefined);
     }
     if (this.mode() === 'shared' && this.redis.status === 'ready') {
       try {
-        return await withTimeout(this.inner.readAfter(afterId, limit), this.o.readTimeoutMs);
+        return await withTimeout(this.inner.readAfter(afterId, limit), this.o.readTimeoutMs, 'Redis');
       } catch (err) {
         if (!isUnavailable(err)) throw err;
         // A slow read is served locally this once; only a lost connection makes the whole log degraded.
@@ -265,7 +266,7 @@ export class ResilientEventLog implements EventLog {
   async lastId(): Promise<string | null> {
     if (this.mode() === 'shared' && this.redis.status === 'ready') {
       try {
-        return await withTimeout(this.inner.lastId(), this.o.readTimeoutMs);
+        return await withTimeout(this.inner.lastId(), this.o.readTimeoutMs, 'Redis');
       } catch (err) {
         if (!isUnavailable(err)) throw err;
         if (!(err instanceof TimeoutError)) this.outage.enter(err);
@@ -291,7 +292,7 @@ export class ResilientEventLog implements EventLog {
   async close(flushTimeoutMs = 2000): Promise<void> {
     if (this.closed) return;
     if (this.buffer.size > 0 && this.redis.status === 'ready') {
-      await withTimeout(this.flush(), flushTimeoutMs).catch(() => undefined);
+      await withTimeout(this.flush(), flushTimeoutMs, 'Redis').catch(() => undefined);
     }
     this.closed = true;
     this.outage.close();
@@ -363,7 +364,7 @@ export class ResilientEventLog implements EventLog {
   private async awaitAppend<T>(sent: Promise<T>): Promise<T> {
     for (;;) {
       try {
-        return await withTimeout(sent, this.o.appendTimeoutMs);
+        return await withTimeout(sent, this.o.appendTimeoutMs, 'Redis');
       } catch (err) {
         if (!(err instanceof TimeoutError) || this.redis.status !== 'ready' || !this.answeredWithin(this.o.appendTimeoutMs)) throw err;
       }

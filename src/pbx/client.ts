@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
 import type { PbxActiveCall, PbxApi, PbxCallGroup, PbxCallLogRow, PbxContact, PbxCustomField, PbxExtension, PbxNewContact } from '../core/ports.js';
 import { PbxError, ValidationError } from '../errors.js';
-import { withTimeout } from '../events/redis-timeouts.js';
+import { withTimeout } from '../timeouts.js';
 import { DATA_NOT_FOUND, isJsonObject, NO_CALL_LOG_FOUND, NO_RECORDING_FOUND, readParsedAnswer, readPbxAnswer, type JsonObject, type PbxAnswer } from './answer.js';
 import { encodeExtensionPassword, redactSecrets, type PasswordFormat } from './credentials.js';
 import { readListBody, type ListBody } from './list-reader.js';
@@ -274,6 +274,6 @@ export function createPbxClient(opts: PbxClientOptions): PbxClient {
       post('createNumber', `/add/${userType}/createNumber`, createNumberFields(contact), { read: newPhonebookId }),
     // What is still in flight at close (a lookup the call tracker abandoned) gets a moment, then is cut, so a
     // PBX holding a request cannot hold the shutdown to its deadline.
-    close: () => withTimeout(agent.close(), CLOSE_WAIT_MS).catch(() => agent.destroy()),
+    close: () => withTimeout(agent.close(), CLOSE_WAIT_MS, 'the PBX').catch(() => agent.destroy()),
   };
 }

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { KeyValueStore, Lock } from '../core/ports.js';
-import { withTimeout } from '../events/redis-timeouts.js';
+import { withTimeout } from '../timeouts.js';
 import { FailFastRedis } from './fail-fast-redis.js';
 import { defineLuaScript, defineLuaScriptsOn } from './lua.js';
 
@@ -55,7 +55,7 @@ export async function closeRedisClient(redis: Redis): Promise<void> {
     dropRedisClient(redis);
     return;
   }
-  await withTimeout(redis.quit(), QUIT_TIMEOUT_MS).catch(() => dropRedisClient(redis));
+  await withTimeout(redis.quit(), QUIT_TIMEOUT_MS, 'Redis').catch(() => dropRedisClient(redis));
 }
 
 export class RedisKeyValueStore implements KeyValueStore {

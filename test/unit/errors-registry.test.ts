@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { BlockedAddressError } from '../../src/crm-webhooks/ssrf.js';
 import { BridgeError, CallbackError, ERRORS, PbxError, ValidationError, type ErrorCode } from '../../src/errors.js';
-import { TimeoutError } from '../../src/events/redis-timeouts.js';
+import { TimeoutError } from '../../src/timeouts.js';
 import { EventLogUnavailableError } from '../../src/events/resilient-event-log.js';
 import { createApp } from '../../src/http/app.js';
 import { BodyReadError } from '../../src/http/body-reader.js';
