@@ -34,12 +34,15 @@ export class ConnectionsBusy {
     this.open--;
   };
 
+  /** `sampleMs`: the guard's sample length, the most one callback adds to a sample's busy time. */
+  constructor(private readonly sampleMs: number) {}
+
   /**
    * A callback on `connection` was answered after `busyMs`. Only its part within one sample counts, so a
    * callback held for seconds (a stalled Redis: the answer-time signal's case) does not make one sample look
    * busier than time allows.
    */
-  answered(connection: GuardConnection, busyMs: number, sampleMs: number): void {
+  answered(connection: GuardConnection, busyMs: number): void {
     // A keep-alive connection's callbacks after its second: one lookup.
     if (!this.reused.has(connection)) {
       if (!this.seen.has(connection)) {
@@ -52,7 +55,7 @@ export class ConnectionsBusy {
       this.open++;
       connection.once('close', this.closed);
     }
-    this.busyMs += busyMs < sampleMs ? busyMs : sampleMs;
+    this.busyMs += busyMs < this.sampleMs ? busyMs : this.sampleMs;
   }
 
   /** The figures since the last call, over `elapsedMs`; starts the next sample. */

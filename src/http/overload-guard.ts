@@ -130,7 +130,7 @@ export class OverloadGuard {
   private lastBusy: number | null = null;
   /** The busy share averaged over samples (BUSY_WEIGHT); 0 while not judged. */
   private busyAvg = 0;
-  private readonly connections = new ConnectionsBusy();
+  private readonly connections = new ConnectionsBusy(SAMPLE_MS);
   /** The signal that started the share, or one hot SUSTAIN_SAMPLES in a row since: the reason its refusals are counted under. */
   private shareReason: 'event_loop' | 'answer_time' | 'connections_busy' = 'event_loop';
   private readonly sampleListeners: Array<(figures: SampleFigures) => void> = [];
@@ -177,7 +177,7 @@ export class OverloadGuard {
   done(answerMs?: number, connection?: GuardConnection, busyMs: number = answerMs ?? 0): void {
     if (this.inFlight > 0) this.inFlight--;
     if (answerMs !== undefined && answerMs < this.answerMin) this.answerMin = answerMs;
-    if (connection !== undefined) this.connections.answered(connection, busyMs, SAMPLE_MS);
+    if (connection !== undefined) this.connections.answered(connection, busyMs);
   }
 
   /** Told each sample's figures (metrics). */
