@@ -9,7 +9,6 @@
  */
 import { compareEventIds } from '../core/event.js';
 import type { AppendClaim, AppendNote } from '../core/ports.js';
-import { ChunkedMap } from '../store/chunked-map.js';
 import { ExpiringMap, flatString } from '../store/expiring-map.js';
 import type { CallSession, SentEvent } from './model.js';
 import { sessionOfRingingEvent } from './ringing-session.js';
@@ -185,11 +184,9 @@ function documentOf(session: CallSession): Buffer {
 
 export class MemoryCallStateStore implements CallStateStore {
   readonly inProcess = true;
-  // Chunked: one key per open call, and a plain Map's rehash at 131,072 or 262,144 keys stalls a callback
-  // (src/store/chunked-map.ts).
-  private readonly sessions = new ChunkedMap<string, StoredSession>();
+  private readonly sessions = new Map<string, StoredSession>();
   /** Session id -> when it is next due; done sessions are not in it. */
-  private readonly dueIndex = new ChunkedMap<string, number>();
+  private readonly dueIndex = new Map<string, number>();
   private readonly recordingsPending = new Set<string>();
   /** Entries of dueIndex due at every poll (dueAt 0), kept as they change rather than counted. */
   private everyPoll = 0;
