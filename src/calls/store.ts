@@ -10,7 +10,6 @@
 import { compareEventIds } from '../core/event.js';
 import type { AppendClaim, AppendNote } from '../core/ports.js';
 import { ExpiringMap, flatString } from '../store/expiring-map.js';
-import { ShardedMap } from '../store/sharded-map.js';
 import type { CallSession, SentEvent } from './model.js';
 import { sessionOfRingingEvent } from './ringing-session.js';
 
@@ -186,8 +185,8 @@ function documentOf(session: CallSession): Buffer {
 export class MemoryCallStateStore implements CallStateStore {
   readonly inProcess = true;
   private readonly sessions = new Map<string, StoredSession>();
-  /** Session id -> when it is next due; done sessions are not in it. Sharded: src/store/sharded-map.ts. */
-  private readonly dueIndex = new ShardedMap<number>();
+  /** Session id -> when it is next due; done sessions are not in it. */
+  private readonly dueIndex = new Map<string, number>();
   private readonly recordingsPending = new Set<string>();
   /** Entries of dueIndex due at every poll (dueAt 0), kept as they change rather than counted. */
   private everyPoll = 0;

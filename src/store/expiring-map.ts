@@ -21,8 +21,6 @@
  *   insert costs instead of on wall time.
  */
 
-import { ShardedMap } from './sharded-map.js';
-
 export interface ExpiringMapOptions {
   maxKeys: number;
   now?: () => number;
@@ -73,8 +71,8 @@ class NumberQueue {
 }
 
 export class ExpiringMap<V> {
-  /** Key -> the number of its current entry; sharded, so no insert rehashes 100,000 keys at once. */
-  private readonly index = new ShardedMap<number>();
+  /** Key -> the number of its current entry. */
+  private readonly index = new Map<string, number>();
   /**
    * Every entry in insertion order, entry n at n - base, the oldest not yet passed by the cap at `head`: the
    * queue for the cap. A key set again or deleted leaves its old entry behind (no longer in `index`).
