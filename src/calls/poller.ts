@@ -22,6 +22,7 @@ import type { CallSession } from './model.js';
 import type { Flush } from './outbox.js';
 import { pbxLocalDate } from './pbx-time.js';
 import { updateSession, type CallStateStore } from './store.js';
+import { TimeSlice } from '../core/time-slice.js';
 
 /** A call gone from activeCalls that nobody was seen to answer waits this long for its call-log row. */
 const GONE_ANSWER_WAIT_MS = 60_000;
@@ -48,6 +49,8 @@ const RECORDING_LOOKUPS_PER_ROUND = 10;
  * blocking the event loop for all of them at once.
  */
 const SESSIONS_PER_ROUND = 1000;
+/** Sessions per store read within a round: small enough to read between two of the round's yields. */
+const READ_CHUNK = 100;
 const FLAG_LISTING = 'listing-shows-ringing';
 
 export interface PollerOptions {
@@ -62,6 +65,8 @@ export interface PollerOptions {
   logger: Logger;
   metrics?: TrackerMetrics;
   now: () => number;
+  /** How long a round works before it lets the event loop run (TimeSlice's default when absent). */
+  sliceMs?: number;
 }
 
 export interface PollerFigures {
@@ -126,7 +131,10 @@ export class CallPoller {
       }
       this.figures.leader = await this.o.lease.hold();
       if (!this.figures.leader) return;
-      const sessions = (await this.o.store.readMany(this.nextBatch(ids))).flatMap((v) => (v ? [v.session] : []));
+      // In slices: with the in-process store nothing here waits for I/O, and a round over SESSIONS_PER_ROUND
+      // calls in one go held every callback back for ~110 ms (docs/performance.md, "Work beside the callbacks").
+      const slice = new TimeSlice(this.o.sliceMs);
+      const sessions = await this.readInSlices(this.nextBatch(ids), slice);
       // What an instance decided and could not append before it died is sent now (dedupe keeps it once).
       for (const s of sessions) if (s.outbox.length > 0) await this.flush(s);
       const open = sessions.filter((s) => s.phase === 'open');
@@ -138,7 +146,7 @@ export class CallPoller {
       // before it asks the PBX. They run beside the poll (compare-and-set keeps their writes apart).
       this.callLogRound(sessions);
       this.recordingRound(sessions);
-      if (open.length > 0) await this.pollActiveCalls(open);
+      if (open.length > 0) await this.pollActiveCalls(open, slice);
     } catch (err) {
       // Logged once per outage, not once per poll.
       if (!this.roundFailing) this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'call tracker round failed');
@@ -157,7 +165,17 @@ export class CallPoller {
     return batch.length < SESSIONS_PER_ROUND ? batch.concat(ids.slice(0, SESSIONS_PER_ROUND - batch.length)) : batch;
   }
 
-  private async pollActiveCalls(open: CallSession[]): Promise<void> {
+  /** The sessions of `ids` that exist, read READ_CHUNK at a time with the slice's yields between. */
+  private async readInSlices(ids: readonly string[], slice: TimeSlice): Promise<CallSession[]> {
+    const sessions: CallSession[] = [];
+    for (let at = 0; at < ids.length; at += READ_CHUNK) {
+      if (slice.due()) await slice.yield();
+      for (const v of await this.o.store.readMany(ids.slice(at, at + READ_CHUNK))) if (v) sessions.push(v.session);
+    }
+    return sessions;
+  }
+
+  private async pollActiveCalls(open: CallSession[], slice: TimeSlice): Promise<void> {
     let rows: PbxActiveCall[];
     try {
       rows = await this.o.pbx.activeCalls();
@@ -178,6 +196,7 @@ export class CallPoller {
     // Each row's caller is read once per poll, not once per open call (src/calls/listing.ts).
     const listing = new ActiveCallIndex(rows, this.callers);
     for (const s of open) {
+      if (slice.due()) await slice.yield();
       const mine = listing.rowsOf(this.callers.read(s.fromRaw));
       // What this poll shows changes nothing of this call (the common case: still ringing, still talking):
       // skip the read-modify-write. Judged on this round's read of the session; a session moved on since

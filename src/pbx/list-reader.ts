@@ -15,7 +15,7 @@
  * data) is then read whole, exactly as a small answer is (`readPbxAnswer`). Once a batch was handed over
  * that is no longer possible, and an answer unreadable past that point is `broken`.
  */
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { TimeSlice } from '../core/time-slice.js';
 import type { JsonObject } from './answer.js';
 import { ListTokenizer } from './list-tokenizer.js';
 import { ListWorker, type FromListWorker } from './list-worker.js';
@@ -47,7 +47,6 @@ export type ListBody =
   /** Nothing went to onEntries and the answer is not a plain list: its whole text, to be read the ordinary way. */
   | { kind: 'text'; text: string };
 
-const DEFAULT_SLICE_MS = 5;
 const DEFAULT_BATCH = 64;
 const DEFAULT_OFF_THREAD_BYTES = 1024 * 1024;
 /** Bytes per parser write: ~1 ms of parsing each. */
@@ -87,7 +86,7 @@ export async function readListBody(
  * the answer ended (then `here`); `here`: parsed in this thread; `worker`: parsed in a worker.
  */
 class ListRead {
-  private readonly sliceMs: number;
+  private readonly slice: TimeSlice;
   private readonly batchSize: number;
   private readonly minBytes: number;
   private readonly offThreadBytes: number;
@@ -98,7 +97,6 @@ class ListRead {
   private handed = false;
   private failed = false;
   private odd = false;
-  private sliceStart = performance.now();
   /** `here`: the parse. */
   private tokenizer: ListTokenizer | null = null;
   /** `worker`: the parse, and the batches it gave that were not handed over yet (JSON texts). */
@@ -111,7 +109,7 @@ class ListRead {
     private readonly onEntries: (values: unknown[]) => Promise<void>,
     opts: ListReadOptions,
   ) {
-    this.sliceMs = opts.sliceMs ?? DEFAULT_SLICE_MS;
+    this.slice = new TimeSlice(opts.sliceMs);
     this.batchSize = opts.batchSize ?? DEFAULT_BATCH;
     this.minBytes = opts.minBytes ?? 0;
     this.offThreadBytes = opts.offThreadBytes ?? DEFAULT_OFF_THREAD_BYTES;
@@ -206,7 +204,7 @@ class ListRead {
       for (const part of this.kept) await this.parseHere(part);
       return;
     }
-    this.sliceStart = performance.now(); // waiting for the answer was a turn of the event loop
+    this.slice.restart(); // waiting for the answer was a turn of the event loop
     for (const json of reply.batches) this.queued.push(json);
     this.failed = reply.failed;
     this.odd = reply.odd;
@@ -239,9 +237,6 @@ class ListRead {
   }
 
   private async maybeYield(): Promise<void> {
-    if (performance.now() - this.sliceStart >= this.sliceMs) {
-      await yieldToEventLoop();
-      this.sliceStart = performance.now();
-    }
+    if (this.slice.due()) await this.slice.yield();
   }
 }

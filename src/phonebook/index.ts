@@ -10,7 +10,7 @@
  */
 import type { Contact, ContactSummary, PhonebookContact } from '../core/event.js';
 import type { PbxContact, PbxCustomField, PbxExtension } from '../core/ports.js';
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { TimeSlice } from '../core/time-slice.js';
 import {
   extractDigits,
   fromOf,
@@ -41,7 +41,6 @@ export interface BuildOptions {
 }
 
 export const MAX_OTHER_CONTACTS = 5;
-const DEFAULT_SLICE_MS = 5;
 /** Distinct caller strings whose lookup result an index keeps (the oldest goes first when full). */
 export const LOOKUP_CACHE_SIZE = 10_000;
 /** Longer caller strings (no real number is) are looked up every time, so the cache stays small. */
@@ -150,18 +149,14 @@ export class PhonebookIndex {
    * pretenuring), and each snapshot reload left ~30 MB there for a full collection to find.
    */
   async addManyOf<T>(items: readonly T[], toContact: (item: T) => PhonebookContact | null, opts: BuildOptions = {}): Promise<void> {
-    const sliceMs = opts.sliceMs ?? DEFAULT_SLICE_MS;
-    let sliceStart = performance.now();
+    const slice = new TimeSlice(opts.sliceMs);
     for (let i = 0; i < items.length; i++) {
       const item = items[i];
       const contact = item === undefined ? null : toContact(item);
       if (contact !== null) this.addOne(contact);
       // The clock after every contact: one costs ~20 µs warm, but milliseconds while libphonenumber is cold
       // (its patterns are compiled on first use), and 16 of them in a row blocked for 90 ms.
-      if (performance.now() - sliceStart >= sliceMs) {
-        await yieldToEventLoop();
-        sliceStart = performance.now();
-      }
+      if (slice.due()) await slice.yield();
     }
   }
 
