@@ -130,9 +130,9 @@ export async function startBridge(opts: BridgeStartOptions): Promise<Target> {
     REDIS_URL: opts.redisUrl ?? '',
     // The load's ringing callbacks have no call behind them: the PBX simulator never lists them, so the call
     // tracker keeps each one open until the call log or its 10-minute limit settles it, and a run at thousands
-    // a second piles up open calls no real PBX has. Polling once a minute keeps that pile out of the figures;
-    // each callback still opens its call (the tracker's per-callback cost is measured). The tracker's polling
-    // cost for real calls is bench/calls.ts.
+    // a second piles up open calls no real PBX has. Polling once a minute keeps that pile mostly out of the
+    // figures (each round still judges up to 1,000 of them, in slices: docs/performance.md "Work beside the
+    // callbacks"); each callback still opens its call. The tracker's polling cost for real calls is bench/calls.ts.
     ACTIVE_CALLS_POLL_MS: '60000',
     // For the same reason the open-call bound is off here: the pile would hit it within seconds and turn the
     // ladder's later steps into 503s a real PBX would never see. It is judged in test/integration/overload-open-calls.test.ts.
