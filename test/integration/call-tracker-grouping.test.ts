@@ -4,42 +4,13 @@
  * leg is open and within CALL_GROUP_WINDOW_S, and starts a new call otherwise.
  */
 import { describe, expect, it } from 'vitest';
-import { pino } from 'pino';
-import { MemoryCallJournal } from '../../src/calls/journal.js';
-import { MemoryCallStateStore } from '../../src/calls/store.js';
-import { CallTracker } from '../../src/calls/tracker.js';
 import type { NormalizedCallback } from '../../src/core/callback.js';
-import type { PbxCallApi } from '../../src/core/ports.js';
-import { MemoryEventLog } from '../../src/events/memory-event-log.js';
-import { LeaderLease } from '../../src/lease/leader-lease.js';
-import { MemoryLock } from '../../src/store/memory.js';
-
-/** A PBX that lists nothing and logs nothing: the tracker concludes nothing from it. */
-const quietPbx: PbxCallApi = {
-  activeCalls: async () => [],
-  callLog: async () => [],
-  recordingPath: async () => null,
-  getRingGroups: async () => [],
-  getQueues: async () => [],
-};
+import { inProcessTracker } from '../helpers/in-process-tracker.js';
 
 function setup() {
   let clock = Date.parse('2026-11-27T10:00:00Z');
   const now = () => clock;
-  const eventLog = new MemoryEventLog();
-  const tracker = new CallTracker({
-    store: new MemoryCallStateStore({ now }),
-    journal: new MemoryCallJournal('US'),
-    eventLog,
-    pbx: quietPbx,
-    lease: new LeaderLease({ lock: new MemoryLock(), name: 'calls-poller', ttlMs: 3000 }),
-    directory: { lookup: (raw) => ({ from: raw, contact: null, otherContacts: [] }), isExtension: () => false },
-    eventOptions: { crmLinkTemplate: null },
-    country: 'US',
-    config: { activeCallsPollMs: 1000, groupWindowS: 10, callLogWaitS: 300, recordingWaitS: 3600, journalDays: 90, pbxTimezone: 'UTC' },
-    logger: pino({ enabled: false }),
-    now,
-  });
+  const { tracker, eventLog } = inProcessTracker({ now });
   const ring = (extension: string, from: string, callId: string | null = null): NormalizedCallback => ({ extension, from, fromName: null, callId, state: 'ringing' });
   const sessionOf = async (cb: NormalizedCallback): Promise<string> => {
     const r = await tracker.accept(cb);

@@ -5,45 +5,13 @@
  * call it judges: counted as turns of the event loop, not as time.
  */
 import { describe, expect, it } from 'vitest';
-import { pino } from 'pino';
-import { MemoryCallJournal } from '../../src/calls/journal.js';
-import { MemoryCallStateStore } from '../../src/calls/store.js';
-import { CallTracker } from '../../src/calls/tracker.js';
 import type { NormalizedCallback } from '../../src/core/callback.js';
-import type { PbxCallApi } from '../../src/core/ports.js';
-import { MemoryEventLog } from '../../src/events/memory-event-log.js';
-import { LeaderLease } from '../../src/lease/leader-lease.js';
-import { MemoryLock } from '../../src/store/memory.js';
-
-/** A PBX that lists nothing: each call's first round notes it absent (one write per call), all without I/O. */
-const quietPbx: PbxCallApi = {
-  activeCalls: async () => [],
-  callLog: async () => [],
-  recordingPath: async () => null,
-  getRingGroups: async () => [],
-  getQueues: async () => [],
-};
+import { inProcessTracker } from '../helpers/in-process-tracker.js';
 
 const CALLS = 300;
 
 function setup() {
-  const now = () => Date.parse('2026-11-27T10:00:00Z');
-  const store = new MemoryCallStateStore({ now });
-  const eventLog = new MemoryEventLog();
-  const tracker = new CallTracker({
-    store,
-    journal: new MemoryCallJournal('US'),
-    eventLog,
-    pbx: quietPbx,
-    lease: new LeaderLease({ lock: new MemoryLock(), name: 'calls-poller', ttlMs: 3000 }),
-    directory: { lookup: (raw) => ({ from: raw, contact: null, otherContacts: [] }), isExtension: () => false },
-    eventOptions: { crmLinkTemplate: null },
-    country: 'US',
-    config: { activeCallsPollMs: 1000, groupWindowS: 10, callLogWaitS: 300, recordingWaitS: 3600, journalDays: 90, pbxTimezone: 'UTC' },
-    logger: pino({ enabled: false }),
-    now,
-    roundSliceMs: 0,
-  });
+  const { tracker, store, eventLog } = inProcessTracker({ now: () => Date.parse('2026-11-27T10:00:00Z'), roundSliceMs: 0 });
   const ring = (i: number): NormalizedCallback => ({ extension: String(100 + (i % 50)), from: `+1415555${String(i).padStart(4, '0')}`, fromName: null, callId: `pbx-${i}`, state: 'ringing' });
   return { tracker, store, eventLog, ring };
 }
