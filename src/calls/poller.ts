@@ -179,6 +179,7 @@ export class CallPoller {
     let rows: PbxActiveCall[];
     try {
       rows = await this.o.pbx.activeCalls();
+      slice.restart(); // waiting for the PBX was a turn of the event loop
       this.o.metrics?.activeCallsPolls.inc({ outcome: 'ok' });
       this.figures.pbxReachable = true;
       this.figures.lastPollAt = this.now();

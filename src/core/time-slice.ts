@@ -9,7 +9,7 @@
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 
-export const DEFAULT_SLICE_MS = 5;
+const DEFAULT_SLICE_MS = 5;
 
 export class TimeSlice {
   private startedAt = performance.now();
