@@ -49,8 +49,8 @@ const RECORDING_LOOKUPS_PER_ROUND = 10;
  * blocking the event loop for all of them at once.
  */
 const SESSIONS_PER_ROUND = 1000;
-/** Sessions per store read within a round: small enough to read between two of the round's yields. */
-const READ_CHUNK = 100;
+/** Sessions per read of an in-process store within a round: small enough to read between two of its yields. */
+const IN_PROCESS_READ_CHUNK = 100;
 const FLAG_LISTING = 'listing-shows-ringing';
 
 export interface PollerOptions {
@@ -165,12 +165,16 @@ export class CallPoller {
     return batch.length < SESSIONS_PER_ROUND ? batch.concat(ids.slice(0, SESSIONS_PER_ROUND - batch.length)) : batch;
   }
 
-  /** The sessions of `ids` that exist, read READ_CHUNK at a time with the slice's yields between. */
+  /**
+   * The sessions of `ids` that exist. An in-process store is read IN_PROCESS_READ_CHUNK at a time with the
+   * slice's yields between; any other in one read (one round trip: waiting for it lets the loop run anyway).
+   */
   private async readInSlices(ids: readonly string[], slice: TimeSlice): Promise<CallSession[]> {
+    const chunk = this.o.store.inProcess === true ? IN_PROCESS_READ_CHUNK : ids.length;
     const sessions: CallSession[] = [];
-    for (let at = 0; at < ids.length; at += READ_CHUNK) {
+    for (let at = 0; at < ids.length; at += chunk) {
       if (slice.due()) await slice.yield();
-      for (const v of await this.o.store.readMany(ids.slice(at, at + READ_CHUNK))) if (v) sessions.push(v.session);
+      for (const v of await this.o.store.readMany(ids.slice(at, at + chunk))) if (v) sessions.push(v.session);
     }
     return sessions;
   }
