@@ -200,14 +200,22 @@ export class CallPoller {
     const now = this.now();
     // Each row's caller is read once per poll, not once per open call (src/calls/listing.ts).
     const listing = new ActiveCallIndex(rows, this.callers);
+    // Calls this poll is the first to find unlisted: noted together after the loop, without a rewrite each.
+    const unlisted: string[] = [];
     for (const s of open) {
       if (slice.due()) await slice.yield();
       const mine = listing.rowsOf(this.callers.read(s.fromRaw));
+      const viaToResolve = s.via == null && this.viaOf(s) !== null;
       // What this poll shows changes nothing of this call (the common case: still ringing, still talking):
       // skip the read-modify-write. Judged on this round's read of the session; a session moved on since
       // is judged again next round. (A ringing callback the PBX never lists, e.g. a missed call on a PBX
       // that lists connected calls only, stays open until the call log or UNSEEN_GIVE_UP_MS settles it.)
-      if (!changes(s, mine, now, this.listingShowsRinging) && !(s.via == null && this.viaOf(s) !== null)) continue;
+      if (!changes(s, mine, now, this.listingShowsRinging) && !viaToResolve) continue;
+      // Not listed, and never seen: all this poll can say is the one flag that only turns on.
+      if (mine.length === 0 && !s.observed.seen && !viaToResolve) {
+        unlisted.push(s.sessionId);
+        continue;
+      }
       const updated = await updateSession(this.o.store, s.sessionId, (x) => {
         if (x.phase !== 'open') return false;
         const before = JSON.stringify(x.observed);
@@ -229,6 +237,7 @@ export class CallPoller {
       }
       if (updated.outbox.length > 0) await this.flush(updated);
     }
+    await this.o.store.noteUnlisted(unlisted);
   }
 
   /**

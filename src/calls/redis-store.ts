@@ -2,7 +2,7 @@
  * The tracker's calls in Redis: one hash per session (`v` version, `json` document) written only by a Lua
  * compare-and-set, a set of the sessions not yet done, and short-lived grouping keys. Events noted on the
  * ringing path are fields of their own in the same hash (`e:<event id>`), beside the document, so noting one
- * is a single HSET: no read, no rewrite of the document, no version.
+ * is a single HSET: no read, no rewrite of the document, no version. So is `a`, noteUnlisted's flag.
  */
 import type { Redis } from 'ioredis';
 import type { EventType } from '../core/event.js';
@@ -12,6 +12,8 @@ import type { CallSession, SentEvent } from './model.js';
 import { dueAt, withNotes, type CallStateStore, type VersionedSession } from './store.js';
 
 const NOTE_PREFIX = 'e:';
+/** The hash field noteUnlisted sets: read as observed.absentBeforeSeen. */
+const UNLISTED_FIELD = 'a';
 
 /**
  * KEYS: session hash, due index (zset), recordings set. ARGV: expected version, session json, due time (''
@@ -81,6 +83,25 @@ return 1`,
   1,
 );
 
+/** KEYS: session hashes. Sets the unlisted flag on each that exists (one call for a whole poll round). */
+const UNLISTED_SCRIPT = defineLuaScript(
+  'hbCallSessionUnlisted',
+  `
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, '${UNLISTED_FIELD}', '1') end
+end
+return 1`,
+  undefined,
+  { batchesItself: true },
+);
+
+/** A stored document with the unlisted flag folded in. */
+function sessionOf(json: string, unlisted: string | null | undefined): CallSession {
+  const session = JSON.parse(json) as CallSession;
+  if (unlisted === '1') session.observed.absentBeforeSeen = true;
+  return session;
+}
+
 function noteJson(event: Omit<SentEvent, 'id'>): string {
   return JSON.stringify({ type: event.type, extension: event.extension, timestamp: event.timestamp });
 }
@@ -111,7 +132,7 @@ export class RedisCallStateStore implements CallStateStore {
     const v = fields['v'];
     const json = fields['json'];
     if (!v || !json) return null;
-    const session = JSON.parse(json) as CallSession;
+    const session = sessionOf(json, fields[UNLISTED_FIELD]);
     const notes: SentEvent[] = [];
     for (const [name, value] of Object.entries(fields)) {
       if (!name.startsWith(NOTE_PREFIX)) continue;
@@ -124,12 +145,12 @@ export class RedisCallStateStore implements CallStateStore {
   async readMany(sessionIds: readonly string[]): Promise<Array<VersionedSession | null>> {
     if (sessionIds.length === 0) return [];
     const pipeline = this.redis.pipeline();
-    for (const id of sessionIds) pipeline.hmget(this.sessionKey(id), 'v', 'json');
+    for (const id of sessionIds) pipeline.hmget(this.sessionKey(id), 'v', 'json', UNLISTED_FIELD);
     const replies = (await pipeline.exec()) ?? [];
     return replies.map(([err, reply]) => {
       if (err) throw err;
-      const [v, json] = reply as Array<string | null>;
-      return v && json ? { session: JSON.parse(json) as CallSession, version: Number(v) } : null;
+      const [v, json, unlisted] = reply as Array<string | null>;
+      return v && json ? { session: sessionOf(json, unlisted), version: Number(v) } : null;
     });
   }
 
@@ -230,6 +251,11 @@ export class RedisCallStateStore implements CallStateStore {
 
   async noteEvent(sessionId: string, event: SentEvent): Promise<void> {
     await NOTE_SCRIPT.run(this.redis, [this.sessionKey(sessionId)], [NOTE_PREFIX + event.id, noteJson(event)]);
+  }
+
+  async noteUnlisted(sessionIds: readonly string[]): Promise<void> {
+    if (sessionIds.length === 0) return;
+    await UNLISTED_SCRIPT.run(this.redis, sessionIds.map((id) => this.sessionKey(id)), []);
   }
 
   /** The same field noteEvent writes, for the event log's append script to write once it has the id. */

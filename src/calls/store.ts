@@ -60,6 +60,13 @@ export interface CallStateStore {
   noteRinging?(sessionId: string, event: SentEvent, json: string): void;
   /** noteEvent as a note the event log writes with the append, when log and store share one Redis. */
   noteWithAppend?(sessionId: string, event: Omit<SentEvent, 'id'>): AppendNote;
+  /**
+   * Notes, for each of these sessions, that a successful poll listed no row of its call before any was seen
+   * (`observed.absentBeforeSeen`): beside the document, as noteEvent does, with no rewrite and no version,
+   * since the flag only ever turns on; `read` and `readMany` fold it in. Sessions that are gone are skipped.
+   * A PBX that never lists ringing calls makes this every call's first judgement (docs/performance.md).
+   */
+  noteUnlisted(sessionIds: readonly string[]): Promise<void>;
   /** A small shared flag (what the PBX's listing was seen to show). */
   getFlag(name: string): Promise<string | null>;
   setFlag(name: string, value: string): Promise<void>;
@@ -136,6 +143,8 @@ class StoredSession {
     /** -1: doc is the session's document; else where its ringing record starts in doc, and `end` where it ends. */
     public start = -1,
     public end = 0,
+    /** noteUnlisted: a poll listed no row of this call before any was seen (read sets absentBeforeSeen). */
+    public unlisted = false,
   ) {}
 }
 
@@ -220,8 +229,12 @@ export class MemoryCallStateStore implements CallStateStore {
       e.pending = null;
     }
     const doc = e.doc as Buffer;
-    if (e.start >= 0) return sessionOfRingingEvent(doc.toString('utf8', e.start + RINGING_AT_BYTES, e.end), doc.readDoubleLE(e.start));
-    return JSON.parse(doc.toString('utf8')) as CallSession;
+    const session =
+      e.start >= 0
+        ? sessionOfRingingEvent(doc.toString('utf8', e.start + RINGING_AT_BYTES, e.end), doc.readDoubleLE(e.start))
+        : (JSON.parse(doc.toString('utf8')) as CallSession);
+    if (e.unlisted) session.observed.absentBeforeSeen = true;
+    return session;
   }
 
   async readMany(sessionIds: readonly string[]): Promise<Array<VersionedSession | null>> {
@@ -336,6 +349,13 @@ export class MemoryCallStateStore implements CallStateStore {
     const note: SentEvent = { id: event.id, type: event.type, extension: event.extension, timestamp: event.timestamp };
     if (e.notes === null) e.notes = [note];
     else if (!e.notes.some((n) => n.id === event.id)) e.notes.push(note);
+  }
+
+  async noteUnlisted(sessionIds: readonly string[]): Promise<void> {
+    for (const id of sessionIds) {
+      const e = this.sessions.get(id);
+      if (e) e.unlisted = true;
+    }
   }
 
   noteRinging(sessionId: string, event: SentEvent, json: string): void {

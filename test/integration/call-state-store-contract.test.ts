@@ -144,6 +144,26 @@ describe.each(implementations)('%s call state', (_name, make) => {
     expect(await store.compareAndSet(session('gone'), 0)).toBe(true);
   });
 
+  it('when sessions are noted unlisted, then every read shows it, with no new version, and a later compare-and-set keeps it', async () => {
+    const store = make();
+    await store.compareAndSet(session('u1'), 0);
+    await store.compareAndSet(session('u2'), 0);
+    await store.noteUnlisted(['u1', 'missing']);
+    await store.noteUnlisted([]);
+    const [u1, u2, missing] = await store.readMany(['u1', 'u2', 'missing']);
+    expect(u1?.session.observed.absentBeforeSeen).toBe(true);
+    expect(u1?.version).toBe(1);
+    expect(u2?.session.observed.absentBeforeSeen).toBe(false);
+    expect(missing).toBeNull();
+    expect(await store.read('missing')).toBeNull();
+    expect((await store.read('u1'))?.session.observed.absentBeforeSeen).toBe(true);
+    // A writer that read before the note writes a document without it: the note still stands.
+    expect(await store.compareAndSet({ ...session('u1'), answeredBy: '101' }, 1)).toBe(true);
+    const after = await store.read('u1');
+    expect(after?.session.answeredBy).toBe('101');
+    expect(after?.session.observed.absentBeforeSeen).toBe(true);
+  });
+
   it('when a session carries any text, then a read gives it back exactly, as a copy of its own', async () => {
     const store = make();
     const odd = {

@@ -131,6 +131,27 @@ describe.each(cases)('a session kept as its ringing event: $name', (c) => {
   });
 });
 
+describe.each(cases)('a session kept as its ringing event, noted unlisted: $name', (c) => {
+  it('when a poll notes it unlisted, then it reads as the eager document does, with no new version, and a rewrite keeps the note', async () => {
+    const results: string[] = [];
+    for (const store of [await eagerly(c, 'u-1'), await lazily(c, 'u-1')]) {
+      await store.noteUnlisted(['u-1']);
+      const read = await store.read('u-1');
+      expect(read?.version).toBe(1);
+      expect(read?.session.observed.absentBeforeSeen).toBe(true);
+      results.push(JSON.stringify(read));
+      await updateSession(store, 'u-1', (s) => {
+        s.legs.push({ extension: '103', state: 'ringing', ringingAt: NOW + 5 });
+        return true;
+      });
+      results.push(JSON.stringify(await store.read('u-1')));
+    }
+    expect(results[2]).toBe(results[0]);
+    expect(results[3]).toBe(results[1]);
+    expect(JSON.parse(results[3]!).session.observed.absentBeforeSeen).toBe(true);
+  });
+});
+
 describe('a new session read or written before its ringing event is appended', () => {
   const c = cases[1]!;
 
