@@ -45,8 +45,8 @@ const LISTING_FAILING_MS = 10_000;
 const RECORDING_LOOKUPS_PER_ROUND = 10;
 /**
  * Sessions one round reads at most. A round is one pass over what is due; past this many (a PBX that never
- * lists its calls, a flood of ringing callbacks) the rest wait for the next round instead of one round
- * blocking the event loop for all of them at once.
+ * lists its calls, a flood of ringing callbacks) the rest wait for the next rounds (the store's due() takes
+ * turns), instead of one round working through all of them at once.
  */
 const SESSIONS_PER_ROUND = 1000;
 /** Sessions per read of an in-process store within a round: small enough to read between two of its yields. */
@@ -118,7 +118,7 @@ export class CallPoller {
    */
   async tick(): Promise<void> {
     try {
-      const ids = await this.o.store.due(this.now());
+      const ids = await this.o.store.due(this.now(), SESSIONS_PER_ROUND);
       if (this.roundFailing) this.log.info('call tracker rounds work again');
       this.roundFailing = false;
       if (ids.length === 0) {
@@ -134,7 +134,7 @@ export class CallPoller {
       // In slices: with the in-process store nothing here waits for I/O, and a round over SESSIONS_PER_ROUND
       // calls in one go held every callback back for ~110 ms (docs/performance.md, "Work beside the callbacks").
       const slice = new TimeSlice(this.o.sliceMs);
-      const sessions = await this.readInSlices(this.nextBatch(ids), slice);
+      const sessions = await this.readInSlices(ids, slice);
       // What an instance decided and could not append before it died is sent now (dedupe keeps it once).
       for (const s of sessions) if (s.outbox.length > 0) await this.flush(s);
       const open = sessions.filter((s) => s.phase === 'open');
@@ -152,17 +152,6 @@ export class CallPoller {
       if (!this.roundFailing) this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'call tracker round failed');
       this.roundFailing = true;
     }
-  }
-
-  private batchStart = 0;
-
-  /** Up to SESSIONS_PER_ROUND of the due ids, taking turns round by round when there are more. */
-  private nextBatch(ids: string[]): string[] {
-    if (ids.length <= SESSIONS_PER_ROUND) return ids;
-    const from = this.batchStart % ids.length;
-    this.batchStart = from + SESSIONS_PER_ROUND;
-    const batch = ids.slice(from, from + SESSIONS_PER_ROUND);
-    return batch.length < SESSIONS_PER_ROUND ? batch.concat(ids.slice(0, SESSIONS_PER_ROUND - batch.length)) : batch;
   }
 
   /**

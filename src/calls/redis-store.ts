@@ -112,6 +112,8 @@ const SESSION_TTL_MS = 8 * 24 * 3600 * 1000;
 export class RedisCallStateStore implements CallStateStore {
   private readonly dueKey: string;
   private readonly recordingsKey: string;
+  /** Where the last limited due() stopped, as an offset into the due index (rounds take turns). */
+  private dueOffset = 0;
   /** Claims of this loop turn, sent together from setImmediate (see claimGroup). */
   private claims: QueuedClaim[] = [];
 
@@ -175,8 +177,24 @@ export class RedisCallStateStore implements CallStateStore {
     await this.redis.multi().del(this.sessionKey(sessionId)).zrem(this.dueKey, sessionId).srem(this.recordingsKey, sessionId).exec();
   }
 
-  async due(now: number): Promise<string[]> {
-    return this.redis.zrangebyscore(this.dueKey, '-inf', String(now));
+  async due(now: number, limit = Infinity): Promise<string[]> {
+    if (!Number.isFinite(limit)) return this.redis.zrangebyscore(this.dueKey, '-inf', String(now));
+    // Turns by offset (this instance's own: a new lease holder starts from the first), from the first again
+    // once past the end; a session is answered once per call even when fewer than `limit` are due.
+    const from = this.dueOffset;
+    const ids = await this.redis.zrangebyscore(this.dueKey, '-inf', String(now), 'LIMIT', from, limit);
+    if (ids.length === limit) {
+      this.dueOffset = from + limit;
+    } else if (from === 0) {
+      this.dueOffset = 0;
+    } else {
+      const answered = new Set(ids);
+      const fromStart = await this.redis.zrangebyscore(this.dueKey, '-inf', String(now), 'LIMIT', 0, limit - ids.length);
+      const more = fromStart.filter((id) => !answered.has(id));
+      this.dueOffset = more.length;
+      ids.push(...more);
+    }
+    return ids;
   }
 
   async counts(): Promise<{ active: number; recordingsPending: number }> {

@@ -31,8 +31,12 @@ export interface CallStateStore {
    */
   compareAndSet(session: CallSession, expected: number): Promise<boolean>;
   remove(sessionId: string): Promise<void>;
-  /** Sessions that need work by `now` (open calls always do), in no order. */
-  due(now: number): Promise<string[]>;
+  /**
+   * Sessions that need work by `now` (open calls always do), in no order, at most `limit` of them (default:
+   * all). When more are due, successive calls take turns: each goes on after the ones the previous call
+   * answered, so every due session comes up in time, and a round never lists every open call.
+   */
+  due(now: number, limit?: number): Promise<string[]>;
   /** Sessions not yet done, and of those the ones waiting for a recording. */
   counts(): Promise<{ active: number; recordingsPending: number }>;
   /** Sessions due at every poll: open calls (and any whose events are still to be sent). */
@@ -197,6 +201,8 @@ export class MemoryCallStateStore implements CallStateStore {
   /** Session id -> when it is next due; done sessions are not in it. */
   private readonly dueIndex = new Map<string, number>();
   private readonly recordingsPending = new Set<string>();
+  /** Where the last limited due() stopped in dueIndex (rounds take turns). */
+  private dueCursor: MapIterator<[string, number]> | null = null;
   /** Entries of dueIndex due at every poll (dueAt 0), kept as they change rather than counted. */
   private everyPoll = 0;
   /** Grouping key -> session id, for CALL_GROUP_WINDOW_S; bounded and swept like every in-process table. */
@@ -311,10 +317,24 @@ export class MemoryCallStateStore implements CallStateStore {
     return this.everyPoll;
   }
 
-  async due(now: number): Promise<string[]> {
-    // No array per entry: the due index holds every open call (tens of thousands in a flood).
+  async due(now: number, limit = Infinity): Promise<string[]> {
+    // The due index holds every open call (tens of thousands in a flood): no array per entry, and no pass
+    // over all of them for a limited read. A Map iterator stays valid while the Map changes (entries added
+    // since come later, deleted ones are skipped), so it goes on where the previous call stopped.
     const ids: string[] = [];
-    for (const [id, at] of this.dueIndex) if (at <= now) ids.push(id);
+    const size = this.dueIndex.size;
+    let cursor = this.dueCursor ?? this.dueIndex.entries();
+    for (let visited = 0; visited < size && ids.length < limit; visited++) {
+      let next = cursor.next();
+      if (next.done === true) {
+        cursor = this.dueIndex.entries();
+        next = cursor.next();
+        if (next.done === true) break;
+      }
+      const [id, at] = next.value;
+      if (at <= now) ids.push(id);
+    }
+    this.dueCursor = cursor;
     return ids;
   }
 

@@ -108,6 +108,29 @@ describe.each(implementations)('%s call state', (_name, make) => {
     expect((await store.read('c'))?.session.phase).toBe('done');
   });
 
+  it('when more sessions are due than a call asks for, then successive calls take turns through all of them', async () => {
+    const store = make();
+    const ids = Array.from({ length: 25 }, (_, i) => `t${String(i).padStart(2, '0')}`);
+    for (const id of ids) await store.compareAndSet(session(id), 0);
+    // One not due yet: never answered by a limited call either.
+    await store.compareAndSet({ ...session('later'), phase: 'over', callLog: { nextAt: 9000, attempts: 0, deadline: null } }, 0);
+    const seen = new Map<string, number>();
+    for (let call = 0; call < 5; call++) {
+      const batch = await store.due(5000, 10);
+      expect(batch).toHaveLength(10);
+      expect(new Set(batch).size).toBe(10);
+      expect(batch).not.toContain('later');
+      for (const id of batch) seen.set(id, (seen.get(id) ?? 0) + 1);
+    }
+    // 50 answers over 25 due sessions: every one came up, none more than its share and one.
+    expect([...seen.keys()].sort()).toEqual(ids);
+    expect(Math.max(...seen.values())).toBeLessThanOrEqual(3);
+    // Fewer due than asked for: all of them, once.
+    expect((await store.due(5000, 100)).sort()).toEqual(ids);
+    expect((await store.due(5000)).sort()).toEqual(ids);
+    expect((await store.due(9000)).sort()).toEqual([...ids, 'later'].sort());
+  });
+
   it('when an event is noted beside a session, then reads list it in log order, once, and it survives compare-and-sets', async () => {
     const store = make();
     await store.compareAndSet(session('n'), 0);
