@@ -9,7 +9,7 @@ import type { EventType } from '../core/event.js';
 import type { AppendClaim, AppendNote } from '../core/ports.js';
 import { defineLuaScript } from '../store/lua.js';
 import type { CallSession, SentEvent } from './model.js';
-import { dueAt, withNotes, type CallStateStore, type VersionedSession } from './store.js';
+import { dueAt, withNotes, withUnlisted, type CallStateStore, type VersionedSession } from './store.js';
 
 const NOTE_PREFIX = 'e:';
 /** The hash field noteUnlisted sets: read as observed.absentBeforeSeen. */
@@ -97,9 +97,7 @@ return 1`,
 
 /** A stored document with the unlisted flag folded in. */
 function sessionOf(json: string, unlisted: string | null | undefined): CallSession {
-  const session = JSON.parse(json) as CallSession;
-  if (unlisted === '1') session.observed.absentBeforeSeen = true;
-  return session;
+  return withUnlisted(JSON.parse(json) as CallSession, unlisted === '1');
 }
 
 function noteJson(event: Omit<SentEvent, 'id'>): string {

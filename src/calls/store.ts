@@ -100,6 +100,12 @@ export function withNotes(session: CallSession, notes: Iterable<SentEvent>): Cal
   return session;
 }
 
+/** The session with noteUnlisted's flag folded in (it only ever turns on). */
+export function withUnlisted(session: CallSession, unlisted: boolean): CallSession {
+  if (unlisted) session.observed.absentBeforeSeen = true;
+  return session;
+}
+
 /**
  * Applies `change` to the stored session atomically. `change` gets a fresh copy each attempt and returns
  * false when there is nothing to do. Answers the session as written, or null when nothing changed.
@@ -239,8 +245,7 @@ export class MemoryCallStateStore implements CallStateStore {
       e.start >= 0
         ? sessionOfRingingEvent(doc.toString('utf8', e.start + RINGING_AT_BYTES, e.end), doc.readDoubleLE(e.start))
         : (JSON.parse(doc.toString('utf8')) as CallSession);
-    if (e.unlisted) session.observed.absentBeforeSeen = true;
-    return session;
+    return withUnlisted(session, e.unlisted);
   }
 
   async readMany(sessionIds: readonly string[]): Promise<Array<VersionedSession | null>> {
