@@ -10,7 +10,6 @@
 import { compareEventIds } from '../core/event.js';
 import type { AppendClaim, AppendNote } from '../core/ports.js';
 import { ExpiringMap, flatString } from '../store/expiring-map.js';
-import { ShardedMap } from '../store/sharded-map.js';
 import type { CallSession, SentEvent } from './model.js';
 import { sessionOfRingingEvent } from './ringing-session.js';
 
@@ -156,10 +155,6 @@ class StoredSession {
     public end = 0,
     /** noteUnlisted: a poll listed no row of this call before any was seen (read sets absentBeforeSeen). */
     public unlisted = false,
-    /** When the session is next due; null once done. Kept here rather than in a table of its own (one table grows). */
-    public dueAt: number | null = null,
-    /** Order of the last write: the store evicts the lowest first (the shards have no order across them). */
-    public seq = 0,
   ) {}
 }
 
@@ -208,18 +203,14 @@ function documentOf(session: CallSession): Buffer {
 
 export class MemoryCallStateStore implements CallStateStore {
   readonly inProcess = true;
-  /** Every kept session; open ones (dueAt set) are never evicted. Sharded: it grows with open calls (src/store/sharded-map.ts). */
-  private readonly sessions = new ShardedMap<StoredSession>();
+  private readonly sessions = new Map<string, StoredSession>();
+  /** Session id -> when it is next due; done sessions are not in it. */
+  private readonly dueIndex = new Map<string, number>();
   private readonly recordingsPending = new Set<string>();
-  /** Where the last limited due() stopped in sessions (rounds take turns). */
-  private dueCursor: Generator<[string, StoredSession], void, undefined> | null = null;
-  /** Sessions not done, and of those the ones due at every poll (dueAt 0), kept as they change rather than counted. */
-  private openSessions = 0;
+  /** Where the last limited due() stopped in dueIndex (rounds take turns). */
+  private dueCursor: MapIterator<[string, number]> | null = null;
+  /** Entries of dueIndex due at every poll (dueAt 0), kept as they change rather than counted. */
   private everyPoll = 0;
-  /** The last write's order (StoredSession.seq). */
-  private writes = 0;
-  /** The oldest session when eviction last found it still open, and its seq then: nothing can go until it does. */
-  private evictionBlockedBy: { entry: StoredSession; seq: number } | null = null;
   /** Grouping key -> session id, for CALL_GROUP_WINDOW_S; bounded and swept like every in-process table. */
   private readonly groups: ExpiringMap<string>;
   private readonly flags = new Map<string, string>();
@@ -268,11 +259,10 @@ export class MemoryCallStateStore implements CallStateStore {
   /** compareAndSet without the promise: claimGroup writes a new call's session in the same step. */
   private write(session: CallSession, expected: number): boolean {
     const id = session.sessionId;
-    let e = this.sessions.get(id);
+    const e = this.sessions.get(id);
     if ((e?.version ?? 0) !== expected) return false;
     if (e === undefined) {
-      e = new StoredSession(documentOf(session), 1, null);
-      this.sessions.set(id, e);
+      this.sessions.set(id, new StoredSession(documentOf(session), 1, null));
     } else {
       // Rewritten sessions move to the end: the oldest finished ones are evicted first.
       this.sessions.delete(id);
@@ -287,14 +277,13 @@ export class MemoryCallStateStore implements CallStateStore {
       }
       this.sessions.set(id, e);
     }
-    this.indexWritten(id, e, session);
+    this.indexWritten(id, session);
     return true;
   }
 
-  /** The indexes of a session just written: its order, when it is due, whether it waits for a recording, the bound. */
-  private indexWritten(id: string, e: StoredSession, session: CallSession): void {
-    e.seq = ++this.writes;
-    this.setDue(e, dueAt(session));
+  /** The indexes of a session just written: when it is due, whether it waits for a recording, the bound. */
+  private indexWritten(id: string, session: CallSession): void {
+    this.setDue(id, dueAt(session));
     if (session.phase === 'completed') this.recordingsPending.add(id);
     else this.recordingsPending.delete(id);
     if (this.sessions.size > this.maxSessions) this.evictFinished();
@@ -302,19 +291,9 @@ export class MemoryCallStateStore implements CallStateStore {
 
   /** Past maxSessions, the oldest sessions while they are finished (a session still due is never dropped). */
   private evictFinished(): void {
-    const blocked = this.evictionBlockedBy;
-    // Still there, unchanged and open: it is still the oldest, so there is nothing to look for.
-    if (blocked !== null && blocked.entry.seq === blocked.seq && blocked.entry.dueAt !== null) return;
-    this.evictionBlockedBy = null;
-    while (this.sessions.size > this.maxSessions) {
-      const oldest = this.sessions.oldest((e) => e.seq);
-      if (oldest === undefined) return;
-      const [id, e] = oldest;
-      if (e.dueAt !== null) {
-        this.evictionBlockedBy = { entry: e, seq: e.seq };
-        return;
-      }
-      this.forget(id);
+    for (const oldest of this.sessions.keys()) {
+      if (this.sessions.size <= this.maxSessions || this.dueIndex.has(oldest)) return;
+      this.forget(oldest);
     }
   }
 
@@ -322,24 +301,21 @@ export class MemoryCallStateStore implements CallStateStore {
   private forget(sessionId: string): void {
     const e = this.sessions.get(sessionId);
     if (!e) return;
-    this.setDue(e, null);
-    // A removed session is no longer the oldest: eviction looks again.
-    e.seq = -1;
     this.sessions.delete(sessionId);
     if (e.groupKey !== null && this.groups.get(e.groupKey) === sessionId) this.groups.delete(e.groupKey);
   }
 
   async remove(sessionId: string): Promise<void> {
     this.forget(sessionId);
+    this.setDue(sessionId, null);
     this.recordingsPending.delete(sessionId);
   }
 
-  private setDue(e: StoredSession, due: number | null): void {
-    if (e.dueAt === 0) this.everyPoll--;
-    if (e.dueAt !== null) this.openSessions--;
-    e.dueAt = due;
+  private setDue(sessionId: string, due: number | null): void {
+    if (this.dueIndex.get(sessionId) === 0) this.everyPoll--;
+    if (due === null) this.dueIndex.delete(sessionId);
+    else this.dueIndex.set(sessionId, due);
     if (due === 0) this.everyPoll++;
-    if (due !== null) this.openSessions++;
   }
 
   async openCount(): Promise<number> {
@@ -347,28 +323,28 @@ export class MemoryCallStateStore implements CallStateStore {
   }
 
   async due(now: number, limit = Infinity): Promise<string[]> {
-    // Sessions hold every open call (tens of thousands in a flood): no array per entry, and no pass over
-    // all of them for a limited read. Their iteration stays valid while they change (entries added since
-    // come later, deleted ones are skipped), so it goes on where the previous call stopped.
+    // The due index holds every open call (tens of thousands in a flood): no array per entry, and no pass
+    // over all of them for a limited read. A Map iterator stays valid while the Map changes (entries added
+    // since come later, deleted ones are skipped), so it goes on where the previous call stopped.
     const ids: string[] = [];
-    const size = this.sessions.size;
-    let cursor = this.dueCursor ?? this.sessions.entries();
+    const size = this.dueIndex.size;
+    let cursor = this.dueCursor ?? this.dueIndex.entries();
     for (let visited = 0; visited < size && ids.length < limit; visited++) {
       let next = cursor.next();
       if (next.done === true) {
-        cursor = this.sessions.entries();
+        cursor = this.dueIndex.entries();
         next = cursor.next();
         if (next.done === true) break;
       }
-      const [id, e] = next.value;
-      if (e.dueAt !== null && e.dueAt <= now) ids.push(id);
+      const [id, at] = next.value;
+      if (at <= now) ids.push(id);
     }
     this.dueCursor = cursor;
     return ids;
   }
 
   async counts(): Promise<{ active: number; recordingsPending: number }> {
-    return { active: this.openSessions, recordingsPending: this.recordingsPending.size };
+    return { active: this.dueIndex.size, recordingsPending: this.recordingsPending.size };
   }
 
   async claimGroup(key: string, candidate: CallSession, ttlMs: number, stale: string | null): Promise<string> {
@@ -382,9 +358,8 @@ export class MemoryCallStateStore implements CallStateStore {
       this.write(candidate, 0); // refused, as a compare-and-set on an existing session is
     } else {
       // Kept as the object until its ringing event is appended (noteRinging), or read or written before that.
-      const e = new StoredSession(null, 1, null, flatKey, candidate);
-      this.sessions.set(candidate.sessionId, e);
-      this.indexWritten(candidate.sessionId, e, candidate);
+      this.sessions.set(candidate.sessionId, new StoredSession(null, 1, null, flatKey, candidate));
+      this.indexWritten(candidate.sessionId, candidate);
     }
     return candidate.sessionId;
   }

@@ -17,13 +17,9 @@
  *   holds each key's entry number (a small integer) and the lanes hold entry numbers. The collector's
  *   concurrent marking visits every live object, and the memory bridge keeps one key per open call in two
  *   of these maps (the dedupe window, the grouping keys). Kept strings are flat (`flatString`).
- * - The Map is sharded (src/store/sharded-map.ts): at its cap it is rewritten in place every so many
- *   inserts, which in one 100,000-key Map took 4-8 ms in one step.
  * - `workDone` counts the entries that sweeps and evictions visited, so tests can assert on the work an
  *   insert costs instead of on wall time.
  */
-
-import { ShardedMap } from './sharded-map.js';
 
 export interface ExpiringMapOptions {
   maxKeys: number;
@@ -76,7 +72,7 @@ class NumberQueue {
 
 export class ExpiringMap<V> {
   /** Key -> the number of its current entry. */
-  private readonly index = new ShardedMap<number>();
+  private readonly index = new Map<string, number>();
   /**
    * Every entry in insertion order, entry n at n - base, the oldest not yet passed by the cap at `head`: the
    * queue for the cap. A key set again or deleted leaves its old entry behind (no longer in `index`).
