@@ -59,7 +59,7 @@ export async function readyz(bridge: Bridge | { url: string }): Promise<Record<s
 }
 
 /** Waits until activeCalls was asked `n` more times: the tracker has seen the call as it is now. */
-export async function polledTimes(h: Harness, n: number): Promise<void> {
+export async function polledTimes(h: Pick<Harness, 'simulator'>, n: number): Promise<void> {
   const start = h.simulator.requestCounts().activeCalls;
   await eventually(() => h.simulator.requestCounts().activeCalls >= start + n, 5000, `${n} activeCalls polls`);
 }
